@@ -1,0 +1,11 @@
+/** Jest runs TypeScript through ts-jest; every peer a test needs is started by test/global-setup.ts. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  // Pulumi runs and real servers are CPU-heavy on a 2-core machine; two workers keep runs from starving.
+  maxWorkers: 2,
+  testTimeout: 120000,
+};

