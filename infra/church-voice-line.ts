@@ -1,0 +1,129 @@
+import * as pulumi from '@pulumi/pulumi';
+import { ChurchVoiceAgentRow } from '../providers/church-voice-agent-row';
+import { LiveKitSipDispatchRule } from '../providers/livekit-sip-dispatch-rule';
+import { LiveKitSipInboundTrunk } from '../providers/livekit-sip-inbound-trunk';
+import { TelnyxPhoneNumber } from '../providers/telnyx-phone-number';
+import { TestRing } from '../providers/test-ring';
+
+/** One church's line as the program declares it. */
+export interface ChurchVoiceLineArgs {
+  churchId: string;
+  churchName: string;
+  /** Area code for a new purchase; only read when the church has no number yet. */
+  areaCode?: string;
+  /** An exact number to buy (or to adopt, with `adopt`). */
+  phoneNumber?: string;
+  /** The founder asked to release this line: every resource of it may now be deleted. */
+  decommission: boolean;
+  /** A line already in service: adopt these objects instead of buying or creating. */
+  adopt?: { phoneNumber: string; trunkId: string; dispatchRuleId?: string };
+  telnyxConnectionId: string;
+  agentName: string;
+  /** Company number the test ring dials from; undefined = no ring. */
+  ringFrom?: string;
+}
+
+/** Room names of a church's calls start with this, so a ring (and a human) can tell whose call a room is. */
+export function churchRoomPrefix(churchId: string): string {
+  return `church-${churchId}-`;
+}
+
+/**
+ * Number -> inbound trunk (that number, no auth) -> dispatch rule (that trunk, the agent, the church id in
+ * metadata) -> church_voice_agents row -> test ring. Children are parented to the component so a preview reads
+ * per church, and each step depends on the one before through its inputs.
+ */
+export class ChurchVoiceLine extends pulumi.ComponentResource {
+  readonly phoneNumber: pulumi.Output<string>;
+  readonly trunkId: pulumi.Output<string>;
+  readonly dispatchRuleId: pulumi.Output<string | undefined>;
+  readonly ring?: TestRing;
+
+  constructor(name: string, args: ChurchVoiceLineArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('churchwise:voice:ChurchVoiceLine', name, {}, opts);
+    const adopted = args.adopt !== undefined;
+    // Lines in service are protected on top of the providers' own decommission guard.
+    const child: pulumi.CustomResourceOptions = { parent: this, protect: adopted && !args.decommission };
+    const churchMetadata = JSON.stringify({ churchId: args.churchId, churchName: args.churchName });
+
+    const number = new TelnyxPhoneNumber(
+      `${name}-number`,
+      {
+        areaCode: adopted ? undefined : args.areaCode,
+        phoneNumber: args.adopt?.phoneNumber ?? args.phoneNumber,
+        adoptId: args.adopt?.phoneNumber,
+        connectionId: args.telnyxConnectionId,
+        customerReference: args.churchId,
+        tags: ['churchwise-voice', `church-${args.churchId}`.slice(0, 64)],
+        decommission: args.decommission,
+      },
+      child,
+    );
+
+    const trunk = new LiveKitSipInboundTrunk(
+      `${name}-trunk`,
+      {
+        name: `church ${args.churchId}`,
+        numbers: [number.phoneNumber],
+        metadata: churchMetadata,
+        krispEnabled: true,
+        adoptId: args.adopt?.trunkId,
+        decommission: args.decommission,
+      },
+      child,
+    );
+
+    let dispatchRuleId: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    if (!adopted || args.adopt?.dispatchRuleId) {
+      const rule = new LiveKitSipDispatchRule(
+        `${name}-dispatch`,
+        {
+          name: `church ${args.churchId}`,
+          roomPrefix: churchRoomPrefix(args.churchId),
+          trunkIds: [trunk.sipTrunkId],
+          agentName: args.agentName,
+          agentMetadata: churchMetadata,
+          metadata: churchMetadata,
+          adoptId: args.adopt?.dispatchRuleId,
+          decommission: args.decommission,
+        },
+        child,
+      );
+      dispatchRuleId = rule.sipDispatchRuleId;
+    }
+
+    const row = new ChurchVoiceAgentRow(
+      `${name}-row`,
+      {
+        churchId: args.churchId,
+        phoneNumber: number.phoneNumber,
+        provider: 'telnyx',
+        livekitTrunkId: trunk.sipTrunkId,
+        dispatchRuleId,
+        status: 'active',
+        decommission: args.decommission,
+      },
+      child,
+    );
+
+    if (args.ringFrom && !args.decommission) {
+      this.ring = new TestRing(
+        `${name}-ring`,
+        {
+          churchId: args.churchId,
+          phoneNumber: number.phoneNumber,
+          trunkId: trunk.sipTrunkId,
+          dispatchRuleId,
+          roomPrefix: churchRoomPrefix(args.churchId),
+          from: args.ringFrom,
+        },
+        { parent: this, dependsOn: [row] },
+      );
+    }
+
+    this.phoneNumber = number.phoneNumber;
+    this.trunkId = trunk.sipTrunkId;
+    this.dispatchRuleId = dispatchRuleId;
+    this.registerOutputs({ phoneNumber: this.phoneNumber, trunkId: this.trunkId, dispatchRuleId });
+  }
+}
