@@ -2,14 +2,7 @@
 -- Data flows one way: webhook -> registry -> stacks -> engine. The Pulumi program reads `churches` with exactly
 -- the columns below; the worker claims `provisioning_jobs`, runs the stack once for all of them and settles each.
 
--- Every table here keeps updated_at current without each statement having to remember it.
-create or replace function registry_touch_updated_at() returns trigger
-language plpgsql as $$
-begin
-  new.updated_at := now();
-  return new;
-end;
-$$;
+-- updated_at is kept by public.set_updated_at() from 001 (it moves only when a row really changes).
 
 create table churches (
   -- Also the key of the church's Pulumi resources and LiveKit trunk names, hence the narrow alphabet.
@@ -39,8 +32,8 @@ create table churches (
   constraint churches_area_code_or_number check (area_code is not null or requested_number is not null)
 );
 
-create trigger churches_touch_updated_at before update on churches
-  for each row execute function registry_touch_updated_at();
+create trigger churches_set_updated_at before update on churches
+  for each row execute function public.set_updated_at();
 
 -- Stripe delivers at least once, unordered, for days: one row per event id is the dedupe.
 create table stripe_events (
@@ -84,8 +77,8 @@ create table provisioning_jobs (
   constraint provisioning_jobs_running_is_locked check ((state = 'running') = (locked_by is not null))
 );
 
-create trigger provisioning_jobs_touch_updated_at before update on provisioning_jobs
-  for each row execute function registry_touch_updated_at();
+create trigger provisioning_jobs_set_updated_at before update on provisioning_jobs
+  for each row execute function public.set_updated_at();
 
 -- At most one open job per church: a replayed event or a second event for the same subscription finds it and
 -- adds nothing.

@@ -1,0 +1,259 @@
+/**
+ * The `churches` table: one row per customer church, the list the Pulumi program provisions a line for.
+ * Only the webhook (a purchase, a cancellation) and the founder (decommission) change it.
+ */
+import { checkAreaCode, checkE164, type RuleFailure } from '../providers/phone-number-rules';
+import type { Queryable } from './db';
+
+/** Also the key of the church's Pulumi resources, so the alphabet is narrow; same check as the table's. */
+export const CHURCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export const CHURCH_STATUSES = ['active', 'cancelled', 'decommission', 'decommissioned'] as const;
+/**
+ * `cancelled` keeps the line (a cancellation releases nothing by itself); `decommission` means the founder asked
+ * for the line to be released; `decommissioned` means it was.
+ */
+export type ChurchStatus = (typeof CHURCH_STATUSES)[number];
+
+export interface Church {
+  churchId: string;
+  name: string;
+  areaCode: string | null;
+  requestedNumber: string | null;
+  plan: string;
+  status: ChurchStatus;
+  stripeCustomerId: string | null;
+  stripeSubscriptionId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/**
+ * What a purchase or the admin route knows about a church. An absent field keeps the stored value (a
+ * `customer.subscription.updated` usually carries no area code); on creation `plan` and one of
+ * `areaCode`/`requestedNumber` are required and `name` defaults to the church id.
+ */
+export interface ChurchUpsert {
+  churchId: string;
+  name?: string;
+  areaCode?: string;
+  requestedNumber?: string;
+  plan?: string;
+  stripeCustomerId?: string;
+  stripeSubscriptionId?: string;
+  /** Set status back to `active` (a new purchase); false leaves the status as it is. */
+  activate: boolean;
+}
+
+export interface UpsertResult {
+  church: Church;
+  created: boolean;
+  /** True when a stored field changed, i.e. the line may need a stack run. */
+  changed: boolean;
+}
+
+/** Bad input, with one failure per field naming the field and the rule. Nothing was written. */
+export class RegistryInputError extends Error {
+  readonly failures: RuleFailure[];
+  constructor(failures: RuleFailure[]) {
+    super(failures.map((f) => f.reason).join('; '));
+    this.name = 'RegistryInputError';
+    this.failures = failures;
+  }
+}
+
+export class ChurchNotFoundError extends Error {
+  constructor(readonly churchId: string) {
+    super(`church ${JSON.stringify(churchId)} is not in the registry`);
+    this.name = 'ChurchNotFoundError';
+  }
+}
+
+export function checkChurchId(property: string, value: unknown): RuleFailure | undefined {
+  if (typeof value !== 'string' || !CHURCH_ID_PATTERN.test(value)) {
+    return {
+      property,
+      reason:
+        `${property} must be 1-64 letters, digits, "_" or "-", starting with a letter or digit ` +
+        `(${CHURCH_ID_PATTERN.source}), got ${JSON.stringify(value)}`,
+    };
+  }
+  return undefined;
+}
+
+function checkText(property: string, value: unknown, maxLength: number): RuleFailure | undefined {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > maxLength) {
+    return { property, reason: `${property} must be a non-blank string of at most ${maxLength} characters, got ${JSON.stringify(value)}` };
+  }
+  return undefined;
+}
+
+/** Every rule the table enforces, checked up front so the caller gets all failures by field name at once. */
+export function checkChurchUpsert(input: ChurchUpsert, existing: Church | undefined): RuleFailure[] {
+  const failures: (RuleFailure | undefined)[] = [checkChurchId('churchId', input.churchId)];
+  if (input.name !== undefined) failures.push(checkText('name', input.name, 200));
+  if (input.plan !== undefined) failures.push(checkText('plan', input.plan, 200));
+  if (input.areaCode !== undefined) failures.push(checkAreaCode('areaCode', input.areaCode));
+  if (input.requestedNumber !== undefined) failures.push(checkE164('requestedNumber', input.requestedNumber));
+  if (input.stripeCustomerId !== undefined) failures.push(checkText('stripeCustomerId', input.stripeCustomerId, 255));
+  if (input.stripeSubscriptionId !== undefined) failures.push(checkText('stripeSubscriptionId', input.stripeSubscriptionId, 255));
+  if (!existing) {
+    if (input.plan === undefined) failures.push({ property: 'plan', reason: `plan is required to add church ${input.churchId} to the registry` });
+    if (input.areaCode === undefined && input.requestedNumber === undefined) {
+      failures.push({
+        property: 'areaCode',
+        reason: `areaCode (or requestedNumber) is required to add church ${input.churchId}: there is nothing to order a number by`,
+      });
+    }
+  }
+  return failures.filter((f): f is RuleFailure => f !== undefined);
+}
+
+interface ChurchRow {
+  church_id: string;
+  name: string;
+  area_code: string | null;
+  requested_number: string | null;
+  plan: string;
+  status: ChurchStatus;
+  stripe_customer_id: string | null;
+  stripe_subscription_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toChurch(row: ChurchRow): Church {
+  return {
+    churchId: row.church_id,
+    name: row.name,
+    areaCode: row.area_code,
+    requestedNumber: row.requested_number,
+    plan: row.plan,
+    status: row.status,
+    stripeCustomerId: row.stripe_customer_id,
+    stripeSubscriptionId: row.stripe_subscription_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export async function getChurch(db: Queryable, churchId: string, options: { forUpdate?: boolean } = {}): Promise<Church | undefined> {
+  const { rows } = await db.query<ChurchRow>(
+    `select * from churches where church_id = $1${options.forUpdate ? ' for update' : ''}`,
+    [churchId],
+  );
+  return rows[0] ? toChurch(rows[0]) : undefined;
+}
+
+export async function findChurchBySubscription(db: Queryable, stripeSubscriptionId: string): Promise<Church | undefined> {
+  const { rows } = await db.query<ChurchRow>('select * from churches where stripe_subscription_id = $1', [stripeSubscriptionId]);
+  return rows[0] ? toChurch(rows[0]) : undefined;
+}
+
+/** Every church, ordered by id; the Pulumi program reads this (optionally only some statuses). */
+export async function listChurches(db: Queryable, options: { statuses?: readonly ChurchStatus[] } = {}): Promise<Church[]> {
+  const { rows } = options.statuses
+    ? await db.query<ChurchRow>('select * from churches where status = any($1::text[]) order by church_id', [options.statuses])
+    : await db.query<ChurchRow>('select * from churches order by church_id');
+  return rows.map(toChurch);
+}
+
+const PROVISIONING_FIELDS = ['name', 'areaCode', 'requestedNumber', 'plan', 'status', 'stripeCustomerId', 'stripeSubscriptionId'] as const;
+
+/**
+ * Adds the church or merges what is known into its row; idempotent (the same input twice changes nothing the
+ * second time). Checks every field first and throws RegistryInputError naming them, so nothing is half-written.
+ * Run it inside a transaction when it must commit together with other writes.
+ */
+export async function upsertChurch(db: Queryable, input: ChurchUpsert): Promise<UpsertResult> {
+  let existing = await getChurch(db, input.churchId, { forUpdate: true });
+  const failures = checkChurchUpsert(input, existing);
+  if (failures.length) throw new RegistryInputError(failures);
+  if (!existing) {
+    // A concurrent upsert of the same new church may win the insert; then this one merges into its row.
+    const { rows } = await db.query<ChurchRow>(
+      `insert into churches (church_id, name, area_code, requested_number, plan, stripe_customer_id, stripe_subscription_id)
+       values ($1, coalesce($2, $1), $3, $4, $5, $6, $7)
+       on conflict (church_id) do nothing
+       returning *`,
+      [
+        input.churchId,
+        input.name ?? null,
+        input.areaCode ?? null,
+        input.requestedNumber ?? null,
+        input.plan ?? null,
+        input.stripeCustomerId ?? null,
+        input.stripeSubscriptionId ?? null,
+      ],
+    );
+    if (rows[0]) return { church: toChurch(rows[0]), created: true, changed: true };
+    existing = await getChurch(db, input.churchId, { forUpdate: true });
+    if (!existing) throw new Error(`church ${input.churchId} was deleted while being added`);
+  }
+  // An update, not insert-on-conflict: PostgreSQL checks the proposed insert row first, and an event that carries
+  // no area code would fail "area code or number" for a church that has one.
+  const { rows } = await db.query<ChurchRow>(
+    `update churches set
+       name = coalesce($2, name),
+       area_code = coalesce($3, area_code),
+       requested_number = coalesce($4, requested_number),
+       plan = coalesce($5, plan),
+       stripe_customer_id = coalesce($6, stripe_customer_id),
+       stripe_subscription_id = coalesce($7, stripe_subscription_id),
+       status = case when $8 then 'active' else status end
+     where church_id = $1
+     returning *`,
+    [
+      input.churchId,
+      input.name ?? null,
+      input.areaCode ?? null,
+      input.requestedNumber ?? null,
+      input.plan ?? null,
+      input.stripeCustomerId ?? null,
+      input.stripeSubscriptionId ?? null,
+      input.activate,
+    ],
+  );
+  const church = toChurch(rows[0]);
+  const before = existing;
+  const changed = PROVISIONING_FIELDS.some((field) => before[field] !== church[field]);
+  return { church, created: false, changed };
+}
+
+export interface StatusChange {
+  church: Church;
+  /** False when the church already had the target status (a replayed request). */
+  changed: boolean;
+}
+
+/**
+ * A cancelled subscription: the church keeps its line (nothing is released by this), its status says cancelled.
+ * Matched by subscription id; by church id only when that church has no other subscription on record, so the
+ * deletion of an old subscription never cancels a church that bought a new one.
+ */
+export async function markCancelled(
+  db: Queryable,
+  match: { stripeSubscriptionId: string; churchId?: string },
+): Promise<StatusChange | undefined> {
+  const church =
+    (await findChurchBySubscription(db, match.stripeSubscriptionId)) ??
+    (match.churchId ? await getChurch(db, match.churchId) : undefined);
+  if (!church) return undefined;
+  if (church.stripeSubscriptionId !== null && church.stripeSubscriptionId !== match.stripeSubscriptionId) return undefined;
+  if (church.status !== 'active') return { church, changed: false };
+  const { rows } = await db.query<ChurchRow>(
+    `update churches set status = 'cancelled', stripe_subscription_id = coalesce(stripe_subscription_id, $2)
+     where church_id = $1 and status = 'active' returning *`,
+    [church.churchId, match.stripeSubscriptionId],
+  );
+  return rows[0] ? { church: toChurch(rows[0]), changed: true } : { church, changed: false };
+}
+
+/** The founder asks for the church's line to be released; the next stack run does it. */
+export async function requestDecommission(db: Queryable, churchId: string): Promise<StatusChange> {
+  const church = await getChurch(db, churchId, { forUpdate: true });
+  if (!church) throw new ChurchNotFoundError(churchId);
+  if (church.status === 'decommission' || church.status === 'decommissioned') return { church, changed: false };
+  const { rows } = await db.query<ChurchRow>(`update churches set status = 'decommission' where church_id = $1 returning *`, [churchId]);
+  return { church: toChurch(rows[0]), changed: true };
+}

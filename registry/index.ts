@@ -1,0 +1,9 @@
+/**
+ * The customer registry: typed functions over the production PostgreSQL (DATABASE_URL) that the webhook writes
+ * and the Pulumi program reads. Schema: db/migrations/002_registry.sql.
+ */
+export * from './db';
+export * from './churches';
+export * from './stripe-events';
+export * from './jobs';
+export * from './founder-notifications';
