@@ -1,0 +1,714 @@
+import * as pulumi from '@pulumi/pulumi';
+import { unknownValue } from '@pulumi/pulumi/runtime/rpc';
+import { projectProvider } from './dynamic-provider';
+import { checkAreaCode, checkE164, isFictional555, type RuleFailure } from './phone-number-rules';
+import { configureFromStack, telnyxSettings } from './provider-settings';
+import {
+  telnyxClientFromSettings,
+  type AvailableNumber,
+  type NumberOrder,
+  type PhoneNumberChanges,
+  type PhoneNumberRecord,
+  type TelnyxClient,
+} from './telnyx-client';
+import { VendorError } from './vendor-request';
+
+/**
+ * A church's Telnyx phone number: the resource that spends money and holds a customer's line.
+ *
+ * - Buying is idempotent by `customerReference` (the church id): create first looks for a number or an order
+ *   already carrying it, so a retry after a crash or a timeout right after `POST /number_orders` reuses what the
+ *   first attempt bought instead of buying a second number.
+ * - A church keeps its number: `areaCode` only matters for a new purchase; only an explicit different
+ *   `phoneNumber` or `adoptId` replaces, and the old number is still released only with `decommission: true`.
+ */
+
+export interface TelnyxPhoneNumberInputs {
+  /** Area code (NPA) of a new purchase. Ignored once the church has a number. */
+  areaCode?: string;
+  /** An exact E.164 number to buy (with an adoptId: the number being adopted, as a cross-check). */
+  phoneNumber?: string;
+  /** A number the account already holds (its id or E.164): create verifies it and buys nothing. */
+  adoptId?: string;
+  /** FQDN connection the number answers on. Filled from settings by check when absent. */
+  connectionId: string;
+  /** The church id; also what makes buying idempotent. */
+  customerReference: string;
+  tags?: string[];
+  /** The only thing that lets delete release the number. */
+  decommission?: boolean;
+  /** How long create waits for Telnyx to complete the order. */
+  orderTimeoutSeconds?: number;
+}
+
+export interface TelnyxPhoneNumberOutputs extends TelnyxPhoneNumberInputs {
+  /** The number the church holds, E.164. */
+  phoneNumber: string;
+  /** Id of `/phone_numbers/{id}`; also the resource id. */
+  phoneNumberId: string;
+  /** The order that bought it (absent for an adopted number). */
+  orderId?: string;
+  /** Live values from Telnyx (refresh shows drift against the inputs). */
+  connectionId: string;
+  customerReference: string;
+  status: string;
+  tags: string[];
+  deletionLockEnabled: boolean;
+}
+
+export const DEFAULT_ORDER_TIMEOUT_SECONDS = 120;
+const MAX_ORDER_TIMEOUT_SECONDS = 3600;
+/** Statuses of a number the account holds and can route (or soon will). */
+const HELD_STATUSES = new Set(['active', 'purchase-pending']);
+const SEARCH_LIMIT = 20;
+const TELNYX_ID_PATTERN = /^\d+$/;
+/** +1, a valid area code, a valid exchange: what an exact US local search can find. */
+const US_LOCAL_PATTERN = /^\+1[2-9]\d{2}[2-9]\d{6}$/;
+
+const isUnknown = (value: unknown) => value === unknownValue;
+
+function checkCustomerReference(value: unknown): RuleFailure | undefined {
+  if (typeof value !== 'string' || value.trim() === '' || value.trim() !== value) {
+    return {
+      property: 'customerReference',
+      reason: `customerReference is required: the church id, a non-empty string without surrounding spaces (it makes buying idempotent), got ${JSON.stringify(value)}`,
+    };
+  }
+  return undefined;
+}
+
+function checkAdoptId(value: unknown): RuleFailure | undefined {
+  if (typeof value === 'string' && TELNYX_ID_PATTERN.test(value)) return undefined;
+  if (typeof value === 'string' && value.startsWith('+')) return checkE164('adoptId', value);
+  return {
+    property: 'adoptId',
+    reason: `adoptId must be a Telnyx phone number id (digits) or an E.164 number with a leading "+", got ${JSON.stringify(value)}`,
+  };
+}
+
+/** Pure validation; the provider's check fills `connectionId` from settings first. */
+export function checkTelnyxPhoneNumber(
+  _olds: Partial<TelnyxPhoneNumberInputs>,
+  news: Partial<TelnyxPhoneNumberInputs>,
+): pulumi.dynamic.CheckResult<TelnyxPhoneNumberInputs> {
+  const failures: RuleFailure[] = [];
+  const add = (failure: RuleFailure | undefined) => failure && failures.push(failure);
+  const given = (value: unknown) => value !== undefined && value !== null && value !== '';
+
+  if (!isUnknown(news.customerReference)) add(checkCustomerReference(news.customerReference));
+
+  if (given(news.adoptId)) {
+    if (!isUnknown(news.adoptId)) add(checkAdoptId(news.adoptId));
+    if (given(news.areaCode)) {
+      add({
+        property: 'areaCode',
+        reason: 'areaCode cannot be combined with adoptId: an area code only applies to a new purchase, an adopted number keeps its own',
+      });
+    }
+    if (given(news.phoneNumber) && !isUnknown(news.phoneNumber)) {
+      const failure = checkE164('phoneNumber', news.phoneNumber);
+      add(failure);
+      if (!failure && news.adoptId!.startsWith('+') && news.adoptId !== news.phoneNumber) {
+        add({
+          property: 'phoneNumber',
+          reason: `phoneNumber ${news.phoneNumber} and adoptId ${news.adoptId} name different numbers: with adoptId, phoneNumber may only repeat the adopted number`,
+        });
+      }
+    }
+  } else if (given(news.areaCode) && given(news.phoneNumber)) {
+    add({
+      property: 'phoneNumber',
+      reason: 'set either areaCode (buy a new local number there) or phoneNumber (buy exactly this number), not both',
+    });
+  } else if (given(news.areaCode)) {
+    if (!isUnknown(news.areaCode)) add(checkAreaCode('areaCode', news.areaCode));
+  } else if (given(news.phoneNumber)) {
+    if (!isUnknown(news.phoneNumber)) {
+      const failure = checkE164('phoneNumber', news.phoneNumber);
+      add(failure);
+      if (!failure && !US_LOCAL_PATTERN.test(news.phoneNumber!)) {
+        add({
+          property: 'phoneNumber',
+          reason: `phoneNumber ${news.phoneNumber} cannot be bought here: only US local numbers (+1, area code, exchange not starting with 0 or 1) are ordered; adopt other numbers with adoptId`,
+        });
+      }
+    }
+  } else {
+    add({
+      property: 'areaCode',
+      reason: 'set one of areaCode (buy a new local number in that area code), phoneNumber (buy exactly this number) or adoptId (adopt a number the account already holds)',
+    });
+  }
+
+  if (!isUnknown(news.connectionId) && (typeof news.connectionId !== 'string' || !TELNYX_ID_PATTERN.test(news.connectionId))) {
+    add({
+      property: 'connectionId',
+      reason: `connectionId must be a Telnyx FQDN connection id (digits, e.g. 2925216093662349036), got ${JSON.stringify(news.connectionId)}`,
+    });
+  }
+  if (news.tags !== undefined && !isUnknown(news.tags)) {
+    if (!Array.isArray(news.tags) || news.tags.some((tag) => typeof tag !== 'string' || tag.trim() === '')) {
+      add({ property: 'tags', reason: `tags must be a list of non-empty strings, got ${JSON.stringify(news.tags)}` });
+    }
+  }
+  if (news.decommission !== undefined && typeof news.decommission !== 'boolean' && !isUnknown(news.decommission)) {
+    add({ property: 'decommission', reason: `decommission must be true or false, got ${JSON.stringify(news.decommission)}` });
+  }
+  const timeout = news.orderTimeoutSeconds;
+  if (timeout !== undefined && !isUnknown(timeout)) {
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > MAX_ORDER_TIMEOUT_SECONDS) {
+      add({
+        property: 'orderTimeoutSeconds',
+        reason: `orderTimeoutSeconds must be a whole number of seconds from 1 to ${MAX_ORDER_TIMEOUT_SECONDS}, got ${JSON.stringify(timeout)}`,
+      });
+    }
+  }
+  return { inputs: news as TelnyxPhoneNumberInputs, failures };
+}
+
+const sameTags = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
+  JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort());
+
+/** Whether an adoptId names the number a resource already holds (by id or by E.164). */
+function namesHeldNumber(adoptId: string, olds: TelnyxPhoneNumberOutputs): boolean {
+  return adoptId === olds.phoneNumberId || adoptId === olds.phoneNumber;
+}
+
+/**
+ * Input changes that are recorded without touching Telnyx, worded for the operator. They show in a preview as an
+ * update, and the provider logs these lines so nobody expects a new number.
+ */
+export function recordOnlyChanges(olds: TelnyxPhoneNumberOutputs, news: TelnyxPhoneNumberInputs): string[] {
+  const notes: string[] = [];
+  const holds = `${olds.phoneNumber} (church ${olds.customerReference})`;
+  if (news.areaCode !== olds.areaCode && news.areaCode !== undefined) {
+    notes.push(
+      `areaCode ${olds.areaCode ?? '(none)'} -> ${news.areaCode}: ${holds} keeps its number; an area code only applies to a new purchase`,
+    );
+  }
+  if (news.adoptId !== olds.adoptId && (news.adoptId === undefined || namesHeldNumber(news.adoptId, olds))) {
+    notes.push(`adoptId ${olds.adoptId ?? '(none)'} -> ${news.adoptId ?? '(none)'}: recorded only, ${holds} is unchanged`);
+  }
+  if (news.orderTimeoutSeconds !== olds.orderTimeoutSeconds) {
+    notes.push(`orderTimeoutSeconds -> ${news.orderTimeoutSeconds ?? DEFAULT_ORDER_TIMEOUT_SECONDS}: only used by a new purchase`);
+  }
+  if ((news.decommission ?? false) !== (olds.decommission ?? false)) {
+    notes.push(
+      news.decommission
+        ? `decommission set: ${holds} will be RELEASED when this resource is deleted`
+        : `decommission cleared: ${holds} can no longer be released by a delete`,
+    );
+  }
+  return notes;
+}
+
+/** What update must PATCH at Telnyx (empty when the change is record-only). */
+export function vendorChanges(olds: TelnyxPhoneNumberOutputs, news: TelnyxPhoneNumberInputs): PhoneNumberChanges {
+  const changes: PhoneNumberChanges = {};
+  if (news.connectionId !== olds.connectionId) changes.connection_id = news.connectionId;
+  if (news.customerReference !== olds.customerReference) changes.customer_reference = news.customerReference;
+  if (news.tags !== undefined && !sameTags(news.tags, olds.tags)) changes.tags = news.tags;
+  return changes;
+}
+
+/**
+ * A church keeps its number. Only an explicit different `phoneNumber` or `adoptId` replaces (create before delete,
+ * and the old number's delete still needs its decommission). Connection, tags and customer reference are updated in
+ * place; every other input change is recorded only (see recordOnlyChanges).
+ */
+export function diffTelnyxPhoneNumber(
+  _id: string,
+  olds: TelnyxPhoneNumberOutputs,
+  news: TelnyxPhoneNumberInputs,
+): pulumi.dynamic.DiffResult {
+  const replaces: string[] = [];
+  if (news.phoneNumber !== undefined && news.phoneNumber !== olds.phoneNumber) replaces.push('phoneNumber');
+  if (news.adoptId !== undefined && news.adoptId !== olds.adoptId && !namesHeldNumber(news.adoptId, olds)) {
+    replaces.push('adoptId');
+  }
+  const inPlace = Object.keys(vendorChanges(olds, news)).length > 0;
+  const recorded = recordOnlyChanges(olds, news).length > 0;
+  return {
+    changes: replaces.length > 0 || inPlace || recorded,
+    replaces,
+    stables: replaces.length > 0 ? [] : ['phoneNumber', 'phoneNumberId', 'orderId'],
+    deleteBeforeReplace: false,
+  };
+}
+
+/** Search results a purchase may order: exact matches in the area code, never a 555 number. */
+export function orderableNumbers(found: readonly AvailableNumber[], areaCode: string): AvailableNumber[] {
+  return found.filter(
+    (candidate) =>
+      !candidate.bestEffort &&
+      candidate.phoneNumber.startsWith(`+1${areaCode}`) &&
+      US_LOCAL_PATTERN.test(candidate.phoneNumber) &&
+      !isFictional555(candidate.phoneNumber),
+  );
+}
+
+/** Why an existing number cannot be adopted as is (adoption changes nothing at Telnyx). */
+export function adoptionMismatches(inputs: TelnyxPhoneNumberInputs, record: PhoneNumberRecord): string[] {
+  const mismatches: string[] = [];
+  if (record.status !== 'active') mismatches.push(`status is ${record.status}, only an active number can be adopted`);
+  if (inputs.phoneNumber !== undefined && record.phoneNumber !== inputs.phoneNumber) {
+    mismatches.push(`it is ${record.phoneNumber}, not phoneNumber ${inputs.phoneNumber}`);
+  }
+  if (record.connectionId !== inputs.connectionId) {
+    mismatches.push(`connection_id is ${record.connectionId ?? '(none)'}, want connectionId ${inputs.connectionId}`);
+  }
+  if (record.customerReference !== inputs.customerReference) {
+    mismatches.push(
+      `customer_reference is ${record.customerReference ?? '(none)'}, want customerReference ${inputs.customerReference}`,
+    );
+  }
+  if (inputs.tags !== undefined && !sameTags(inputs.tags, record.tags)) {
+    mismatches.push(`tags are [${record.tags.join(', ')}], want [${inputs.tags.join(', ')}]`);
+  }
+  return mismatches;
+}
+
+/** Outputs carry no undefined: the engine's struct encoding refuses them. */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function outputsFor(inputs: TelnyxPhoneNumberInputs, record: PhoneNumberRecord, orderId?: string): TelnyxPhoneNumberOutputs {
+  return withoutUndefined({
+    ...inputs,
+    phoneNumber: record.phoneNumber,
+    phoneNumberId: record.id,
+    orderId,
+    connectionId: record.connectionId ?? '',
+    customerReference: record.customerReference ?? '',
+    status: record.status,
+    tags: record.tags,
+    deletionLockEnabled: record.deletionLockEnabled,
+  });
+}
+
+const churchLabel = (inputs: { customerReference: string }) => `church ${inputs.customerReference}`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` with growing pauses until it returns a value or the deadline passes (then undefined). */
+async function pollUntil<T>(deadline: number, probe: () => Promise<T | undefined>): Promise<T | undefined> {
+  for (let pause = 250; ; pause = Math.min(pause * 2, 5000)) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    const left = deadline - Date.now();
+    if (left <= 0) return undefined;
+    await sleep(Math.min(pause, left));
+  }
+}
+
+/**
+ * Rejection that tells the engine the number WAS bought but is not ready: the engine keeps it in the state (instead
+ * of leaking a paid number) and the next `up` updates it.
+ */
+class BoughtButNotReady extends Error {
+  readonly id: string;
+  readonly properties: TelnyxPhoneNumberOutputs;
+  readonly reasons: string[];
+
+  constructor(outputs: TelnyxPhoneNumberOutputs, reason: string) {
+    super(`${outputs.phoneNumber} was bought for ${churchLabel(outputs)} but is not ready: ${reason}`);
+    this.id = outputs.phoneNumberId;
+    this.properties = outputs;
+    this.reasons = [reason];
+  }
+}
+
+/** One create: the client, the inputs and the order deadline. */
+class Purchase {
+  readonly deadline: number;
+
+  constructor(
+    readonly client: TelnyxClient,
+    readonly inputs: TelnyxPhoneNumberInputs,
+  ) {
+    this.deadline = Date.now() + (inputs.orderTimeoutSeconds ?? DEFAULT_ORDER_TIMEOUT_SECONDS) * 1000;
+  }
+
+  get label(): string {
+    return churchLabel(this.inputs);
+  }
+
+  async run(): Promise<pulumi.dynamic.CreateResult<TelnyxPhoneNumberOutputs>> {
+    await this.requireConnection();
+    const earlier = await this.findEarlierPurchase();
+    if (earlier?.record) return this.finish(earlier.record, earlier.order?.id);
+    if (earlier?.order) {
+      await pulumi.log.info(`${this.label}: resuming order ${earlier.order.id} placed earlier`);
+      return this.complete(earlier.order);
+    }
+    const chosen = await this.chooseNumber();
+    await pulumi.log.info(`${this.label}: ordering ${chosen.phoneNumber} on connection ${this.inputs.connectionId}`);
+    return this.complete(await this.placeOrder(chosen.phoneNumber));
+  }
+
+  /** The connection must exist before anything is bought; a number is never put on a new connection. */
+  private async requireConnection(): Promise<void> {
+    try {
+      await this.client.getFqdnConnection(this.inputs.connectionId);
+    } catch (error) {
+      if (error instanceof VendorError && error.notFound) {
+        throw new Error(
+          `connectionId ${this.inputs.connectionId} is not an FQDN connection of this Telnyx account ` +
+            `(${error.message}); nothing was bought. Numbers join the existing connection, none is ever created`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * What an earlier attempt for this church already bought or ordered. Numbers first (the common case), then
+   * orders: a pending one, or a successful one whose number the account still holds.
+   */
+  private async findEarlierPurchase(): Promise<{ record?: PhoneNumberRecord; order?: NumberOrder } | undefined> {
+    const wanted = this.inputs.phoneNumber;
+    const held = (await this.client.listPhoneNumbers({ customerReference: this.inputs.customerReference })).filter(
+      (record) => HELD_STATUSES.has(record.status) && (wanted === undefined || record.phoneNumber === wanted),
+    );
+    if (held.length > 1) {
+      throw new Error(
+        `${this.label} already holds ${held.length} numbers with customer_reference ${this.inputs.customerReference} ` +
+          `(${held.map((r) => `${r.phoneNumber} id ${r.id}`).join(', ')}): refusing to guess which one this resource is; ` +
+          'adopt one with adoptId, nothing was bought',
+      );
+    }
+    if (held.length === 1) {
+      const record = held[0]!;
+      if (this.inputs.areaCode && !record.phoneNumber.startsWith(`+1${this.inputs.areaCode}`)) {
+        await pulumi.log.warn(
+          `${this.label} already holds ${record.phoneNumber}; keeping it (areaCode ${this.inputs.areaCode} only applies to a new purchase)`,
+        );
+      }
+      await pulumi.log.info(`${this.label}: reusing ${record.phoneNumber} bought earlier (id ${record.id})`);
+      return { record };
+    }
+
+    const orders = (await this.client.listNumberOrders({ customerReference: this.inputs.customerReference }))
+      .filter((order) => order.status !== 'failure')
+      .filter((order) => wanted === undefined || order.phoneNumbers.some((line) => line.phoneNumber === wanted))
+      .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+    for (const order of orders) {
+      if (order.status === 'pending') return { order };
+      for (const line of order.phoneNumbers) {
+        const record = await this.client.findPhoneNumber(line.phoneNumber);
+        const ours = record?.customerReference == null || record.customerReference === this.inputs.customerReference;
+        if (record && HELD_STATUSES.has(record.status) && ours) {
+          await pulumi.log.info(`${this.label}: reusing ${record.phoneNumber} from order ${order.id}`);
+          return { record, order };
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private async chooseNumber(): Promise<AvailableNumber> {
+    const exact = this.inputs.phoneNumber;
+    if (exact !== undefined) {
+      const areaCode = exact.slice(2, 5);
+      const found = await this.client.searchAvailableLocalNumbers(areaCode, SEARCH_LIMIT, { endsWith: exact.slice(5) });
+      const match = orderableNumbers(found, areaCode).find((candidate) => candidate.phoneNumber === exact);
+      if (!match) {
+        throw new Error(
+          `phoneNumber ${exact} is not available to order at Telnyx (an exact local voice search in area code ` +
+            `${areaCode} did not return it); nothing was bought`,
+        );
+      }
+      return match;
+    }
+    const areaCode = this.inputs.areaCode!;
+    const found = await this.client.searchAvailableLocalNumbers(areaCode, SEARCH_LIMIT);
+    const [first] = orderableNumbers(found, areaCode);
+    if (!first) {
+      const skipped = found.length > 0 ? ` (${found.length} offered, none an exact non-555 local match)` : '';
+      throw new Error(
+        `no local voice number is available in area code ${areaCode}${skipped}: nothing was bought for ${this.label}. ` +
+          'Near matches (best_effort) and 555 numbers are never ordered; pick another area code',
+      );
+    }
+    return first;
+  }
+
+  /**
+   * POST /number_orders is sent once. When its outcome is unknown (transport error, timeout, 5xx) the order may
+   * exist, so we look it up by customer reference instead of ordering again.
+   */
+  private async placeOrder(phoneNumber: string): Promise<NumberOrder> {
+    const order = { phoneNumber, connectionId: this.inputs.connectionId, customerReference: this.inputs.customerReference };
+    try {
+      return await this.client.createNumberOrder(order);
+    } catch (error) {
+      const outcomeUnknown = error instanceof VendorError && (error.status === undefined || error.status >= 500);
+      if (!outcomeUnknown) {
+        throw new Error(`ordering ${phoneNumber} for ${this.label} failed, nothing was bought: ${(error as Error).message}`);
+      }
+      const placed = (await this.client.listNumberOrders({ customerReference: this.inputs.customerReference })).find(
+        (candidate) =>
+          candidate.status !== 'failure' && candidate.phoneNumbers.some((line) => line.phoneNumber === phoneNumber),
+      );
+      if (placed) return placed;
+      throw new Error(
+        `ordering ${phoneNumber} for ${this.label} had no clear answer (${(error as Error).message}) and no order with ` +
+          `customer_reference ${this.inputs.customerReference} is visible yet. Run pulumi up again: it looks the ` +
+          'order up by customer reference before ordering anything',
+      );
+    }
+  }
+
+  /** Waits for the order, resolves the real phone-number id, and puts the number on the connection. */
+  private async complete(placed: NumberOrder): Promise<pulumi.dynamic.CreateResult<TelnyxPhoneNumberOutputs>> {
+    const order = await this.waitForOrder(placed);
+    const line = order.phoneNumbers[0];
+    if (!line) throw new Error(`Telnyx order ${order.id} for ${this.label} succeeded without a phone number`);
+    // The order line's id is not the number's id: the number is looked up by its digits.
+    const record = await pollUntil(this.deadline, async () => {
+      const found = await this.client.findPhoneNumber(line.phoneNumber);
+      return found && found.status !== 'deleted' ? found : undefined;
+    });
+    if (!record) {
+      throw new Error(
+        `order ${order.id} bought ${line.phoneNumber} for ${this.label}, but the number is not listed in the account ` +
+          `after ${this.timeoutSeconds}s; run pulumi up again to pick it up (it is found by customer reference)`,
+      );
+    }
+    return this.finish(record, order.id);
+  }
+
+  private get timeoutSeconds(): number {
+    return this.inputs.orderTimeoutSeconds ?? DEFAULT_ORDER_TIMEOUT_SECONDS;
+  }
+
+  private async waitForOrder(placed: NumberOrder): Promise<NumberOrder> {
+    let polls = 0;
+    const order = await pollUntil(this.deadline, async () => {
+      const current = polls++ === 0 && placed.status !== 'pending' ? placed : await this.client.getNumberOrder(placed.id);
+      if (current.status === 'pending' && polls % 5 === 0) {
+        await pulumi.log.info(`${this.label}: order ${current.id} still pending`);
+      }
+      return current.status === 'pending' ? undefined : current;
+    });
+    if (!order) {
+      throw new Error(
+        `order ${placed.id} for ${this.label} is still pending after ${this.timeoutSeconds}s (orderTimeoutSeconds); ` +
+          'nothing else was ordered. Run pulumi up again to keep waiting: it finds this order by customer reference',
+      );
+    }
+    if (order.status === 'failure') {
+      const numbers = order.phoneNumbers.map((line) => `${line.phoneNumber} ${line.status ?? ''}`.trim()).join(', ');
+      throw new Error(
+        `Telnyx order ${order.id} for ${this.label} failed (${numbers || 'no numbers'}); nothing was bought. ` +
+          'Check the order in the Telnyx portal (regulatory requirements, balance), then run pulumi up again',
+      );
+    }
+    return order;
+  }
+
+  /** Puts a bought number where the inputs want it; any failure from here on keeps it in the state. */
+  private async finish(
+    bought: PhoneNumberRecord,
+    orderId?: string,
+  ): Promise<pulumi.dynamic.CreateResult<TelnyxPhoneNumberOutputs>> {
+    let record = bought;
+    try {
+      const changes = vendorChanges(outputsFor(this.inputs, record), this.inputs);
+      if (Object.keys(changes).length > 0) {
+        record = await this.client.updatePhoneNumber(record.id, changes);
+      }
+      if (record.connectionId !== this.inputs.connectionId) {
+        throw new Error(`its connection is ${record.connectionId ?? '(none)'} after the update, not ${this.inputs.connectionId}`);
+      }
+      if (record.status !== 'active') {
+        record =
+          (await pollUntil(this.deadline, async () => {
+            const current = await this.client.getPhoneNumber(record.id);
+            return current.status === 'active' ? current : undefined;
+          })) ?? record;
+      }
+    } catch (error) {
+      throw new BoughtButNotReady(outputsFor(this.inputs, record, orderId), (error as Error).message);
+    }
+    if (record.status !== 'active') {
+      await pulumi.log.warn(`${record.phoneNumber} (${this.label}) is ${record.status}; refresh will show when it is active`);
+    }
+    await pulumi.log.info(`${this.label}: ${record.phoneNumber} is on connection ${record.connectionId}`);
+    return { id: record.id, outs: outputsFor(this.inputs, record, orderId) };
+  }
+}
+
+async function adopt(
+  client: TelnyxClient,
+  inputs: TelnyxPhoneNumberInputs,
+): Promise<pulumi.dynamic.CreateResult<TelnyxPhoneNumberOutputs>> {
+  const adoptId = inputs.adoptId!;
+  let record: PhoneNumberRecord | undefined;
+  if (TELNYX_ID_PATTERN.test(adoptId)) {
+    try {
+      record = await client.getPhoneNumber(adoptId);
+    } catch (error) {
+      if (!(error instanceof VendorError && error.notFound)) throw error;
+    }
+  } else {
+    record = await client.findPhoneNumber(adoptId);
+  }
+  if (!record || record.status === 'deleted') {
+    throw new Error(`cannot adopt ${adoptId} for ${churchLabel(inputs)}: this Telnyx account holds no such number (adoptId)`);
+  }
+  const mismatches = adoptionMismatches(inputs, record);
+  if (mismatches.length > 0) {
+    throw new Error(
+      `cannot adopt ${record.phoneNumber} (id ${record.id}) for ${churchLabel(inputs)}: ${mismatches.join('; ')}. ` +
+        'Adoption changes nothing at Telnyx: make the program match the number (or fix the number in the Telnyx portal) and run pulumi up',
+    );
+  }
+  return { id: record.id, outs: outputsFor(inputs, record) };
+}
+
+/** The live record, or undefined when the number was released (404 or status deleted). */
+async function liveRecord(client: TelnyxClient, id: string): Promise<PhoneNumberRecord | undefined> {
+  try {
+    const record = await client.getPhoneNumber(id);
+    return record.status === 'deleted' ? undefined : record;
+  } catch (error) {
+    if (error instanceof VendorError && error.notFound) return undefined;
+    throw error;
+  }
+}
+
+export const provider: pulumi.dynamic.ResourceProvider = {
+  async configure(req) {
+    configureFromStack(req);
+  },
+
+  async check(olds, news) {
+    const connectionId = news.connectionId ?? telnyxSettings().connectionId;
+    return checkTelnyxPhoneNumber(olds, { ...news, connectionId });
+  },
+
+  async diff(id, olds: TelnyxPhoneNumberOutputs, news: TelnyxPhoneNumberInputs) {
+    const result = diffTelnyxPhoneNumber(id, olds, news);
+    // A preview is where the operator decides: say plainly what will (not) happen to the church's number.
+    for (const note of recordOnlyChanges(olds, news)) await pulumi.log.warn(note);
+    if (result.replaces?.length) {
+      await pulumi.log.warn(
+        `${olds.phoneNumber} (${churchLabel(olds)}) will be REPLACED (${result.replaces.join(', ')} changed): a new number ` +
+          `is bought first; the old one is released only if it was decommissioned (decommission: ${olds.decommission === true})`,
+      );
+    }
+    return result;
+  },
+
+  async create(inputs: TelnyxPhoneNumberInputs) {
+    const client = telnyxClientFromSettings();
+    if (inputs.adoptId !== undefined) return adopt(client, inputs);
+    return new Purchase(client, inputs).run();
+  },
+
+  async read(id, props: TelnyxPhoneNumberOutputs) {
+    const record = await liveRecord(telnyxClientFromSettings(), id);
+    if (!record) return { id: '', props: {} };
+    return { id, props: outputsFor(props, record, props.orderId) };
+  },
+
+  async update(id, olds: TelnyxPhoneNumberOutputs, news: TelnyxPhoneNumberInputs) {
+    for (const note of recordOnlyChanges(olds, news)) await pulumi.log.warn(note);
+    const changes = vendorChanges(olds, news);
+    if (Object.keys(changes).length === 0) {
+      return { outs: { ...withoutUndefined(news), ...pickLive(olds) } };
+    }
+    const client = telnyxClientFromSettings();
+    if (changes.connection_id !== undefined) await client.getFqdnConnection(changes.connection_id);
+    const record = await client.updatePhoneNumber(id, changes);
+    return { outs: outputsFor(news, record, olds.orderId) };
+  },
+
+  async delete(id, props: TelnyxPhoneNumberOutputs) {
+    const label = `${props.phoneNumber ?? `number id ${id}`} (${churchLabel(props)})`;
+    if (props.decommission !== true) {
+      throw new Error(
+        `refusing to release ${label}: a number is released only by an explicit decommission — set the church's ` +
+          "registry status to 'decommission' (or decommission: true) and run pulumi up",
+      );
+    }
+    const client = telnyxClientFromSettings();
+    const record = await liveRecord(client, id);
+    if (!record) {
+      await pulumi.log.info(`${label} was already released`);
+      return;
+    }
+    if (record.deletionLockEnabled) {
+      throw new Error(
+        `refusing to release ${label}: Telnyx has a deletion lock on it (deletion_lock_enabled). Turn the lock off ` +
+          'in the Telnyx portal if the church really is leaving, then run pulumi up again',
+      );
+    }
+    try {
+      await client.deletePhoneNumber(id);
+    } catch (error) {
+      // A retried DELETE whose first attempt went through answers 404: the number is released.
+      if (!(error instanceof VendorError && error.notFound)) throw error;
+    }
+    await pulumi.log.info(`released ${label}`);
+  },
+};
+
+/** The outputs that come from Telnyx, not from the program. */
+function pickLive(olds: TelnyxPhoneNumberOutputs) {
+  const { phoneNumber, phoneNumberId, orderId, connectionId, customerReference, status, tags, deletionLockEnabled } = olds;
+  return withoutUndefined({ phoneNumber, phoneNumberId, orderId, connectionId, customerReference, status, tags, deletionLockEnabled });
+}
+
+export interface TelnyxPhoneNumberArgs {
+  areaCode?: pulumi.Input<string>;
+  phoneNumber?: pulumi.Input<string>;
+  adoptId?: pulumi.Input<string>;
+  /** Defaults to the stack's `telnyxConnectionId` (production: the "LiveKit Inbound v2" FQDN connection). */
+  connectionId?: pulumi.Input<string>;
+  customerReference: pulumi.Input<string>;
+  tags?: pulumi.Input<pulumi.Input<string>[]>;
+  decommission?: pulumi.Input<boolean>;
+  orderTimeoutSeconds?: pulumi.Input<number>;
+}
+
+export class TelnyxPhoneNumber extends pulumi.dynamic.Resource {
+  public readonly phoneNumber!: pulumi.Output<string>;
+  public readonly phoneNumberId!: pulumi.Output<string>;
+  public readonly orderId!: pulumi.Output<string | undefined>;
+  public readonly connectionId!: pulumi.Output<string>;
+  public readonly customerReference!: pulumi.Output<string>;
+  public readonly status!: pulumi.Output<string>;
+  public readonly tags!: pulumi.Output<string[]>;
+  public readonly deletionLockEnabled!: pulumi.Output<boolean>;
+  public readonly areaCode!: pulumi.Output<string | undefined>;
+  public readonly adoptId!: pulumi.Output<string | undefined>;
+  public readonly decommission!: pulumi.Output<boolean | undefined>;
+
+  constructor(name: string, args: TelnyxPhoneNumberArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      projectProvider('telnyx-phone-number'),
+      name,
+      {
+        // Every output is named here (undefined until known) so the engine fills it in.
+        areaCode: args.areaCode,
+        phoneNumber: args.phoneNumber,
+        adoptId: args.adoptId,
+        connectionId: args.connectionId,
+        customerReference: args.customerReference,
+        tags: args.tags,
+        decommission: args.decommission,
+        orderTimeoutSeconds: args.orderTimeoutSeconds,
+        phoneNumberId: undefined,
+        orderId: undefined,
+        status: undefined,
+        deletionLockEnabled: undefined,
+      },
+      opts,
+      'telnyx',
+      'TelnyxPhoneNumber',
+    );
+  }
+}
