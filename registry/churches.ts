@@ -28,6 +28,9 @@ export interface Church {
   updatedAt: Date;
 }
 
+/** The name infra/program.ts reads the registry rows by. */
+export type RegistryChurch = Church;
+
 /**
  * What a purchase or the admin route knows about a church. An absent field keeps the stored value (a
  * `customer.subscription.updated` usually carries no area code); on creation `plan` and one of
