@@ -15,6 +15,11 @@ LIVEKIT_SERVER_VERSION=v1.13.5
 # livekit-server v1.13.5 (protocol v1.50, the same psrpc).
 LIVEKIT_SIP_VERSION=v1.8.0
 MAILPIT_VERSION=v1.27.11
+# The Node language host (needed by `pulumi up` on the on-disk program) is its own untagged module, and the proxy
+# here serves no version of it. sdk/v3 zips up to v3.68.0 still carry it as a package; v3.68.0 is the newest served
+# one. It runs up/preview/refresh/destroy with CLI v3.274.1 and @pulumi/pulumi 3.270 (tested), but has no code
+# generation (`pulumi new`/`convert`). The founder's own Pulumi install ships its matching host.
+LANGHOST_VERSION=v3.68.0
 NODE_MAJOR=24
 
 BIN="$TOOLS/bin"
@@ -79,6 +84,24 @@ for r in json.load(sys.stdin).get("Replace") or []:
   stamp pulumi "$PULUMI_VERSION"
 }
 
+ensure_langhost() {
+  have pulumi-language-nodejs "$LANGHOST_VERSION" && return 0
+  log "building pulumi-language-nodejs from sdk/v3@$LANGHOST_VERSION"
+  local src="$TOOLS/src/pulumi-language-nodejs-$LANGHOST_VERSION"
+  mkdir -p "$src"
+  (
+    cd "$src"
+    [ -f go.mod ] || go mod init local/langhost-build >/dev/null 2>&1
+    # Copied from sdk/v3@v3.68.0's own go.mod.
+    go mod edit -replace golang.org/x/text=golang.org/x/text@v0.3.6
+    go get "github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs@$LANGHOST_VERSION"
+    CGO_ENABLED=0 go build -trimpath -tags osusergo,grpcnotrace \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGHOST_VERSION" \
+      -o "$BIN/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+  )
+  stamp pulumi-language-nodejs "$LANGHOST_VERSION"
+}
+
 # `go install module@version` asks the proxy for the module's version list (to check deprecation), which the proxy
 # here refuses for some modules, so each tool is built from a throw-away module that requires the exact version.
 go_build() { # name module version package [cgo]
@@ -135,5 +158,6 @@ apt_packages redis-server postgresql sip-tester python3
 ensure_node
 ensure_go_tools
 ensure_pulumi
+ensure_langhost
 ensure_dynamic_provider_plugin
 log "tools ready in $TOOLS"
