@@ -1,0 +1,523 @@
+/**
+ * A LiveKit SIP inbound trunk: the numbers Telnyx delivers to LiveKit. The called number must equal an entry of
+ * `numbers` exactly, `+` included, and the trunk must carry NO authentication (Telnyx sends none).
+ *
+ * Also home of the rules every LiveKit SIP resource shares (locking, input comparison), reused by
+ * providers/livekit-sip-dispatch-rule.ts.
+ */
+import * as net from 'net';
+import * as pulumi from '@pulumi/pulumi';
+import { SIPHeaderOptions } from '@livekit/protocol';
+import { projectProvider } from './dynamic-provider';
+import { LiveKitClient, type InboundTrunkChanges, type SIPInboundTrunkInfo } from './livekit-client';
+import { checkE164, type RuleFailure } from './phone-number-rules';
+import { configureFromStack } from './provider-settings';
+
+export interface LiveKitSipInboundTrunkInputs {
+  /** Human-readable trunk name, e.g. "church 7c1e... +14144007103". Required unless locked. */
+  name?: string;
+  /** E.164 numbers with `+`, exactly as Telnyx presents the called number. Required unless locked. */
+  numbers?: string[];
+  krispEnabled?: boolean;
+  metadata?: string;
+  /** Source IPs/CIDRs allowed to send INVITEs (e.g. Telnyx's signalling ranges); empty = any. */
+  allowedAddresses?: string[];
+  /** Read-only trunk (e.g. the legacy Twilio trunk): create only adopts; update and delete are refused. */
+  locked?: boolean;
+  /** Adopt this existing trunk (ST_...) instead of creating one. */
+  adoptId?: string;
+  /**
+   * The founder asked to release this church's line: only then may a delete remove the trunk at LiveKit (a
+   * church's trunk is its line; it is never deleted as a side effect).
+   */
+  decommission?: boolean;
+}
+
+/** Everything LiveKit reports about the trunk (never the password itself), plus the managed-only inputs. */
+export interface LiveKitSipInboundTrunkOutputs extends LiveKitSipInboundTrunkInputs {
+  sipTrunkId: string;
+  name: string;
+  numbers: string[];
+  decommission: boolean;
+  krispEnabled: boolean;
+  metadata: string;
+  allowedAddresses: string[];
+  locked: boolean;
+  /** Caller allow-list; must stay empty for our trunks (it would refuse every other caller). */
+  allowedNumbers: string[];
+  /** Must stay empty: any auth makes LiveKit challenge Telnyx's INVITEs and reject every call. */
+  authUsername: string;
+  /** Whether LiveKit holds an auth password for this trunk. The password itself is never read into state. */
+  authPasswordSet: boolean;
+  authRealm: string;
+  headers: Record<string, string>;
+  headersToAttributes: Record<string, string>;
+  attributesToHeaders: Record<string, string>;
+  includeHeaders: string;
+  ringingTimeoutSeconds: number;
+  maxCallDurationSeconds: number;
+  /** SIPMediaConfig as LiveKit's JSON (encryption, codecs...), when set. */
+  media?: Record<string, unknown>;
+}
+
+export const TELNYX_NO_AUTH_REASON =
+  'LiveKit trunks for Telnyx must have NO authentication: Telnyx sends no credentials, so a trunk with auth ' +
+  'rejects every call';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rules shared by the LiveKit SIP resources
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * How an input is compared: as a value, as a set of strings (order does not matter), as a string map, or as a
+ * flag (absent = false).
+ */
+export type FieldKind = 'value' | 'set' | 'map' | 'flag';
+
+/** Pulumi adds its own keys (e.g. `__provider`) to a dynamic resource's inputs. */
+export function isEngineKey(key: string): boolean {
+  return key.startsWith('__');
+}
+
+/**
+ * During preview an input that depends on another resource's output (a trunk id, a number just ordered) arrives
+ * as Pulumi's unknown sentinel, alone or inside a list or map. Such values are checked when they are known.
+ */
+export function containsUnknown(value: unknown): boolean {
+  if (value === pulumi.runtime.unknownValue) return true;
+  if (Array.isArray(value)) return value.some(containsUnknown);
+  if (value && typeof value === 'object') return Object.values(value).some(containsUnknown);
+  return false;
+}
+
+/** The input keys a program actually set (engine keys and absent values left out). */
+export function givenKeys(news: Record<string, unknown>): string[] {
+  return Object.keys(news).filter((key) => !isEngineKey(key) && news[key] !== undefined);
+}
+
+function sortedCopy(values: unknown): unknown {
+  return Array.isArray(values) ? [...values].map(String).sort() : values;
+}
+
+function canonicalMap(value: unknown): string {
+  const map = (value ?? {}) as Record<string, unknown>;
+  return JSON.stringify(Object.keys(map).sort().map((k) => [k, map[k]]));
+}
+
+export function sameField(kind: FieldKind, a: unknown, b: unknown): boolean {
+  if (kind === 'set') return JSON.stringify(sortedCopy(a ?? [])) === JSON.stringify(sortedCopy(b ?? []));
+  if (kind === 'map') return canonicalMap(a) === canonicalMap(b);
+  if (kind === 'flag') return Boolean(a) === Boolean(b);
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Input fields whose value differs between `olds` and `news`.
+ * With `onlyGiven`, fields the new inputs leave out are not compared (a locked resource's outputs carry every live
+ * field, its inputs only what the program states); flags and adoptId are always compared.
+ */
+export function changedInputs(
+  fields: Record<string, FieldKind>,
+  olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+  onlyGiven = false,
+): string[] {
+  return Object.entries(fields)
+    .filter(([key, kind]) => !(onlyGiven && news[key] === undefined && kind !== 'flag' && key !== 'adoptId'))
+    .filter(([key, kind]) => !sameField(kind, olds[key], news[key]))
+    .map(([key]) => key);
+}
+
+/** The refusal every operation on a locked resource gets; LiveKit has not been called when it is thrown. */
+export function lockedError(kind: 'trunk' | 'dispatch rule', id: string, name: string | undefined, action: string): Error {
+  const label = name ? ` ("${name}")` : '';
+  return new Error(
+    `${kind} ${id}${label} is LOCKED (locked: true, read-only): ${action} refused; LiveKit was not called. ` +
+      `Locked objects (e.g. the legacy Twilio trunk) must never be changed by a program. To manage it anyway, ` +
+      `remove it from the stack (pulumi state delete <urn>) and adopt it again without locked, with founder approval.`,
+  );
+}
+
+/** The refusal a delete gets unless the line was explicitly decommissioned. */
+export function notDecommissionedError(kind: 'trunk' | 'dispatch rule', id: string, name: string | undefined): Error {
+  const label = name ? ` ("${name}")` : '';
+  return new Error(
+    `refusing to delete ${kind} ${id}${label}: deleting it cuts the church's line, which happens only by an explicit ` +
+      "decommission — set the church's registry status to 'decommission' (or decommission: true) and run pulumi up",
+  );
+}
+
+/** `check` failures for a locked resource whose program inputs changed: refused before any LiveKit call. */
+export function lockedInputFailures(
+  kind: 'trunk' | 'dispatch rule',
+  fields: Record<string, FieldKind>,
+  olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+): RuleFailure[] {
+  if (!olds || !olds.locked) return [];
+  return changedInputs(fields, olds, news).map((property) => ({
+    property,
+    reason: lockedError(kind, String(olds.adoptId ?? '(unknown id)'), olds.name as string | undefined, `changing ${property}`)
+      .message,
+  }));
+}
+
+/**
+ * The lock's part of update. A locked resource refuses any update (LiveKit is not called); locking an unlocked
+ * one is recorded without calling LiveKit, and only as a step of its own. Undefined: not locked, go on.
+ */
+export function lockedUpdate<T extends { locked?: boolean; name?: string }>(
+  kind: 'trunk' | 'dispatch rule',
+  fields: Record<string, FieldKind>,
+  id: string,
+  olds: T,
+  news: Partial<T>,
+): { outs: T } | undefined {
+  const changed = changedInputs(fields, olds, news, true);
+  if (olds.locked) throw lockedError(kind, id, olds.name, `update (${changed.join(', ') || 'no input change'})`);
+  if (!news.locked) return undefined;
+  const others = changed.filter((k) => k !== 'locked');
+  if (others.length > 0) {
+    throw new Error(`${kind} ${id}: locking it and changing ${others.join(', ')} at once is refused; lock it in a step of its own`);
+  }
+  return { outs: { ...olds, locked: true } };
+}
+
+/** Failures for input keys the resource does not know (a typo must not be silently ignored). */
+export function unknownInputFailures(news: Record<string, unknown>, known: string[]): RuleFailure[] {
+  return givenKeys(news)
+    .filter((key) => !known.includes(key))
+    .map((property) => ({ property, reason: `unknown input ${property}; known inputs: ${known.join(', ')}` }));
+}
+
+export function checkType(
+  property: string,
+  value: unknown,
+  type: 'string' | 'boolean' | 'string[]' | 'map',
+  required: boolean,
+): RuleFailure | undefined {
+  if (value === undefined) return required ? { property, reason: `${property} is required` } : undefined;
+  if (containsUnknown(value)) return undefined;
+  const ok =
+    type === 'string[]'
+      ? Array.isArray(value) && value.every((v) => typeof v === 'string')
+      : type === 'map'
+        ? typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')
+        : typeof value === type;
+  if (ok) return undefined;
+  const wanted = { string: 'a string', boolean: 'a boolean', 'string[]': 'a list of strings', map: 'a map of string to string' }[type];
+  return { property, reason: `${property} must be ${wanted}, got ${JSON.stringify(value)}` };
+}
+
+/** adoptId must be given when locked: a locked resource can only be adopted, never created. */
+export function checkLockAndAdopt(news: Record<string, unknown>, idPrefix: string): RuleFailure[] {
+  const failures: RuleFailure[] = [];
+  for (const failure of [
+    checkType('locked', news.locked, 'boolean', false),
+    checkType('adoptId', news.adoptId, 'string', false),
+    checkType('decommission', news.decommission, 'boolean', false),
+  ]) {
+    if (failure) failures.push(failure);
+  }
+  if (typeof news.adoptId === 'string' && !containsUnknown(news.adoptId) && !new RegExp(`^${idPrefix}[A-Za-z0-9]+$`).test(news.adoptId)) {
+    failures.push({ property: 'adoptId', reason: `adoptId must be a LiveKit id like ${idPrefix}Xa3Bp9aixRFP, got ${JSON.stringify(news.adoptId)}` });
+  }
+  if (news.locked === true && !news.adoptId) {
+    failures.push({
+      property: 'adoptId',
+      reason: 'a locked resource is read-only: it can only be adopted, so adoptId (the existing LiveKit id) is required',
+    });
+  }
+  return failures;
+}
+
+/** Mismatches between an adopted object and the program, named field by field with both values. */
+export function adoptionMismatch(
+  what: string,
+  fields: Record<string, FieldKind>,
+  live: Record<string, unknown>,
+  wanted: Record<string, unknown>,
+): Error | undefined {
+  const differing = changedInputs(fields, live, wanted, true).filter((k) => fields[k] !== 'flag' && k !== 'adoptId');
+  if (differing.length === 0) return undefined;
+  const details = differing.map((k) => `${k}: LiveKit has ${JSON.stringify(live[k])}, program says ${JSON.stringify(wanted[k])}`);
+  return new Error(`cannot adopt ${what}: it does not match the program (${details.join('; ')}); nothing was created or changed`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The trunk
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Inputs and how each is compared. */
+export const TRUNK_FIELDS: Record<keyof LiveKitSipInboundTrunkInputs, FieldKind> = {
+  name: 'value',
+  numbers: 'set',
+  krispEnabled: 'value',
+  metadata: 'value',
+  allowedAddresses: 'set',
+  locked: 'flag',
+  adoptId: 'value',
+  decommission: 'flag',
+};
+
+const TRUNK_INPUT_KEYS = Object.keys(TRUNK_FIELDS);
+
+/** Any spelling of a credential input: authUsername, auth_password, AuthPassword, authentication, username... */
+const AUTH_LIKE_KEY = /auth|user|pass|pwd|credential|secret|realm|login/;
+
+export function looksLikeAuth(key: string): boolean {
+  return AUTH_LIKE_KEY.test(key.toLowerCase().replace(/[^a-z0-9]/g, ''));
+}
+
+function checkAddress(property: string, value: string): RuleFailure | undefined {
+  const [address, prefix, extra] = value.split('/');
+  const family = net.isIP(address);
+  const prefixOk =
+    prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+  if (family !== 0 && prefixOk && extra === undefined) return undefined;
+  return { property, reason: `${property} must be an IP address or CIDR range (e.g. 192.76.120.10 or 10.0.0.0/8), got ${JSON.stringify(value)}` };
+}
+
+export function checkLiveKitSipInboundTrunk(
+  olds: Record<string, any>,
+  news: Record<string, any>,
+): pulumi.dynamic.CheckResult<LiveKitSipInboundTrunkInputs> {
+  const failures: RuleFailure[] = [];
+  const authKeys = givenKeys(news).filter(looksLikeAuth);
+  for (const property of authKeys) {
+    failures.push({ property, reason: `${TELNYX_NO_AUTH_REASON} (input ${property} refused)` });
+  }
+  failures.push(...unknownInputFailures(news, TRUNK_INPUT_KEYS).filter((f) => !authKeys.includes(f.property)));
+
+  const typeFailures = [
+    // A locked trunk is only adopted and compared on what the program states: name and numbers may be left out.
+    checkType('name', news.name, 'string', news.locked !== true),
+    checkType('numbers', news.numbers, 'string[]', news.locked !== true),
+    checkType('krispEnabled', news.krispEnabled, 'boolean', false),
+    checkType('metadata', news.metadata, 'string', false),
+    checkType('allowedAddresses', news.allowedAddresses, 'string[]', false),
+  ].filter((f): f is RuleFailure => f !== undefined);
+  failures.push(...typeFailures, ...checkLockAndAdopt(news, 'ST_'));
+
+  if (typeof news.name === 'string' && news.name.trim() === '') {
+    failures.push({ property: 'name', reason: 'name must not be empty' });
+  }
+  if (Array.isArray(news.numbers) && !typeFailures.some((f) => f.property === 'numbers')) {
+    if (news.numbers.length === 0) failures.push({ property: 'numbers', reason: 'numbers must list at least one number' });
+    news.numbers.forEach((n: string, i: number) => {
+      if (containsUnknown(n)) return;
+      const failure = checkE164(`numbers[${i}]`, n);
+      if (failure) failures.push(failure);
+      if (news.numbers.indexOf(n) !== i) failures.push({ property: `numbers[${i}]`, reason: `numbers lists ${n} twice` });
+    });
+  }
+  if (Array.isArray(news.allowedAddresses)) {
+    news.allowedAddresses.forEach((a: unknown, i: number) => {
+      const failure = typeof a === 'string' && !containsUnknown(a) ? checkAddress(`allowedAddresses[${i}]`, a) : undefined;
+      if (failure) failures.push(failure);
+    });
+  }
+  failures.push(...lockedInputFailures('trunk', TRUNK_FIELDS, olds, news));
+
+  const inputs: LiveKitSipInboundTrunkInputs = {
+    name: news.name,
+    numbers: news.numbers,
+    ...(news.locked === true
+      ? // A locked trunk is compared only on what the program states: no defaults.
+        { krispEnabled: news.krispEnabled, metadata: news.metadata, allowedAddresses: news.allowedAddresses }
+      : { krispEnabled: news.krispEnabled ?? false, metadata: news.metadata ?? '', allowedAddresses: news.allowedAddresses ?? [] }),
+    locked: news.locked ?? false,
+    adoptId: news.adoptId,
+    decommission: news.decommission ?? false,
+  };
+  for (const key of Object.keys(inputs) as (keyof LiveKitSipInboundTrunkInputs)[]) {
+    if (inputs[key] === undefined) delete inputs[key];
+  }
+  return { inputs, failures };
+}
+
+/** Live fields that must hold a fixed value on every trunk we manage; a difference is drift to repair. */
+export function trunkDrift(olds: Partial<LiveKitSipInboundTrunkOutputs>): string[] {
+  const drift: string[] = [];
+  if (olds.authUsername) drift.push('authUsername');
+  if (olds.authPasswordSet) drift.push('authPasswordSet');
+  if (olds.allowedNumbers && olds.allowedNumbers.length > 0) drift.push('allowedNumbers');
+  return drift;
+}
+
+export function diffLiveKitSipInboundTrunk(
+  _id: string,
+  olds: Record<string, any>,
+  news: Record<string, any>,
+): pulumi.dynamic.DiffResult {
+  const locked = Boolean(olds.locked) || Boolean(news.locked);
+  const changed = changedInputs(TRUNK_FIELDS, olds, news, true);
+  // A locked trunk is not repaired (any change is refused), so its auth/allow-list are not drift to fix.
+  if (!locked) changed.push(...trunkDrift(olds));
+  // LiveKit updates trunks in place; only pointing at a different existing trunk is a different object.
+  const replaces = changed.filter((k) => k === 'adoptId');
+  return { changes: changed.length > 0, replaces, stables: replaces.length ? [] : ['sipTrunkId'], deleteBeforeReplace: false };
+}
+
+/** Inputs that live only in the program and the state, not at LiveKit. */
+type ManagedOnly = Pick<LiveKitSipInboundTrunkInputs, 'locked' | 'adoptId' | 'decommission'>;
+
+function managedOnly(from: ManagedOnly | undefined): ManagedOnly {
+  return { locked: from?.locked, adoptId: from?.adoptId, decommission: from?.decommission };
+}
+
+export function trunkOutputs(live: SIPInboundTrunkInfo, managed: ManagedOnly): LiveKitSipInboundTrunkOutputs {
+  const outputs: LiveKitSipInboundTrunkOutputs = {
+    sipTrunkId: live.sipTrunkId,
+    name: live.name,
+    numbers: [...live.numbers],
+    krispEnabled: live.krispEnabled,
+    metadata: live.metadata,
+    allowedAddresses: [...live.allowedAddresses],
+    locked: managed.locked ?? false,
+    decommission: managed.decommission ?? false,
+    allowedNumbers: [...live.allowedNumbers],
+    authUsername: live.authUsername,
+    authPasswordSet: live.authPassword !== '',
+    authRealm: live.authRealm,
+    headers: { ...live.headers },
+    headersToAttributes: { ...live.headersToAttributes },
+    attributesToHeaders: { ...live.attributesToHeaders },
+    includeHeaders: SIPHeaderOptions[live.includeHeaders] ?? String(live.includeHeaders),
+    ringingTimeoutSeconds: Number(live.ringingTimeout?.seconds ?? 0),
+    maxCallDurationSeconds: Number(live.maxCallDuration?.seconds ?? 0),
+  };
+  if (live.media) outputs.media = live.media.toJson() as Record<string, unknown>;
+  if (managed.adoptId) outputs.adoptId = managed.adoptId;
+  return outputs;
+}
+
+/** What to send so the live trunk matches the inputs: input fields that differ, plus drift repair. */
+export function trunkChanges(live: SIPInboundTrunkInfo, inputs: LiveKitSipInboundTrunkInputs): InboundTrunkChanges {
+  const current = trunkOutputs(live, {});
+  const changes: InboundTrunkChanges = {};
+  const differs = (key: keyof LiveKitSipInboundTrunkInputs) =>
+    inputs[key] !== undefined && !sameField(TRUNK_FIELDS[key], current[key], inputs[key]);
+  if (differs('name')) changes.name = inputs.name;
+  if (differs('numbers')) changes.numbers = inputs.numbers;
+  if (differs('metadata')) changes.metadata = inputs.metadata;
+  if (differs('allowedAddresses')) changes.allowedAddresses = inputs.allowedAddresses;
+  if (differs('krispEnabled')) changes.krispEnabled = inputs.krispEnabled;
+  if (current.authUsername || current.authPasswordSet) changes.clearAuth = true;
+  if (current.allowedNumbers.length > 0) changes.clearAllowedNumbers = true;
+  return changes;
+}
+
+async function adoptTrunk(client: LiveKitClient, inputs: LiveKitSipInboundTrunkInputs): Promise<SIPInboundTrunkInfo> {
+  const id = inputs.adoptId as string;
+  const live = await client.getInboundTrunk(id);
+  if (!live) {
+    throw new Error(`cannot adopt inbound trunk ${id}: LiveKit at ${client.settings.url} has no such trunk; nothing was created`);
+  }
+  const mismatch = adoptionMismatch(`inbound trunk ${id}`, TRUNK_FIELDS, { ...trunkOutputs(live, {}) }, { ...inputs });
+  if (mismatch) throw mismatch;
+  return live;
+}
+
+export const provider: pulumi.dynamic.ResourceProvider<LiveKitSipInboundTrunkInputs, LiveKitSipInboundTrunkOutputs> = {
+  async configure(req) {
+    configureFromStack(req);
+  },
+
+  async check(olds, news) {
+    return checkLiveKitSipInboundTrunk(olds, news);
+  },
+
+  async diff(id, olds, news) {
+    return diffLiveKitSipInboundTrunk(id, olds, news);
+  },
+
+  async create(inputs) {
+    if (inputs.locked && !inputs.adoptId) {
+      throw new Error('a locked trunk can only be adopted: set adoptId to the existing id; nothing was created');
+    }
+    const client = new LiveKitClient();
+    if (inputs.adoptId) {
+      const live = await adoptTrunk(client, inputs);
+      return { id: live.sipTrunkId, outs: trunkOutputs(live, managedOnly(inputs)) };
+    }
+    const live = await client.createInboundTrunk({
+      name: inputs.name as string,
+      numbers: inputs.numbers as string[],
+      metadata: inputs.metadata,
+      allowedAddresses: inputs.allowedAddresses,
+      krispEnabled: inputs.krispEnabled,
+    });
+    return { id: live.sipTrunkId, outs: trunkOutputs(live, managedOnly(inputs)) };
+  },
+
+  async read(id, props) {
+    const live = await new LiveKitClient().getInboundTrunk(id);
+    if (!live) return { id: '', props: undefined };
+    return { id, props: trunkOutputs(live, managedOnly(props)) };
+  },
+
+  async update(id, olds, news) {
+    const lockOutcome = lockedUpdate('trunk', TRUNK_FIELDS, id, olds, news);
+    if (lockOutcome) return lockOutcome;
+    const client = new LiveKitClient();
+    const live = await client.getInboundTrunk(id);
+    if (!live) {
+      throw new Error(`inbound trunk ${id} no longer exists at LiveKit ${client.settings.url}: run pulumi refresh, then up to recreate it`);
+    }
+    const changes = trunkChanges(live, news);
+    const updated = Object.keys(changes).length > 0 ? await client.updateInboundTrunk(id, changes) : live;
+    return { outs: trunkOutputs(updated, managedOnly(news)) };
+  },
+
+  async delete(id, props) {
+    if (props.locked) throw lockedError('trunk', id, props.name, 'delete');
+    if (props.decommission !== true) throw notDecommissionedError('trunk', id, props.name);
+    await new LiveKitClient().deleteTrunk(id);
+  },
+};
+
+type ResourceArgs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+export type LiveKitSipInboundTrunkArgs = ResourceArgs<LiveKitSipInboundTrunkInputs>;
+
+export class LiveKitSipInboundTrunk extends pulumi.dynamic.Resource {
+  public readonly sipTrunkId!: pulumi.Output<string>;
+  public readonly name!: pulumi.Output<string>;
+  public readonly numbers!: pulumi.Output<string[]>;
+  public readonly krispEnabled!: pulumi.Output<boolean>;
+  public readonly metadata!: pulumi.Output<string>;
+  public readonly allowedAddresses!: pulumi.Output<string[]>;
+  public readonly locked!: pulumi.Output<boolean>;
+  public readonly adoptId!: pulumi.Output<string | undefined>;
+  public readonly decommission!: pulumi.Output<boolean>;
+  public readonly allowedNumbers!: pulumi.Output<string[]>;
+  public readonly authUsername!: pulumi.Output<string>;
+  public readonly authPasswordSet!: pulumi.Output<boolean>;
+  public readonly authRealm!: pulumi.Output<string>;
+  public readonly headers!: pulumi.Output<Record<string, string>>;
+  public readonly headersToAttributes!: pulumi.Output<Record<string, string>>;
+  public readonly attributesToHeaders!: pulumi.Output<Record<string, string>>;
+  public readonly includeHeaders!: pulumi.Output<string>;
+  public readonly ringingTimeoutSeconds!: pulumi.Output<number>;
+  public readonly maxCallDurationSeconds!: pulumi.Output<number>;
+  public readonly media!: pulumi.Output<Record<string, unknown> | undefined>;
+
+  constructor(name: string, args: LiveKitSipInboundTrunkArgs, opts?: pulumi.CustomResourceOptions) {
+    const outputsOnly: Record<Exclude<keyof LiveKitSipInboundTrunkOutputs, keyof LiveKitSipInboundTrunkInputs>, undefined> = {
+      sipTrunkId: undefined,
+      allowedNumbers: undefined,
+      authUsername: undefined,
+      authPasswordSet: undefined,
+      authRealm: undefined,
+      headers: undefined,
+      headersToAttributes: undefined,
+      attributesToHeaders: undefined,
+      includeHeaders: undefined,
+      ringingTimeoutSeconds: undefined,
+      maxCallDurationSeconds: undefined,
+      media: undefined,
+    };
+    super(projectProvider('livekit-sip-inbound-trunk'), name, { ...outputsOnly, ...args }, opts, 'livekit', 'LiveKitSipInboundTrunk');
+  }
+}
