@@ -1,0 +1,555 @@
+/**
+ * What the stand-in's Telnyx account holds: phone numbers, number orders, FQDN connections and their FQDNs, plus
+ * the numbers for sale. Every business rule of these resources lives here (the router only translates HTTP);
+ * records are kept in the shapes the spec returns so a test can read them as a client would.
+ */
+import { createHash, randomUUID } from 'crypto';
+import { E164_PATTERN } from '../../providers/phone-number-rules';
+import { PRODUCTION_FQDN_CONNECTION_ID } from '../../providers/provider-settings';
+import { TelnyxApiError, badRequest, notFound, unprocessable } from './errors';
+import { NumberInventory, type InventoryOptions } from './inventory';
+
+export type TransportProtocol = 'UDP' | 'TCP' | 'TLS';
+
+export const PHONE_NUMBER_STATUSES = [
+  'purchase-pending',
+  'purchase-failed',
+  'port-pending',
+  'active',
+  'deleted',
+  'port-failed',
+  'emergency-only',
+  'ported-out',
+  'port-out-pending',
+] as const;
+export type PhoneNumberStatus = (typeof PHONE_NUMBER_STATUSES)[number];
+
+/** A `/v2/phone_numbers` record (PhoneNumberDetailed), less `connection_name`, which is read from the connection. */
+export interface PhoneNumberRecord {
+  id: string;
+  record_type: 'phone_number';
+  phone_number: string;
+  status: PhoneNumberStatus;
+  tags: string[];
+  connection_id: string | null;
+  customer_reference: string | null;
+  billing_group_id: string | null;
+  external_pin: string | null;
+  hd_voice_enabled: boolean;
+  deletion_lock_enabled: boolean;
+  phone_number_type: 'local';
+  country_iso_alpha2: 'US';
+  source_type: 'number_order' | null;
+  purchased_at: string;
+  created_at: string;
+  updated_at: string;
+  activated_at: string | null;
+}
+
+/** One number inside a number order; its `id` is the order line's, not the `/phone_numbers` id (as at Telnyx). */
+export interface OrderedNumber {
+  id: string;
+  record_type: 'number_order_phone_number';
+  phone_number: string;
+  phone_number_type: 'local';
+  country_code: 'US';
+  status: 'pending' | 'success' | 'failure';
+  requirements_met: boolean;
+  requirements_status: 'approved';
+  regulatory_requirements: never[];
+}
+
+export interface NumberOrderRecord {
+  id: string;
+  record_type: 'number_order';
+  status: 'pending' | 'success' | 'failure';
+  phone_numbers: OrderedNumber[];
+  connection_id?: string;
+  customer_reference?: string;
+  billing_group_id?: string;
+  messaging_profile_id?: string;
+  requirements_met: boolean;
+  sub_number_orders_ids: string[];
+  created_at: string;
+  updated_at: string;
+  /** `/phone_numbers` ids of the numbers this order created, in order. */
+  phoneNumberIds: string[];
+  /** GETs of this order so far; it completes after `orderCompletesAfterPolls`. */
+  polls: number;
+}
+
+export interface FqdnConnectionSeed {
+  id: string;
+  connection_name: string;
+  active?: boolean;
+  transport_protocol?: TransportProtocol;
+  /** Merged over the default `inbound` settings. */
+  inbound?: Record<string, unknown>;
+}
+
+export interface FqdnSeed {
+  id?: string;
+  connection_id: string;
+  fqdn: string;
+  port?: number;
+  dns_record_type?: string;
+}
+
+/** An FQDN connection as the API returns it (FqdnConnection); PATCH merges any field the spec allows. */
+export interface FqdnConnectionRecord {
+  id: string;
+  record_type: 'fqdn_connection';
+  connection_name: string;
+  active: boolean;
+  transport_protocol: TransportProtocol;
+  inbound: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+  [field: string]: unknown;
+}
+
+export interface FqdnRecord {
+  id: string;
+  record_type: 'fqdn';
+  connection_id: string;
+  fqdn: string;
+  port: number;
+  dns_record_type: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PhoneNumberSeed {
+  phone_number: string;
+  connection_id: string | null;
+  customer_reference?: string;
+  tags?: string[];
+  status?: PhoneNumberStatus;
+  deletion_lock_enabled?: boolean;
+  billing_group_id?: string;
+}
+
+/** The production connection every new number joins ("LiveKit Inbound v2", TCP: LiveKit drops UDP from Telnyx). */
+export const LIVEKIT_INBOUND_CONNECTION: FqdnConnectionSeed = {
+  id: PRODUCTION_FQDN_CONNECTION_ID,
+  connection_name: 'LiveKit Inbound v2',
+  active: true,
+  transport_protocol: 'TCP',
+};
+
+/** Its FQDN: the LiveKit project id host (the name-based host answers "404 No trunk found"). */
+export const LIVEKIT_INBOUND_FQDN: FqdnSeed = {
+  connection_id: PRODUCTION_FQDN_CONNECTION_ID,
+  fqdn: '5u9xu5ysoly.sip.livekit.cloud',
+  port: 5060,
+  dns_record_type: 'a',
+};
+
+export interface TelnyxStateOptions {
+  inventory?: InventoryOptions;
+  orderCompletesAfterPolls?: number;
+  connections?: FqdnConnectionSeed[];
+  fqdns?: FqdnSeed[];
+}
+
+export interface PhoneNumberFilter {
+  phone_number?: string;
+  connection_id?: string;
+  customer_reference?: string;
+  tag?: string;
+  status?: string;
+}
+
+export interface NumberOrderFilter {
+  status?: string;
+  customer_reference?: string;
+}
+
+export interface FqdnFilter {
+  connection_id?: string;
+  fqdn?: string;
+  port?: number;
+  dns_record_type?: string;
+}
+
+export interface CreateOrderInput {
+  phone_numbers?: Array<{ phone_number: string }>;
+  connection_id?: string;
+  customer_reference?: string;
+  billing_group_id?: string;
+  messaging_profile_id?: string;
+}
+
+export interface UpdatePhoneNumberInput {
+  connection_id?: string;
+  tags?: string[];
+  customer_reference?: string;
+  billing_group_id?: string;
+  external_pin?: string;
+  hd_voice_enabled?: boolean;
+}
+
+const now = () => new Date().toISOString();
+
+/** Telnyx ids are 19-digit numeric strings; these count up from a seed-derived base so instances differ. */
+class NumericIds {
+  private next: bigint;
+  constructor(seed: string) {
+    const offset = BigInt(`0x${createHash('sha256').update(seed).digest('hex').slice(0, 12)}`) % 10n ** 14n;
+    this.next = 1_200_000_000_000_000_000n + offset * 1000n;
+  }
+  take(): string {
+    this.next += 1n;
+    return this.next.toString();
+  }
+}
+
+const DEFAULT_INBOUND = {
+  ani_number_format: '+E.164',
+  dnis_number_format: '+e164',
+  codecs: ['G722', 'G711U', 'G711A', 'G729', 'OPUS', 'H.264'],
+  default_routing_method: 'sequential',
+  channel_limit: null,
+  generate_ringback_tone: false,
+  isup_headers_enabled: false,
+  prack_enabled: false,
+  shaken_stir_enabled: false,
+  sip_compact_headers_enabled: true,
+  sip_region: 'US',
+  sip_subdomain: null,
+  sip_subdomain_receive_settings: 'from_anyone',
+  timeout_1xx_secs: 3,
+  timeout_2xx_secs: 90,
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export class TelnyxState {
+  readonly inventory: NumberInventory;
+  readonly phoneNumbers = new Map<string, PhoneNumberRecord>();
+  readonly numberOrders = new Map<string, NumberOrderRecord>();
+  readonly fqdnConnections = new Map<string, FqdnConnectionRecord>();
+  readonly fqdns = new Map<string, FqdnRecord>();
+  readonly orderCompletesAfterPolls: number;
+  private readonly ids: NumericIds;
+
+  constructor(options: TelnyxStateOptions = {}) {
+    this.inventory = new NumberInventory(options.inventory);
+    this.ids = new NumericIds(this.inventory.seed);
+    this.orderCompletesAfterPolls = options.orderCompletesAfterPolls ?? 1;
+    for (const connection of options.connections ?? [LIVEKIT_INBOUND_CONNECTION]) this.addFqdnConnection(connection);
+    for (const fqdn of options.fqdns ?? (options.connections ? [] : [LIVEKIT_INBOUND_FQDN])) this.addFqdn(fqdn);
+  }
+
+  // ---- FQDN connections and FQDNs -------------------------------------------------------------------------
+
+  addFqdnConnection(seed: FqdnConnectionSeed): FqdnConnectionRecord {
+    if (!/^\d+$/.test(seed.id)) throw new Error(`connection id must be a numeric string like Telnyx's, got ${JSON.stringify(seed.id)}`);
+    const at = now();
+    const record: FqdnConnectionRecord = {
+      id: seed.id,
+      record_type: 'fqdn_connection',
+      connection_name: seed.connection_name,
+      active: seed.active ?? true,
+      transport_protocol: seed.transport_protocol ?? 'UDP',
+      inbound: { ...DEFAULT_INBOUND, ...(seed.inbound ?? {}) },
+      anchorsite_override: 'Latency',
+      dtmf_type: 'RFC 2833',
+      encrypted_media: null,
+      onnet_t38_passthrough_enabled: false,
+      default_on_hold_comfort_noise_enabled: true,
+      encode_contact_header_enabled: false,
+      microsoft_teams_sbc: false,
+      call_cost_in_webhooks: false,
+      rtcp_settings: { capture_enabled: false, port: 'rtp+1', report_frequency_secs: 5 },
+      tags: [],
+      webhook_api_version: '1',
+      webhook_timeout_secs: null,
+      created_at: at,
+      updated_at: at,
+    };
+    this.fqdnConnections.set(record.id, record);
+    return record;
+  }
+
+  addFqdn(seed: FqdnSeed): FqdnRecord {
+    if (!this.fqdnConnections.has(seed.connection_id)) {
+      throw new Error(`FQDN ${seed.fqdn} names connection ${seed.connection_id}, which is not one of the stand-in's connections`);
+    }
+    const at = now();
+    const record: FqdnRecord = {
+      id: seed.id ?? this.ids.take(),
+      record_type: 'fqdn',
+      connection_id: seed.connection_id,
+      fqdn: seed.fqdn,
+      port: seed.port ?? 5060,
+      dns_record_type: seed.dns_record_type ?? 'a',
+      created_at: at,
+      updated_at: at,
+    };
+    this.fqdns.set(record.id, record);
+    // Telnyx points a connection's primary FQDN at its first FQDN.
+    const connection = this.fqdnConnections.get(seed.connection_id)!;
+    if (!connection.inbound.default_primary_fqdn_id) connection.inbound.default_primary_fqdn_id = record.id;
+    return record;
+  }
+
+  getFqdnConnection(id: string): FqdnConnectionRecord {
+    const record = this.fqdnConnections.get(id);
+    if (!record) throw notFound(`FQDN connection ${id} not found`);
+    return record;
+  }
+
+  /** Applies a spec-valid UpdateFqdnConnectionRequest: nested settings objects merge, everything else replaces. */
+  updateFqdnConnection(id: string, changes: Record<string, unknown>): FqdnConnectionRecord {
+    const record = this.getFqdnConnection(id);
+    for (const [field, value] of Object.entries(changes)) {
+      const current = record[field];
+      record[field] = isPlainObject(value) && isPlainObject(current) ? { ...current, ...value } : value;
+    }
+    record.updated_at = now();
+    return record;
+  }
+
+  listFqdns(filter: FqdnFilter): FqdnRecord[] {
+    return [...this.fqdns.values()].filter(
+      (f) =>
+        (filter.connection_id === undefined || f.connection_id === filter.connection_id) &&
+        (filter.fqdn === undefined || f.fqdn === filter.fqdn) &&
+        (filter.port === undefined || f.port === filter.port) &&
+        (filter.dns_record_type === undefined || f.dns_record_type === filter.dns_record_type),
+    );
+  }
+
+  // ---- phone numbers --------------------------------------------------------------------------------------
+
+  /** A number as the API shows it; deleted numbers are gone (404), as at Telnyx. */
+  getPhoneNumber(id: string): PhoneNumberRecord {
+    const record = this.phoneNumbers.get(id);
+    if (!record || record.status === 'deleted') throw notFound(`Phone number ${id} not found`);
+    return record;
+  }
+
+  connectionName(connectionId: string | null): string | null {
+    return connectionId ? (this.fqdnConnections.get(connectionId)?.connection_name ?? null) : null;
+  }
+
+  private requireConnection(connectionId: string | undefined, pointer: string): void {
+    if (connectionId && !this.fqdnConnections.has(connectionId)) {
+      throw unprocessable(pointer, `connection_id ${connectionId} is not a connection of this account`, 'Invalid connection');
+    }
+  }
+
+  private activeNumber(phoneNumber: string): PhoneNumberRecord | undefined {
+    return [...this.phoneNumbers.values()].find((n) => n.phone_number === phoneNumber && n.status !== 'deleted');
+  }
+
+  /** The active number `to` and the FQDN connection it routes to, if any. */
+  routeOf(phoneNumber: string): { number: PhoneNumberRecord; connection: FqdnConnectionRecord; fqdns: FqdnRecord[] } | undefined {
+    const number = this.activeNumber(phoneNumber);
+    if (!number || number.status !== 'active' || !number.connection_id) return undefined;
+    const connection = this.fqdnConnections.get(number.connection_id);
+    if (!connection || !connection.active) return undefined;
+    const fqdns = this.listFqdns({ connection_id: connection.id });
+    return fqdns.length ? { number, connection, fqdns } : undefined;
+  }
+
+  listPhoneNumbers(filter: PhoneNumberFilter): PhoneNumberRecord[] {
+    let digits: string | undefined;
+    if (filter.phone_number !== undefined) {
+      digits = filter.phone_number.replace(/^\+/, '');
+      if (/^\d*$/.test(digits) && digits.length < 3) {
+        throw badRequest('filter[phone_number] requires at least three digits', { parameter: 'filter[phone_number]' });
+      }
+    }
+    return [...this.phoneNumbers.values()].filter(
+      (n) =>
+        n.status !== 'deleted' &&
+        // Partial match on digits; any other character matches nothing (the spec's words).
+        (digits === undefined || (/^\d+$/.test(digits) && n.phone_number.replace(/^\+/, '').includes(digits))) &&
+        (filter.connection_id === undefined || n.connection_id === filter.connection_id) &&
+        (filter.customer_reference === undefined || n.customer_reference === filter.customer_reference) &&
+        (filter.tag === undefined || n.tags.includes(filter.tag)) &&
+        (filter.status === undefined || n.status === filter.status),
+    );
+  }
+
+  updatePhoneNumber(id: string, changes: UpdatePhoneNumberInput): PhoneNumberRecord {
+    const record = this.getPhoneNumber(id);
+    // An empty connection_id detaches the number from its connection.
+    if (changes.connection_id !== undefined) {
+      this.requireConnection(changes.connection_id || undefined, '/connection_id');
+      record.connection_id = changes.connection_id || null;
+    }
+    if (changes.tags !== undefined) record.tags = [...changes.tags];
+    if (changes.customer_reference !== undefined) record.customer_reference = changes.customer_reference;
+    if (changes.billing_group_id !== undefined) record.billing_group_id = changes.billing_group_id;
+    if (changes.external_pin !== undefined) record.external_pin = changes.external_pin;
+    if (changes.hd_voice_enabled !== undefined) record.hd_voice_enabled = changes.hd_voice_enabled;
+    record.updated_at = now();
+    return record;
+  }
+
+  /** Releases a number; refused while its deletion lock is on. Returns the record as it was deleted. */
+  deletePhoneNumber(id: string): PhoneNumberRecord {
+    const record = this.getPhoneNumber(id);
+    if (record.deletion_lock_enabled) {
+      throw new TelnyxApiError(422, [
+        {
+          code: '10015',
+          title: 'Deletion lock enabled',
+          detail: `Phone number ${record.phone_number} (id ${id}) has deletion lock enabled; disable the lock before deleting it`,
+          source: { pointer: '/deletion_lock_enabled' },
+        },
+      ]);
+    }
+    record.status = 'deleted';
+    record.updated_at = now();
+    return record;
+  }
+
+  /** Puts a number straight into the account (a number bought before the test, or one locked by the founder). */
+  seedPhoneNumber(seed: PhoneNumberSeed): PhoneNumberRecord {
+    if (typeof seed.phone_number !== 'string' || !E164_PATTERN.test(seed.phone_number)) {
+      throw new Error(`seed phone_number must be E.164 with a leading "+", got ${JSON.stringify(seed.phone_number)}`);
+    }
+    if (this.activeNumber(seed.phone_number)) throw new Error(`seed phone_number ${seed.phone_number} is already in the account`);
+    if (seed.connection_id && !this.fqdnConnections.has(seed.connection_id)) {
+      throw new Error(`seed connection_id ${seed.connection_id} is not one of the stand-in's connections`);
+    }
+    if (seed.status !== undefined && !PHONE_NUMBER_STATUSES.includes(seed.status)) {
+      throw new Error(`seed status must be one of ${PHONE_NUMBER_STATUSES.join(', ')}, got ${JSON.stringify(seed.status)}`);
+    }
+    const at = now();
+    const record: PhoneNumberRecord = {
+      id: this.ids.take(),
+      record_type: 'phone_number',
+      phone_number: seed.phone_number,
+      status: seed.status ?? 'active',
+      tags: [...(seed.tags ?? [])],
+      connection_id: seed.connection_id ?? null,
+      customer_reference: seed.customer_reference ?? null,
+      billing_group_id: seed.billing_group_id ?? null,
+      external_pin: null,
+      hd_voice_enabled: false,
+      deletion_lock_enabled: seed.deletion_lock_enabled ?? false,
+      phone_number_type: 'local',
+      country_iso_alpha2: 'US',
+      source_type: 'number_order',
+      purchased_at: at,
+      created_at: at,
+      updated_at: at,
+      activated_at: (seed.status ?? 'active') === 'active' ? at : null,
+    };
+    this.phoneNumbers.set(record.id, record);
+    this.inventory.sell(seed.phone_number, 'seed');
+    return record;
+  }
+
+  // ---- number orders --------------------------------------------------------------------------------------
+
+  createNumberOrder(input: CreateOrderInput): NumberOrderRecord {
+    const wanted = (input.phone_numbers ?? []).map((p) => p.phone_number);
+    if (wanted.length === 0) throw badRequest('You must provide at least 1 phone number.', { pointer: '/phone_numbers' });
+    this.requireConnection(input.connection_id, '/connection_id');
+    wanted.forEach((phoneNumber, i) => {
+      const pointer = `/phone_numbers/${i}/phone_number`;
+      if (wanted.indexOf(phoneNumber) !== i) throw unprocessable(pointer, `${phoneNumber} is listed twice in this order`);
+      if (!this.inventory.isAvailable(phoneNumber)) {
+        throw unprocessable(pointer, `${phoneNumber} is not available for purchase: order only numbers a search just returned`, 'Number not available');
+      }
+    });
+    const at = now();
+    const order: NumberOrderRecord = {
+      id: randomUUID(),
+      record_type: 'number_order',
+      status: 'pending',
+      phone_numbers: [],
+      ...(input.connection_id !== undefined ? { connection_id: input.connection_id } : {}),
+      ...(input.customer_reference !== undefined ? { customer_reference: input.customer_reference } : {}),
+      ...(input.billing_group_id !== undefined ? { billing_group_id: input.billing_group_id } : {}),
+      ...(input.messaging_profile_id !== undefined ? { messaging_profile_id: input.messaging_profile_id } : {}),
+      requirements_met: true,
+      sub_number_orders_ids: [randomUUID()],
+      created_at: at,
+      updated_at: at,
+      phoneNumberIds: [],
+      polls: 0,
+    };
+    for (const phoneNumber of wanted) {
+      this.inventory.sell(phoneNumber, order.id);
+      order.phone_numbers.push({
+        id: randomUUID(),
+        record_type: 'number_order_phone_number',
+        phone_number: phoneNumber,
+        phone_number_type: 'local',
+        country_code: 'US',
+        status: 'pending',
+        requirements_met: true,
+        requirements_status: 'approved',
+        regulatory_requirements: [],
+      });
+      const number: PhoneNumberRecord = {
+        id: this.ids.take(),
+        record_type: 'phone_number',
+        phone_number: phoneNumber,
+        status: 'purchase-pending',
+        tags: [],
+        connection_id: input.connection_id ?? null,
+        customer_reference: input.customer_reference ?? null,
+        billing_group_id: input.billing_group_id ?? null,
+        external_pin: null,
+        hd_voice_enabled: false,
+        deletion_lock_enabled: false,
+        phone_number_type: 'local',
+        country_iso_alpha2: 'US',
+        source_type: 'number_order',
+        purchased_at: at,
+        created_at: at,
+        updated_at: at,
+        activated_at: null,
+      };
+      this.phoneNumbers.set(number.id, number);
+      order.phoneNumberIds.push(number.id);
+    }
+    this.numberOrders.set(order.id, order);
+    if (this.orderCompletesAfterPolls <= 0) this.completeOrder(order);
+    return order;
+  }
+
+  /** Marks an order fulfilled: its lines succeed and its numbers become active. */
+  completeOrder(order: NumberOrderRecord): void {
+    if (order.status !== 'pending') return;
+    const at = now();
+    order.status = 'success';
+    order.updated_at = at;
+    for (const line of order.phone_numbers) line.status = 'success';
+    for (const id of order.phoneNumberIds) {
+      const number = this.phoneNumbers.get(id);
+      if (number && number.status === 'purchase-pending') {
+        number.status = 'active';
+        number.activated_at = at;
+        number.updated_at = at;
+      }
+    }
+  }
+
+  /** A GET of the order: counts as a poll, and completes the order once it has been polled enough. */
+  pollNumberOrder(id: string): NumberOrderRecord {
+    const order = this.numberOrders.get(id);
+    if (!order) throw notFound(`Number order ${id} not found`);
+    order.polls += 1;
+    if (order.polls >= this.orderCompletesAfterPolls) this.completeOrder(order);
+    return order;
+  }
+
+  listNumberOrders(filter: NumberOrderFilter): NumberOrderRecord[] {
+    return [...this.numberOrders.values()].filter(
+      (o) =>
+        (filter.status === undefined || o.status === filter.status) &&
+        (filter.customer_reference === undefined || o.customer_reference === filter.customer_reference),
+    );
+  }
+}
