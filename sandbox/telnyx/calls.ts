@@ -1,0 +1,216 @@
+/**
+ * Call Control: `POST /calls` places a call through the dialer, `GET /calls/{id}` reports it, and
+ * `POST /calls/{id}/actions/hangup` ends it. The dialer's handle is polled for state changes, which become
+ * `call.initiated` / `call.answered` / `call.hangup` webhooks (with the hangup cause) in that order.
+ */
+import { randomBytes, randomUUID } from 'crypto';
+import { TELNYX_HANGUP_CAUSES, type CallDialer, type DialHandle, type DialRoute, type DialState, type TelnyxHangupCause } from './call-dialer';
+import { TELNYX_ERROR_CODES, TelnyxApiError, notFound, unprocessable } from './errors';
+import type { TelnyxState } from './state';
+import type { CallEventType, WebhookSender } from './webhooks';
+
+export interface CallRecord {
+  call_control_id: string;
+  call_leg_id: string;
+  call_session_id: string;
+  connection_id: string;
+  from: string;
+  to: string;
+  client_state?: string;
+  webhook_url?: string;
+  timeout_secs: number;
+  start_time: string;
+  answered_at?: string;
+  end_time?: string;
+  state: DialState;
+  hangup_cause?: TelnyxHangupCause;
+  hangup_source?: 'caller' | 'callee' | 'unknown';
+  /** Where the call was routed (undefined: `to` routes nowhere). */
+  route?: DialRoute;
+}
+
+export interface DialInput {
+  connection_id: string;
+  from: string;
+  to: string | string[];
+  timeout_secs?: number;
+  client_state?: string;
+  webhook_url?: string;
+}
+
+/** How often live calls are checked for answer, hangup and ring timeout. */
+const MONITOR_INTERVAL_MS = 100;
+
+export class CallControl {
+  readonly calls = new Map<string, CallRecord>();
+  private readonly handles = new Map<string, DialHandle>();
+  /** Webhooks of one call go out one after another, in the order they happened. */
+  private readonly eventChains = new Map<string, Promise<unknown>>();
+  private readonly monitor: NodeJS.Timeout;
+
+  constructor(
+    private readonly state: TelnyxState,
+    private readonly dialer: CallDialer,
+    private readonly webhooks: WebhookSender,
+    /** The Call Control application's webhook URL, used when a dial names none. */
+    private readonly defaultWebhookUrl?: string,
+  ) {
+    this.monitor = setInterval(() => this.refreshAll(), MONITOR_INTERVAL_MS);
+    this.monitor.unref();
+  }
+
+  private routeTo(to: string): DialRoute | undefined {
+    const route = this.state.routeOf(to);
+    if (!route) return undefined;
+    return {
+      phoneNumberId: route.number.id,
+      fqdnConnectionId: route.connection.id,
+      transport: route.connection.transport_protocol,
+      targets: route.fqdns.map((f) => ({ fqdn: f.fqdn, port: f.port })),
+      dnisNumberFormat: String(route.connection.inbound.dnis_number_format ?? '+e164'),
+    };
+  }
+
+  dial(input: DialInput): CallRecord {
+    if (Array.isArray(input.to)) {
+      throw unprocessable('/to', 'the stand-in dials a single destination: send `to` as one string');
+    }
+    const timeout = input.timeout_secs ?? 30;
+    if (timeout < 5 || timeout > 600) throw unprocessable('/timeout_secs', `timeout_secs must be between 5 and 600, got ${timeout}`);
+    const record: CallRecord = {
+      call_control_id: `v3:${randomBytes(24).toString('base64url')}`,
+      call_leg_id: randomUUID(),
+      call_session_id: randomUUID(),
+      connection_id: input.connection_id,
+      from: input.from,
+      to: input.to,
+      ...(input.client_state !== undefined ? { client_state: input.client_state } : {}),
+      ...(input.webhook_url !== undefined ? { webhook_url: input.webhook_url } : {}),
+      timeout_secs: timeout,
+      start_time: new Date().toISOString(),
+      state: 'ringing',
+      route: this.routeTo(input.to),
+    };
+    const handle = this.dialer.dial({ to: record.to, from: record.from, connectionId: record.connection_id, route: record.route });
+    this.calls.set(record.call_control_id, record);
+    this.handles.set(record.call_control_id, handle);
+    this.emit(record, 'call.initiated');
+    this.refresh(record);
+    return record;
+  }
+
+  private hangupCauseOf(handle: DialHandle): TelnyxHangupCause {
+    const cause = handle.hangupCause?.();
+    return (TELNYX_HANGUP_CAUSES as readonly string[]).includes(cause ?? '') ? (cause as TelnyxHangupCause) : 'unspecified';
+  }
+
+  private end(record: CallRecord, cause: TelnyxHangupCause, source: CallRecord['hangup_source']): void {
+    record.state = 'ended';
+    record.end_time = new Date().toISOString();
+    record.hangup_cause = cause;
+    record.hangup_source = source;
+    this.emit(record, 'call.hangup');
+  }
+
+  /** Brings a live call up to date with its dialer handle, and ends it when it rang past timeout_secs. */
+  private refresh(record: CallRecord): void {
+    if (record.state === 'ended') return;
+    const handle = this.handles.get(record.call_control_id)!;
+    const now = handle.state();
+    // A call that ends without being answered never sends call.answered.
+    if (now === 'answered' && record.state === 'ringing') {
+      record.state = 'answered';
+      record.answered_at = new Date().toISOString();
+      this.emit(record, 'call.answered');
+    }
+    if (now === 'ended') {
+      this.end(record, this.hangupCauseOf(handle), 'callee');
+      return;
+    }
+    if (record.state === 'ringing' && Date.now() - Date.parse(record.start_time) > record.timeout_secs * 1000) {
+      this.end(record, 'timeout', 'caller');
+      void handle.hangup().catch(() => undefined);
+    }
+  }
+
+  private refreshAll(): void {
+    for (const record of this.calls.values()) this.refresh(record);
+  }
+
+  get(callControlId: string): CallRecord {
+    const record = this.calls.get(callControlId);
+    if (!record) throw notFound(`Call ${callControlId} not found`);
+    this.refresh(record);
+    return record;
+  }
+
+  async hangup(callControlId: string, clientState?: string): Promise<CallRecord> {
+    const record = this.get(callControlId);
+    if (record.state === 'ended') {
+      throw new TelnyxApiError(422, [
+        { code: TELNYX_ERROR_CODES.callEnded, title: 'Call has already ended', detail: 'This call is no longer active and can\'t receive commands.' },
+      ]);
+    }
+    if (clientState !== undefined) record.client_state = clientState;
+    await this.handles.get(callControlId)!.hangup();
+    this.end(record, 'normal_clearing', 'caller');
+    return record;
+  }
+
+  /** The `Call` object of the API. */
+  render(record: CallRecord): Record<string, unknown> {
+    const end = record.end_time ? Date.parse(record.end_time) : Date.now();
+    return {
+      record_type: 'call',
+      call_control_id: record.call_control_id,
+      call_leg_id: record.call_leg_id,
+      call_session_id: record.call_session_id,
+      is_alive: record.state !== 'ended',
+      ...(record.client_state !== undefined ? { client_state: record.client_state } : {}),
+      start_time: record.start_time,
+      ...(record.end_time ? { end_time: record.end_time } : {}),
+      call_duration: Math.max(0, Math.floor((end - Date.parse(record.start_time)) / 1000)),
+    };
+  }
+
+  private emit(record: CallRecord, eventType: CallEventType): void {
+    const url = record.webhook_url ?? this.defaultWebhookUrl;
+    if (!url) return;
+    const payload: Record<string, unknown> = {
+      call_control_id: record.call_control_id,
+      call_leg_id: record.call_leg_id,
+      call_session_id: record.call_session_id,
+      connection_id: record.connection_id,
+      from: record.from,
+      to: record.to,
+      start_time: record.start_time,
+      ...(record.client_state !== undefined ? { client_state: record.client_state } : {}),
+    };
+    if (eventType === 'call.initiated') Object.assign(payload, { direction: 'outgoing', state: 'bridging' });
+    if (eventType === 'call.answered') Object.assign(payload, { state: 'answered' });
+    if (eventType === 'call.hangup') {
+      Object.assign(payload, { state: 'hangup', hangup_cause: record.hangup_cause, hangup_source: record.hangup_source });
+    }
+    const previous = this.eventChains.get(record.call_control_id) ?? Promise.resolve();
+    this.eventChains.set(
+      record.call_control_id,
+      previous.then(() => this.webhooks.send(url, eventType, payload)),
+    );
+  }
+
+  /** Waits for every webhook queued so far (tests read deliveries after this). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.eventChains.values()]);
+  }
+
+  /** Stops monitoring and hangs up every live call. */
+  async close(): Promise<void> {
+    clearInterval(this.monitor);
+    await Promise.all(
+      [...this.calls.values()]
+        .filter((c) => c.state !== 'ended')
+        .map((c) => this.handles.get(c.call_control_id)!.hangup().catch(() => undefined)),
+    );
+    await this.settled();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The stand-in's controls over HTTP under `/_standin/*`, for a test in another process or the sandbox CLI:
+ *   GET    /_standin/requests?method=POST&pathPrefix=/number_orders   request log (and count)
+ *   DELETE /_standin/requests                                          forget the log
+ *   GET    /_standin/faults | POST /_standin/faults {status,...} | DELETE /_standin/faults
+ *   POST   /_standin/latency {ms}
+ *   POST   /_standin/seed {phone_number, connection_id, ...}           put a number into the account
+ *   GET    /_standin/state                                             everything the account holds
+ * Answers are JSON; a bad control request answers 400 `{error}` naming the field.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ActiveFault, FaultSpec } from './faults';
+import type { RecordedRequest, RequestLog } from './request-log';
+import type { PhoneNumberRecord, PhoneNumberSeed } from './state';
+
+export interface StandInControls {
+  log: RequestLog;
+  injectFaults(spec: FaultSpec): ActiveFault;
+  clearFaults(): void;
+  activeFaults(): ActiveFault[];
+  setLatency(ms: number): void;
+  seedPhoneNumber(seed: PhoneNumberSeed): PhoneNumberRecord;
+  snapshot(): Record<string, unknown>;
+}
+
+function parseBody(raw: unknown): Record<string, unknown> {
+  if (raw === undefined || raw === '') return {};
+  const value = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+async function answer(reply: FastifyReply, status: number, work: () => unknown): Promise<void> {
+  try {
+    const body = work();
+    await reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body));
+  } catch (error) {
+    await reply.code(400).header('content-type', 'application/json').send(JSON.stringify({ error: (error as Error).message }));
+  }
+}
+
+export function registerControlRoutes(app: FastifyInstance, controls: StandInControls): void {
+  app.get('/_standin/requests', (request, reply) =>
+    answer(reply, 200, () => {
+      const { method = '*', pathPrefix = '/' } = request.query as { method?: string; pathPrefix?: string };
+      const data: RecordedRequest[] = controls.log.matching(method, pathPrefix);
+      return { data, count: data.length, spec_failures: controls.log.specFailures };
+    }),
+  );
+  app.delete('/_standin/requests', (_request, reply) => answer(reply, 200, () => (controls.log.clear(), { cleared: true })));
+
+  app.get('/_standin/faults', (_request, reply) => answer(reply, 200, () => ({ data: controls.activeFaults() })));
+  app.post('/_standin/faults', (request, reply) =>
+    answer(reply, 201, () => ({ data: controls.injectFaults(parseBody(request.body) as unknown as FaultSpec) })),
+  );
+  app.delete('/_standin/faults', (_request, reply) => answer(reply, 200, () => (controls.clearFaults(), { cleared: true })));
+
+  app.post('/_standin/latency', (request, reply) =>
+    answer(reply, 200, () => {
+      const { ms } = parseBody(request.body);
+      controls.setLatency(ms as number);
+      return { latency_ms: ms };
+    }),
+  );
+
+  app.post('/_standin/seed', (request, reply) =>
+    answer(reply, 201, () => ({ data: controls.seedPhoneNumber(parseBody(request.body) as unknown as PhoneNumberSeed) })),
+  );
+
+  app.get('/_standin/state', (_request, reply) => answer(reply, 200, () => controls.snapshot()));
+}
