@@ -213,11 +213,16 @@ export interface TestDatabase {
 
 const TEST_DATABASE_PREFIX = /^[a-z][a-z0-9_]{0,29}$/;
 
+export interface TestDatabaseOptions {
+  /** Apply db/migrations (default true); false gives an empty database, e.g. to test migrations themselves. */
+  migrate?: boolean;
+}
+
 /**
  * A fresh, uniquely named database on the sandbox PostgreSQL with every migration in db/migrations applied,
  * so each test file works in isolation and may run in parallel with the others.
  */
-export async function createTestDatabase(prefix: string): Promise<TestDatabase> {
+export async function createTestDatabase(prefix: string, options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   if (!TEST_DATABASE_PREFIX.test(prefix)) {
     throw new Error(`test database prefix must match ${TEST_DATABASE_PREFIX} (lower-case, at most 30 chars), got ${JSON.stringify(prefix)}`);
   }
@@ -227,7 +232,7 @@ export async function createTestDatabase(prefix: string): Promise<TestDatabase> 
   const url = server.databaseUrl(name);
   const pool = new Pool({ connectionString: url, max: 5 });
   try {
-    await migrate(pool);
+    if (options.migrate !== false) await migrate(pool);
   } catch (error) {
     await pool.end();
     await dropDatabase(server, name);
