@@ -378,22 +378,26 @@ class Purchase {
           'adopt one with adoptId, nothing was bought',
       );
     }
-    if (held.length === 1) {
-      const record = held[0]!;
-      if (this.inputs.areaCode && !record.phoneNumber.startsWith(`+1${this.inputs.areaCode}`)) {
-        await pulumi.log.warn(
-          `${this.label} already holds ${record.phoneNumber}; keeping it (areaCode ${this.inputs.areaCode} only applies to a new purchase)`,
-        );
-      }
-      await pulumi.log.info(`${this.label}: reusing ${record.phoneNumber} bought earlier (id ${record.id})`);
-      return { record };
+    const heldRecord = held[0];
+    if (heldRecord && this.inputs.areaCode && !heldRecord.phoneNumber.startsWith(`+1${this.inputs.areaCode}`)) {
+      await pulumi.log.warn(
+        `${this.label} already holds ${heldRecord.phoneNumber}; keeping it (areaCode ${this.inputs.areaCode} only applies to a new purchase)`,
+      );
+    }
+    if (heldRecord?.status === 'active') {
+      await pulumi.log.info(`${this.label}: reusing ${heldRecord.phoneNumber} bought earlier (id ${heldRecord.id})`);
+      return { record: heldRecord };
     }
 
     const orders = (await this.client.listNumberOrders({ customerReference: this.inputs.customerReference }))
       .filter((order) => order.status !== 'failure')
-      .filter((order) => wanted === undefined || order.phoneNumbers.some((line) => line.phoneNumber === wanted))
+      .filter((order) => {
+        const wantedHere = heldRecord?.phoneNumber ?? wanted;
+        return wantedHere === undefined || order.phoneNumbers.some((line) => line.phoneNumber === wantedHere);
+      })
       .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
     for (const order of orders) {
+      // A number still purchase-pending is finished by waiting for its order.
       if (order.status === 'pending') return { order };
       for (const line of order.phoneNumbers) {
         const record = await this.client.findPhoneNumber(line.phoneNumber);
@@ -404,7 +408,7 @@ class Purchase {
         }
       }
     }
-    return undefined;
+    return heldRecord ? { record: heldRecord } : undefined;
   }
 
   private async chooseNumber(): Promise<AvailableNumber> {
