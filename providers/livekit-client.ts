@@ -115,16 +115,14 @@ export function classifyLiveKitError(error: unknown): AttemptFailure | undefined
     const status = (code ? TWIRP_STATUS[code] : undefined) ?? error.status;
     return { status, code, detail: redactTokens(error.message || error.name || 'no message') };
   }
-  if (error instanceof Error) {
-    // fetch() rejects with TypeError("fetch failed") carrying the socket error as cause; timeouts are aborts.
-    if (error.name === 'TimeoutError' || error.name === 'AbortError') {
-      return { detail: `request timed out (${error.message})` };
-    }
-    if (error instanceof TypeError && error.message === 'fetch failed') {
-      const cause = (error as Error & { cause?: unknown }).cause;
-      const causeText = cause instanceof Error ? `${(cause as NodeJS.ErrnoException).code ?? cause.name}: ${cause.message}` : String(cause);
-      return { detail: `fetch failed: ${causeText}` };
-    }
+  // Checked by name, not instanceof: fetch's errors come from Node's own realm, which differs from a test VM's.
+  const { name, message, cause } = (error ?? {}) as { name?: unknown; message?: unknown; cause?: unknown };
+  // Timeouts are aborts of the SDK's AbortSignal.timeout.
+  if (name === 'TimeoutError' || name === 'AbortError') return { detail: `request timed out (${String(message)})` };
+  // fetch() rejects with TypeError("fetch failed") carrying the socket error (ECONNREFUSED, ECONNRESET...) as cause.
+  if (name === 'TypeError' && message === 'fetch failed') {
+    const { code, message: causeMessage } = (cause ?? {}) as { code?: unknown; message?: unknown };
+    return { detail: `fetch failed: ${code ? `${String(code)}: ` : ''}${String(causeMessage ?? cause)}` };
   }
   return undefined;
 }

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { LiveKitClient } from '../providers/livekit-client';
 import type { LiveKitSettings } from '../providers/provider-settings';
 import { SANDBOX_LIVEKIT_KEYS, SANDBOX_PORTS } from './ports';
-import { SANDBOX_DIR, logFile, startDaemon, toolPath } from './processes';
+import { SANDBOX_DIR, logFile, runningPid, startDaemon, stopDaemon, toolPath } from './processes';
 
 /** Connection info of the sandbox livekit-server, in the shape every LiveKit client takes. */
 export const SANDBOX_LIVEKIT: LiveKitSettings = {
@@ -72,6 +72,10 @@ export function livekitServerConfig(): Record<string, unknown> {
       port_range_start: LIVEKIT_UDP_PORT_RANGE.start,
       port_range_end: LIVEKIT_UDP_PORT_RANGE.end,
       use_external_ip: false,
+      // A set node IP stops livekit-server from adding public STUN servers to ICE (traffic must stay on loopback),
+      // and only loopback candidates are gathered.
+      node_ip: '127.0.0.1',
+      ips: { includes: ['127.0.0.1/32'] },
       // The machine may have no interface but loopback; without this the SIP bridge finds no ICE candidate.
       enable_loopback_candidate: true,
     },
@@ -86,17 +90,21 @@ export function livekitServerConfig(): Record<string, unknown> {
 export async function ensureLivekitServer(): Promise<LiveKitSettings> {
   await ensureRedis();
   const command = toolPath('livekit-server');
-  fs.mkdirSync(SANDBOX_DIR, { recursive: true });
-  fs.writeFileSync(LIVEKIT_CONFIG_FILE, stringify(livekitServerConfig()));
-  await withStartLock('livekit-server', () =>
-    startDaemon({
+  await withStartLock('livekit-server', async () => {
+    const config = stringify(livekitServerConfig());
+    const previous = fs.existsSync(LIVEKIT_CONFIG_FILE) ? fs.readFileSync(LIVEKIT_CONFIG_FILE, 'utf8') : undefined;
+    // A server of ours started from an older config would keep it: restart it so the sandbox is what the code says.
+    if (previous !== config && runningPid('livekit-server')) await stopDaemon('livekit-server');
+    fs.mkdirSync(SANDBOX_DIR, { recursive: true });
+    fs.writeFileSync(LIVEKIT_CONFIG_FILE, config);
+    return startDaemon({
       name: 'livekit-server',
       command,
       args: ['--dev', '--bind', '127.0.0.1', '--config', LIVEKIT_CONFIG_FILE],
       port: SANDBOX_PORTS.livekit,
       readyTimeoutMs: READY_TIMEOUT_MS,
-    }),
-  );
+    });
+  });
   await waitForSipAdminApi(SANDBOX_LIVEKIT, READY_TIMEOUT_MS);
   return SANDBOX_LIVEKIT;
 }
