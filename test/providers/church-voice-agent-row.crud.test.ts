@@ -26,6 +26,12 @@ async function liveRow(churchId: string): Promise<Record<string, any> | undefine
   return rows[0];
 }
 
+/** create, with the outputs every create of this provider returns. */
+async function created(news: Record<string, unknown>): Promise<{ id: string; outs: ChurchVoiceAgentRowOutputs }> {
+  const result = await provider.create(inputs(news));
+  return { id: result.id, outs: result.outs! };
+}
+
 async function rowCount(): Promise<number> {
   const { rows } = await sandbox.db.pool.query('select count(*)::int as n from church_voice_agents');
   return rows[0].n;
@@ -111,7 +117,7 @@ describe('create', () => {
 
 describe('read', () => {
   test('returns the live row, so a change made outside the program shows as drift', async () => {
-    const { outs } = await provider.create(inputs(MEDHANIALEM));
+    const { outs } = await created(MEDHANIALEM);
     await sandbox.db.pool.query("update church_voice_agents set status = 'suspended', dispatch_rule_id = null where church_id = 'medhanialem'");
     const read = await provider.read!('medhanialem', outs);
     const row = await liveRow('medhanialem');
@@ -131,13 +137,13 @@ describe('read', () => {
   });
 
   test('keeps the state-only inputs (decommission, adoptId) from the previous outputs', async () => {
-    const { outs } = await provider.create(inputs(MEDHANIALEM));
-    const read = await provider.read!('medhanialem', { ...outs, decommission: true, adoptId: 'medhanialem' });
+    const { outs } = await created(MEDHANIALEM);
+    const read = await provider.read!('medhanialem', { ...outs, decommission: true, adoptId: 'medhanialem' } satisfies ChurchVoiceAgentRowOutputs);
     expect(read.props).toMatchObject({ decommission: true, adoptId: 'medhanialem' });
   });
 
   test('a row that is gone reads as gone (empty id)', async () => {
-    const { outs } = await provider.create(inputs(MEDHANIALEM));
+    const { outs } = await created(MEDHANIALEM);
     await sandbox.db.pool.query('delete from church_voice_agents');
     expect(await provider.read!('medhanialem', outs)).toEqual({ id: '', props: undefined });
   });
@@ -145,7 +151,7 @@ describe('read', () => {
 
 describe('update', () => {
   test('writes the new values in place; a column the program drops is cleared', async () => {
-    const { outs } = await provider.create(inputs(MEDHANIALEM));
+    const { outs } = await created(MEDHANIALEM);
     const { dispatchRuleId: _dropped, ...withoutRule } = MEDHANIALEM;
     const { outs: updated } = await provider.update!('medhanialem', outs, inputs({ ...withoutRule, livekitTrunkId: 'ST_newTrunk', status: 'suspended' }));
     const row = await liveRow('medhanialem');
@@ -155,7 +161,7 @@ describe('update', () => {
   });
 
   test('decommission alone is recorded in the outputs without writing the row', async () => {
-    const { outs } = await provider.create(inputs(MEDHANIALEM));
+    const { outs } = await created(MEDHANIALEM);
     const before = await liveRow('medhanialem');
     const { outs: updated } = await provider.update!('medhanialem', outs, inputs({ ...MEDHANIALEM, decommission: true }));
     expect(updated).toEqual({ ...outs, decommission: true });
@@ -163,7 +169,7 @@ describe('update', () => {
   });
 
   test('recreates the row when it was deleted outside the program (update is an upsert)', async () => {
-    const { outs } = await provider.create(inputs(MEDHANIALEM));
+    const { outs } = await created(MEDHANIALEM);
     await sandbox.db.pool.query('delete from church_voice_agents');
     await provider.update!('medhanialem', outs, inputs({ ...MEDHANIALEM, status: 'suspended' }));
     expect(await liveRow('medhanialem')).toMatchObject({ status: 'suspended', twilio_phone_number: '+14144007103' });
@@ -172,7 +178,7 @@ describe('update', () => {
 
 describe('delete', () => {
   test('without decommission it is refused with how to decommission, and the row stays', async () => {
-    const { outs } = await provider.create(inputs(MEDHANIALEM));
+    const { outs } = await created(MEDHANIALEM);
     await expect(provider.delete!('medhanialem', outs)).rejects.toThrow(
       /refusing to delete the church_voice_agents row of church medhanialem \(\+14144007103\).*registry status to 'decommission' \(or decommission: true/,
     );
@@ -180,12 +186,12 @@ describe('delete', () => {
   });
 
   test('after decommission was recorded it removes the row', async () => {
-    const { outs } = await provider.create(inputs(MEDHANIALEM));
+    const { outs } = await created(MEDHANIALEM);
     const { outs: decommissioned } = await provider.update!('medhanialem', outs, inputs({ ...MEDHANIALEM, decommission: true }));
-    await provider.delete!('medhanialem', decommissioned as ChurchVoiceAgentRowOutputs);
+    await provider.delete!('medhanialem', decommissioned!);
     expect(await liveRow('medhanialem')).toBeUndefined();
     // Deleting a row that is already gone is not an error (a retried delete).
-    await provider.delete!('medhanialem', decommissioned as ChurchVoiceAgentRowOutputs);
+    await provider.delete!('medhanialem', decommissioned!);
   });
 });
 

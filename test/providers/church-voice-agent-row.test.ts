@@ -58,7 +58,7 @@ describe('diffChurchVoiceAgentRow', () => {
     createdAt: '2026-11-25T10:00:00+00:00',
     updatedAt: '2026-11-25T10:00:00+00:00',
   };
-  const news = checkChurchVoiceAgentRow({}, VALID).inputs as Record<string, unknown>;
+  const news = { ...checkChurchVoiceAgentRow({}, VALID).inputs } as Record<string, unknown>;
 
   test('the same inputs are no change', () => {
     expect(diffChurchVoiceAgentRow('medhanialem', olds, news)).toMatchObject({ changes: false, replaces: [] });
