@@ -51,7 +51,7 @@ export interface ChurchUpsert {
 export interface UpsertResult {
   church: Church;
   created: boolean;
-  /** True when a stored field changed, i.e. the line may need a stack run. */
+  /** True when a field the Pulumi program reads changed (name, area code, number, status): the line needs a run. */
   changed: boolean;
 }
 
@@ -161,7 +161,8 @@ export async function listChurches(db: Queryable, options: { statuses?: readonly
   return rows.map(toChurch);
 }
 
-const PROVISIONING_FIELDS = ['name', 'areaCode', 'requestedNumber', 'plan', 'status', 'stripeCustomerId', 'stripeSubscriptionId'] as const;
+/** The fields the Pulumi program reads: a change in one of them needs a stack run (a new plan name does not). */
+const PROVISIONING_FIELDS = ['name', 'areaCode', 'requestedNumber', 'status'] as const;
 
 /**
  * Adds the church or merges what is known into its row; idempotent (the same input twice changes nothing the

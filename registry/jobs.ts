@@ -136,7 +136,8 @@ export interface LineReport {
   phoneNumber?: string;
   trunkId?: string;
   dispatchRuleId?: string;
-  ring?: { ok: boolean; cause?: string; at: string | Date };
+  /** `at` defaults to the settle time when the run did not say. */
+  ring?: { ok: boolean; cause?: string; at?: string | Date };
 }
 
 export type SettleOutcome =
@@ -188,7 +189,7 @@ export async function settle(db: Queryable, job: { id: number; runId: string }, 
       line.dispatchRuleId ?? null,
       ring ? ring.ok : null,
       ring?.cause ?? null,
-      ring ? new Date(ring.at) : null,
+      ring ? (ring.at ? new Date(ring.at) : new Date()) : null,
     ],
   );
   return rows[0] ? toJob(rows[0]) : undefined;

@@ -1,0 +1,148 @@
+/**
+ * The service's configuration, all from the environment. Each variable is documented in ENVIRONMENT below; a
+ * missing or malformed one stops the service at start with an error naming it.
+ */
+import { SANDBOX_PORTS } from '../sandbox/ports';
+import type { VoicePlanRules } from './stripe-events';
+
+export interface RetryBudget {
+  /** Stack runs a job may ride before it fails for good and the founder is emailed. */
+  maxAttempts: number;
+  /** Backoff before the 2nd attempt; doubles each attempt (with jitter), capped at maxDelayMs. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface ServiceConfig {
+  databaseUrl: string;
+  stripeWebhookSecret: string;
+  stripeSecretKey?: string;
+  adminToken: string;
+  smtpUrl: string;
+  founderEmail: string;
+  mailFrom: string;
+  voicePlans: VoicePlanRules;
+  host: string;
+  port: number;
+  stackName: string;
+  retry: RetryBudget;
+  fallbackMessage: string;
+  logLevel: string;
+}
+
+interface VariableDoc {
+  required: boolean;
+  secret: boolean;
+  doc: string;
+}
+
+/** Every variable the service reads. `secret` values are scrubbed from every log line. */
+export const ENVIRONMENT: Record<string, VariableDoc> = {
+  DATABASE_URL: { required: true, secret: true, doc: 'PostgreSQL URL of the customer registry (churches, stripe_events, provisioning_jobs)' },
+  STRIPE_WEBHOOK_SECRET: { required: true, secret: true, doc: 'signing secret of the Stripe webhook endpoint (whsec_...)' },
+  STRIPE_SECRET_KEY: {
+    required: false,
+    secret: true,
+    doc: 'Stripe API key (sk_...); optional: every decision is made from the signed event, but when set it is scrubbed from logs',
+  },
+  ADMIN_TOKEN: { required: true, secret: true, doc: 'bearer token of POST /admin/provision-number and GET /churches/:id/status (at least 32 characters)' },
+  SMTP_URL: { required: true, secret: true, doc: 'SMTP server for founder emails, e.g. smtps://user:password@smtp.example.com:465' },
+  FOUNDER_EMAIL: { required: true, secret: false, doc: 'where failure and cancellation emails go' },
+  MAIL_FROM: { required: false, secret: false, doc: 'sender of founder emails (default: FOUNDER_EMAIL)' },
+  VOICE_PRICE_LOOKUP_KEYS: { required: false, secret: false, doc: 'comma-separated Stripe price lookup keys of voice plans' },
+  VOICE_PRODUCT_IDS: { required: false, secret: false, doc: 'comma-separated Stripe product ids (prod_...) of voice plans; metadata plan=voice* always counts too' },
+  PORT: { required: false, secret: false, doc: `HTTP port (default ${SANDBOX_PORTS.webhook})` },
+  HOST: { required: false, secret: false, doc: 'interface to listen on (default 127.0.0.1; 0.0.0.0 behind a load balancer)' },
+  PULUMI_STACK: { required: false, secret: false, doc: 'stack the worker runs (default prod); PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE are read by the engine' },
+  PROVISION_MAX_ATTEMPTS: { required: false, secret: false, doc: 'stack runs per job before the founder is emailed (default 5)' },
+  PROVISION_RETRY_BASE_SECONDS: { required: false, secret: false, doc: 'first retry delay, doubled each attempt (default 60)' },
+  PROVISION_RETRY_MAX_SECONDS: { required: false, secret: false, doc: 'longest retry delay (default 1800)' },
+  FALLBACK_MESSAGE: { required: false, secret: false, doc: 'what POST /voice/fallback says before hanging up' },
+  LOG_LEVEL: { required: false, secret: false, doc: 'pino level (default info)' },
+};
+
+export const DEFAULT_FALLBACK_MESSAGE =
+  'Thank you for calling ChurchWise. We cannot take your call right now. Please try again later. Goodbye.';
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, reason: string) {
+    super(`${variable}: ${reason} (${ENVIRONMENT[variable]?.doc ?? 'see webhook/config.ts'})`);
+    this.name = 'ConfigError';
+  }
+}
+
+const EMAIL = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(name, `must be a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const required = (name: string): string => {
+    const value = env[name]?.trim();
+    if (!value) throw new ConfigError(name, 'missing environment variable');
+    return value;
+  };
+  const databaseUrl = required('DATABASE_URL');
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  const stripeWebhookSecret = required('STRIPE_WEBHOOK_SECRET');
+  if (!stripeWebhookSecret.startsWith('whsec_')) throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'must start with whsec_');
+  const adminToken = required('ADMIN_TOKEN');
+  if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new ConfigError('ADMIN_TOKEN', `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`);
+  }
+  const smtpUrl = required('SMTP_URL');
+  if (!/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('SMTP_URL', 'must be an smtp:// or smtps:// URL');
+  const founderEmail = required('FOUNDER_EMAIL');
+  if (!EMAIL.test(founderEmail)) throw new ConfigError('FOUNDER_EMAIL', `must be an email address, got ${JSON.stringify(founderEmail)}`);
+  const port = env.PORT ? Number(env.PORT) : SANDBOX_PORTS.webhook;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError('PORT', `must be a TCP port, got ${JSON.stringify(env.PORT)}`);
+  const maxAttempts = positiveInteger(env, 'PROVISION_MAX_ATTEMPTS', 5);
+  const baseSeconds = positiveInteger(env, 'PROVISION_RETRY_BASE_SECONDS', 60);
+  const maxSeconds = positiveInteger(env, 'PROVISION_RETRY_MAX_SECONDS', 1800);
+  return {
+    databaseUrl,
+    stripeWebhookSecret,
+    stripeSecretKey: env.STRIPE_SECRET_KEY?.trim() || undefined,
+    adminToken,
+    smtpUrl,
+    founderEmail,
+    mailFrom: env.MAIL_FROM?.trim() || `ChurchWise provisioning <${founderEmail}>`,
+    voicePlans: { lookupKeys: list(env.VOICE_PRICE_LOOKUP_KEYS), productIds: list(env.VOICE_PRODUCT_IDS) },
+    host: env.HOST?.trim() || '127.0.0.1',
+    port,
+    stackName: env.PULUMI_STACK?.trim() || 'prod',
+    retry: { maxAttempts, baseDelayMs: baseSeconds * 1000, maxDelayMs: Math.max(maxSeconds, baseSeconds) * 1000 },
+    fallbackMessage: env.FALLBACK_MESSAGE?.trim() || DEFAULT_FALLBACK_MESSAGE,
+    logLevel: env.LOG_LEVEL?.trim() || 'info',
+  };
+}
+
+/**
+ * Every secret value of the configuration, and the password inside each URL on its own, so the log scrubber can
+ * remove them wherever they turn up (an engine line, an error message, a connection string).
+ */
+export function secretValues(config: Pick<ServiceConfig, 'databaseUrl' | 'stripeWebhookSecret' | 'stripeSecretKey' | 'adminToken' | 'smtpUrl'>): string[] {
+  const values = [config.databaseUrl, config.stripeWebhookSecret, config.stripeSecretKey, config.adminToken, config.smtpUrl];
+  for (const url of [config.databaseUrl, config.smtpUrl]) {
+    try {
+      const password = decodeURIComponent(new URL(url).password);
+      if (password) values.push(password, encodeURIComponent(password));
+    } catch {
+      /* not a URL: the whole value is scrubbed anyway */
+    }
+  }
+  return values.filter((v): v is string => typeof v === 'string' && v.length >= 6);
+}

@@ -1,0 +1,83 @@
+/**
+ * The assembled service: logger, registry pool, HTTP routes, provisioning worker and founder-email delivery.
+ * webhook/main.ts runs it with the real stack runner; tests run it with their own runner and log collector.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Pool } from 'pg';
+import type { Logger } from 'pino';
+import type { StackRunner } from '../stacks/provisioning-run';
+import { secretValues, type ServiceConfig } from './config';
+import { FounderNotifier, smtpFounderMailer, type FounderMailer } from './founder-mail';
+import { createLogger, secretScrubber } from './logger';
+import { buildServer } from './server';
+import { ProvisioningWorker, type WorkerOptions } from './worker';
+
+export interface ServiceOptions {
+  runner: StackRunner;
+  /** Log lines go here instead of stdout (tests read them back). */
+  logDestination?: { write(line: string): unknown };
+  mailer?: FounderMailer;
+  /** Worker timing: tests shorten the gather window and the poll. */
+  worker?: Pick<WorkerOptions, 'gatherMs' | 'pollIntervalMs' | 'workerId'>;
+  notifier?: { retryPollMs: number; retryBaseMs: number; retryMaxMs: number };
+}
+
+export interface Service {
+  app: FastifyInstance;
+  worker: ProvisioningWorker;
+  notifier: FounderNotifier;
+  pool: Pool;
+  logger: Logger;
+  /** Starts the worker and the email delivery, then listens; returns the address. */
+  start(): Promise<string>;
+  /** Stops listening, lets the current stack run finish (or aborts it), closes the pool. */
+  close(options?: { abortRun?: boolean }): Promise<void>;
+}
+
+export function createService(config: ServiceConfig, options: ServiceOptions): Service {
+  const secrets = secretValues(config);
+  const logger = createLogger({ level: config.logLevel, secrets, destination: options.logDestination });
+  const pool = new Pool({ connectionString: config.databaseUrl, max: 10 });
+  pool.on('error', (error) => logger.error({ err: error }, 'idle registry connection failed'));
+  const mailer = options.mailer ?? smtpFounderMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, to: config.founderEmail });
+  const notifier = new FounderNotifier(pool, mailer, logger, options.notifier);
+  const worker = new ProvisioningWorker({
+    pool,
+    runner: options.runner,
+    logger,
+    stackName: config.stackName,
+    retry: config.retry,
+    scrub: secretScrubber(secrets),
+    onFounderNotification: () => notifier.wake(),
+    ...options.worker,
+  });
+  const app = buildServer({
+    config,
+    pool,
+    logger,
+    onJobQueued: () => worker.wake(),
+    onFounderNotification: () => notifier.wake(),
+  });
+  if (config.voicePlans.lookupKeys.length === 0 && config.voicePlans.productIds.length === 0) {
+    logger.warn('VOICE_PRICE_LOOKUP_KEYS and VOICE_PRODUCT_IDS are empty: only metadata plan=voice* marks a voice plan');
+  }
+  return {
+    app,
+    worker,
+    notifier,
+    pool,
+    logger,
+    async start() {
+      await app.ready();
+      notifier.start();
+      worker.start();
+      return app.listen({ host: config.host, port: config.port });
+    },
+    async close(closeOptions = {}) {
+      await app.close();
+      await worker.stop(closeOptions);
+      await notifier.stop();
+      await pool.end();
+    },
+  };
+}
