@@ -26,6 +26,7 @@ import {
   sameField,
   unknownInputFailures,
   type FieldKind,
+  type ResourceArgs,
 } from './livekit-sip-inbound-trunk';
 import type { RuleFailure } from './phone-number-rules';
 import { configureFromStack } from './provider-settings';
@@ -360,33 +361,34 @@ export const provider: pulumi.dynamic.ResourceProvider<LiveKitSipDispatchRuleInp
   },
 };
 
-type ResourceArgs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
 export type LiveKitSipDispatchRuleArgs = ResourceArgs<LiveKitSipDispatchRuleInputs>;
 
 export class LiveKitSipDispatchRule extends pulumi.dynamic.Resource {
-  public readonly sipDispatchRuleId!: pulumi.Output<string>;
-  public readonly roomPrefix!: pulumi.Output<string>;
-  public readonly trunkIds!: pulumi.Output<string[]>;
-  public readonly agentName!: pulumi.Output<string>;
-  public readonly agentMetadata!: pulumi.Output<string>;
-  public readonly name!: pulumi.Output<string>;
-  public readonly metadata!: pulumi.Output<string>;
-  public readonly attributes!: pulumi.Output<Record<string, string>>;
-  public readonly locked!: pulumi.Output<boolean>;
-  public readonly adoptId!: pulumi.Output<string | undefined>;
-  public readonly decommission!: pulumi.Output<boolean>;
-  public readonly ruleType!: pulumi.Output<string>;
-  public readonly roomName!: pulumi.Output<string>;
-  public readonly pinSet!: pulumi.Output<boolean>;
-  public readonly agents!: pulumi.Output<AgentDispatchSpec[]>;
-  public readonly inboundNumbers!: pulumi.Output<string[]>;
-  public readonly numbers!: pulumi.Output<string[]>;
-  public readonly hidePhoneNumber!: pulumi.Output<boolean>;
-  public readonly roomPreset!: pulumi.Output<string>;
-  public readonly krispEnabled!: pulumi.Output<boolean>;
-  public readonly roomConfig!: pulumi.Output<Record<string, unknown> | undefined>;
-  public readonly media!: pulumi.Output<Record<string, unknown> | undefined>;
+  // `declare`, not `!:`: with ES2022 class fields a `!:` field is defined as undefined after super() returns,
+  // wiping the outputs Pulumi just registered.
+  declare public readonly sipDispatchRuleId: pulumi.Output<string>;
+  declare public readonly roomPrefix: pulumi.Output<string>;
+  declare public readonly trunkIds: pulumi.Output<string[]>;
+  declare public readonly agentName: pulumi.Output<string>;
+  declare public readonly agentMetadata: pulumi.Output<string>;
+  declare public readonly name: pulumi.Output<string>;
+  declare public readonly metadata: pulumi.Output<string>;
+  declare public readonly attributes: pulumi.Output<Record<string, string>>;
+  declare public readonly locked: pulumi.Output<boolean>;
+  declare public readonly adoptId: pulumi.Output<string | undefined>;
+  declare public readonly decommission: pulumi.Output<boolean>;
+  declare public readonly ruleType: pulumi.Output<string>;
+  declare public readonly roomName: pulumi.Output<string>;
+  declare public readonly pinSet: pulumi.Output<boolean>;
+  declare public readonly agents: pulumi.Output<AgentDispatchSpec[]>;
+  declare public readonly inboundNumbers: pulumi.Output<string[]>;
+  declare public readonly numbers: pulumi.Output<string[]>;
+  declare public readonly hidePhoneNumber: pulumi.Output<boolean>;
+  declare public readonly roomPreset: pulumi.Output<string>;
+  declare public readonly krispEnabled: pulumi.Output<boolean>;
+  declare public readonly roomConfig: pulumi.Output<Record<string, unknown> | undefined>;
+  declare public readonly media: pulumi.Output<Record<string, unknown> | undefined>;
 
   constructor(name: string, args: LiveKitSipDispatchRuleArgs, opts?: pulumi.CustomResourceOptions) {
     const outputsOnly: Record<Exclude<keyof LiveKitSipDispatchRuleOutputs, keyof LiveKitSipDispatchRuleInputs>, undefined> = {

@@ -477,31 +477,40 @@ export const provider: pulumi.dynamic.ResourceProvider<LiveKitSipInboundTrunkInp
   },
 };
 
-type ResourceArgs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+/** Resource arguments: every input, list entry and map value may be another resource's output (e.g. a trunk id). */
+export type ResourceArgs<T> = {
+  [K in keyof T]: NonNullable<T[K]> extends (infer E)[]
+    ? pulumi.Input<pulumi.Input<E>[]> | undefined
+    : NonNullable<T[K]> extends Record<string, infer V>
+      ? pulumi.Input<Record<string, pulumi.Input<V>>> | undefined
+      : pulumi.Input<T[K]>;
+};
 
 export type LiveKitSipInboundTrunkArgs = ResourceArgs<LiveKitSipInboundTrunkInputs>;
 
 export class LiveKitSipInboundTrunk extends pulumi.dynamic.Resource {
-  public readonly sipTrunkId!: pulumi.Output<string>;
-  public readonly name!: pulumi.Output<string>;
-  public readonly numbers!: pulumi.Output<string[]>;
-  public readonly krispEnabled!: pulumi.Output<boolean>;
-  public readonly metadata!: pulumi.Output<string>;
-  public readonly allowedAddresses!: pulumi.Output<string[]>;
-  public readonly locked!: pulumi.Output<boolean>;
-  public readonly adoptId!: pulumi.Output<string | undefined>;
-  public readonly decommission!: pulumi.Output<boolean>;
-  public readonly allowedNumbers!: pulumi.Output<string[]>;
-  public readonly authUsername!: pulumi.Output<string>;
-  public readonly authPasswordSet!: pulumi.Output<boolean>;
-  public readonly authRealm!: pulumi.Output<string>;
-  public readonly headers!: pulumi.Output<Record<string, string>>;
-  public readonly headersToAttributes!: pulumi.Output<Record<string, string>>;
-  public readonly attributesToHeaders!: pulumi.Output<Record<string, string>>;
-  public readonly includeHeaders!: pulumi.Output<string>;
-  public readonly ringingTimeoutSeconds!: pulumi.Output<number>;
-  public readonly maxCallDurationSeconds!: pulumi.Output<number>;
-  public readonly media!: pulumi.Output<Record<string, unknown> | undefined>;
+  // `declare`, not `!:`: with ES2022 class fields a `!:` field is defined as undefined after super() returns,
+  // wiping the outputs Pulumi just registered.
+  declare public readonly sipTrunkId: pulumi.Output<string>;
+  declare public readonly name: pulumi.Output<string>;
+  declare public readonly numbers: pulumi.Output<string[]>;
+  declare public readonly krispEnabled: pulumi.Output<boolean>;
+  declare public readonly metadata: pulumi.Output<string>;
+  declare public readonly allowedAddresses: pulumi.Output<string[]>;
+  declare public readonly locked: pulumi.Output<boolean>;
+  declare public readonly adoptId: pulumi.Output<string | undefined>;
+  declare public readonly decommission: pulumi.Output<boolean>;
+  declare public readonly allowedNumbers: pulumi.Output<string[]>;
+  declare public readonly authUsername: pulumi.Output<string>;
+  declare public readonly authPasswordSet: pulumi.Output<boolean>;
+  declare public readonly authRealm: pulumi.Output<string>;
+  declare public readonly headers: pulumi.Output<Record<string, string>>;
+  declare public readonly headersToAttributes: pulumi.Output<Record<string, string>>;
+  declare public readonly attributesToHeaders: pulumi.Output<Record<string, string>>;
+  declare public readonly includeHeaders: pulumi.Output<string>;
+  declare public readonly ringingTimeoutSeconds: pulumi.Output<number>;
+  declare public readonly maxCallDurationSeconds: pulumi.Output<number>;
+  declare public readonly media: pulumi.Output<Record<string, unknown> | undefined>;
 
   constructor(name: string, args: LiveKitSipInboundTrunkArgs, opts?: pulumi.CustomResourceOptions) {
     const outputsOnly: Record<Exclude<keyof LiveKitSipInboundTrunkOutputs, keyof LiveKitSipInboundTrunkInputs>, undefined> = {
