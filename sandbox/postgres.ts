@@ -252,8 +252,22 @@ export async function createTestDatabase(prefix: string, options: TestDatabaseOp
   };
 }
 
+/** How long a drop waits for the database's connections to close by themselves before forcing them. */
+const DROP_GRACE_MS = 5000;
+
 async function dropDatabase(server: PostgresConnection, name: string): Promise<void> {
-  await withAdminClient(server, (admin) => admin.query(`drop database if exists ${escapeIdentifier(name)} with (force)`));
+  await withAdminClient(server, async (admin) => {
+    // pg-pool's end() resolves before its sockets have closed. Forcing those connections while they say goodbye
+    // makes node-postgres emit an error nobody listens to any more, which crashes the test process: let them go
+    // first, and force only what is still there after the grace period (another process's connections).
+    const deadline = Date.now() + DROP_GRACE_MS;
+    while (Date.now() < deadline) {
+      const { rows } = await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+      if (rows[0].n === 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await admin.query(`drop database if exists ${escapeIdentifier(name)} with (force)`);
+  });
 }
 
 async function withAdminClient<T>(server: PostgresConnection, body: (client: Client) => Promise<T>): Promise<T> {

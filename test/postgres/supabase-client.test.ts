@@ -1,12 +1,11 @@
 /**
  * providers/supabase-client.ts against the PostgREST subset over the real sandbox PostgreSQL.
  */
-import * as net from 'net';
 import { SupabaseVendorClient } from '../../providers/supabase-client';
 import { resetConfiguredSettings } from '../../providers/provider-settings';
 import { VendorError, type RetryPolicy } from '../../providers/vendor-request';
 import { startPostgrest } from '../../sandbox/postgrest';
-import { startSupabaseSandbox, type SupabaseSandbox } from './supabase-sandbox';
+import { freePort, startSupabaseSandbox, type SupabaseSandbox } from './supabase-sandbox';
 
 let sandbox: SupabaseSandbox;
 let client: SupabaseVendorClient;
@@ -16,15 +15,6 @@ const QUICK_RETRIES: RetryPolicy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 
 
 const GRACE = { church_id: 'grace', twilio_phone_number: '+13125550123', provider: 'telnyx' as const };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function rejection(promise: Promise<unknown>): Promise<VendorError> {
   try {

@@ -4,6 +4,7 @@
  */
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { randomBytes } from 'crypto';
+import * as net from 'net';
 import { Writable } from 'stream';
 import { createTestDatabase, type TestDatabase } from '../../sandbox/postgres';
 import { startPostgrest, type PostgrestServer } from '../../sandbox/postgrest';
@@ -57,4 +58,16 @@ export async function startSupabaseSandbox(prefix: string): Promise<SupabaseSand
       await db.drop();
     },
   };
+}
+
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
 }
