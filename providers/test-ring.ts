@@ -1,0 +1,237 @@
+/**
+ * TestRing: the last step of a church's line. Creating or updating it places a real test call to the number
+ * (providers/line-ring.ts) and records what happened: ok, or the cause, the detail, when, how long.
+ *
+ * A failed ring fails `pulumi up` for this resource only, and still records the failure: create/update reject with
+ * Pulumi's "created but failed to initialise" shape, so the outputs (and the stack's table of lines) show the
+ * cause while the number, trunk, rule and row, separate resources, stay exactly as they are. The next `up` rings
+ * again (diff asks for it while the last ring failed), so a line stays red until it really works.
+ *
+ * Refresh does not call anyone: `read` returns the last result. Delete releases nothing: a ring owns no object.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import { projectProvider } from './dynamic-provider';
+import { CHURCHWISE_AGENT_NAME, ringLine, telnyxCallControl, type RingCause, type RingResult } from './line-ring';
+import { LiveKitClient } from './livekit-client';
+import {
+  changedInputs,
+  checkType,
+  containsUnknown,
+  unknownInputFailures,
+  type FieldKind,
+  type ResourceArgs,
+} from './livekit-sip-inbound-trunk';
+import { checkE164, type RuleFailure } from './phone-number-rules';
+import { configureFromStack, telnyxSettings } from './provider-settings';
+
+export interface TestRingInputs {
+  churchId: string;
+  /** The church's number, E.164 with `+`. */
+  phoneNumber: string;
+  /** The church's inbound trunk: the call must come through it. */
+  trunkId: string;
+  /** The church's dispatch rule, when the line has one: the call must be placed by it. */
+  dispatchRuleId?: string;
+  /** Room names of the church start with this (the rule's roomPrefix). */
+  roomPrefix?: string;
+  /** The company number the test call comes from, E.164. */
+  from: string;
+  /** Any new value rings again with nothing else changed (the on-demand ring command sets a timestamp). */
+  trigger?: string;
+  /** Agent that must be dispatched into the room; default `churchwiseai-voice`. */
+  agentName?: string;
+  /** Bound on one ring, 5-120 s; default 30. */
+  timeoutSecs?: number;
+  /** Telnyx Call Control application placing the call; default the configured Telnyx connection. */
+  callControlAppId?: string;
+}
+
+export interface TestRingOutputs extends TestRingInputs {
+  ok: boolean;
+  cause?: RingCause;
+  detail: string;
+  /** When the ring started (ISO 8601). */
+  at: string;
+  elapsedMs: number;
+  roomName?: string;
+}
+
+export const DEFAULT_RING_TIMEOUT_SECS = 30;
+const RING_TIMEOUT_BOUNDS = { min: 5, max: 120 } as const;
+
+/** Every input; a change to any of them rings again (the ring is what this resource is). */
+export const TEST_RING_FIELDS: Record<keyof TestRingInputs, FieldKind> = {
+  churchId: 'value',
+  phoneNumber: 'value',
+  trunkId: 'value',
+  dispatchRuleId: 'value',
+  roomPrefix: 'value',
+  from: 'value',
+  trigger: 'value',
+  agentName: 'value',
+  timeoutSecs: 'value',
+  callControlAppId: 'value',
+};
+
+function known(value: unknown): boolean {
+  return value !== undefined && !containsUnknown(value);
+}
+
+function checkId(property: string, value: unknown, prefix: string, required: boolean): RuleFailure | undefined {
+  const typed = checkType(property, value, 'string', required);
+  if (typed || !known(value)) return typed;
+  return new RegExp(`^${prefix}[A-Za-z0-9]+$`).test(value as string)
+    ? undefined
+    : { property, reason: `${property} must be a LiveKit id like ${prefix}LWgmiBSwTk7P, got ${JSON.stringify(value)}` };
+}
+
+export function checkTestRing(_olds: Partial<TestRingInputs> | undefined, news: Record<string, unknown>): pulumi.dynamic.CheckResult {
+  const failures: RuleFailure[] = [...unknownInputFailures(news, Object.keys(TEST_RING_FIELDS))];
+  const add = (failure: RuleFailure | undefined) => failure && failures.push(failure);
+  add(checkType('churchId', news.churchId, 'string', true));
+  if (known(news.churchId) && typeof news.churchId === 'string' && news.churchId.trim() === '') {
+    failures.push({ property: 'churchId', reason: 'churchId must be the church id, got an empty string' });
+  }
+  for (const property of ['phoneNumber', 'from'] as const) {
+    const typed = checkType(property, news[property], 'string', true);
+    add(typed ?? (known(news[property]) ? checkE164(property, news[property]) : undefined));
+  }
+  add(checkId('trunkId', news.trunkId, 'ST_', true));
+  add(checkId('dispatchRuleId', news.dispatchRuleId, 'SDR_', false));
+  for (const property of ['roomPrefix', 'trigger', 'agentName', 'callControlAppId'] as const) {
+    add(checkType(property, news[property], 'string', false));
+  }
+  if (known(news.timeoutSecs)) {
+    const t = news.timeoutSecs;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < RING_TIMEOUT_BOUNDS.min || t > RING_TIMEOUT_BOUNDS.max) {
+      failures.push({
+        property: 'timeoutSecs',
+        reason: `timeoutSecs must be a whole number of seconds from ${RING_TIMEOUT_BOUNDS.min} to ${RING_TIMEOUT_BOUNDS.max}, got ${JSON.stringify(t)}`,
+      });
+    }
+  }
+  if (known(news.phoneNumber) && news.phoneNumber === news.from) {
+    failures.push({ property: 'from', reason: `from must be the company number, not the church's own number ${news.from}` });
+  }
+  return { inputs: news, failures };
+}
+
+/** Re-ring when any input changes, and while the last ring failed (a line stays red until it really works). */
+export function diffTestRing(_id: string, olds: Partial<TestRingOutputs>, news: Partial<TestRingInputs>): pulumi.dynamic.DiffResult {
+  const changed = changedInputs(TEST_RING_FIELDS, olds as Record<string, unknown>, news as Record<string, unknown>);
+  const lastFailed = olds.ok === false;
+  return { changes: changed.length > 0 || lastFailed, replaces: [], deleteBeforeReplace: false };
+}
+
+export function testRingId(inputs: Pick<TestRingInputs, 'churchId' | 'phoneNumber'>): string {
+  return `ring:${inputs.churchId}:${inputs.phoneNumber}`;
+}
+
+function outputsOf(inputs: TestRingInputs, result: RingResult): TestRingOutputs {
+  return {
+    ...inputs,
+    ok: result.ok,
+    ...(result.cause ? { cause: result.cause } : {}),
+    detail: result.detail ?? '',
+    at: result.at,
+    elapsedMs: result.elapsedMs,
+    ...(result.roomName ? { roomName: result.roomName } : {}),
+  };
+}
+
+/** The error a failed ring fails the update with. */
+export function ringFailureMessage(inputs: TestRingInputs, outs: TestRingOutputs): string {
+  return (
+    `test ring of ${inputs.phoneNumber} (church ${inputs.churchId}) failed: ${outs.cause}: ${outs.detail}. ` +
+    `The line is NOT live: a caller to ${inputs.phoneNumber} does not reach the agent. The number, trunk and dispatch ` +
+    'rule are left as they are; fix the cause and run `pulumi up` again to ring again.'
+  );
+}
+
+async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs> {
+  const telnyx = telnyxSettings();
+  const result = await ringLine({
+    phoneNumber: inputs.phoneNumber,
+    churchId: inputs.churchId,
+    expectedTrunkId: inputs.trunkId,
+    expectedDispatchRuleId: inputs.dispatchRuleId,
+    roomPrefix: inputs.roomPrefix,
+    agentName: inputs.agentName ?? CHURCHWISE_AGENT_NAME,
+    from: inputs.from,
+    timeoutMs: (inputs.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000,
+    telnyx: telnyxCallControl(telnyx, inputs.callControlAppId ?? telnyx.connectionId),
+    livekit: new LiveKitClient(),
+  });
+  const outs = outputsOf(inputs, result);
+  if (!outs.ok) {
+    // Pulumi's "created but failed to initialise": the step fails, the outputs (the failed result) are kept.
+    throw Object.assign(new Error(ringFailureMessage(inputs, outs)), {
+      id,
+      properties: outs,
+      reasons: [`${outs.cause}: ${outs.detail}`],
+    });
+  }
+  return outs;
+}
+
+export const provider: pulumi.dynamic.ResourceProvider<TestRingInputs, TestRingOutputs> = {
+  async configure(req) {
+    configureFromStack(req);
+  },
+
+  async check(olds, news) {
+    return checkTestRing(olds, news as unknown as Record<string, unknown>);
+  },
+
+  async diff(id, olds, news) {
+    return diffTestRing(id, olds, news);
+  },
+
+  async create(inputs) {
+    const id = testRingId(inputs);
+    return { id, outs: await ring(id, inputs) };
+  },
+
+  async read(id, props) {
+    // Refresh must not place calls: the last ring's result is the state of this resource.
+    return { id, props };
+  },
+
+  async update(id, _olds, news) {
+    return { outs: await ring(id, news) };
+  },
+
+  async delete() {
+    // A ring owns no vendor object: nothing to release.
+  },
+};
+
+export type TestRingArgs = ResourceArgs<TestRingInputs>;
+
+export class TestRing extends pulumi.dynamic.Resource {
+  // `declare`, not `!:`: with ES2022 class fields a `!:` field would be reset to undefined after super().
+  declare public readonly churchId: pulumi.Output<string>;
+  declare public readonly phoneNumber: pulumi.Output<string>;
+  declare public readonly trunkId: pulumi.Output<string>;
+  declare public readonly dispatchRuleId: pulumi.Output<string | undefined>;
+  declare public readonly from: pulumi.Output<string>;
+  declare public readonly trigger: pulumi.Output<string | undefined>;
+  declare public readonly ok: pulumi.Output<boolean>;
+  declare public readonly cause: pulumi.Output<RingCause | undefined>;
+  declare public readonly detail: pulumi.Output<string>;
+  declare public readonly at: pulumi.Output<string>;
+  declare public readonly elapsedMs: pulumi.Output<number>;
+  declare public readonly roomName: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: TestRingArgs, opts?: pulumi.CustomResourceOptions) {
+    const outputsOnly: Record<Exclude<keyof TestRingOutputs, keyof TestRingInputs>, undefined> = {
+      ok: undefined,
+      cause: undefined,
+      detail: undefined,
+      at: undefined,
+      elapsedMs: undefined,
+      roomName: undefined,
+    };
+    super(projectProvider('test-ring'), name, { ...outputsOnly, ...args }, opts, 'churchwise', 'TestRing');
+  }
+}
