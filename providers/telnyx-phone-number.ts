@@ -315,7 +315,8 @@ class BoughtButNotReady extends Error {
     super(`${outputs.phoneNumber} was bought for ${churchLabel(outputs)} but is not ready: ${reason}`);
     this.id = outputs.phoneNumberId;
     this.properties = outputs;
-    this.reasons = [reason];
+    // The engine shows only the reasons of an init failure: make them say that the number WAS bought.
+    this.reasons = [this.message];
   }
 }
 
@@ -679,17 +680,19 @@ export interface TelnyxPhoneNumberArgs {
 }
 
 export class TelnyxPhoneNumber extends pulumi.dynamic.Resource {
-  public readonly phoneNumber!: pulumi.Output<string>;
-  public readonly phoneNumberId!: pulumi.Output<string>;
-  public readonly orderId!: pulumi.Output<string | undefined>;
-  public readonly connectionId!: pulumi.Output<string>;
-  public readonly customerReference!: pulumi.Output<string>;
-  public readonly status!: pulumi.Output<string>;
-  public readonly tags!: pulumi.Output<string[]>;
-  public readonly deletionLockEnabled!: pulumi.Output<boolean>;
-  public readonly areaCode!: pulumi.Output<string | undefined>;
-  public readonly adoptId!: pulumi.Output<string | undefined>;
-  public readonly decommission!: pulumi.Output<boolean | undefined>;
+  // `declare`, not `!:`: with target ES2022 a `!:` field is emitted as a class field that resets the output the
+  // base constructor just set to undefined.
+  declare public readonly phoneNumber: pulumi.Output<string>;
+  declare public readonly phoneNumberId: pulumi.Output<string>;
+  declare public readonly orderId: pulumi.Output<string | undefined>;
+  declare public readonly connectionId: pulumi.Output<string>;
+  declare public readonly customerReference: pulumi.Output<string>;
+  declare public readonly status: pulumi.Output<string>;
+  declare public readonly tags: pulumi.Output<string[]>;
+  declare public readonly deletionLockEnabled: pulumi.Output<boolean>;
+  declare public readonly areaCode: pulumi.Output<string | undefined>;
+  declare public readonly adoptId: pulumi.Output<string | undefined>;
+  declare public readonly decommission: pulumi.Output<boolean | undefined>;
 
   constructor(name: string, args: TelnyxPhoneNumberArgs, opts?: pulumi.CustomResourceOptions) {
     super(
