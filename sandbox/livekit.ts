@@ -24,6 +24,9 @@ export const LIVEKIT_UDP_PORT_RANGE = { start: 50000, end: 50100 } as const;
 
 export const LIVEKIT_CONFIG_FILE = path.join(SANDBOX_DIR, 'livekit.yaml');
 
+/** Daemon names under .sandbox/ (logs/<name>.log, run/<name>.pid): stop them with stopDaemon(name). */
+export const LIVEKIT_DAEMONS = { redis: 'redis', livekitServer: 'livekit-server' } as const;
+
 const READY_TIMEOUT_MS = 60000;
 
 /**
@@ -49,9 +52,9 @@ async function withStartLock<T>(name: string, body: () => Promise<T>): Promise<T
 /** Redis for livekit-server's SIP store: in-memory only, so a sandbox restart starts from nothing. */
 export async function ensureRedis(): Promise<'started' | 'running'> {
   const command = toolPath('redis-server');
-  return withStartLock('redis', () =>
+  return withStartLock(LIVEKIT_DAEMONS.redis, () =>
     startDaemon({
-      name: 'redis',
+      name: LIVEKIT_DAEMONS.redis,
       command,
       // Foreground (no --daemonize) so the pid startDaemon records is redis itself.
       args: ['--port', String(SANDBOX_PORTS.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -90,15 +93,15 @@ export function livekitServerConfig(): Record<string, unknown> {
 export async function ensureLivekitServer(): Promise<LiveKitSettings> {
   await ensureRedis();
   const command = toolPath('livekit-server');
-  await withStartLock('livekit-server', async () => {
+  await withStartLock(LIVEKIT_DAEMONS.livekitServer, async () => {
     const config = stringify(livekitServerConfig());
     const previous = fs.existsSync(LIVEKIT_CONFIG_FILE) ? fs.readFileSync(LIVEKIT_CONFIG_FILE, 'utf8') : undefined;
     // A server of ours started from an older config would keep it: restart it so the sandbox is what the code says.
-    if (previous !== config && runningPid('livekit-server')) await stopDaemon('livekit-server');
+    if (previous !== config && runningPid(LIVEKIT_DAEMONS.livekitServer)) await stopDaemon(LIVEKIT_DAEMONS.livekitServer);
     fs.mkdirSync(SANDBOX_DIR, { recursive: true });
     fs.writeFileSync(LIVEKIT_CONFIG_FILE, config);
     return startDaemon({
-      name: 'livekit-server',
+      name: LIVEKIT_DAEMONS.livekitServer,
       command,
       args: ['--dev', '--bind', '127.0.0.1', '--config', LIVEKIT_CONFIG_FILE],
       port: SANDBOX_PORTS.livekit,
@@ -125,6 +128,6 @@ export async function waitForSipAdminApi(settings: LiveKitSettings, timeoutMs: n
   }
   throw new Error(
     `livekit-server SIP admin API at ${settings.url} did not answer within ${timeoutMs} ms ` +
-      `(is redis on 127.0.0.1:${SANDBOX_PORTS.redis} up? see ${logFile('livekit-server')}): ${String(lastError)}`,
+      `(is redis on 127.0.0.1:${SANDBOX_PORTS.redis} up? see ${logFile(LIVEKIT_DAEMONS.livekitServer)}): ${String(lastError)}`,
   );
 }
