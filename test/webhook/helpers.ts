@@ -230,7 +230,7 @@ export interface HttpResponse {
  */
 export async function listen(app: { listen(o: { host: string; port: number }): Promise<string> }) {
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
-  return async function request(o: { method: string; url: string; payload?: string | Buffer; headers?: Record<string, string> }): Promise<HttpResponse> {
+  return async function request(o: { method: string; url: string; payload?: string; headers?: Record<string, string> }): Promise<HttpResponse> {
     const response = await fetch(`${base}${o.url}`, { method: o.method, headers: o.headers, body: o.payload });
     const body = await response.text();
     return { statusCode: response.status, headers: response.headers, body, json: () => JSON.parse(body) };
