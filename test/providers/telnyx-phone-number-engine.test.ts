@@ -3,6 +3,7 @@
  * against the Telnyx stand-in: what the founder sees in a preview and what an `up` really does to the number.
  */
 import { LocalWorkspace, PulumiCommand, type Stack } from '@pulumi/pulumi/automation';
+import Telnyx from 'telnyx';
 import { PRODUCTION_FQDN_CONNECTION_ID } from '../../providers/provider-settings';
 import { TelnyxPhoneNumber, type TelnyxPhoneNumberArgs } from '../../providers/telnyx-phone-number';
 import { TOOLS_DIR } from '../../sandbox/processes';
@@ -93,8 +94,8 @@ describe('TelnyxPhoneNumber in the real engine', () => {
     expect(standIn.countRequests('POST', '/') + standIn.countRequests('PATCH', '/') + standIn.countRequests('DELETE', '/') - writes).toBe(0);
 
     // Someone moves the number to another connection in the portal: a plain preview cannot know ...
-    const sdk = new (await import('telnyx')).default({ apiKey: standIn.apiKey, baseURL: standIn.url, maxRetries: 0 });
-    await sdk.phoneNumbers.update(id, { connection_id: OTHER_CONNECTION });
+    const portal = new Telnyx({ apiKey: standIn.apiKey, baseURL: standIn.url, maxRetries: 0 });
+    await portal.phoneNumbers.update(id, { connection_id: OTHER_CONNECTION });
     expect((await stack.preview({ expectNoChanges: true })).changeSummary).toEqual({ same: 2 });
     // ... a refreshing preview sees it, and up puts it back.
     const drift = await stack.preview({ refresh: true });
