@@ -90,6 +90,7 @@ export interface RingLineRequest {
 
 /** Telnyx's bounds on `timeout_secs`. */
 const TELNYX_RING_TIMEOUT = { min: 5, max: 600 } as const;
+const TELNYX_TIMEOUT_MARGIN_SECS = 5;
 const DEFAULT_POLL_INTERVAL_MS = 250;
 /** LiveKit and our clock may disagree a little; a participant that joined this long before the dial is not ours. */
 const JOIN_CLOCK_SLACK_MS = 5000;
@@ -127,9 +128,10 @@ export async function ringLine(request: RingLineRequest): Promise<RingResult> {
 
   let callControlId: string;
   try {
+    // Telnyx's own ring timeout is a backstop a little past ours: our deadline decides, then we hang up.
     const timeoutSecs = Math.min(
       TELNYX_RING_TIMEOUT.max,
-      Math.max(TELNYX_RING_TIMEOUT.min, Math.ceil(request.timeoutMs / 1000)),
+      Math.max(TELNYX_RING_TIMEOUT.min, Math.ceil(request.timeoutMs / 1000) + TELNYX_TIMEOUT_MARGIN_SECS),
     );
     ({ callControlId } = await request.telnyx.dial({ to: request.phoneNumber, from: request.from, timeoutSecs }));
   } catch (error) {

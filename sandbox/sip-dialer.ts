@@ -15,7 +15,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { SANDBOX_SIP_ENDPOINT, type SipEndpoint } from './livekit-sip';
-import { REPO_ROOT } from './processes';
+import { REPO_ROOT, toolPath } from './processes';
 import type { CallDialer, DialHandle, DialRequest, DialState, TelnyxHangupCause } from './telnyx/call-dialer';
 
 export const TEST_RING_SCENARIO = path.join(REPO_ROOT, 'sandbox', 'sipp', 'test-ring-uac.xml');
@@ -39,6 +39,7 @@ export interface SippDialerOptions {
   hangupGraceMs?: number;
   /** Keep each call's SIP message trace in this directory (`<call number>.log`); default: traces are discarded. */
   traceDir?: string;
+  /** Default: `sipp` from the tools folder or PATH (Debian package sip-tester, installed by scripts/tools.sh). */
   sippPath?: string;
 }
 
@@ -321,7 +322,8 @@ export class SippDialer implements CallDialer {
       maxCallMs: options.maxCallMs ?? DEFAULT_MAX_CALL_MS,
       hangupGraceMs: options.hangupGraceMs ?? DEFAULT_HANGUP_GRACE_MS,
       traceDir: options.traceDir,
-      sippPath: options.sippPath ?? 'sipp',
+      // Fails here, naming scripts/tools.sh (Debian sip-tester), rather than on the first call.
+      sippPath: options.sippPath ?? toolPath('sipp'),
     };
   }
 
