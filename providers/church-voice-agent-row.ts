@@ -274,22 +274,33 @@ type ResourceArgs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 export type ChurchVoiceAgentRowArgs = ResourceArgs<ChurchVoiceAgentRowInputs>;
 
 export class ChurchVoiceAgentRow extends pulumi.dynamic.Resource {
-  public readonly churchId!: pulumi.Output<string>;
-  public readonly phoneNumber!: pulumi.Output<string>;
-  public readonly provider!: pulumi.Output<VoiceProvider>;
-  public readonly livekitTrunkId!: pulumi.Output<string | undefined>;
-  public readonly dispatchRuleId!: pulumi.Output<string | undefined>;
-  public readonly status!: pulumi.Output<ChurchVoiceAgentStatus>;
-  public readonly decommission!: pulumi.Output<boolean>;
-  public readonly adoptId!: pulumi.Output<string | undefined>;
-  public readonly createdAt!: pulumi.Output<string>;
-  public readonly updatedAt!: pulumi.Output<string>;
+  // `declare`, not `!:`: under ES2022 class fields a `!:` field is set to undefined after super() returns,
+  // wiping the outputs Pulumi has just registered.
+  declare public readonly churchId: pulumi.Output<string>;
+  declare public readonly phoneNumber: pulumi.Output<string>;
+  declare public readonly provider: pulumi.Output<VoiceProvider>;
+  declare public readonly livekitTrunkId: pulumi.Output<string | undefined>;
+  declare public readonly dispatchRuleId: pulumi.Output<string | undefined>;
+  declare public readonly status: pulumi.Output<ChurchVoiceAgentStatus>;
+  declare public readonly decommission: pulumi.Output<boolean>;
+  declare public readonly adoptId: pulumi.Output<string | undefined>;
+  declare public readonly createdAt: pulumi.Output<string>;
+  declare public readonly updatedAt: pulumi.Output<string>;
 
   constructor(name: string, args: ChurchVoiceAgentRowArgs, opts?: pulumi.CustomResourceOptions) {
-    const outputsOnly: Record<Exclude<keyof ChurchVoiceAgentRowOutputs, keyof ChurchVoiceAgentRowInputs>, undefined> = {
+    // Pulumi registers as outputs only the keys present in props: every output, given as input or not, is listed.
+    const everyOutput: Record<keyof ChurchVoiceAgentRowOutputs, undefined> = {
+      churchId: undefined,
+      phoneNumber: undefined,
+      provider: undefined,
+      livekitTrunkId: undefined,
+      dispatchRuleId: undefined,
+      status: undefined,
+      decommission: undefined,
+      adoptId: undefined,
       createdAt: undefined,
       updatedAt: undefined,
     };
-    super(projectProvider('church-voice-agent-row'), name, { ...outputsOnly, ...args }, opts, 'supabase', 'ChurchVoiceAgentRow');
+    super(projectProvider('church-voice-agent-row'), name, { ...everyOutput, ...args }, opts, 'supabase', 'ChurchVoiceAgentRow');
   }
 }
