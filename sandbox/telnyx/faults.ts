@@ -53,6 +53,8 @@ export class FaultInjector {
   readonly active: ActiveFault[] = [];
   latencyMs = 0;
   private nextId = 1;
+  /** Requests waiting out the latency; released at once when the stand-in closes. */
+  private readonly waiting = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
 
   inject(spec: FaultSpec): ActiveFault {
     const problem = checkFaultSpec(spec);
@@ -72,7 +74,26 @@ export class FaultInjector {
   }
 
   async delay(): Promise<void> {
-    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+    if (this.latencyMs <= 0) return;
+    await new Promise<void>((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.waiting.delete(entry);
+          resolve();
+        }, this.latencyMs),
+        resolve,
+      };
+      this.waiting.add(entry);
+    });
+  }
+
+  /** Ends every pending delay now, so closing the stand-in never waits out an injected latency. */
+  releaseDelays(): void {
+    for (const entry of this.waiting) {
+      clearTimeout(entry.timer);
+      entry.resolve();
+    }
+    this.waiting.clear();
   }
 
   /** The fault answering this request, if any; counts it against the fault's budget. */

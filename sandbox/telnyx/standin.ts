@@ -134,7 +134,8 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
   const calls = new CallControl(state, opts.dialer ?? routeCheckDialer, webhooks, opts.callWebhookUrl);
   const operations = telnyxOperations(state, calls);
 
-  const app = Fastify({ logger: false });
+  // Closing drops every connection: a client's kept-alive (or abandoned) socket must not hold the close open.
+  const app = Fastify({ logger: false, forceCloseConnections: true });
   // Bodies reach the pipeline as text: JSON errors are then answered in Telnyx's shape like any other bad request.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
@@ -301,6 +302,7 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
     seedPhoneNumber: (seed) => state.seedPhoneNumber(seed),
     webhooksSettled: () => calls.settled(),
     close: async () => {
+      faults.releaseDelays();
       await calls.close();
       await app.close();
     },
