@@ -5,7 +5,7 @@
  * nor N11 service codes, and the seed is random per instance so two stand-ins never offer the same numbers.
  */
 import { createHash, randomBytes } from 'crypto';
-import { AREA_CODE_PATTERN, isFictional555 } from '../../providers/phone-number-rules';
+import { AREA_CODE_PATTERN, E164_PATTERN, isFictional555 } from '../../providers/phone-number-rules';
 
 export interface InventoryOptions {
   /** Exact numbers for sale per area code (E.164). These area codes are never topped up. */
@@ -111,6 +111,9 @@ export class NumberInventory {
     this.bestEffortPerSearch = options.bestEffortPerSearch ?? 2;
     this.fixedAreaCodes = new Set(Object.keys(options.byAreaCode ?? {}));
     for (const [areaCode, numbers] of Object.entries(options.byAreaCode ?? {})) {
+      // 555 numbers are allowed on purpose: a test may offer one to prove the client refuses fiction numbers.
+      const bad = numbers.find((n) => !E164_PATTERN.test(n));
+      if (bad !== undefined) throw new Error(`inventory.byAreaCode.${areaCode}: ${JSON.stringify(bad)} is not E.164 with a leading "+"`);
       this.available.set(
         areaCode,
         numbers.map((phoneNumber) => ({ phoneNumber, areaCode, features: [...LOCAL_NUMBER_FEATURES] })),

@@ -73,11 +73,16 @@ function readSpecFile(): OpenApiDocument {
     }
   }
   const document = parseYaml(yamlText.toString('utf8'), { maxAliasCount: -1 }) as OpenApiDocument;
-  // Written to a private name then renamed, so parallel test workers never read half a file.
-  fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+  // Written to a private name then renamed, so parallel test workers never read half a file. The cache only saves
+  // time: where it cannot be written, the parsed document is used all the same.
   const partial = `${cacheFile}.${process.pid}.tmp`;
-  fs.writeFileSync(partial, JSON.stringify(document));
-  fs.renameSync(partial, cacheFile);
+  try {
+    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+    fs.writeFileSync(partial, JSON.stringify(document));
+    fs.renameSync(partial, cacheFile);
+  } catch {
+    fs.rmSync(partial, { force: true });
+  }
   return document;
 }
 

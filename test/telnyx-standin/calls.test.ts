@@ -104,6 +104,34 @@ describe('Telnyx stand-in: calls without a dialer (route check)', () => {
     expectMatchesSpec('GET', '/v2/calls/v3:unknown', 404, unknown.error);
   });
 
+  it('never contacts a webhook_url off loopback: the event is recorded as not sent', async () => {
+    const dialed = await client.calls.dial({
+      connection_id: CALL_CONTROL_APP,
+      from: CALLER,
+      to: '+17473897673',
+      webhook_url: 'https://hooks.example.com/telnyx',
+    });
+    await standIn.webhooksSettled();
+    const offLoopback = standIn.state.webhooks.filter((w) => w.url === 'https://hooks.example.com/telnyx');
+    expect(offLoopback.map((w) => w.eventType)).toEqual(['call.initiated', 'call.hangup']);
+    for (const w of offLoopback) {
+      expect(w.status).toBeUndefined();
+      expect(w.error).toContain('only delivers webhooks to loopback addresses');
+    }
+    expect((await events(dialed.data!.call_control_id)).length).toBe(0);
+  });
+
+  it('needs a body on hangup, as the spec requires (send {})', async () => {
+    const dialed = await client.calls.dial({ connection_id: CALL_CONTROL_APP, from: CALLER, to: CHURCH_NUMBER });
+    // The SDK's types demand a body; a caller that skips them (plain JS, a cast) sends none.
+    const noBody = undefined as unknown as Telnyx.Calls.ActionHangupParams;
+    const bodiless = await client.calls.actions.hangup(dialed.data!.call_control_id, noBody).catch((e) => e);
+    expect(bodiless).toBeInstanceOf(Telnyx.UnprocessableEntityError);
+    expect(bodiless.error.errors[0].detail).toContain('is required by HangupCall');
+    expect((await client.calls.retrieveStatus(dialed.data!.call_control_id)).data!.is_alive).toBe(true);
+    await client.calls.actions.hangup(dialed.data!.call_control_id, {});
+  });
+
   it('refuses a dial whose body breaks the spec or whose timeout is out of range, naming the field', async () => {
     const missingFrom = await client.calls.dial({ connection_id: CALL_CONTROL_APP, to: CHURCH_NUMBER } as Telnyx.CallDialParams).catch((e) => e);
     expect(missingFrom).toBeInstanceOf(Telnyx.UnprocessableEntityError);

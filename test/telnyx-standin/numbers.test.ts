@@ -69,6 +69,28 @@ describe('Telnyx stand-in: available phone numbers', () => {
     expect(bad.body.errors[0].detail).toContain('must be one of');
   });
 
+  it('sells exactly the numbers given per area code, never topping them up (a test can sell an area code out)', async () => {
+    const fixed = await openStandIn({
+      inventory: { byAreaCode: { '414': ['+14144001111', '+14145550123'] }, bestEffortPerSearch: 0 },
+      orderCompletesAfterPolls: 0,
+    });
+    try {
+      const offered = await fixed.client.availablePhoneNumbers.list({ filter: { national_destination_code: '414' } });
+      // A 555 number can be offered on purpose, to prove a client refuses fiction numbers.
+      expect(offered.data!.map((n) => n.phone_number)).toEqual(['+14144001111', '+14145550123']);
+      const order = await fixed.client.numberOrders.create({ phone_numbers: offered.data!.map((n) => ({ phone_number: n.phone_number! })) });
+      expect(order.data!.status).toBe('success');
+      const soldOut = await fixed.client.availablePhoneNumbers.list({ filter: { national_destination_code: '414' } });
+      expect(soldOut.data).toEqual([]);
+      expectMatchesSpec('GET', '/v2/available_phone_numbers', 200, soldOut);
+    } finally {
+      await closeChecked(fixed.standIn);
+    }
+    await expect(openStandIn({ inventory: { byAreaCode: { '414': ['4144001111'] } } })).rejects.toThrow(
+      'inventory.byAreaCode.414: "4144001111" is not E.164 with a leading "+"',
+    );
+  });
+
   it('offers different numbers on two stand-ins, and the same numbers for the same seed', async () => {
     const a = await openStandIn({ inventory: { seed: 'church-a' } });
     const b = await openStandIn();
