@@ -1,7 +1,9 @@
 /**
- * Runs the webhook service: `npx ts-node --transpile-only webhook/main.ts` with the environment of
+ * Runs the webhook service: `node_modules/.bin/ts-node --transpile-only webhook/main.ts` with the environment of
  * webhook/config.ts (ENVIRONMENT documents every variable). Applies pending registry migrations, then serves
  * HTTP and works the provisioning queue with the real stack runner (stacks/provisioning-run.ts).
+ * Start it with node/ts-node itself, not through `npx`/`npm run`: those do not pass SIGTERM on, and the graceful
+ * stop (finish the current stack run, then exit) needs it.
  */
 import { migrate } from '../db/migrate';
 import { VoiceStackRunner } from '../stacks/provisioning-run';

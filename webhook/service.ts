@@ -68,10 +68,11 @@ export function createService(config: ServiceConfig, options: ServiceOptions): S
     pool,
     logger,
     async start() {
-      await app.ready();
+      // Listen first: a process that cannot take requests (port in use) must not start claiming jobs either.
+      const address = await app.listen({ host: config.host, port: config.port });
       notifier.start();
       worker.start();
-      return app.listen({ host: config.host, port: config.port });
+      return address;
     },
     async close(closeOptions = {}) {
       await app.close();

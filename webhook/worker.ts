@@ -72,7 +72,6 @@ export class ProvisioningWorker {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private readonly abort = new AbortController();
-  private readonly runListeners: Array<(report: RunReport) => void> = [];
 
   constructor(private readonly options: WorkerOptions) {
     this.workerId = options.workerId ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -95,11 +94,6 @@ export class ProvisioningWorker {
     this.loop = this.runLoop().finally(() => {
       this.loop = undefined;
     });
-  }
-
-  /** Observes every run (tests count runs; the CLI prints them). */
-  onRun(listener: (report: RunReport) => void): void {
-    this.runListeners.push(listener);
   }
 
   /**
@@ -210,7 +204,6 @@ export class ProvisioningWorker {
       }
       // A connection that failed mid-cycle is destroyed, which also drops any lock it still held.
       lockClient.release(broken);
-      if (report.jobs.length > 0) for (const listener of this.runListeners) listener(report);
     }
   }
 
