@@ -307,7 +307,7 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-export type SippDialHandle = DialHandle & { detail(): string | undefined; running(): boolean };
+export type SippDialHandle = DialHandle & { hangupCause(): string; detail(): string | undefined; running(): boolean };
 
 /** A CallDialer whose calls are real SIP calls placed with sipp. */
 export class SippDialer implements CallDialer {
