@@ -165,11 +165,9 @@ async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs
   const outs = outputsOf(inputs, result);
   if (!outs.ok) {
     // Pulumi's "created but failed to initialise": the step fails, the outputs (the failed result) are kept.
-    throw Object.assign(new Error(ringFailureMessage(inputs, outs)), {
-      id,
-      properties: outs,
-      reasons: [`${outs.cause}: ${outs.detail}`],
-    });
+    // The engine prints the reasons (not the message), so the whole explanation goes there.
+    const explanation = ringFailureMessage(inputs, outs);
+    throw Object.assign(new Error(explanation), { id, properties: outs, reasons: [explanation] });
   }
   return outs;
 }

@@ -1,0 +1,191 @@
+/**
+ * TestRing in the real Pulumi engine (CLI built by scripts/tools.sh, Automation API, file backend), next to the
+ * trunk and rule it proves, against the whole sandbox call path (Telnyx stand-in dialing with sipp, livekit-sip,
+ * livekit-server). What the founder sees: a working line rings through on `up`; preview and refresh place no call;
+ * a broken line fails the `up` with the cause while the trunk and rule stay; fixed, the next `up` rings again.
+ */
+import * as fs from 'fs';
+import { LocalWorkspace, PulumiCommand, type Stack } from '@pulumi/pulumi/automation';
+import { CHURCHWISE_AGENT_NAME } from '../../providers/line-ring';
+import { LiveKitClient } from '../../providers/livekit-client';
+import { LiveKitSipDispatchRule } from '../../providers/livekit-sip-dispatch-rule';
+import { LiveKitSipInboundTrunk } from '../../providers/livekit-sip-inbound-trunk';
+import type { LiveKitSettings } from '../../providers/provider-settings';
+import { TestRing } from '../../providers/test-ring';
+import { ensureLivekitSip } from '../../sandbox/livekit-sip';
+import { TOOLS_DIR } from '../../sandbox/processes';
+import { SippDialer } from '../../sandbox/sip-dialer';
+import { LIVEKIT_INBOUND_CONNECTION, startTelnyxStandIn, type TelnyxStandIn } from '../../sandbox/telnyx/standin';
+import { pulumiBinary } from '../../stacks/engine-environment';
+import { newWorkDir } from '../support/engine';
+import { CreatedObjects, byHand, randomE164, useSandboxLivekit } from '../livekit/support';
+import { eventually, sippProcessesOf } from './support';
+
+const TYPE = 'pulumi-nodejs:dynamic/churchwise:TestRing';
+const FROM = randomE164();
+let livekit: LiveKitSettings;
+let client: LiveKitClient;
+let dialer: SippDialer;
+let standIn: TelnyxStandIn;
+const created = new CreatedObjects();
+
+beforeAll(async () => {
+  if (!fs.existsSync(pulumiBinary())) throw new Error(`the Pulumi CLI is not built (${pulumiBinary()}): run scripts/tools.sh`);
+  livekit = await useSandboxLivekit();
+  await ensureLivekitSip();
+  client = new LiveKitClient(livekit);
+  dialer = new SippDialer();
+  standIn = await startTelnyxStandIn({ dialer });
+});
+
+afterAll(async () => {
+  await dialer?.close();
+  await standIn?.close();
+  await created.removeAll(livekit);
+});
+
+async function ringState(stack: Stack): Promise<Record<string, any>> {
+  const deployment = await stack.exportStack();
+  const resource = (deployment.deployment.resources ?? []).find((r: { type: string }) => r.type === TYPE);
+  return resource?.outputs ?? {};
+}
+
+test('a church line with its test ring: rings on up, never on preview or refresh, fails the up while broken, rings again once fixed', async () => {
+  const churchId = `engine-${Math.random().toString(36).slice(2, 8)}`;
+  const phoneNumber = randomE164();
+  const roomPrefix = `church-${churchId}-`;
+  standIn.seedPhoneNumber({ phone_number: phoneNumber, connection_id: LIVEKIT_INBOUND_CONNECTION.id, customer_reference: churchId });
+  const declared = { trigger: 'first' };
+  const program = async () => {
+    const name = `church ${churchId}`;
+    const trunk = new LiveKitSipInboundTrunk('trunk', { name, numbers: [phoneNumber], decommission: true });
+    const rule = new LiveKitSipDispatchRule('rule', {
+      name,
+      roomPrefix,
+      trunkIds: [trunk.sipTrunkId],
+      agentName: CHURCHWISE_AGENT_NAME,
+      agentMetadata: JSON.stringify({ churchId }),
+      decommission: true,
+    });
+    const ring = new TestRing('ring', {
+      churchId,
+      phoneNumber,
+      trunkId: trunk.sipTrunkId,
+      dispatchRuleId: rule.sipDispatchRuleId,
+      roomPrefix,
+      from: FROM,
+      trigger: declared.trigger,
+      timeoutSecs: 6,
+    });
+    return { trunkId: trunk.sipTrunkId, ruleId: rule.sipDispatchRuleId, ringOk: ring.ok, ringCause: ring.cause, ringAt: ring.at };
+  };
+  const work = newWorkDir('test-ring');
+  const vendorEnv = {
+    LIVEKIT_URL: livekit.url,
+    LIVEKIT_API_KEY: livekit.apiKey,
+    LIVEKIT_API_SECRET: livekit.apiSecret,
+    TELNYX_BASE_URL: standIn.url,
+    TELNYX_API_KEY: standIn.apiKey,
+  };
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: 'test', projectName: 'test-ring', program },
+    { workDir: work.dir, envVars: work.env(vendorEnv), pulumiCommand: await PulumiCommand.get({ root: TOOLS_DIR }) },
+  );
+  const dials = () => standIn.requests.filter((r) => r.operationId === 'DialCall').length;
+  const hangups = () => standIn.requests.filter((r) => r.operationId === 'HangupCall').length;
+
+  // A fresh line: the up rings it, and the ring passes.
+  const up = await stack.up();
+  expect(up.summary.result).toBe('succeeded');
+  const trunkId = created.trunk(up.outputs.trunkId.value);
+  const ruleId = created.rule(up.outputs.ruleId.value);
+  expect(up.outputs.ringOk.value).toBe(true);
+  expect(up.outputs.ringCause?.value).toBeUndefined();
+  expect(dials()).toBe(1);
+
+  // Preview and refresh read the last result; neither places a call.
+  const preview = await stack.preview({ expectNoChanges: true });
+  expect(preview.changeSummary).toEqual({ same: 4 });
+  await stack.refresh();
+  expect(dials()).toBe(1);
+  expect((await ringState(stack)).ok).toBe(true);
+
+  // Auth added by hand: the next ring fails the up with the cause, and says the line is not live.
+  await byHand(livekit).updateSipInboundTrunkFields(trunkId, { authUsername: 'by-hand', authPassword: 'pw-engine-ring-3310' });
+  declared.trigger = 'after-auth';
+  const failure = await stack.up().then(
+    () => undefined,
+    (error: unknown) => String((error as Error).message),
+  );
+  expect(failure).toContain(`test ring of ${phoneNumber} (church ${churchId}) failed: call_rejected`);
+  expect(failure).toContain(`trunk ${trunkId} requires auth`);
+  expect(failure).toContain('The line is NOT live');
+  expect(failure).not.toContain('pw-engine-ring-3310');
+  expect(dials()).toBe(2);
+  // The failed result is recorded; the trunk and rule are untouched, in the state and at LiveKit.
+  expect(await ringState(stack)).toMatchObject({ ok: false, cause: 'call_rejected', trigger: 'after-auth' });
+  const resources = (await stack.exportStack()).deployment.resources ?? [];
+  expect(resources.map((r: { id?: string }) => r.id)).toEqual(expect.arrayContaining([trunkId, ruleId]));
+  expect(await client.getInboundTrunk(trunkId)).toMatchObject({ numbers: [phoneNumber] });
+  expect(await client.getDispatchRule(ruleId)).toMatchObject({ trunkIds: [trunkId] });
+  expect(JSON.stringify(await stack.exportStack())).not.toContain('pw-engine-ring-3310');
+
+  // Fixed by hand, nothing changed in the program: the up rings again because the last ring failed.
+  await client.updateInboundTrunk(trunkId, { clearAuth: true });
+  const fixed = await stack.up();
+  expect(fixed.summary.result).toBe('succeeded');
+  expect(fixed.summary.resourceChanges).toMatchObject({ update: 1 });
+  expect(fixed.outputs.ringOk.value).toBe(true);
+  expect(dials()).toBe(3);
+
+  // Every ring hung up: a hangup per dial, all calls ended, no sipp left.
+  expect(hangups()).toBe(dials());
+  expect([...standIn.state.calls.values()].filter((c) => c.state !== 'ended')).toEqual([]);
+  await eventually(() => dialer.running() === 0 && sippProcessesOf(process.pid).length === 0, 'every sipp exited');
+
+  // Destroy: the ring releases nothing; the decommissioned trunk and rule go.
+  const destroyed = await stack.destroy();
+  expect(destroyed.summary.result).toBe('succeeded');
+  expect(await client.getInboundTrunk(trunkId)).toBeUndefined();
+  expect(dials()).toBe(3);
+}, 300_000);
+
+test('a line provisioned without a dispatch rule: the first up fails on the ring with no_room, the trunk is kept, the failure is on record', async () => {
+  const churchId = `engine-${Math.random().toString(36).slice(2, 8)}`;
+  const phoneNumber = randomE164();
+  standIn.seedPhoneNumber({ phone_number: phoneNumber, connection_id: LIVEKIT_INBOUND_CONNECTION.id, customer_reference: churchId });
+  const program = async () => {
+    const trunk = new LiveKitSipInboundTrunk('trunk', { name: `church ${churchId}`, numbers: [phoneNumber], decommission: true });
+    new TestRing('ring', { churchId, phoneNumber, trunkId: trunk.sipTrunkId, roomPrefix: `church-${churchId}-`, from: FROM, timeoutSecs: 6 });
+    return { trunkId: trunk.sipTrunkId };
+  };
+  const work = newWorkDir('test-ring-norule');
+  const vendorEnv = {
+    LIVEKIT_URL: livekit.url,
+    LIVEKIT_API_KEY: livekit.apiKey,
+    LIVEKIT_API_SECRET: livekit.apiSecret,
+    TELNYX_BASE_URL: standIn.url,
+    TELNYX_API_KEY: standIn.apiKey,
+  };
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: 'test', projectName: 'test-ring-norule', program },
+    { workDir: work.dir, envVars: work.env(vendorEnv), pulumiCommand: await PulumiCommand.get({ root: TOOLS_DIR }) },
+  );
+
+  const failure = await stack.up().then(
+    () => undefined,
+    (error: unknown) => String((error as Error).message),
+  );
+
+  expect(failure).toContain(`test ring of ${phoneNumber} (church ${churchId}) failed: no_room`);
+  expect(failure).toContain('no dispatch rule for trunk');
+  const resources = (await stack.exportStack()).deployment.resources ?? [];
+  const trunk = resources.find((r: { type: string }) => r.type === 'pulumi-nodejs:dynamic/livekit:LiveKitSipInboundTrunk');
+  created.trunk(trunk.id);
+  expect(await client.getInboundTrunk(trunk.id)).toMatchObject({ numbers: [phoneNumber] });
+  expect(await ringState(stack)).toMatchObject({ ok: false, cause: 'no_room', phoneNumber });
+  expect([...standIn.state.calls.values()].filter((c) => c.state !== 'ended')).toEqual([]);
+  await eventually(() => dialer.running() === 0, 'every sipp exited');
+
+  expect((await stack.destroy()).summary.result).toBe('succeeded');
+}, 300_000);
