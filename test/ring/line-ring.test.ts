@@ -205,3 +205,38 @@ test('a rule that dispatches no agent: the room exists but nobody would answer, 
   expect(result.roomName?.startsWith(line.roomPrefix)).toBe(true);
   await expectEverythingHungUp();
 });
+
+test('a number Telnyx routes nowhere (on no connection): the call ends at once and the ring fails with call_failed, pointing at Telnyx', async () => {
+  const line = await freshLine();
+  const number = [...standIn.state.phoneNumbers.values()].find((n) => n.phone_number === line.phoneNumber)!;
+  const moved = await fetch(`${standIn.url}/phone_numbers/${number.id}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${standIn.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ connection_id: '' }),
+  });
+  expect(moved.status).toBe(200);
+  expect(standIn.state.phoneNumbers.get(number.id)?.connection_id ?? null).toBeNull();
+
+  const result = await ring(line, FAILING_RING_TIMEOUT_MS);
+
+  expect(result).toMatchObject({ ok: false, cause: 'call_failed' });
+  expect(result.detail).toContain("the call ended before reaching a room of the church, and the line's LiveKit setup looks right");
+  expect(result.detail).toContain("check the number's Telnyx connection");
+  expect(sipTrace(line.phoneNumber)).toBe('');
+  await expectEverythingHungUp();
+});
+
+test('Telnyx refuses the dial: the ring fails with call_failed and the dial is not sent twice', async () => {
+  const line = await freshLine();
+  const dialsBefore = standIn.requests.filter((r) => r.method === 'POST' && /\/calls$/.test(r.path)).length;
+  standIn.injectFaults({ status: 503, count: 1, pathPrefix: '/calls', method: 'POST' });
+
+  const result = await ring(line, FAILING_RING_TIMEOUT_MS);
+
+  expect(result).toMatchObject({ ok: false, cause: 'call_failed' });
+  expect(result.detail).toContain(`Telnyx did not place the call from ${FROM} to ${line.phoneNumber}`);
+  expect(result.detail).toContain('HTTP 503');
+  expect(standIn.requests.filter((r) => r.method === 'POST' && /\/calls$/.test(r.path)).length - dialsBefore).toBe(1);
+  expect([...standIn.state.calls.values()].some((c) => c.to === line.phoneNumber)).toBe(false);
+  await expectEverythingHungUp();
+});

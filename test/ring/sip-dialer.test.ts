@@ -43,12 +43,23 @@ interface FarEnd {
   stop(): Promise<void>;
 }
 
+/**
+ * A free port below the kernel's ephemeral range (32768+), so no outgoing connection of another process takes it
+ * between our check and sipp's bind.
+ */
 async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (;;) {
+    const candidate = 20000 + Math.floor(Math.random() * 10000);
+    const server = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(candidate, '127.0.0.1', () => resolve(true));
+    });
+    if (free) {
+      await new Promise((resolve) => server.close(resolve));
+      return candidate;
+    }
+  }
 }
 
 /** A sipp UAS on a loopback TCP port playing `scenario` (its @NAME@ placeholders filled from `fill`) for one call. */
@@ -74,6 +85,8 @@ async function farEnd(scenario: string, fill: Record<string, string> = {}): Prom
   };
   peers.push(peer);
   await waitForPort(port, 10_000, `sipp UAS (${scenario})`);
+  // The port is ours only if our sipp still runs (it exits when the bind fails).
+  expect(child.exitCode).toBeNull();
   return peer;
 }
 
@@ -98,15 +111,20 @@ function call(to = randomE164(), dnisNumberFormat = '+e164'): DialRequest {
   };
 }
 
+/** What a handle says about itself, for failure messages. */
+function handleState(handle: SippDialHandle): string {
+  return `state ${handle.state()}, cause ${handle.hangupCause()}, detail ${handle.detail()}`;
+}
+
 function ended(handle: SippDialHandle): Promise<void> {
-  return eventually(() => handle.state() === 'ended', 'the call ended');
+  return eventually(() => handle.state() === 'ended', () => `the call ended (${handleState(handle)})`);
 }
 
 test('an answered call is ACKed, stays up, and our hangup sends BYE: normal_clearing', async () => {
   const peer = await farEnd('uas-answer.xml');
   const handle = dialerFor(peer).dial(call());
 
-  await eventually(() => handle.state() === 'answered', 'the call was answered');
+  await eventually(() => handle.state() === 'answered', () => `the call was answered (${handleState(handle)})`);
   expect(peer.trace()).toMatch(/TCP message received[^]*\r?\nACK sip:/);
   await handle.hangup();
 
@@ -132,7 +150,7 @@ test('a call the far end hangs up ends with normal_clearing from the called side
 test('a hangup while ringing sends CANCEL; the far end answers 487 and the call ends as originator_cancel', async () => {
   const peer = await farEnd('uas-ring-until-cancel.xml');
   const handle = dialerFor(peer).dial(call());
-  await eventually(() => peer.trace().includes('SIP/2.0 180 Ringing'), 'the far end rang');
+  await eventually(() => peer.trace().includes('SIP/2.0 180 Ringing'), () => `the far end rang (${handleState(handle)})`);
   expect(handle.state()).toBe('ringing');
 
   await handle.hangup();
@@ -169,7 +187,7 @@ test.each([
 test('a far end that never answers the CANCEL cannot hold the hangup: it resolves and sipp is gone', async () => {
   const peer = await farEnd('uas-ignore-cancel.xml');
   const handle = dialerFor(peer).dial(call());
-  await eventually(() => peer.trace().includes('SIP/2.0 180 Ringing'), 'the far end rang');
+  await eventually(() => peer.trace().includes('SIP/2.0 180 Ringing'), () => `the far end rang (${handleState(handle)})`);
 
   await handle.hangup();
 
@@ -212,7 +230,10 @@ test('close() hangs up every call still up and returns once every sipp has exite
   const other = new SippDialer({ endpoint: { host: '127.0.0.1', port: second.port, transport: 'tcp' } });
   dialers.push(other);
   const answered = other.dial(call());
-  await eventually(() => first.trace().includes('SIP/2.0 180 Ringing') && answered.state() === 'answered', 'both calls up');
+  await eventually(
+    () => first.trace().includes('SIP/2.0 180 Ringing') && answered.state() === 'answered',
+    () => `both calls up (ringing: ${handleState(ringing)}; answered: ${handleState(answered)})`,
+  );
 
   await Promise.all([dialer.close(), other.close()]);
 
