@@ -110,6 +110,7 @@ class SippCall implements DialHandle {
   private sipCallId?: string;
   private stderrTail = '';
   private hangupRequested = false;
+  private cleanedUp = false;
   private readonly workDir: string;
   private readonly timers: NodeJS.Timeout[] = [];
   readonly exited: Promise<void>;
@@ -120,12 +121,14 @@ class SippCall implements DialHandle {
   constructor(
     private readonly request: DialRequest,
     private readonly options: Required<Omit<SippDialerOptions, 'traceDir'>> & { traceDir?: string },
-    private readonly sequence: number,
   ) {
     this.exited = new Promise((resolve) => (this.markExited = resolve));
     this.twinReady = new Promise((resolve) => (this.markTwinReady = resolve));
     this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'churchwise-sipp-'));
-    this.start().catch((error) => this.finish('unspecified', `could not start sipp: ${String(error)}`));
+    this.start().catch((error) => {
+      this.finish('unspecified', `could not start sipp: ${String(error)}`);
+      this.onExit(null, null);
+    });
   }
 
   state(): DialState {
@@ -148,8 +151,9 @@ class SippCall implements DialHandle {
   }
 
   private traceFile(): string {
+    // Named after the call's own temp folder: unique even when several dialers share one traceDir.
     return this.options.traceDir
-      ? path.join(this.options.traceDir, `${this.sequence}-${process.pid}.log`)
+      ? path.join(this.options.traceDir, `${path.basename(this.workDir)}.log`)
       : path.join(this.workDir, 'messages.log');
   }
 
@@ -157,13 +161,13 @@ class SippCall implements DialHandle {
     const route = this.request.route;
     if (!route) {
       this.finish('not_found', `${this.request.to} routes nowhere: not an active number on an FQDN connection with an FQDN`);
-      this.markExited();
+      this.onExit(null, null);
       return;
     }
     const transport = SIPP_TRANSPORT[route.transport];
     if (!transport) {
       this.finish('unspecified', `unknown transport ${route.transport} on connection ${route.fqdnConnectionId}`);
-      this.markExited();
+      this.onExit(null, null);
       return;
     }
     this.server = net.createServer((socket) => this.attachTwin(socket));
@@ -195,7 +199,11 @@ class SippCall implements DialHandle {
     child.stderr!.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString()).slice(-STDERR_TAIL_CHARS);
     });
-    child.once('error', (error) => this.finish('unspecified', `could not run sipp (${this.options.sippPath}): ${error.message}`));
+    child.once('error', (error) => {
+      this.finish('unspecified', `could not run sipp (${this.options.sippPath}): ${error.message}`);
+      // A process that never started emits no 'exit'.
+      if (child.pid === undefined) this.onExit(null, null);
+    });
     child.once('exit', (code, signal) => this.onExit(code, signal));
     this.timers.push(
       setTimeout(() => {
@@ -257,7 +265,10 @@ class SippCall implements DialHandle {
     this.why = detail;
   }
 
+  /** Once per call: when sipp exited, or when no sipp was started at all. */
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.cleanedUp) return;
+    this.cleanedUp = true;
     if (this.current !== 'ended') {
       const errors = this.readErrors();
       this.finish(
@@ -313,7 +324,6 @@ export type SippDialHandle = DialHandle & { hangupCause(): string; detail(): str
 export class SippDialer implements CallDialer {
   private readonly calls = new Set<SippCall>();
   private readonly options: Required<Omit<SippDialerOptions, 'traceDir'>> & { traceDir?: string };
-  private sequence = 0;
 
   constructor(options: SippDialerOptions = {}) {
     this.options = {
@@ -328,7 +338,7 @@ export class SippDialer implements CallDialer {
   }
 
   dial(call: DialRequest): SippDialHandle {
-    const handle = new SippCall(call, this.options, ++this.sequence);
+    const handle = new SippCall(call, this.options);
     this.calls.add(handle);
     void handle.exited.then(() => this.calls.delete(handle));
     return handle;

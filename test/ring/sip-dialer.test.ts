@@ -248,3 +248,17 @@ test('SIP statuses map to the hangup causes Telnyx reports', () => {
   expect(hangupCauseForSipStatus(487).cause).toBe('originator_cancel');
   expect(hangupCauseForSipStatus(500, 'Server Error')).toEqual({ cause: 'unspecified', detail: 'SIP 500 Server Error' });
 });
+
+test('a sipp that cannot run ends the call with the reason instead of hanging the caller', async () => {
+  const dialer = new SippDialer({ sippPath: path.join(workDir, 'no-such-sipp') });
+  dialers.push(dialer);
+  const handle = dialer.dial(call());
+
+  await ended(handle);
+  await handle.hangup();
+
+  expect(handle.hangupCause()).toBe('unspecified');
+  expect(handle.detail()).toContain('could not run sipp');
+  expect(handle.detail()).toContain('ENOENT');
+  expect(dialer.running()).toBe(0);
+});
