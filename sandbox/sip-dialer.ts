@@ -16,7 +16,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { SANDBOX_SIP_ENDPOINT, type SipEndpoint } from './livekit-sip';
 import { REPO_ROOT, toolPath } from './processes';
-import type { CallDialer, DialHandle, DialRequest, DialState, TelnyxHangupCause } from './telnyx/call-dialer';
+import type { CallDialer, DialHandle, DialRequest, DialRoute, DialState, TelnyxHangupCause } from './telnyx/call-dialer';
 
 export const TEST_RING_SCENARIO = path.join(REPO_ROOT, 'sandbox', 'sipp', 'test-ring-uac.xml');
 
@@ -30,7 +30,7 @@ const TWIN_CONNECT_TIMEOUT_MS = 10_000;
 const STDERR_TAIL_CHARS = 2000;
 
 export interface SippDialerOptions {
-  /** Where INVITEs go; default the sandbox's livekit-sip (127.0.0.1:SANDBOX_PORTS.sip). */
+  /** Where INVITEs go unless the number's connection names a loopback FQDN; default the sandbox's livekit-sip. */
   endpoint?: SipEndpoint;
   scenarioFile?: string;
   /** Hard bound on one call, ringing or answered; default 11 minutes. */
@@ -85,6 +85,16 @@ export function calledNumberAsSent(e164: string, dnisNumberFormat: string): stri
 }
 
 const SIPP_TRANSPORT: Record<string, string> = { TCP: 't1', UDP: 'u1', TLS: 'l1' };
+
+/**
+ * Where the INVITE goes: the connection's first FQDN when it is a loopback address (the sandbox points its
+ * connection at the local bridge), else the dialer's endpoint. A real FQDN (LiveKit Cloud) is never dialed:
+ * nothing may leave the machine, the local bridge stands in for it.
+ */
+export function sipTarget(route: DialRoute, fallback: SipEndpoint): SipEndpoint {
+  const local = route.targets.find((t) => net.isIPv4(t.fqdn) && t.fqdn.startsWith('127.'));
+  return local ? { host: local.fqdn, port: local.port, transport: fallback.transport } : fallback;
+}
 
 type TwinEvent = { event: string; statusCode?: number; statusReason?: string };
 
@@ -176,7 +186,7 @@ class SippCall implements DialHandle {
       this.server!.listen(0, '127.0.0.1', () => resolve());
     });
     const twinPort = (this.server.address() as net.AddressInfo).port;
-    const { endpoint } = this.options;
+    const endpoint = sipTarget(route, this.options.endpoint);
     if (this.options.traceDir) fs.mkdirSync(this.options.traceDir, { recursive: true });
     const args = [
       '-sf', this.options.scenarioFile,

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { calledNumberAsSent, hangupCauseForSipStatus, SippDialer, type SippDialHandle } from '../../sandbox/sip-dialer';
+import { calledNumberAsSent, hangupCauseForSipStatus, sipTarget, SippDialer, type SippDialHandle } from '../../sandbox/sip-dialer';
 import { toolPath, waitForPort } from '../../sandbox/processes';
 import type { DialRequest } from '../../sandbox/telnyx/call-dialer';
 import { LIVEKIT_INBOUND_CONNECTION, LIVEKIT_INBOUND_FQDN } from '../../sandbox/telnyx/standin';
@@ -261,4 +261,19 @@ test('a sipp that cannot run ends the call with the reason instead of hanging th
   expect(handle.detail()).toContain('could not run sipp');
   expect(handle.detail()).toContain('ENOENT');
   expect(dialer.running()).toBe(0);
+});
+
+test('the INVITE goes where the number\'s connection points when that is loopback, never to a real FQDN', async () => {
+  const peer = await farEnd('uas-reject.xml', { CODE: '486', REASON: 'Busy Here' });
+  // The dialer's own endpoint is a closed port: only the connection's loopback FQDN can reach the far end.
+  const dialer = new SippDialer({ endpoint: { host: '127.0.0.1', port: 9, transport: 'tcp' } });
+  dialers.push(dialer);
+  const request = call();
+  const handle = dialer.dial({ ...request, route: { ...request.route!, targets: [{ fqdn: '127.0.0.1', port: peer.port }] } });
+
+  await ended(handle);
+
+  expect(handle.hangupCause()).toBe('user_busy');
+  const bridge = { host: '127.0.0.1', port: 5060, transport: 'tcp' as const };
+  expect(sipTarget(request.route!, bridge)).toEqual(bridge);
 });
