@@ -52,9 +52,9 @@ export function readProgramSettings(overrides: ProgramOverrides = {}): ProgramSe
   // runtime.getConfig returns the decrypted value without wrapping it in an Output: the URL is needed before any
   // resource is declared, and it is never exported or logged.
   const registryDatabaseUrl =
-    overrides.registryDatabaseUrl ??
-    pulumi.runtime.getConfig(`${CONFIG_NAMESPACE}:registryDatabaseUrl`) ??
-    process.env.REGISTRY_DATABASE_URL ??
+    overrides.registryDatabaseUrl ||
+    pulumi.runtime.getConfig(`${CONFIG_NAMESPACE}:registryDatabaseUrl`) ||
+    process.env.REGISTRY_DATABASE_URL ||
     process.env.DATABASE_URL;
   if (!registryDatabaseUrl) {
     throw new Error(

@@ -33,7 +33,7 @@ import { configureFromStack } from './provider-settings';
 import { VendorError } from './vendor-request';
 
 /** The single multi-tenant agent deployed on LiveKit: it serves every church. */
-export const DEFAULT_AGENT_NAME = 'churchwise-voice';
+export const DEFAULT_AGENT_NAME = 'churchwiseai-voice';
 
 export interface LiveKitSipDispatchRuleInputs {
   /** Room names start with this (e.g. `church-<churchId>-`). Required unless locked. */

@@ -27,8 +27,9 @@ export function resetConfiguredSettings(): void {
   stackConfig = undefined;
 }
 
+/** An empty value counts as unset: Pulumi.yaml declares credentials with "" so a stack may take them from env. */
 function setting(key: string, env: string, fallback?: string): string | undefined {
-  return stackConfig?.get(`${CONFIG_NAMESPACE}:${key}`) ?? process.env[env] ?? fallback;
+  return stackConfig?.get(`${CONFIG_NAMESPACE}:${key}`) || process.env[env] || fallback;
 }
 
 function required(key: string, env: string, fallback?: string): string {
