@@ -46,30 +46,41 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
     const child: pulumi.CustomResourceOptions = { parent: this, protect: adopted && !args.decommission };
     const churchMetadata = JSON.stringify({ churchId: args.churchId, churchName: args.churchName });
 
+    // Adoption verifies what the program states and changes nothing, so an adopted line states only what
+    // identifies it (number, connection, church reference, trunk numbers), not labels it never had.
     const number = new TelnyxPhoneNumber(
       `${name}-number`,
-      {
-        areaCode: adopted ? undefined : args.areaCode,
-        phoneNumber: args.adopt?.phoneNumber ?? args.phoneNumber,
-        adoptId: args.adopt?.phoneNumber,
-        connectionId: args.telnyxConnectionId,
-        customerReference: args.churchId,
-        tags: ['churchwise-voice', `church-${args.churchId}`.slice(0, 64)],
-        decommission: args.decommission,
-      },
+      adopted
+        ? {
+            adoptId: args.adopt!.phoneNumber,
+            phoneNumber: args.adopt!.phoneNumber,
+            connectionId: args.telnyxConnectionId,
+            customerReference: args.churchId,
+            decommission: args.decommission,
+          }
+        : {
+            // An exact requested number wins over the area code (they are exclusive inputs).
+            areaCode: args.phoneNumber ? undefined : args.areaCode,
+            phoneNumber: args.phoneNumber,
+            connectionId: args.telnyxConnectionId,
+            customerReference: args.churchId,
+            tags: ['churchwise-voice', `church-${args.churchId}`.slice(0, 64)],
+            decommission: args.decommission,
+          },
       child,
     );
 
     const trunk = new LiveKitSipInboundTrunk(
       `${name}-trunk`,
-      {
-        name: `church ${args.churchId}`,
-        numbers: [number.phoneNumber],
-        metadata: churchMetadata,
-        krispEnabled: true,
-        adoptId: args.adopt?.trunkId,
-        decommission: args.decommission,
-      },
+      adopted
+        ? { adoptId: args.adopt!.trunkId, numbers: [number.phoneNumber], decommission: args.decommission }
+        : {
+            name: `church ${args.churchId}`,
+            numbers: [number.phoneNumber],
+            metadata: churchMetadata,
+            krispEnabled: true,
+            decommission: args.decommission,
+          },
       child,
     );
 
@@ -101,6 +112,7 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
         livekitTrunkId: trunk.sipTrunkId,
         dispatchRuleId,
         status: 'active',
+        adoptId: adopted ? args.churchId : undefined,
         decommission: args.decommission,
       },
       child,
@@ -115,6 +127,7 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
           trunkId: trunk.sipTrunkId,
           dispatchRuleId,
           roomPrefix: churchRoomPrefix(args.churchId),
+          agentName: args.agentName,
           from: args.ringFrom,
         },
         { parent: this, dependsOn: [row] },

@@ -100,7 +100,7 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
     (trunk) =>
       new LiveKitSipInboundTrunk(
         `twilio-trunk-${trunk.trunkId}`,
-        { name: `twilio ${trunk.trunkId}`, numbers: trunk.numbers, adoptId: trunk.trunkId },
+        { numbers: trunk.numbers, adoptId: trunk.trunkId },
         { protect: true },
       ),
   );

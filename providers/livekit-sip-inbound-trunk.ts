@@ -291,7 +291,8 @@ export function checkLiveKitSipInboundTrunk(
 
   const typeFailures = [
     // A locked trunk is only adopted and compared on what the program states: name and numbers may be left out.
-    checkType('name', news.name, 'string', news.locked !== true),
+    // An adopted trunk states what identifies it (its numbers); its name is whatever it already has.
+    checkType('name', news.name, 'string', news.locked !== true && news.adoptId === undefined),
     checkType('numbers', news.numbers, 'string[]', news.locked !== true),
     checkType('krispEnabled', news.krispEnabled, 'boolean', false),
     checkType('metadata', news.metadata, 'string', false),

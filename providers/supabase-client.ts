@@ -90,7 +90,7 @@ export function classifySupabaseError(error: unknown): AttemptFailure | undefine
 /** Every request gets a deadline: a hung connection becomes a transport error and is retried. */
 const REQUEST_TIMEOUT_MS = 30000;
 
-function fetchWithTimeout(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+function fetchWithTimeout(input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> {
   return fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
 }
 

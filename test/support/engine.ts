@@ -2,11 +2,11 @@
  * Helpers for tests that drive the real Pulumi CLI and engine: a fresh work folder with its own file backend,
  * the offline engine environment, and a runner for CLI commands that returns what a user would see.
  */
-import { execFile } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { engineEnvironment, pulumiBinary } from '../../stacks/engine-environment';
+import { engineEnvironment } from '../../stacks/engine-environment';
+import { runPulumi } from '../../stacks/pulumi-cli';
 import { REPO_ROOT } from '../../sandbox/processes';
 
 /** Not a secret: it only encrypts throw-away test stacks. */
@@ -33,27 +33,10 @@ export function newWorkDir(name: string): WorkDir {
   };
 }
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CliResult } from '../../stacks/pulumi-cli';
 
-export function pulumi(args: string[], options: { cwd: string; env: Record<string, string>; timeoutMs?: number }): Promise<CliResult> {
-  if (!fs.existsSync(pulumiBinary())) {
-    throw new Error(`the Pulumi CLI is not built (${pulumiBinary()}): run scripts/tools.sh`);
-  }
-  return new Promise((resolve) => {
-    execFile(
-      pulumiBinary(),
-      [...args, '--non-interactive'],
-      { cwd: options.cwd, env: options.env, timeout: options.timeoutMs ?? 300_000, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof (error as any).code === 'number' ? (error as any).code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+export function pulumi(args: string[], options: { cwd: string; env: Record<string, string>; timeoutMs?: number }) {
+  return runPulumi(args, options);
 }
 
 /** The newest checkpoint of a stack in a file backend, as text (to search it for leaked secrets). */

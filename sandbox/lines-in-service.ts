@@ -1,0 +1,111 @@
+/**
+ * Puts production's lines in service (seed table "Current phone numbers") into the sandbox, with production's own
+ * ids, so the program adopts them here exactly as it does in production:
+ * - LiveKit trunks ST_LWgmiBSwTk7P, ST_3KMJ5YEjF2fF, ST_jKtes8Md7dEZ and the locked ST_Xa3Bp9aixRFP. The SIP API
+ *   always picks a new id, so each trunk is written into livekit-server's Redis store the way the server itself
+ *   stores it (hash `sip_inbound_trunk`, field = id, value = the SIPInboundTrunkInfo protobuf);
+ * - the Telnyx numbers in the stand-in (the churches' on the FQDN connection, the fallback on no SIP connection);
+ * - the churches' church_voice_agents rows.
+ * Every step is skipped when the object is already there.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { SIPInboundTrunkInfo } from '@livekit/protocol';
+import { Pool } from 'pg';
+import { parse } from 'yaml';
+import type { LinesInService } from '../infra/settings';
+import { SANDBOX_PORTS } from './ports';
+import { REPO_ROOT, toolPath } from './processes';
+
+/** The locked trunk's real numbers are not in the seed; the sandbox gives it one number nobody else uses. */
+export const SANDBOX_LOCKED_TRUNK_NUMBER = '+14697000001';
+
+export interface StackFileSettings {
+  linesInService: LinesInService;
+  lockedTrunkId: string;
+  telnyxConnectionId: string;
+}
+
+/** The lines in service and lock settings a stack file (Pulumi.<stack>.yaml) declares. */
+export function stackFileSettings(stack = 'dev', dir = REPO_ROOT): StackFileSettings {
+  const config = (parse(fs.readFileSync(path.join(dir, `Pulumi.${stack}.yaml`), 'utf8'))?.config ?? {}) as Record<string, any>;
+  const lines = config['churchwise-voice:linesInService'] ?? {};
+  return {
+    linesInService: { churches: lines.churches ?? [], twilioTrunks: lines.twilioTrunks ?? [], fallbackNumber: lines.fallbackNumber },
+    lockedTrunkId: config['churchwise-voice:lockedTrunkId'] ?? 'ST_Xa3Bp9aixRFP',
+    telnyxConnectionId: config['churchwise-voice:telnyxConnectionId'] ?? '2925216093662349036',
+  };
+}
+
+export interface SeedTargets {
+  /** Telnyx stand-in base URL including /v2, and its key. */
+  telnyx: { url: string; apiKey: string };
+  /** Database holding church_voice_agents. */
+  databaseUrl: string;
+  redisPort?: number;
+}
+
+export interface SeedReport {
+  trunks: string[];
+  numbers: string[];
+  rows: string[];
+}
+
+function redis(args: string[], input?: Buffer, port = SANDBOX_PORTS.redis): string {
+  return execFileSync(toolPath('redis-cli'), ['-h', '127.0.0.1', '-p', String(port), ...args], { input }).toString().trim();
+}
+
+function seedTrunk(id: string, name: string, numbers: string[], port?: number): boolean {
+  if (redis(['HEXISTS', 'sip_inbound_trunk', id], undefined, port) === '1') return false;
+  const info = new SIPInboundTrunkInfo({ sipTrunkId: id, name, numbers });
+  // -x: the last argument is read from stdin, byte for byte (the value is binary protobuf).
+  redis(['-x', 'HSET', 'sip_inbound_trunk', id], Buffer.from(info.toBinary()), port);
+  return true;
+}
+
+async function seedNumber(telnyx: SeedTargets['telnyx'], phoneNumber: string, connectionId: string | null, customerReference?: string): Promise<boolean> {
+  const headers = { authorization: `Bearer ${telnyx.apiKey}`, 'content-type': 'application/json' };
+  const found = await fetch(`${telnyx.url}/phone_numbers?filter[phone_number]=${phoneNumber.slice(1)}`, { headers });
+  const existing = ((await found.json()) as { data: Array<{ phone_number: string }> }).data;
+  if (existing.some((n) => n.phone_number === phoneNumber)) return false;
+  const seeded = await fetch(`${telnyx.url.replace(/\/v2$/, '')}/_standin/seed`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ phone_number: phoneNumber, connection_id: connectionId, customer_reference: customerReference }),
+  });
+  if (!seeded.ok) throw new Error(`seeding ${phoneNumber} into the Telnyx stand-in failed: HTTP ${seeded.status} ${await seeded.text()}`);
+  return true;
+}
+
+export async function seedLinesInService(targets: SeedTargets, settings: StackFileSettings = stackFileSettings()): Promise<SeedReport> {
+  const report: SeedReport = { trunks: [], numbers: [], rows: [] };
+  const { linesInService: lines } = settings;
+  for (const church of lines.churches) {
+    if (seedTrunk(church.trunkId, church.name, [church.phoneNumber], targets.redisPort)) report.trunks.push(church.trunkId);
+    if (await seedNumber(targets.telnyx, church.phoneNumber, settings.telnyxConnectionId, church.churchId)) report.numbers.push(church.phoneNumber);
+  }
+  for (const trunk of lines.twilioTrunks) {
+    if (seedTrunk(trunk.trunkId, `twilio ${trunk.trunkId}`, trunk.numbers, targets.redisPort)) report.trunks.push(trunk.trunkId);
+  }
+  if (seedTrunk(settings.lockedTrunkId, 'main twilio trunk (LOCKED)', [SANDBOX_LOCKED_TRUNK_NUMBER], targets.redisPort)) {
+    report.trunks.push(settings.lockedTrunkId);
+  }
+  // The company fallback answers with TeXML: it is on no SIP connection of ours.
+  if (lines.fallbackNumber && (await seedNumber(targets.telnyx, lines.fallbackNumber, null))) report.numbers.push(lines.fallbackNumber);
+
+  const pool = new Pool({ connectionString: targets.databaseUrl, max: 1 });
+  try {
+    for (const church of lines.churches) {
+      const inserted = await pool.query(
+        `insert into church_voice_agents (church_id, twilio_phone_number, provider, livekit_trunk_id, status)
+         values ($1, $2, 'telnyx', $3, 'active') on conflict do nothing`,
+        [church.churchId, church.phoneNumber, church.trunkId],
+      );
+      if (inserted.rowCount) report.rows.push(church.churchId);
+    }
+  } finally {
+    await pool.end();
+  }
+  return report;
+}

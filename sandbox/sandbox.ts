@@ -1,0 +1,124 @@
+/**
+ * The local sandbox: every peer the dev stack needs, on loopback, started once and found again by later commands
+ * (pid and log files under .sandbox/). Real livekit-server + Redis + the livekit-sip bridge, real PostgreSQL with
+ * the migrations, the PostgREST subset production's supabase-js talks to, mailpit as the SMTP sink, and the
+ * Telnyx stand-in whose test calls are real SIP INVITEs (sipp) into the bridge.
+ */
+import * as path from 'path';
+import { Client, escapeIdentifier } from 'pg';
+import { migrate } from '../db/migrate';
+import type { LiveKitSettings } from '../providers/provider-settings';
+import { SANDBOX_LIVEKIT, LIVEKIT_DAEMONS } from './livekit';
+import { LIVEKIT_SIP_DAEMON, ensureLivekitSip } from './livekit-sip';
+import { MailpitConnection, ensureMailpit } from './mailpit';
+import { SANDBOX_PORTS } from './ports';
+import { ensurePostgres, stopPostgres } from './postgres';
+import { POSTGREST_DAEMON_NAME, ensurePostgrestDaemon } from './postgrest';
+import { REPO_ROOT, portOpen, runningPid, startDaemon, stopDaemon } from './processes';
+import { sandboxTelnyxSettings } from './telnyx/main';
+import { SeedReport, seedLinesInService } from './lines-in-service';
+
+export const SANDBOX_DATABASE = 'churchwise';
+/** Only ever valid on this machine's loopback PostgREST; production's key is `pulumi config set --secret`. */
+export const SANDBOX_SUPABASE_SERVICE_KEY = 'sandbox-service-role-key-loopback-only';
+const TELNYX_DAEMON = 'telnyx';
+
+export interface Sandbox {
+  databaseUrl: string;
+  telnyx: { url: string; apiKey: string };
+  livekit: LiveKitSettings;
+  supabase: { url: string; serviceKey: string };
+  mail: MailpitConnection;
+  seeded: SeedReport;
+}
+
+/** What the engine (and so every provider) needs to reach the sandbox: passed as environment, never config. */
+export function sandboxVendorEnv(sandbox: Omit<Sandbox, 'seeded'>): Record<string, string> {
+  return {
+    TELNYX_BASE_URL: sandbox.telnyx.url,
+    TELNYX_API_KEY: sandbox.telnyx.apiKey,
+    LIVEKIT_URL: sandbox.livekit.url,
+    LIVEKIT_API_KEY: sandbox.livekit.apiKey,
+    LIVEKIT_API_SECRET: sandbox.livekit.apiSecret,
+    SUPABASE_URL: sandbox.supabase.url,
+    SUPABASE_SERVICE_ROLE_KEY: sandbox.supabase.serviceKey,
+    REGISTRY_DATABASE_URL: sandbox.databaseUrl,
+  };
+}
+
+async function ensureDatabase(serverUrl: string, databaseUrl: string): Promise<void> {
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    const exists = await admin.query('select 1 from pg_database where datname = $1', [SANDBOX_DATABASE]);
+    if (exists.rowCount === 0) await admin.query(`create database ${escapeIdentifier(SANDBOX_DATABASE)}`);
+  } finally {
+    await admin.end();
+  }
+  const { Pool } = await import('pg');
+  const pool = new Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function ensureTelnyxStandIn(): Promise<{ url: string; apiKey: string }> {
+  const { baseUrl, apiKey } = sandboxTelnyxSettings();
+  await startDaemon({
+    name: TELNYX_DAEMON,
+    command: process.execPath,
+    args: [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO_ROOT, 'sandbox', 'telnyx', 'main.ts')],
+    port: SANDBOX_PORTS.telnyx,
+    // The first start parses the 4 MB OpenAPI spec (then cached under .sandbox/cache).
+    readyTimeoutMs: 120_000,
+  });
+  return { url: baseUrl, apiKey };
+}
+
+/** Starts whatever is not running yet (each step is idempotent) and seeds the lines in service. */
+export async function startSandbox(progress: (line: string) => void = () => undefined): Promise<Sandbox> {
+  progress('postgres: starting');
+  const postgres = await ensurePostgres();
+  const databaseUrl = postgres.databaseUrl(SANDBOX_DATABASE);
+  await ensureDatabase(postgres.url, databaseUrl);
+  progress(`postgres: ${SANDBOX_DATABASE} migrated on 127.0.0.1:${postgres.port}`);
+  const postgrest = await ensurePostgrestDaemon({ databaseUrl, serviceKey: SANDBOX_SUPABASE_SERVICE_KEY });
+  progress(`supabase (PostgREST subset): ${postgrest.url}`);
+  progress('livekit: redis, livekit-server and the livekit-sip bridge');
+  const sip = await ensureLivekitSip();
+  progress(`livekit: ${SANDBOX_LIVEKIT.url}, SIP ${sip.transport}://${sip.host}:${sip.port}`);
+  const mail = await ensureMailpit();
+  progress(`mail sink: ${mail.smtpUrl} (read at ${mail.apiUrl})`);
+  const telnyx = await ensureTelnyxStandIn();
+  progress(`telnyx stand-in: ${telnyx.url}`);
+  const base = { databaseUrl, telnyx, livekit: SANDBOX_LIVEKIT, supabase: { url: postgrest.url, serviceKey: SANDBOX_SUPABASE_SERVICE_KEY }, mail };
+  const seeded = await seedLinesInService({ telnyx, databaseUrl });
+  progress(`lines in service seeded: ${seeded.trunks.length} trunks, ${seeded.numbers.length} numbers, ${seeded.rows.length} rows new`);
+  return { ...base, seeded };
+}
+
+const DAEMONS = [TELNYX_DAEMON, 'mailpit', LIVEKIT_SIP_DAEMON, LIVEKIT_DAEMONS.livekitServer, LIVEKIT_DAEMONS.redis, POSTGREST_DAEMON_NAME];
+
+export async function stopSandbox(progress: (line: string) => void = () => undefined): Promise<void> {
+  for (const name of DAEMONS) {
+    if (await stopDaemon(name)) progress(`${name}: stopped`);
+  }
+  if (await stopPostgres()) progress('postgres: stopped');
+}
+
+export async function sandboxStatus(): Promise<Array<{ name: string; pid?: number; port: number; open: boolean }>> {
+  const ports: Record<string, number> = {
+    postgres: SANDBOX_PORTS.postgres,
+    [POSTGREST_DAEMON_NAME]: SANDBOX_PORTS.postgrest,
+    [LIVEKIT_DAEMONS.redis]: SANDBOX_PORTS.redis,
+    [LIVEKIT_DAEMONS.livekitServer]: SANDBOX_PORTS.livekit,
+    [LIVEKIT_SIP_DAEMON]: SANDBOX_PORTS.sip,
+    mailpit: SANDBOX_PORTS.smtp,
+    [TELNYX_DAEMON]: SANDBOX_PORTS.telnyx,
+  };
+  return Promise.all(
+    Object.entries(ports).map(async ([name, port]) => ({ name, pid: runningPid(name), port, open: await portOpen(port) })),
+  );
+}
