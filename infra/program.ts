@@ -18,10 +18,26 @@ export interface LineSummary {
   ring?: { ok: boolean; cause?: string; at?: string };
 }
 
-async function readRegistry(url: string): Promise<RegistryChurch[]> {
+/** A live line (a church_voice_agents row) whose church is no longer in the registry. */
+interface OrphanedLine {
+  churchId: string;
+  phoneNumber: string;
+}
+
+async function readRegistry(url: string): Promise<{ churches: RegistryChurch[]; orphaned: OrphanedLine[] }> {
   const pool = new Pool({ connectionString: url, max: 1 });
   try {
-    return await listChurches(pool);
+    const churches = await listChurches(pool);
+    // Rows of churches the registry no longer lists: their resources will be planned for deletion, which the
+    // providers refuse without a decommission. Found here so the preview says so before anyone runs `up`.
+    const orphaned = await pool
+      .query<OrphanedLine>(
+        `select church_id as "churchId", twilio_phone_number as "phoneNumber" from church_voice_agents
+          where status <> 'decommissioned' and church_id not in (select church_id from churches)`,
+      )
+      .then((r) => r.rows)
+      .catch(() => [] as OrphanedLine[]); // a registry database without church_voice_agents (rows live elsewhere)
+    return { churches, orphaned };
   } finally {
     await pool.end();
   }
@@ -41,7 +57,7 @@ function declareLine(settings: ProgramSettings, line: ConstructorParameters<type
  */
 export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promise<Record<string, unknown>> {
   const settings = readProgramSettings(overrides);
-  const churches = await readRegistry(settings.registryDatabaseUrl);
+  const { churches, orphaned } = await readRegistry(settings.registryDatabaseUrl);
   const ringFrom = settings.testRings ? settings.ringFromNumber : undefined;
   const base = { telnyxConnectionId: settings.telnyxConnectionId, agentName: settings.agentName, ringFrom };
 
@@ -65,6 +81,13 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
 
   const inService = settings.adoptLinesInService ? settings.linesInService : { churches: [], twilioTrunks: [] };
   const adoptedIds = new Set(inService.churches.map((c) => c.churchId));
+  for (const line of orphaned.filter((o) => !adoptedIds.has(o.churchId))) {
+    void pulumi.log.warn(
+      `LINE WITHOUT A CHURCH: ${line.churchId} (${line.phoneNumber}) is not in the customer registry but its line is live. ` +
+        'It will NOT be released: the update refuses to delete its number, trunk, rule and row. To keep it, put the ' +
+        `church back in the registry; to release it, decommission it (npm run provision -- decommission --church ${line.churchId}).`,
+    );
+  }
   for (const church of inService.churches) {
     const line = declareLine(settings, {
       ...base,

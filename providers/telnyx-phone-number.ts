@@ -237,6 +237,12 @@ export function diffTelnyxPhoneNumber(
 }
 
 /** Search results a purchase may order: exact matches in the area code, never a 555 number. */
+/** How many different numbers one create may try when each was taken between search and order. */
+const ORDER_CANDIDATES = 3;
+
+/** Telnyx refused an order for a number that is no longer available (422): nothing was bought. */
+class NumberTakenError extends Error {}
+
 export function orderableNumbers(found: readonly AvailableNumber[], areaCode: string): AvailableNumber[] {
   return found.filter(
     (candidate) =>
@@ -343,9 +349,20 @@ class Purchase {
       await pulumi.log.info(`${this.label}: resuming order ${earlier.order.id} placed earlier`);
       return this.complete(earlier.order);
     }
-    const chosen = await this.chooseNumber();
-    await pulumi.log.info(`${this.label}: ordering ${chosen.phoneNumber} on connection ${this.inputs.connectionId}`);
-    return this.complete(await this.placeOrder(chosen.phoneNumber));
+    const candidates = await this.chooseNumbers();
+    for (const [index, chosen] of candidates.entries()) {
+      await pulumi.log.info(`${this.label}: ordering ${chosen.phoneNumber} on connection ${this.inputs.connectionId}`);
+      try {
+        return await this.complete(await this.placeOrder(chosen.phoneNumber));
+      } catch (error) {
+        // Another buyer (often the church next to this one in the same `up`) took the number between search and
+        // order. Telnyx refused the order, so nothing was bought: the next candidate is safe to order.
+        const last = index === candidates.length - 1;
+        if (!(error instanceof NumberTakenError) || last) throw error;
+        await pulumi.log.info(`${this.label}: ${chosen.phoneNumber} was taken meanwhile; trying another`);
+      }
+    }
+    throw new Error(`no number could be ordered for ${this.label}`);
   }
 
   /** The connection must exist before anything is bought; a number is never put on a new connection. */
@@ -412,7 +429,8 @@ class Purchase {
     return heldRecord ? { record: heldRecord } : undefined;
   }
 
-  private async chooseNumber(): Promise<AvailableNumber> {
+  /** Candidates in the order to try: the exact number alone, or up to ORDER_CANDIDATES from a random start. */
+  private async chooseNumbers(): Promise<AvailableNumber[]> {
     const exact = this.inputs.phoneNumber;
     if (exact !== undefined) {
       const areaCode = exact.slice(2, 5);
@@ -424,19 +442,21 @@ class Purchase {
             `${areaCode} did not return it); nothing was bought`,
         );
       }
-      return match;
+      return [match];
     }
     const areaCode = this.inputs.areaCode!;
     const found = await this.client.searchAvailableLocalNumbers(areaCode, SEARCH_LIMIT);
-    const [first] = orderableNumbers(found, areaCode);
-    if (!first) {
+    const orderable = orderableNumbers(found, areaCode);
+    if (orderable.length === 0) {
       const skipped = found.length > 0 ? ` (${found.length} offered, none an exact non-555 local match)` : '';
       throw new Error(
         `no local voice number is available in area code ${areaCode}${skipped}: nothing was bought for ${this.label}. ` +
           'Near matches (best_effort) and 555 numbers are never ordered; pick another area code',
       );
     }
-    return first;
+    // Churches provisioned side by side search the same inventory: a random start keeps them off one number.
+    const start = Math.floor(Math.random() * orderable.length);
+    return [...orderable.slice(start), ...orderable.slice(0, start)].slice(0, ORDER_CANDIDATES);
   }
 
   /**
@@ -450,7 +470,8 @@ class Purchase {
     } catch (error) {
       const outcomeUnknown = error instanceof VendorError && (error.status === undefined || error.status >= 500);
       if (!outcomeUnknown) {
-        throw new Error(`ordering ${phoneNumber} for ${this.label} failed, nothing was bought: ${(error as Error).message}`);
+        const message = `ordering ${phoneNumber} for ${this.label} failed, nothing was bought: ${(error as Error).message}`;
+        throw error instanceof VendorError && error.status === 422 ? new NumberTakenError(message) : new Error(message);
       }
       const placed = (await this.client.listNumberOrders({ customerReference: this.inputs.customerReference })).find(
         (candidate) =>

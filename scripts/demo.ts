@@ -50,7 +50,8 @@ async function main(): Promise<void> {
   }
 
   say('== 3/4 pulumi up (dev stack, real engine)');
-  const up = await cli(['up', '--yes', '--skip-preview', '--stack', 'dev'], (line) => say(`   ${line}`));
+  // --refresh: the sandbox's peers keep their data in memory, so after a restart the state is re-read first.
+  const up = await cli(['up', '--yes', '--skip-preview', '--refresh', '--stack', 'dev'], (line) => say(`   ${line}`));
   if (up.code !== 0) throw new Error('pulumi up failed (see above)');
 
   const outputs = await cli(['stack', 'output', 'lines', '--json', '--stack', 'dev']);

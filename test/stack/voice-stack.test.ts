@@ -1,0 +1,121 @@
+/**
+ * The stack the founder runs (issue: "The stack"), with the real CLI on the on-disk program against the sandbox:
+ * provisioning from empty, a clean second preview, adoption of the lines in service, protection and the lock.
+ */
+import { SipClient } from 'livekit-server-sdk';
+import { SANDBOX_LIVEKIT } from '../../sandbox/livekit';
+import { newVoiceStack, VoiceStackFixture } from '../support/voice-stack';
+
+const sip = new SipClient(SANDBOX_LIVEKIT.url, SANDBOX_LIVEKIT.apiKey, SANDBOX_LIVEKIT.apiSecret);
+/** Numbers bought: orders Telnyx accepted (an order refused because the number was taken buys nothing). */
+const orders = (stack: VoiceStackFixture) => stack.telnyx.state.numberOrders.size;
+const releases = (stack: VoiceStackFixture) => stack.telnyx.countRequests('DELETE', '/phone_numbers');
+
+describe('a stack of churches from the registry', () => {
+  let stack: VoiceStackFixture;
+  beforeAll(async () => {
+    stack = await newVoiceStack('stack-churches');
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  test('up provisions every church end to end; the next preview has no changes', async () => {
+    await stack.addChurch({ churchId: 'first-baptist-akron', name: 'First Baptist Akron', areaCode: '330' });
+    await stack.addChurch({ churchId: 'grace-akron', name: 'Grace Akron', areaCode: '330' });
+    await stack.addChurch({ churchId: 'hope-tulsa', name: 'Hope Tulsa', areaCode: '918' });
+
+    const up = await stack.cli(['up', '--yes', '--skip-preview']);
+    expect({ code: up.code, out: up.code ? up.stdout : '' }).toEqual({ code: 0, out: '' });
+
+    const lines = await stack.lines();
+    expect(lines.map((l) => l.churchId).sort()).toEqual(['first-baptist-akron', 'grace-akron', 'hope-tulsa']);
+    for (const line of lines) {
+      expect(line.phoneNumber).toMatch(/^\+1\d{10}$/);
+      expect(line.ring).toMatchObject({ ok: true });
+      // The trunk really exists in LiveKit with the number, and the rule dispatches the agent for that trunk.
+      const [trunk] = await sip.listSipInboundTrunk({ trunkIds: [line.trunkId] } as never);
+      expect(trunk.numbers).toEqual([line.phoneNumber]);
+      expect(trunk.authUsername).toBe('');
+      const [rule] = await sip.listSipDispatchRule({ dispatchRuleIds: [line.dispatchRuleId!] } as never);
+      expect(rule.trunkIds).toEqual([line.trunkId]);
+      expect(rule.roomConfig?.agents.map((a) => a.agentName)).toEqual(['churchwiseai-voice']);
+      const row = await stack.db.pool.query('select * from church_voice_agents where church_id = $1', [line.churchId]);
+      expect(row.rows[0]).toMatchObject({ twilio_phone_number: line.phoneNumber, provider: 'telnyx', livekit_trunk_id: line.trunkId, dispatch_rule_id: line.dispatchRuleId });
+    }
+    // Two churches in area code 330 got two different numbers in 330.
+    const akron = lines.filter((l) => l.churchId.endsWith('akron')).map((l) => l.phoneNumber);
+    expect(new Set(akron).size).toBe(2);
+    expect(akron.every((n) => n.startsWith('+1330'))).toBe(true);
+    expect(orders(stack)).toBe(3);
+
+    const preview = await stack.cli(['preview', '--expect-no-changes']);
+    expect({ code: preview.code, out: preview.code ? preview.stdout : '' }).toEqual({ code: 0, out: '' });
+  });
+
+  test('a church removed from the registry without decommission keeps its number: the update fails loudly', async () => {
+    const line = (await stack.lines()).find((l) => l.churchId === 'hope-tulsa');
+    expect(line).toBeDefined();
+    await stack.db.pool.query("delete from churches where church_id = 'hope-tulsa'");
+    const preview = await stack.cli(['preview']);
+    expect(preview.stdout).toMatch(/LINE WITHOUT A CHURCH: hope-tulsa \(\+1918\d{7}\)[^]*will NOT be released/);
+    const up = await stack.cli(['up', '--yes', '--skip-preview']);
+    expect(up.code).not.toBe(0);
+    expect(up.stdout).toMatch(/refusing to (release|delete)/);
+    expect(releases(stack)).toBe(0);
+    const [trunk] = await sip.listSipInboundTrunk({ trunkIds: [line!.trunkId] } as never);
+    expect(trunk.numbers).toEqual([line!.phoneNumber]);
+    const number = [...stack.telnyx.state.phoneNumbers.values()].find((n) => n.phone_number === line!.phoneNumber);
+    expect(number?.status).toBe('active');
+    const row = await stack.db.pool.query("select 1 from church_voice_agents where church_id = 'hope-tulsa'");
+    expect(row.rowCount).toBe(1);
+  });
+});
+
+describe('lines in service', () => {
+  let stack: VoiceStackFixture;
+  beforeAll(async () => {
+    stack = await newVoiceStack('stack-adopt', { linesInService: true, testRings: false });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  test('are adopted without buying a number or creating a trunk', async () => {
+    const trunksBefore = (await sip.listSipInboundTrunk()).length;
+    const up = await stack.cli(['up', '--yes', '--skip-preview']);
+    expect({ code: up.code, out: up.code ? up.stdout : '' }).toEqual({ code: 0, out: '' });
+    expect(orders(stack)).toBe(0);
+    expect((await sip.listSipInboundTrunk()).length).toBe(trunksBefore);
+    const lines = await stack.lines();
+    expect(lines.map((l) => [l.phoneNumber, l.trunkId, l.source])).toEqual(
+      expect.arrayContaining([
+        ['+14144007103', 'ST_LWgmiBSwTk7P', 'in-service'],
+        ['+17473897673', 'ST_3KMJ5YEjF2fF', 'in-service'],
+      ]),
+    );
+    const preview = await stack.cli(['preview', '--expect-no-changes']);
+    expect(preview.code).toBe(0);
+  });
+
+  test('destroy is refused for the protected legacy resources', async () => {
+    const destroy = await stack.cli(['destroy', '--yes', '--skip-preview']);
+    expect(destroy.code).not.toBe(0);
+    expect(destroy.stdout + destroy.stderr).toMatch(/protected/);
+    const [locked] = await sip.listSipInboundTrunk({ trunkIds: ['ST_Xa3Bp9aixRFP'] } as never);
+    expect(locked.sipTrunkId).toBe('ST_Xa3Bp9aixRFP');
+    expect(releases(stack)).toBe(0);
+  });
+
+  test('a program change that would touch the locked trunk fails before calling LiveKit', async () => {
+    const [before] = await sip.listSipInboundTrunk({ trunkIds: ['ST_Xa3Bp9aixRFP'] } as never);
+    // A config mistake pointing the legacy Twilio trunk list at the locked trunk would change its numbers.
+    const set = await stack.cli(['config', 'set', '--path', 'churchwise-voice:linesInService.twilioTrunks[0].trunkId', 'ST_Xa3Bp9aixRFP']);
+    expect(set.code).toBe(0);
+    const up = await stack.cli(['up', '--yes', '--skip-preview']);
+    expect(up.code).not.toBe(0);
+    const [after] = await sip.listSipInboundTrunk({ trunkIds: ['ST_Xa3Bp9aixRFP'] } as never);
+    expect(after.numbers).toEqual(before.numbers);
+    expect(after.name).toBe(before.name);
+  });
+});
