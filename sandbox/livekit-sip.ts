@@ -7,7 +7,6 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import * as lockfile from 'proper-lockfile';
 import { stringify } from 'yaml';
 import { ensureLivekitServer, SANDBOX_LIVEKIT } from './livekit';
 import { SANDBOX_PORTS } from './ports';
@@ -49,22 +48,6 @@ export function livekitSipConfig(): Record<string, unknown> {
     nat_1_to_1_ip: '127.0.0.1',
     logging: { level: 'info' },
   };
-}
-
-/** Serializes check-and-start across jest workers (same scheme as sandbox/livekit.ts and sandbox/mailpit.ts). */
-async function withSipStartLock<T>(body: () => Promise<T>): Promise<T> {
-  const target = path.join(SANDBOX_DIR, 'run', `${LIVEKIT_SIP_DAEMON}.start`);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  fs.closeSync(fs.openSync(target, 'a'));
-  const release = await lockfile.lock(target, {
-    stale: READY_TIMEOUT_MS * 2,
-    retries: { retries: 600, minTimeout: 100, maxTimeout: 200, factor: 1 },
-  });
-  try {
-    return await body();
-  } finally {
-    await release();
-  }
 }
 
 /**
@@ -137,16 +120,16 @@ async function waitForSipAnswer(timeoutMs: number): Promise<void> {
 export async function ensureLivekitSip(): Promise<SipEndpoint> {
   await ensureLivekitServer();
   const command = toolPath('livekit-sip');
-  fs.mkdirSync(SANDBOX_DIR, { recursive: true });
-  await withSipStartLock(async () => {
-    fs.writeFileSync(LIVEKIT_SIP_CONFIG_FILE, stringify(livekitSipConfig()));
-    await startDaemon({
-      name: LIVEKIT_SIP_DAEMON,
-      command,
-      args: ['--config', LIVEKIT_SIP_CONFIG_FILE],
-      port: SANDBOX_SIP_ENDPOINT.port,
-      readyTimeoutMs: READY_TIMEOUT_MS,
-    });
+  await startDaemon({
+    name: LIVEKIT_SIP_DAEMON,
+    command,
+    args: ['--config', LIVEKIT_SIP_CONFIG_FILE],
+    port: SANDBOX_SIP_ENDPOINT.port,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    prepare: () => {
+      fs.mkdirSync(SANDBOX_DIR, { recursive: true });
+      fs.writeFileSync(LIVEKIT_SIP_CONFIG_FILE, stringify(livekitSipConfig()));
+    },
   });
   await waitForSipAnswer(READY_TIMEOUT_MS);
   return SANDBOX_SIP_ENDPOINT;

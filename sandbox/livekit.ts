@@ -5,7 +5,6 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as lockfile from 'proper-lockfile';
 import { stringify } from 'yaml';
 import { LiveKitClient } from '../providers/livekit-client';
 import type { LiveKitSettings } from '../providers/provider-settings';
@@ -29,38 +28,16 @@ export const LIVEKIT_DAEMONS = { redis: 'redis', livekitServer: 'livekit-server'
 
 const READY_TIMEOUT_MS = 60000;
 
-/**
- * Several jest workers (and other sandbox users) may call ensure* at the same moment. Without a lock two of them
- * see the port closed, both spawn the daemon, the loser exits on "address in use" and its pid file overwrites the
- * winner's. One lock file per daemon serializes the check-and-start across processes.
- */
-async function withStartLock<T>(name: string, body: () => Promise<T>): Promise<T> {
-  const lockTarget = path.join(SANDBOX_DIR, 'run', `${name}.start`);
-  fs.mkdirSync(path.dirname(lockTarget), { recursive: true });
-  fs.closeSync(fs.openSync(lockTarget, 'a'));
-  const release = await lockfile.lock(lockTarget, {
-    stale: READY_TIMEOUT_MS * 2,
-    retries: { retries: 600, minTimeout: 100, maxTimeout: 200, factor: 1 },
-  });
-  try {
-    return await body();
-  } finally {
-    await release();
-  }
-}
-
 /** Redis for livekit-server's SIP store: in-memory only, so a sandbox restart starts from nothing. */
 export async function ensureRedis(): Promise<'started' | 'running'> {
   const command = toolPath('redis-server');
-  return withStartLock(LIVEKIT_DAEMONS.redis, () =>
-    startDaemon({
-      name: LIVEKIT_DAEMONS.redis,
-      command,
-      // Foreground (no --daemonize) so the pid startDaemon records is redis itself.
-      args: ['--port', String(SANDBOX_PORTS.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      port: SANDBOX_PORTS.redis,
-    }),
-  );
+  return startDaemon({
+    name: LIVEKIT_DAEMONS.redis,
+    command,
+    // Foreground (no --daemonize) so the pid startDaemon records is redis itself.
+    args: ['--port', String(SANDBOX_PORTS.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    port: SANDBOX_PORTS.redis,
+  });
 }
 
 /** The livekit-server config: loopback only, fixed ports from sandbox/ports.ts, the dev keys, the sandbox Redis. */
@@ -93,20 +70,20 @@ export function livekitServerConfig(): Record<string, unknown> {
 export async function ensureLivekitServer(): Promise<LiveKitSettings> {
   await ensureRedis();
   const command = toolPath('livekit-server');
-  await withStartLock(LIVEKIT_DAEMONS.livekitServer, async () => {
-    const config = stringify(livekitServerConfig());
-    const previous = fs.existsSync(LIVEKIT_CONFIG_FILE) ? fs.readFileSync(LIVEKIT_CONFIG_FILE, 'utf8') : undefined;
-    // A server of ours started from an older config would keep it: restart it so the sandbox is what the code says.
-    if (previous !== config && runningPid(LIVEKIT_DAEMONS.livekitServer)) await stopDaemon(LIVEKIT_DAEMONS.livekitServer);
-    fs.mkdirSync(SANDBOX_DIR, { recursive: true });
-    fs.writeFileSync(LIVEKIT_CONFIG_FILE, config);
-    return startDaemon({
-      name: LIVEKIT_DAEMONS.livekitServer,
-      command,
-      args: ['--dev', '--bind', '127.0.0.1', '--config', LIVEKIT_CONFIG_FILE],
-      port: SANDBOX_PORTS.livekit,
-      readyTimeoutMs: READY_TIMEOUT_MS,
-    });
+  await startDaemon({
+    name: LIVEKIT_DAEMONS.livekitServer,
+    command,
+    args: ['--dev', '--bind', '127.0.0.1', '--config', LIVEKIT_CONFIG_FILE],
+    port: SANDBOX_PORTS.livekit,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    prepare: async () => {
+      const config = stringify(livekitServerConfig());
+      const previous = fs.existsSync(LIVEKIT_CONFIG_FILE) ? fs.readFileSync(LIVEKIT_CONFIG_FILE, 'utf8') : undefined;
+      // A server of ours started from an older config would keep it: restart it so the sandbox is what the code says.
+      if (previous !== config && runningPid(LIVEKIT_DAEMONS.livekitServer)) await stopDaemon(LIVEKIT_DAEMONS.livekitServer);
+      fs.mkdirSync(SANDBOX_DIR, { recursive: true });
+      fs.writeFileSync(LIVEKIT_CONFIG_FILE, config);
+    },
   });
   await waitForSipAdminApi(SANDBOX_LIVEKIT, READY_TIMEOUT_MS);
   return SANDBOX_LIVEKIT;

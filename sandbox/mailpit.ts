@@ -2,11 +2,8 @@
  * The sandbox's SMTP sink: mailpit (built by scripts/tools.sh) accepts every message on loopback SMTP and shows
  * it on its HTTP API, so a test reads back exactly what the founder would have received.
  */
-import * as fs from 'fs';
-import * as path from 'path';
-import * as lockfile from 'proper-lockfile';
 import { SANDBOX_PORTS } from './ports';
-import { SANDBOX_DIR, logFile, startDaemon, toolPath, waitForPort } from './processes';
+import { logFile, startDaemon, toolPath, waitForPort } from './processes';
 
 const READY_TIMEOUT_MS = 30000;
 
@@ -24,47 +21,26 @@ export function sandboxMailpit(): MailpitConnection {
   };
 }
 
-/**
- * Serializes check-and-start across jest workers: without it two of them see the port closed, both spawn, and
- * the loser's pid file overwrites the winner's. (Same scheme as sandbox/livekit.ts and sandbox/postgres.ts.)
- */
-async function withMailpitStartLock<T>(body: () => Promise<T>): Promise<T> {
-  const target = path.join(SANDBOX_DIR, 'run', 'mailpit.start');
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  fs.closeSync(fs.openSync(target, 'a'));
-  const release = await lockfile.lock(target, {
-    stale: READY_TIMEOUT_MS * 2,
-    retries: { retries: 600, minTimeout: 100, maxTimeout: 200, factor: 1 },
-  });
-  try {
-    return await body();
-  } finally {
-    await release();
-  }
-}
-
 /** Starts mailpit unless it already runs; resolves once both its SMTP and HTTP ports accept connections. */
 export async function ensureMailpit(): Promise<MailpitConnection> {
   const command = toolPath('mailpit');
-  await withMailpitStartLock(() =>
-    startDaemon({
-      name: 'mailpit',
-      command,
-      args: [
-        '--listen', `127.0.0.1:${SANDBOX_PORTS.mailpitHttp}`,
-        '--smtp', `127.0.0.1:${SANDBOX_PORTS.smtp}`,
-        // Loopback sink: any credentials (or none) over plain SMTP, like a relay that trusts its network.
-        '--smtp-auth-accept-any',
-        '--smtp-auth-allow-insecure',
-        // Nothing may leave the machine: no GitHub release check, no reverse DNS of the sender.
-        '--disable-version-check',
-        '--smtp-disable-rdns',
-        '--max', '5000',
-      ],
-      port: SANDBOX_PORTS.mailpitHttp,
-      readyTimeoutMs: READY_TIMEOUT_MS,
-    }),
-  );
+  await startDaemon({
+    name: 'mailpit',
+    command,
+    args: [
+      '--listen', `127.0.0.1:${SANDBOX_PORTS.mailpitHttp}`,
+      '--smtp', `127.0.0.1:${SANDBOX_PORTS.smtp}`,
+      // Loopback sink: any credentials (or none) over plain SMTP, like a relay that trusts its network.
+      '--smtp-auth-accept-any',
+      '--smtp-auth-allow-insecure',
+      // Nothing may leave the machine: no GitHub release check, no reverse DNS of the sender.
+      '--disable-version-check',
+      '--smtp-disable-rdns',
+      '--max', '5000',
+    ],
+    port: SANDBOX_PORTS.mailpitHttp,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+  });
   await waitForPort(SANDBOX_PORTS.smtp, READY_TIMEOUT_MS, 'mailpit SMTP', logFile('mailpit'));
   return sandboxMailpit();
 }

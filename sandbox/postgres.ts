@@ -11,7 +11,6 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Client, Pool, escapeIdentifier } from 'pg';
-import * as lockfile from 'proper-lockfile';
 import { migrate } from '../db/migrate';
 import { SANDBOX_PORTS } from './ports';
 import { SANDBOX_DIR, logFile, startDaemon, stopDaemon, runningPid } from './processes';
@@ -115,52 +114,34 @@ function osUser(name: string): { uid: number; gid: number } {
 }
 
 /**
- * Several jest workers may call ensurePostgres at the same moment; without a lock two of them would run initdb
- * on one directory, or start two postmasters. The lock serializes the check-init-start across processes.
- */
-async function withPostgresLock<T>(body: () => Promise<T>): Promise<T> {
-  const target = path.join(SANDBOX_DIR, 'run', `${DAEMON_NAME}.start`);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  fs.closeSync(fs.openSync(target, 'a'));
-  const release = await lockfile.lock(target, {
-    stale: READY_TIMEOUT_MS * 2,
-    retries: { retries: 1200, minTimeout: 100, maxTimeout: 200, factor: 1 },
-  });
-  try {
-    return await body();
-  } finally {
-    await release();
-  }
-}
-
-/**
  * Starts the sandbox PostgreSQL unless it already runs, creating the cluster on first use.
  * Listens on 127.0.0.1 only, no unix socket (so it never collides with a system cluster's socket).
  */
 export async function ensurePostgres(port: number = SANDBOX_PORTS.postgres): Promise<PostgresConnection> {
   const postgres = postgresBinary('postgres');
   const [command, ...prefix] = [...asPostgresUser(), postgres];
-  await withPostgresLock(async () => {
-    if (!runningPid(DAEMON_NAME)) initCluster();
-    await startDaemon({
-      name: DAEMON_NAME,
-      command,
-      args: [
-        ...prefix,
-        '-D', POSTGRES_DATA_DIR,
-        '-p', String(port),
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'unix_socket_directories=',
-        '-c', 'max_connections=300',
-        // A throw-away sandbox: durability costs seconds per CREATE DATABASE and buys nothing here.
-        '-c', 'fsync=off',
-        '-c', 'synchronous_commit=off',
-        '-c', 'full_page_writes=off',
-      ],
-      port,
-      cwd: POSTGRES_DIR,
-      readyTimeoutMs: READY_TIMEOUT_MS,
-    });
+  await startDaemon({
+    name: DAEMON_NAME,
+    command,
+    args: [
+      ...prefix,
+      '-D', POSTGRES_DATA_DIR,
+      '-p', String(port),
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'unix_socket_directories=',
+      '-c', 'max_connections=300',
+      // A throw-away sandbox: durability costs seconds per CREATE DATABASE and buys nothing here.
+      '-c', 'fsync=off',
+      '-c', 'synchronous_commit=off',
+      '-c', 'full_page_writes=off',
+    ],
+    port,
+    cwd: POSTGRES_DIR,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    // Under startDaemon's start lock, so two workers never run initdb on one directory.
+    prepare: () => {
+      if (!runningPid(DAEMON_NAME)) initCluster();
+    },
   });
   const connection = sandboxPostgres(port);
   await waitUntilAcceptingQueries(connection);

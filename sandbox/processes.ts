@@ -6,6 +6,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
+import * as lockfile from 'proper-lockfile';
 
 export const REPO_ROOT = path.resolve(__dirname, '..');
 export const SANDBOX_DIR = process.env.CHURCHWISE_SANDBOX_DIR ?? path.join(REPO_ROOT, '.sandbox');
@@ -31,7 +32,15 @@ export interface Daemon {
   /** Loopback TCP port that accepts connections once the daemon is ready. */
   port: number;
   readyTimeoutMs?: number;
+  /**
+   * Runs under the start lock, before the check-and-start: writes a config file, creates a data directory, or stops
+   * an instance started from an outdated config. Another process starting the same daemon waits until it is done.
+   */
+  prepare?: () => void | Promise<void>;
 }
+
+const DEFAULT_READY_TIMEOUT_MS = 30000;
+const START_LOCK_POLL_MS = 100;
 
 export function logFile(name: string): string {
   return path.join(SANDBOX_DIR, 'logs', `${name}.log`);
@@ -81,10 +90,51 @@ export function runningPid(name: string): number | undefined {
   return pid && isAlive(pid) ? pid : undefined;
 }
 
-/** Starts the daemon unless it already runs (or something already serves its port); waits until its port opens. */
+/**
+ * Several jest workers (and other sandbox users) may start the same daemon at the same moment. Without a lock two
+ * of them see the port closed, both spawn it (or both run its prepare step, e.g. initdb on one directory), the
+ * loser exits on "address in use" and its pid file overwrites the winner's. One lock file per daemon name
+ * serializes the check-and-start across processes; a waiter gets the lock once the holder's daemon is up (or has
+ * failed), then finds it running.
+ */
+async function withStartLock<T>(name: string, holdMs: number, body: () => Promise<T>): Promise<T> {
+  const target = path.join(SANDBOX_DIR, 'run', `${name}.start`);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.closeSync(fs.openSync(target, 'a'));
+  const waitMs = holdMs * 2;
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(target, {
+      // The holder refreshes the lock while it lives; one that died leaves it stale after this long.
+      stale: waitMs,
+      retries: { retries: Math.ceil(waitMs / START_LOCK_POLL_MS), minTimeout: START_LOCK_POLL_MS, maxTimeout: START_LOCK_POLL_MS * 2, factor: 1 },
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+    throw new Error(`could not start ${name}: another process has held its start lock ${target} for over ${waitMs} ms`);
+  }
+  try {
+    return await body();
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Starts the daemon unless it already runs (or something already serves its port); waits until its port opens.
+ * Serialized across processes by the daemon's name (see withStartLock), its prepare step included.
+ */
 export async function startDaemon(daemon: Daemon): Promise<'started' | 'running'> {
+  const readyTimeoutMs = daemon.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+  return withStartLock(daemon.name, readyTimeoutMs, async () => {
+    await daemon.prepare?.();
+    return startUnlocked(daemon, readyTimeoutMs);
+  });
+}
+
+async function startUnlocked(daemon: Daemon, readyTimeoutMs: number): Promise<'started' | 'running'> {
   if (runningPid(daemon.name) || (await portOpen(daemon.port))) {
-    await waitForPort(daemon.port, daemon.readyTimeoutMs ?? 30000, daemon.name, logFile(daemon.name));
+    await waitForPort(daemon.port, readyTimeoutMs, daemon.name, logFile(daemon.name));
     return 'running';
   }
   fs.mkdirSync(path.dirname(logFile(daemon.name)), { recursive: true });
@@ -102,7 +152,7 @@ export async function startDaemon(daemon: Daemon): Promise<'started' | 'running'
   child.unref();
   let exited: number | null = null;
   child.once('exit', (code) => (exited = code ?? -1));
-  const deadline = Date.now() + (daemon.readyTimeoutMs ?? 30000);
+  const deadline = Date.now() + readyTimeoutMs;
   while (Date.now() < deadline) {
     if (await portOpen(daemon.port)) return 'started';
     if (exited !== null) break;
