@@ -85,7 +85,7 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
     void pulumi.log.warn(
       `LINE WITHOUT A CHURCH: ${line.churchId} (${line.phoneNumber}) is not in the customer registry but its line is live. ` +
         'It will NOT be released: the update refuses to delete its number, trunk, rule and row. To keep it, put the ' +
-        `church back in the registry; to release it, decommission it (npm run provision -- decommission --church ${line.churchId}).`,
+        `church back in the registry; to release it, decommission it (./dev church decommission --church ${line.churchId}).`,
     );
   }
   for (const church of inService.churches) {
