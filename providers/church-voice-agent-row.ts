@@ -7,9 +7,9 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { projectProvider } from './dynamic-provider';
-import { changedInputs, containsUnknown, unknownInputFailures, type FieldKind } from './livekit-sip-inbound-trunk';
 import { checkE164, type RuleFailure } from './phone-number-rules';
 import { configureFromStack } from './provider-settings';
+import { changedInputs, containsUnknown, unknownInputFailures, type FieldKind, type ResourceArgs } from './resource-inputs';
 import {
   CHURCH_VOICE_AGENT_STATUSES,
   SupabaseVendorClient,
@@ -268,8 +268,6 @@ export const provider: pulumi.dynamic.ResourceProvider<ChurchVoiceAgentRowInputs
     await new SupabaseVendorClient().churchVoiceAgents.delete(id);
   },
 };
-
-type ResourceArgs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
 export type ChurchVoiceAgentRowArgs = ResourceArgs<ChurchVoiceAgentRowInputs>;
 

@@ -14,22 +14,26 @@ import {
   type SIPDispatchRuleInfo,
 } from './livekit-client';
 import {
-  adoptionMismatch,
-  changedInputs,
   checkLockAndAdopt,
-  checkType,
-  containsUnknown,
   lockedError,
   lockedInputFailures,
   lockedUpdate,
+  managedOnly,
   notDecommissionedError,
+  type ManagedOnly,
+} from './livekit-sip-rules';
+import type { RuleFailure } from './phone-number-rules';
+import { configureFromStack } from './provider-settings';
+import {
+  adoptionMismatch,
+  changedInputs,
+  checkType,
+  containsUnknown,
   sameField,
   unknownInputFailures,
   type FieldKind,
   type ResourceArgs,
-} from './livekit-sip-inbound-trunk';
-import type { RuleFailure } from './phone-number-rules';
-import { configureFromStack } from './provider-settings';
+} from './resource-inputs';
 import { VendorError } from './vendor-request';
 
 /** The single multi-tenant agent deployed on LiveKit: it serves every church. */
@@ -222,12 +226,6 @@ export function diffLiveKitSipDispatchRule(
   return { changes: changed.length > 0, replaces, stables: replaces.length ? [] : ['sipDispatchRuleId'], deleteBeforeReplace: false };
 }
 
-type ManagedOnly = Pick<LiveKitSipDispatchRuleInputs, 'locked' | 'adoptId' | 'decommission'>;
-
-function managedOnly(from: ManagedOnly | undefined): ManagedOnly {
-  return { locked: from?.locked, adoptId: from?.adoptId, decommission: from?.decommission };
-}
-
 const RULE_TYPES: Record<string, string> = {
   dispatchRuleIndividual: 'individual',
   dispatchRuleDirect: 'direct',
@@ -292,7 +290,7 @@ async function adoptRule(client: LiveKitClient, inputs: LiveKitSipDispatchRuleIn
   if (!live) {
     throw new Error(`cannot adopt dispatch rule ${id}: LiveKit at ${client.settings.url} has no such rule; nothing was created`);
   }
-  const mismatch = adoptionMismatch(`dispatch rule ${id}`, RULE_FIELDS, { ...ruleOutputs(live, {}) }, { ...inputs });
+  const mismatch = adoptionMismatch(`dispatch rule ${id}`, 'LiveKit', RULE_FIELDS, { ...ruleOutputs(live, {}) }, { ...inputs });
   if (mismatch) throw mismatch;
   return live;
 }
@@ -360,7 +358,6 @@ export const provider: pulumi.dynamic.ResourceProvider<LiveKitSipDispatchRuleInp
     }
   },
 };
-
 
 export type LiveKitSipDispatchRuleArgs = ResourceArgs<LiveKitSipDispatchRuleInputs>;
 

@@ -1,17 +1,34 @@
 /**
  * A LiveKit SIP inbound trunk: the numbers Telnyx delivers to LiveKit. The called number must equal an entry of
  * `numbers` exactly, `+` included, and the trunk must carry NO authentication (Telnyx sends none).
- *
- * Also home of the rules every LiveKit SIP resource shares (locking, input comparison), reused by
- * providers/livekit-sip-dispatch-rule.ts.
  */
 import * as net from 'net';
 import * as pulumi from '@pulumi/pulumi';
 import { SIPHeaderOptions } from '@livekit/protocol';
 import { projectProvider } from './dynamic-provider';
 import { LiveKitClient, type InboundTrunkChanges, type SIPInboundTrunkInfo } from './livekit-client';
+import {
+  checkLockAndAdopt,
+  lockedError,
+  lockedInputFailures,
+  lockedUpdate,
+  managedOnly,
+  notDecommissionedError,
+  type ManagedOnly,
+} from './livekit-sip-rules';
 import { checkE164, type RuleFailure } from './phone-number-rules';
 import { configureFromStack } from './provider-settings';
+import {
+  adoptionMismatch,
+  changedInputs,
+  checkType,
+  containsUnknown,
+  givenKeys,
+  sameField,
+  unknownInputFailures,
+  type FieldKind,
+  type ResourceArgs,
+} from './resource-inputs';
 
 export interface LiveKitSipInboundTrunkInputs {
   /** Human-readable trunk name, e.g. "church 7c1e... +14144007103". Required unless locked. */
@@ -63,190 +80,6 @@ export interface LiveKitSipInboundTrunkOutputs extends LiveKitSipInboundTrunkInp
 export const TELNYX_NO_AUTH_REASON =
   'LiveKit trunks for Telnyx must have NO authentication: Telnyx sends no credentials, so a trunk with auth ' +
   'rejects every call';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Rules shared by the LiveKit SIP resources
-// ---------------------------------------------------------------------------------------------------------------
-
-/**
- * How an input is compared: as a value, as a set of strings (order does not matter), as a string map, or as a
- * flag (absent = false).
- */
-export type FieldKind = 'value' | 'set' | 'map' | 'flag';
-
-/** Pulumi adds its own keys (e.g. `__provider`) to a dynamic resource's inputs. */
-export function isEngineKey(key: string): boolean {
-  return key.startsWith('__');
-}
-
-/**
- * During preview an input that depends on another resource's output (a trunk id, a number just ordered) arrives
- * as Pulumi's unknown sentinel, alone or inside a list or map. Such values are checked when they are known.
- */
-export function containsUnknown(value: unknown): boolean {
-  if (value === pulumi.runtime.unknownValue) return true;
-  if (Array.isArray(value)) return value.some(containsUnknown);
-  if (value && typeof value === 'object') return Object.values(value).some(containsUnknown);
-  return false;
-}
-
-/** The input keys a program actually set (engine keys and absent values left out). */
-export function givenKeys(news: Record<string, unknown>): string[] {
-  return Object.keys(news).filter((key) => !isEngineKey(key) && news[key] !== undefined);
-}
-
-function sortedCopy(values: unknown): unknown {
-  return Array.isArray(values) ? [...values].map(String).sort() : values;
-}
-
-function canonicalMap(value: unknown): string {
-  const map = (value ?? {}) as Record<string, unknown>;
-  return JSON.stringify(Object.keys(map).sort().map((k) => [k, map[k]]));
-}
-
-export function sameField(kind: FieldKind, a: unknown, b: unknown): boolean {
-  if (kind === 'set') return JSON.stringify(sortedCopy(a ?? [])) === JSON.stringify(sortedCopy(b ?? []));
-  if (kind === 'map') return canonicalMap(a) === canonicalMap(b);
-  if (kind === 'flag') return Boolean(a) === Boolean(b);
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-/**
- * Input fields whose value differs between `olds` and `news`.
- * With `onlyGiven`, fields the new inputs leave out are not compared (a locked resource's outputs carry every live
- * field, its inputs only what the program states); flags and adoptId are always compared.
- */
-export function changedInputs(
-  fields: Record<string, FieldKind>,
-  olds: Record<string, unknown>,
-  news: Record<string, unknown>,
-  onlyGiven = false,
-): string[] {
-  return Object.entries(fields)
-    .filter(([key, kind]) => !(onlyGiven && news[key] === undefined && kind !== 'flag' && key !== 'adoptId'))
-    .filter(([key, kind]) => !sameField(kind, olds[key], news[key]))
-    .map(([key]) => key);
-}
-
-/** The refusal every operation on a locked resource gets; LiveKit has not been called when it is thrown. */
-export function lockedError(kind: 'trunk' | 'dispatch rule', id: string, name: string | undefined, action: string): Error {
-  const label = name ? ` ("${name}")` : '';
-  return new Error(
-    `${kind} ${id}${label} is LOCKED (locked: true, read-only): ${action} refused; LiveKit was not called. ` +
-      `Locked objects (e.g. the legacy Twilio trunk) must never be changed by a program. To manage it anyway, ` +
-      `remove it from the stack (pulumi state delete <urn>) and adopt it again without locked, with founder approval.`,
-  );
-}
-
-/** The refusal a delete gets unless the line was explicitly decommissioned. */
-export function notDecommissionedError(kind: 'trunk' | 'dispatch rule', id: string, name: string | undefined): Error {
-  const label = name ? ` ("${name}")` : '';
-  return new Error(
-    `refusing to delete ${kind} ${id}${label}: deleting it cuts the church's line, which happens only by an explicit ` +
-      "decommission — set the church's registry status to 'decommission' (or decommission: true) and run pulumi up",
-  );
-}
-
-/** `check` failures for a locked resource whose program inputs changed: refused before any LiveKit call. */
-export function lockedInputFailures(
-  kind: 'trunk' | 'dispatch rule',
-  fields: Record<string, FieldKind>,
-  olds: Record<string, unknown>,
-  news: Record<string, unknown>,
-): RuleFailure[] {
-  if (!olds || !olds.locked) return [];
-  return changedInputs(fields, olds, news).map((property) => ({
-    property,
-    reason: lockedError(kind, String(olds.adoptId ?? '(unknown id)'), olds.name as string | undefined, `changing ${property}`)
-      .message,
-  }));
-}
-
-/**
- * The lock's part of update. A locked resource refuses any update (LiveKit is not called); locking an unlocked
- * one is recorded without calling LiveKit, and only as a step of its own. Undefined: not locked, go on.
- */
-export function lockedUpdate<T extends { locked?: boolean; name?: string }>(
-  kind: 'trunk' | 'dispatch rule',
-  fields: Record<string, FieldKind>,
-  id: string,
-  olds: T,
-  news: Partial<T>,
-): { outs: T } | undefined {
-  const changed = changedInputs(fields, olds, news, true);
-  if (olds.locked) throw lockedError(kind, id, olds.name, `update (${changed.join(', ') || 'no input change'})`);
-  if (!news.locked) return undefined;
-  const others = changed.filter((k) => k !== 'locked');
-  if (others.length > 0) {
-    throw new Error(`${kind} ${id}: locking it and changing ${others.join(', ')} at once is refused; lock it in a step of its own`);
-  }
-  return { outs: { ...olds, locked: true } };
-}
-
-/** Failures for input keys the resource does not know (a typo must not be silently ignored). */
-export function unknownInputFailures(news: Record<string, unknown>, known: string[]): RuleFailure[] {
-  return givenKeys(news)
-    .filter((key) => !known.includes(key))
-    .map((property) => ({ property, reason: `unknown input ${property}; known inputs: ${known.join(', ')}` }));
-}
-
-export function checkType(
-  property: string,
-  value: unknown,
-  type: 'string' | 'boolean' | 'string[]' | 'map',
-  required: boolean,
-): RuleFailure | undefined {
-  if (value === undefined) return required ? { property, reason: `${property} is required` } : undefined;
-  if (containsUnknown(value)) return undefined;
-  const ok =
-    type === 'string[]'
-      ? Array.isArray(value) && value.every((v) => typeof v === 'string')
-      : type === 'map'
-        ? typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')
-        : typeof value === type;
-  if (ok) return undefined;
-  const wanted = { string: 'a string', boolean: 'a boolean', 'string[]': 'a list of strings', map: 'a map of string to string' }[type];
-  return { property, reason: `${property} must be ${wanted}, got ${JSON.stringify(value)}` };
-}
-
-/** adoptId must be given when locked: a locked resource can only be adopted, never created. */
-export function checkLockAndAdopt(news: Record<string, unknown>, idPrefix: string): RuleFailure[] {
-  const failures: RuleFailure[] = [];
-  for (const failure of [
-    checkType('locked', news.locked, 'boolean', false),
-    checkType('adoptId', news.adoptId, 'string', false),
-    checkType('decommission', news.decommission, 'boolean', false),
-  ]) {
-    if (failure) failures.push(failure);
-  }
-  if (typeof news.adoptId === 'string' && !containsUnknown(news.adoptId) && !new RegExp(`^${idPrefix}[A-Za-z0-9]+$`).test(news.adoptId)) {
-    failures.push({ property: 'adoptId', reason: `adoptId must be a LiveKit id like ${idPrefix}Xa3Bp9aixRFP, got ${JSON.stringify(news.adoptId)}` });
-  }
-  if (news.locked === true && !news.adoptId) {
-    failures.push({
-      property: 'adoptId',
-      reason: 'a locked resource is read-only: it can only be adopted, so adoptId (the existing LiveKit id) is required',
-    });
-  }
-  return failures;
-}
-
-/** Mismatches between an adopted object and the program, named field by field with both values. */
-export function adoptionMismatch(
-  what: string,
-  fields: Record<string, FieldKind>,
-  live: Record<string, unknown>,
-  wanted: Record<string, unknown>,
-): Error | undefined {
-  const differing = changedInputs(fields, live, wanted, true).filter((k) => fields[k] !== 'flag' && k !== 'adoptId');
-  if (differing.length === 0) return undefined;
-  const details = differing.map((k) => `${k}: LiveKit has ${JSON.stringify(live[k])}, program says ${JSON.stringify(wanted[k])}`);
-  return new Error(`cannot adopt ${what}: it does not match the program (${details.join('; ')}); nothing was created or changed`);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The trunk
-// ---------------------------------------------------------------------------------------------------------------
 
 /** Inputs and how each is compared. */
 export const TRUNK_FIELDS: Record<keyof LiveKitSipInboundTrunkInputs, FieldKind> = {
@@ -360,13 +193,6 @@ export function diffLiveKitSipInboundTrunk(
   return { changes: changed.length > 0, replaces, stables: replaces.length ? [] : ['sipTrunkId'], deleteBeforeReplace: false };
 }
 
-/** Inputs that live only in the program and the state, not at LiveKit. */
-type ManagedOnly = Pick<LiveKitSipInboundTrunkInputs, 'locked' | 'adoptId' | 'decommission'>;
-
-function managedOnly(from: ManagedOnly | undefined): ManagedOnly {
-  return { locked: from?.locked, adoptId: from?.adoptId, decommission: from?.decommission };
-}
-
 export function trunkOutputs(live: SIPInboundTrunkInfo, managed: ManagedOnly): LiveKitSipInboundTrunkOutputs {
   const outputs: LiveKitSipInboundTrunkOutputs = {
     sipTrunkId: live.sipTrunkId,
@@ -415,7 +241,7 @@ async function adoptTrunk(client: LiveKitClient, inputs: LiveKitSipInboundTrunkI
   if (!live) {
     throw new Error(`cannot adopt inbound trunk ${id}: LiveKit at ${client.settings.url} has no such trunk; nothing was created`);
   }
-  const mismatch = adoptionMismatch(`inbound trunk ${id}`, TRUNK_FIELDS, { ...trunkOutputs(live, {}) }, { ...inputs });
+  const mismatch = adoptionMismatch(`inbound trunk ${id}`, 'LiveKit', TRUNK_FIELDS, { ...trunkOutputs(live, {}) }, { ...inputs });
   if (mismatch) throw mismatch;
   return live;
 }
@@ -476,15 +302,6 @@ export const provider: pulumi.dynamic.ResourceProvider<LiveKitSipInboundTrunkInp
     if (props.decommission !== true) throw notDecommissionedError('trunk', id, props.name);
     await new LiveKitClient().deleteTrunk(id);
   },
-};
-
-/** Resource arguments: every input, list entry and map value may be another resource's output (e.g. a trunk id). */
-export type ResourceArgs<T> = {
-  [K in keyof T]: NonNullable<T[K]> extends (infer E)[]
-    ? pulumi.Input<pulumi.Input<E>[]> | undefined
-    : NonNullable<T[K]> extends Record<string, infer V>
-      ? pulumi.Input<Record<string, pulumi.Input<V>>> | undefined
-      : pulumi.Input<T[K]>;
 };
 
 export type LiveKitSipInboundTrunkArgs = ResourceArgs<LiveKitSipInboundTrunkInputs>;

@@ -13,6 +13,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { projectProvider } from './dynamic-provider';
 import { CHURCHWISE_AGENT_NAME, ringLine, telnyxCallControl, type RingCause, type RingResult } from './line-ring';
 import { LiveKitClient } from './livekit-client';
+import { checkE164, type RuleFailure } from './phone-number-rules';
+import { configureFromStack, telnyxSettings } from './provider-settings';
 import {
   changedInputs,
   checkType,
@@ -20,9 +22,7 @@ import {
   unknownInputFailures,
   type FieldKind,
   type ResourceArgs,
-} from './livekit-sip-inbound-trunk';
-import { checkE164, type RuleFailure } from './phone-number-rules';
-import { configureFromStack, telnyxSettings } from './provider-settings';
+} from './resource-inputs';
 
 export interface TestRingInputs {
   churchId: string;
