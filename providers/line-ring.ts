@@ -13,15 +13,12 @@
  * requires auth, no dispatch rule...): LiveKit Cloud answers those INVITEs with 404/407, the open-source server
  * silently drops a call it has no rule for, and Telnyx's status API reports no SIP cause at all.
  */
-import { AgentDispatchClient } from 'livekit-server-sdk';
 import { ParticipantInfo_Kind, type ParticipantInfo } from '@livekit/protocol';
-import { randomUUID } from 'crypto';
-import Telnyx from 'telnyx';
-import { classifyLiveKitError, type LiveKitClient } from './livekit-client';
+import type { LiveKitClient } from './livekit-client';
 import { checkE164 } from './phone-number-rules';
 import type { TelnyxSettings } from './provider-settings';
-import { classifyTelnyxError } from './telnyx-client';
-import { callVendor, DEFAULT_RETRY_POLICY, VendorError, type RetryPolicy } from './vendor-request';
+import { TelnyxClient } from './telnyx-client';
+import { DEFAULT_RETRY_POLICY, VendorError, type RetryPolicy } from './vendor-request';
 
 /** The one deployed agent (multi-tenant); it must be dispatched into every church's room. */
 export const CHURCHWISE_AGENT_NAME = 'churchwiseai-voice';
@@ -244,7 +241,7 @@ async function judge(request: RingLineRequest, roomName: string, participant: Pa
     };
   }
   const agentName = request.agentName ?? CHURCHWISE_AGENT_NAME;
-  const dispatches = await listAgentDispatches(request.livekit, roomName);
+  const dispatches = await request.livekit.listAgentDispatches(roomName);
   const dispatch = dispatches.find((d) => d.agentName === agentName);
   if (!dispatch) {
     const others = dispatches.map((d) => d.agentName).join(', ');
@@ -279,17 +276,6 @@ function churchIdOf(metadata: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Agent dispatches of a room, under the shared error and retry rule. */
-async function listAgentDispatches(livekit: LiveKitClient, roomName: string) {
-  const { url, apiKey, apiSecret } = livekit.settings;
-  const client = new AgentDispatchClient(url, apiKey, apiSecret);
-  return callVendor(
-    { vendor: 'livekit', method: 'ListDispatch', path: '/twirp/livekit.AgentDispatchService/ListDispatch' },
-    () => client.listDispatch(roomName),
-    classifyLiveKitError,
-  );
 }
 
 /**
@@ -400,57 +386,28 @@ const TELNYX_REQUEST_TIMEOUT_MS = 15_000;
 const TEST_CALL_TIME_LIMIT_SECS = 60;
 
 /**
- * Telnyx Call Control for rings, under the shared retry rule. The dial is sent once (a retried `POST /calls`
- * could ring twice); the hangup carries a `command_id`, so Telnyx ignores a repeat and it may be retried.
+ * Telnyx Call Control for rings, through the project's Telnyx client (its retry rule: the dial is sent once, the
+ * hangup may be re-sent). A status Telnyx no longer has (404) is a call that ended.
  */
 export function telnyxCallControl(
   settings: Pick<TelnyxSettings, 'apiKey' | 'baseUrl'>,
   callControlAppId: string,
   retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY,
 ): RingCallControl {
-  const sdk = new Telnyx({ apiKey: settings.apiKey, baseURL: settings.baseUrl, maxRetries: 0, timeout: TELNYX_REQUEST_TIMEOUT_MS });
-  const call = <T>(method: string, path: string, attempt: () => Promise<T>, idempotent = true) =>
-    callVendor({ vendor: 'telnyx', method, path, idempotent }, attempt, classifyTelnyxError, retryPolicy);
+  const client = new TelnyxClient(settings, { timeoutMs: TELNYX_REQUEST_TIMEOUT_MS, retryPolicy });
   return {
-    async dial({ to, from, timeoutSecs }) {
-      const response = await call(
-        'POST',
-        '/calls',
-        () =>
-          sdk.calls.dial({
-            connection_id: callControlAppId,
-            to,
-            from,
-            timeout_secs: timeoutSecs,
-            time_limit_secs: Math.max(TEST_CALL_TIME_LIMIT_SECS, timeoutSecs + 30),
-          }),
-        false,
-      );
-      const callControlId = response.data?.call_control_id;
-      if (!callControlId) throw new Error('telnyx POST /calls answered without data.call_control_id');
-      return { callControlId };
-    },
+    dial: ({ to, from, timeoutSecs }) =>
+      client.dialCall({
+        connectionId: callControlAppId,
+        to,
+        from,
+        timeoutSecs,
+        timeLimitSecs: Math.max(TEST_CALL_TIME_LIMIT_SECS, timeoutSecs + 30),
+      }),
     async status(callControlId) {
-      try {
-        const response = await call('GET', `/calls/${callControlId}`, () => sdk.calls.retrieveStatus(callControlId));
-        // is_alive is false while a dial is still being set up; only an end_time says the call is over.
-        return { ended: response.data?.is_alive === false && Boolean(response.data?.end_time) };
-      } catch (error) {
-        if (error instanceof VendorError && error.notFound) return { ended: true };
-        throw error;
-      }
+      const call = await client.getCall(callControlId);
+      return { ended: call?.ended ?? true };
     },
-    async hangup(callControlId) {
-      const commandId = randomUUID();
-      try {
-        await call('POST', `/calls/${callControlId}/actions/hangup`, () =>
-          sdk.calls.actions.hangup(callControlId, { command_id: commandId }),
-        );
-      } catch (error) {
-        // 422 "call has already ended" / 404 gone: the call is down, which is all a hangup wants.
-        if (error instanceof VendorError && (error.status === 422 || error.notFound)) return;
-        throw error;
-      }
-    },
+    hangup: (callControlId) => client.hangupCall(callControlId),
   };
 }

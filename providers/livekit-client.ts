@@ -6,8 +6,9 @@
  * Deliberately missing: any way to put authentication on an inbound trunk. Telnyx sends no credentials, so a trunk
  * with auth rejects every call; the only auth operation offered is clearing it.
  */
-import { ListUpdate } from '@livekit/protocol';
+import { ListUpdate, type AgentDispatch } from '@livekit/protocol';
 import {
+  AgentDispatchClient,
   RoomAgentDispatch,
   RoomConfiguration,
   RoomServiceClient,
@@ -94,6 +95,7 @@ export interface DispatchRuleFilter {
 
 const SIP_SERVICE = 'livekit.SIP';
 const ROOM_SERVICE = 'livekit.RoomService';
+const AGENT_DISPATCH_SERVICE = 'livekit.AgentDispatchService';
 
 /** Twirp codes whose HTTP status we pin, whatever a proxy in between reports. */
 const TWIRP_STATUS: Record<string, number> = { not_found: 404, invalid_argument: 400, unauthenticated: 401 };
@@ -182,6 +184,12 @@ export class LiveKitClient {
   rooms<T>(method: string, attempt: (rooms: RoomServiceClient) => Promise<T>, idempotent = true): Promise<T> {
     const rooms = new RoomServiceClient(this.settings.url, this.settings.apiKey, this.settings.apiSecret, { failover: false });
     return this.call(ROOM_SERVICE, method, () => attempt(rooms), idempotent);
+  }
+
+  /** The agent dispatches of a room: which agents were sent into it, with what metadata. */
+  listAgentDispatches(roomName: string): Promise<AgentDispatch[]> {
+    const dispatch = new AgentDispatchClient(this.settings.url, this.settings.apiKey, this.settings.apiSecret, { failover: false });
+    return this.call(AGENT_DISPATCH_SERVICE, 'ListDispatch', () => dispatch.listDispatch(roomName));
   }
 
   // ---- inbound trunks ----

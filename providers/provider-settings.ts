@@ -69,6 +69,14 @@ export function telnyxSettings(): TelnyxSettings {
   };
 }
 
+/**
+ * The Telnyx Call Control application that places test rings, or undefined when the stack sets none (Pulumi.yaml
+ * declares it with default ""). The caller decides what an unset value means.
+ */
+export function telnyxCallControlAppId(): string | undefined {
+  return setting('telnyxCallControlAppId', 'TELNYX_CALL_CONTROL_APP_ID');
+}
+
 export function livekitSettings(): LiveKitSettings {
   return {
     url: required('livekitUrl', 'LIVEKIT_URL'),

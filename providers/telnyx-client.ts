@@ -1,3 +1,4 @@
+import { randomUUID } from 'crypto';
 import Telnyx from 'telnyx';
 import { telnyxDigits } from './phone-number-rules';
 import { telnyxSettings, type TelnyxSettings } from './provider-settings';
@@ -5,6 +6,7 @@ import {
   callVendor,
   DEFAULT_RETRY_POLICY,
   parseRetryAfter,
+  VendorError,
   type AttemptFailure,
   type RetryPolicy,
   type VendorCall,
@@ -12,8 +14,9 @@ import {
 
 /**
  * The one Telnyx API client of the project: typed calls over the official SDK, with the SDK's own retries
- * switched off so that providers/vendor-request.ts owns the retry rule. Ordering a number is never retried:
- * the SDK sends no idempotency key, so a blind retry of `POST /number_orders` can buy a second number.
+ * switched off so that providers/vendor-request.ts owns the retry rule. Ordering a number and dialing a call are
+ * never retried: the SDK sends no idempotency key, so a blind retry of `POST /number_orders` can buy a second
+ * number, and one of `POST /calls` can ring the number twice.
  */
 
 /** A number the inventory search offered. Only numbers returned by a search can be ordered. */
@@ -78,6 +81,28 @@ export interface ConnectionFqdn {
   fqdn: string;
   port?: number;
   dnsRecordType?: string;
+}
+
+/** A Call Control dial: who is called, from which number, through which Call Control application. */
+export interface CallDial {
+  /** The Call Control application (or connection) that places the call. */
+  connectionId: string;
+  to: string;
+  from: string;
+  /** How long the far end may ring before Telnyx gives up. */
+  timeoutSecs: number;
+  /** Telnyx ends the call after this long, whatever else happens. */
+  timeLimitSecs?: number;
+}
+
+/** A call as `GET /calls/{id}` reports it. */
+export interface CallStatus {
+  callControlId: string;
+  /** False once the call is over, but also while a dial is still being set up. */
+  isAlive: boolean;
+  endTime?: string;
+  /** The call is over: not alive AND it has an end time (a dial being set up has neither). */
+  ended: boolean;
 }
 
 export interface TelnyxClientOptions {
@@ -289,6 +314,53 @@ export class TelnyxClient {
         dnsRecordType: fqdn.dns_record_type,
       }))
       .filter((fqdn) => fqdn.connectionId === connectionId);
+  }
+
+  /**
+   * Places a call (`POST /calls`). Sent once, never retried: a retried dial could ring the number twice, so on a
+   * failure the caller learns nothing was dialed for sure and decides itself.
+   */
+  async dialCall(dial: CallDial): Promise<{ callControlId: string }> {
+    const call = { method: 'POST', path: '/calls', idempotent: false };
+    const response = await this.call(call, () =>
+      this.sdk.calls.dial({
+        connection_id: dial.connectionId,
+        to: dial.to,
+        from: dial.from,
+        timeout_secs: dial.timeoutSecs,
+        ...(dial.timeLimitSecs !== undefined ? { time_limit_secs: dial.timeLimitSecs } : {}),
+      }),
+    );
+    return { callControlId: requireField(response.data?.call_control_id, 'data.call_control_id', call) };
+  }
+
+  /** A call's status, or undefined when Telnyx no longer knows the call (404: it ended long ago). */
+  async getCall(callControlId: string): Promise<CallStatus | undefined> {
+    const call = { method: 'GET', path: `/calls/${callControlId}` };
+    try {
+      const response = await this.call(call, () => this.sdk.calls.retrieveStatus(callControlId));
+      const isAlive = response.data?.is_alive !== false;
+      const endTime = response.data?.end_time || undefined;
+      return { callControlId, isAlive, ...(endTime ? { endTime } : {}), ended: !isAlive && endTime !== undefined };
+    } catch (error) {
+      if (error instanceof VendorError && error.notFound) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Hangs up a call. It carries a `command_id`, so Telnyx ignores a repeat and the retry rule may re-send it. A call
+   * that already ended (422) or is gone (404) is not an error: the call is down, which is all a hangup wants.
+   */
+  async hangupCall(callControlId: string): Promise<void> {
+    const call = { method: 'POST', path: `/calls/${callControlId}/actions/hangup` };
+    const commandId = randomUUID();
+    try {
+      await this.call(call, () => this.sdk.calls.actions.hangup(callControlId, { command_id: commandId }));
+    } catch (error) {
+      if (error instanceof VendorError && (error.status === 422 || error.notFound)) return;
+      throw error;
+    }
   }
 
   /** Walks `page[number]` to `meta.total_pages`, each page under the retry rule on its own. */

@@ -14,7 +14,7 @@ import { projectProvider } from './dynamic-provider';
 import { CHURCHWISE_AGENT_NAME, ringLine, telnyxCallControl, type RingCause, type RingResult } from './line-ring';
 import { LiveKitClient } from './livekit-client';
 import { checkE164, type RuleFailure } from './phone-number-rules';
-import { configureFromStack, telnyxSettings } from './provider-settings';
+import { configureFromStack, telnyxCallControlAppId, telnyxSettings, type TelnyxSettings } from './provider-settings';
 import {
   changedInputs,
   checkType,
@@ -42,7 +42,7 @@ export interface TestRingInputs {
   agentName?: string;
   /** Bound on one ring, 5-120 s; default 30. */
   timeoutSecs?: number;
-  /** Telnyx Call Control application placing the call; default the configured Telnyx connection. */
+  /** Telnyx Call Control application placing the call; default the stack's telnyxCallControlAppId. */
   callControlAppId?: string;
 }
 
@@ -148,8 +148,24 @@ export function ringFailureMessage(inputs: TestRingInputs, outs: TestRingOutputs
   );
 }
 
+/**
+ * The Call Control application that dials: the input, else the stack's telnyxCallControlAppId. Unset, the ring
+ * falls back to the FQDN connection id, and says so: a Call Control dial needs an application, so that fallback
+ * only works where the connection also takes Call Control dials (the sandbox's stand-in).
+ */
+async function callControlAppFor(inputs: TestRingInputs, telnyx: TelnyxSettings): Promise<string> {
+  const configured = inputs.callControlAppId ?? telnyxCallControlAppId();
+  if (configured) return configured;
+  await pulumi.log.warn(
+    `test ring of ${inputs.phoneNumber}: telnyxCallControlAppId is not set (pulumi config set telnyxCallControlAppId ` +
+      `<id>, or TELNYX_CALL_CONTROL_APP_ID), so the ring dials through the FQDN connection ${telnyx.connectionId}`,
+  );
+  return telnyx.connectionId;
+}
+
 async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs> {
   const telnyx = telnyxSettings();
+  const callControlAppId = await callControlAppFor(inputs, telnyx);
   const result = await ringLine({
     phoneNumber: inputs.phoneNumber,
     churchId: inputs.churchId,
@@ -159,7 +175,7 @@ async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs
     agentName: inputs.agentName ?? CHURCHWISE_AGENT_NAME,
     from: inputs.from,
     timeoutMs: (inputs.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000,
-    telnyx: telnyxCallControl(telnyx, inputs.callControlAppId ?? telnyx.connectionId),
+    telnyx: telnyxCallControl(telnyx, callControlAppId),
     livekit: new LiveKitClient(),
   });
   const outs = outputsOf(inputs, result);

@@ -4,7 +4,9 @@
  * repeated), and that no bearer token ends up in an error.
  */
 import * as net from 'net';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { LiveKitClient } from '../../providers/livekit-client';
+import { DEFAULT_AGENT_NAME } from '../../providers/livekit-sip-dispatch-rule';
 import type { LiveKitSettings } from '../../providers/provider-settings';
 import { VendorError, type RetryPolicy } from '../../providers/vendor-request';
 import { CreatedObjects, randomE164, scriptedServer, uniqueName, useSandboxLivekit } from './support';
@@ -181,5 +183,31 @@ describe('RoomService through the same rule', () => {
     const wrongSecret = new LiveKitClient({ ...livekit, apiSecret: 'not-the-secret' }, FAST_RETRIES);
     const error = await failureOf(wrongSecret.rooms('ListRooms', (rooms) => rooms.listRooms()));
     expect(error).toMatchObject({ method: 'ListRooms', path: '/twirp/livekit.RoomService/ListRooms', status: 401 });
+  });
+});
+
+describe('AgentDispatchService through the same rule', () => {
+  it("lists a room's agent dispatches, and retries a 5xx on the way", async () => {
+    const roomName = `dispatch-${uniqueName('room').replace(/ /g, '-')}`;
+    const rooms = new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret);
+    await rooms.createRoom({ name: roomName, emptyTimeout: 30 });
+    try {
+      const metadata = JSON.stringify({ churchId: 'dispatch-list' });
+      await new AgentDispatchClient(livekit.url, livekit.apiKey, livekit.apiSecret).createDispatch(roomName, DEFAULT_AGENT_NAME, { metadata });
+      const server = await scriptedServer(livekit.url, (_path, n) => (n <= 1 ? UNAVAILABLE : 'forward'));
+      try {
+        const dispatches = await new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES).listAgentDispatches(roomName);
+        // livekit-server also lists its automatic dispatch (agent name '') for every room.
+        const named = dispatches.filter((d) => d.agentName !== '');
+        expect(named.map((d) => ({ agentName: d.agentName, metadata: d.metadata, room: d.room }))).toEqual([
+          { agentName: DEFAULT_AGENT_NAME, metadata, room: roomName },
+        ]);
+        expect(server.requests).toEqual(Array(2).fill('/twirp/livekit.AgentDispatchService/ListDispatch'));
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await rooms.deleteRoom(roomName);
+    }
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The Telnyx client against the Telnyx stand-in (a local API v2 that checks every request against Telnyx's
- * OpenAPI spec): the retry rule (429/5xx/transport retried, other 4xx final, a number order never re-sent),
- * errors that name vendor, method and path, filters and pagination.
+ * OpenAPI spec): the retry rule (429/5xx/transport retried, other 4xx final, a number order and a dial never
+ * re-sent), errors that name vendor, method and path, filters and pagination, and Call Control (dial, status, hangup).
  */
 import * as net from 'net';
 import Telnyx from 'telnyx';
@@ -203,5 +203,58 @@ describe('TelnyxClient against the stand-in', () => {
     expect(await client.listFqdns(PRODUCTION_FQDN_CONNECTION_ID)).toEqual([
       expect.objectContaining({ fqdn: '5u9xu5ysoly.sip.livekit.cloud', port: 5060, connectionId: PRODUCTION_FQDN_CONNECTION_ID }),
     ]);
+  });
+});
+
+describe('TelnyxClient Call Control against the stand-in', () => {
+  const CALL_CONTROL_APP = '1684641123236054244';
+  const CALLER = '+14697288326';
+
+  it('dials, reports the call alive, hangs up, then reports it ended; a second hangup is not an error', async () => {
+    standIn.seedPhoneNumber({ phone_number: '+14142017001', connection_id: PRODUCTION_FQDN_CONNECTION_ID });
+    const { callControlId } = await client.dialCall({
+      connectionId: CALL_CONTROL_APP,
+      to: '+14142017001',
+      from: CALLER,
+      timeoutSecs: 11,
+      timeLimitSecs: 60,
+    });
+    const dial = standIn.requests.filter((r) => r.operationId === 'DialCall').at(-1)!;
+    expect(dial.body).toMatchObject({ connection_id: CALL_CONTROL_APP, to: '+14142017001', from: CALLER, timeout_secs: 11, time_limit_secs: 60 });
+    expect(await client.getCall(callControlId)).toMatchObject({ callControlId, isAlive: true, ended: false });
+
+    await client.hangupCall(callControlId);
+    const ended = await client.getCall(callControlId);
+    expect(ended).toMatchObject({ callControlId, isAlive: false, ended: true, endTime: expect.any(String) });
+    const hangups = () => standIn.countRequests('POST', `/calls/${callControlId}/actions/hangup`);
+    const before = hangups();
+    await expect(client.hangupCall(callControlId)).resolves.toBeUndefined();
+    expect(standIn.requests.filter((r) => r.path.endsWith('/actions/hangup')).at(-1)!.status).toBe(422);
+    expect(hangups() - before).toBe(1);
+  });
+
+  it('answers undefined for a call Telnyx does not know, and a hangup of it is not an error', async () => {
+    expect(await client.getCall('v3:unknown-call')).toBeUndefined();
+    await expect(client.hangupCall('v3:unknown-call')).resolves.toBeUndefined();
+  });
+
+  it('never re-sends a dial, even on a 500: a second POST /calls could ring the number twice', async () => {
+    const before = standIn.countRequests('POST', '/calls');
+    standIn.injectFaults({ status: 500, count: 1, method: 'POST', pathPrefix: '/calls' });
+    const error = await client
+      .dialCall({ connectionId: CALL_CONTROL_APP, to: '+14142017001', from: CALLER, timeoutSecs: 10 })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(VendorError);
+    expect(error).toMatchObject({ vendor: 'telnyx', method: 'POST', path: '/calls', status: 500, attempts: 1 });
+    expect(standIn.countRequests('POST', '/calls') - before).toBe(1);
+  });
+
+  it('retries a status read on a 503 (reading is safe to repeat)', async () => {
+    const { callControlId } = await client.dialCall({ connectionId: CALL_CONTROL_APP, to: '+14142017001', from: CALLER, timeoutSecs: 10 });
+    const before = standIn.countRequests('GET', `/calls/${callControlId}`);
+    standIn.injectFaults({ status: 503, count: 2, method: 'GET', pathPrefix: `/calls/${callControlId}` });
+    expect(await client.getCall(callControlId)).toMatchObject({ isAlive: true });
+    expect(standIn.countRequests('GET', `/calls/${callControlId}`) - before).toBe(3);
+    await client.hangupCall(callControlId);
   });
 });

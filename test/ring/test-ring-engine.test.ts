@@ -10,7 +10,7 @@ import { CHURCHWISE_AGENT_NAME } from '../../providers/line-ring';
 import { LiveKitClient } from '../../providers/livekit-client';
 import { LiveKitSipDispatchRule } from '../../providers/livekit-sip-dispatch-rule';
 import { LiveKitSipInboundTrunk } from '../../providers/livekit-sip-inbound-trunk';
-import type { LiveKitSettings } from '../../providers/provider-settings';
+import { PRODUCTION_FQDN_CONNECTION_ID, type LiveKitSettings } from '../../providers/provider-settings';
 import { TestRing } from '../../providers/test-ring';
 import { ensureLivekitSip } from '../../sandbox/livekit-sip';
 import { TOOLS_DIR } from '../../sandbox/processes';
@@ -23,6 +23,8 @@ import { eventually, sippProcessesOf } from './support';
 
 const TYPE = 'pulumi-nodejs:dynamic/churchwise:TestRing';
 const FROM = randomE164();
+/** The Telnyx Call Control application the stack's telnyxCallControlAppId names (env TELNYX_CALL_CONTROL_APP_ID). */
+const RING_APP = '1684641123236054244';
 let livekit: LiveKitSettings;
 let client: LiveKitClient;
 let dialer: SippDialer;
@@ -86,6 +88,7 @@ test('a church line with its test ring: rings on up, never on preview or refresh
     LIVEKIT_API_SECRET: livekit.apiSecret,
     TELNYX_BASE_URL: standIn.url,
     TELNYX_API_KEY: standIn.apiKey,
+    TELNYX_CALL_CONTROL_APP_ID: RING_APP,
   };
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: 'test', projectName: 'test-ring', program },
@@ -102,6 +105,10 @@ test('a church line with its test ring: rings on up, never on preview or refresh
   expect(up.outputs.ringOk.value).toBe(true);
   expect(up.outputs.ringCause?.value).toBeUndefined();
   expect(dials()).toBe(1);
+  // The ring dials through the configured Call Control application, not the number's FQDN connection.
+  const dial = standIn.requests.find((r) => r.operationId === 'DialCall' && (r.body as { to?: string }).to === phoneNumber);
+  expect(dial?.body).toMatchObject({ connection_id: RING_APP, from: FROM });
+  expect(up.stdout).not.toContain('telnyxCallControlAppId is not set');
 
   // Preview and refresh read the last result; neither places a call.
   const preview = await stack.preview({ expectNoChanges: true });
@@ -179,6 +186,10 @@ test('a line provisioned without a dispatch rule: the first up fails on the ring
 
   expect(failure).toContain(`test ring of ${phoneNumber} (church ${churchId}) failed: no_room`);
   expect(failure).toContain('no dispatch rule for trunk');
+  // No telnyxCallControlAppId in this stack: the ring says it falls back to the FQDN connection, and does.
+  expect(failure).toContain(`telnyxCallControlAppId is not set`);
+  const dial = standIn.requests.find((r) => r.operationId === 'DialCall' && (r.body as { to?: string }).to === phoneNumber);
+  expect(dial?.body).toMatchObject({ connection_id: PRODUCTION_FQDN_CONNECTION_ID });
   const resources = (await stack.exportStack()).deployment.resources ?? [];
   const trunk = resources.find((r: { type: string }) => r.type === 'pulumi-nodejs:dynamic/livekit:LiveKitSipInboundTrunk');
   created.trunk(trunk.id);
