@@ -15,13 +15,11 @@
  */
 import { ParticipantInfo_Kind, type ParticipantInfo } from '@livekit/protocol';
 import type { LiveKitClient } from './livekit-client';
+import { DEFAULT_AGENT_NAME } from './livekit-sip-dispatch-rule';
 import { checkE164 } from './phone-number-rules';
 import type { TelnyxSettings } from './provider-settings';
 import { TelnyxClient } from './telnyx-client';
 import { DEFAULT_RETRY_POLICY, VendorError, type RetryPolicy } from './vendor-request';
-
-/** The one deployed agent (multi-tenant); it must be dispatched into every church's room. */
-export const CHURCHWISE_AGENT_NAME = 'churchwiseai-voice';
 
 /** Why a ring failed; `detail` says it in words. */
 export type RingCause =
@@ -240,7 +238,7 @@ async function judge(request: RingLineRequest, roomName: string, participant: Pa
       ...seen,
     };
   }
-  const agentName = request.agentName ?? CHURCHWISE_AGENT_NAME;
+  const agentName = request.agentName ?? DEFAULT_AGENT_NAME;
   const dispatches = await request.livekit.listAgentDispatches(roomName);
   const dispatch = dispatches.find((d) => d.agentName === agentName);
   if (!dispatch) {
@@ -369,7 +367,7 @@ export async function diagnoseLine(request: LineDiagnosisRequest): Promise<{ cau
       detail: `dispatch rule ${rule.sipDispatchRuleId} only takes callers ${rule.inboundNumbers.join(', ')} (inboundNumbers filters the CALLER): other calls get no room`,
     };
   }
-  const agentName = request.agentName ?? CHURCHWISE_AGENT_NAME;
+  const agentName = request.agentName ?? DEFAULT_AGENT_NAME;
   if (!(rule.roomConfig?.agents ?? []).some((a) => a.agentName === agentName)) {
     return { cause: 'no_agent', detail: `dispatch rule ${rule.sipDispatchRuleId} does not dispatch agent ${agentName}` };
   }

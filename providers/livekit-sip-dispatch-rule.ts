@@ -44,7 +44,7 @@ export interface LiveKitSipDispatchRuleInputs {
   roomPrefix?: string;
   /** The church's trunk(s). Required and non-empty unless locked: a rule without trunks catches every trunk. */
   trunkIds?: string[];
-  /** Agent dispatched into each call's room; default churchwise-voice. */
+  /** Agent dispatched into each call's room; default DEFAULT_AGENT_NAME (churchwiseai-voice). */
   agentName?: string;
   /** JSON object handed to the agent, with the church id: `{"churchId": "..."}`. Required unless locked. */
   agentMetadata?: string;

@@ -11,8 +11,9 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { projectProvider } from './dynamic-provider';
-import { CHURCHWISE_AGENT_NAME, ringLine, telnyxCallControl, type RingCause, type RingResult } from './line-ring';
+import { ringLine, telnyxCallControl, type RingCause, type RingResult } from './line-ring';
 import { LiveKitClient } from './livekit-client';
+import { DEFAULT_AGENT_NAME } from './livekit-sip-dispatch-rule';
 import { checkE164, type RuleFailure } from './phone-number-rules';
 import { configureFromStack, telnyxCallControlAppId, telnyxSettings, type TelnyxSettings } from './provider-settings';
 import {
@@ -172,7 +173,7 @@ async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs
     expectedTrunkId: inputs.trunkId,
     expectedDispatchRuleId: inputs.dispatchRuleId,
     roomPrefix: inputs.roomPrefix,
-    agentName: inputs.agentName ?? CHURCHWISE_AGENT_NAME,
+    agentName: inputs.agentName ?? DEFAULT_AGENT_NAME,
     from: inputs.from,
     timeoutMs: (inputs.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000,
     telnyx: telnyxCallControl(telnyx, callControlAppId),

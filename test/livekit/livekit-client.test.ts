@@ -163,7 +163,7 @@ describe('retry rule', () => {
       const rule = await new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES).createDispatchRule({
         roomPrefix: 'church-lost-',
         trunkIds: [trunk.sipTrunkId],
-        agents: [{ agentName: 'churchwise-voice', metadata: '{"churchId":"lost"}' }],
+        agents: [{ agentName: DEFAULT_AGENT_NAME, metadata: '{"churchId":"lost"}' }],
         name,
       });
       created.rule(rule.sipDispatchRuleId);

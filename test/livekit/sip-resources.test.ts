@@ -92,7 +92,7 @@ describe('trunk and dispatch rule lifecycle', () => {
     expect(onServer.trunkIds).toEqual([trunk.id]);
     expect(onServer.rule?.rule).toMatchObject({ case: 'dispatchRuleIndividual', value: { roomPrefix: 'church-lifecycle-', pin: '' } });
     expect(onServer.roomConfig?.agents.map((a) => ({ agentName: a.agentName, metadata: a.metadata }))).toEqual([
-      { agentName: 'churchwise-voice', metadata },
+      { agentName: ruleResource.DEFAULT_AGENT_NAME, metadata },
     ]);
     expect(onServer.inboundNumbers).toEqual([]);
     expect(onServer.attributes).toEqual({ churchId: 'church-lifecycle' });

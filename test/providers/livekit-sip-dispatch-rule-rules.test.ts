@@ -53,7 +53,7 @@ describe('checkLiveKitSipDispatchRule', () => {
     expect(result.inputs).toEqual({
       roomPrefix: 'church-c0ffee00-',
       trunkIds: [TRUNK],
-      agentName: 'churchwise-voice',
+      agentName: DEFAULT_AGENT_NAME,
       agentMetadata: METADATA,
       name: '',
       metadata: '',

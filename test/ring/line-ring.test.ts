@@ -10,7 +10,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { ParticipantInfo_Kind } from '@livekit/protocol';
 import { LiveKitClient } from '../../providers/livekit-client';
-import { CHURCHWISE_AGENT_NAME, ringLine, telnyxCallControl, type RingResult } from '../../providers/line-ring';
+import { ringLine, telnyxCallControl, type RingResult } from '../../providers/line-ring';
+import { DEFAULT_AGENT_NAME } from '../../providers/livekit-sip-dispatch-rule';
 import type { LiveKitSettings } from '../../providers/provider-settings';
 import { ensureLivekitSip } from '../../sandbox/livekit-sip';
 import { SippDialer } from '../../sandbox/sip-dialer';
@@ -71,7 +72,7 @@ async function freshLine(): Promise<Line> {
     name: uniqueName('ring'),
     roomPrefix,
     trunkIds: [trunk.sipTrunkId],
-    agents: [{ agentName: CHURCHWISE_AGENT_NAME, metadata: JSON.stringify({ churchId }) }],
+    agents: [{ agentName: DEFAULT_AGENT_NAME, metadata: JSON.stringify({ churchId }) }],
   });
   created.rule(rule.sipDispatchRuleId);
   return { churchId, phoneNumber, trunkId: trunk.sipTrunkId, ruleId: rule.sipDispatchRuleId, roomPrefix };
@@ -129,7 +130,7 @@ test('a ring to a freshly created trunk and rule goes through a real SIP INVITE 
   expect(result).toMatchObject({ ok: true, participantIdentity: `sip_${FROM}` });
   expect(result.cause).toBeUndefined();
   expect(result.roomName?.startsWith(`${line.roomPrefix}_${FROM}_`)).toBe(true);
-  expect(result.detail).toContain(`via trunk ${line.trunkId} and rule ${line.ruleId}; agent ${CHURCHWISE_AGENT_NAME} dispatched`);
+  expect(result.detail).toContain(`via trunk ${line.trunkId} and rule ${line.ruleId}; agent ${DEFAULT_AGENT_NAME} dispatched`);
   // The call really went over SIP/TCP to the bridge: INVITE to the number, ringing, then our CANCEL.
   const trace = sipTrace(line.phoneNumber);
   expect(trace).toContain(`INVITE sip:${line.phoneNumber}@127.0.0.1:5060;transport=tcp SIP/2.0`);
@@ -201,7 +202,7 @@ test('a rule that dispatches no agent: the room exists but nobody would answer, 
   const result = await ring(line, FAILING_RING_TIMEOUT_MS);
 
   expect(result).toMatchObject({ ok: false, cause: 'no_agent' });
-  expect(result.detail).toContain(`has no dispatch of agent ${CHURCHWISE_AGENT_NAME}`);
+  expect(result.detail).toContain(`has no dispatch of agent ${DEFAULT_AGENT_NAME}`);
   expect(result.roomName?.startsWith(line.roomPrefix)).toBe(true);
   await expectEverythingHungUp();
 });

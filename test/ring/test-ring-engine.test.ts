@@ -6,9 +6,8 @@
  */
 import * as fs from 'fs';
 import { LocalWorkspace, PulumiCommand, type Stack } from '@pulumi/pulumi/automation';
-import { CHURCHWISE_AGENT_NAME } from '../../providers/line-ring';
 import { LiveKitClient } from '../../providers/livekit-client';
-import { LiveKitSipDispatchRule } from '../../providers/livekit-sip-dispatch-rule';
+import { DEFAULT_AGENT_NAME, LiveKitSipDispatchRule } from '../../providers/livekit-sip-dispatch-rule';
 import { LiveKitSipInboundTrunk } from '../../providers/livekit-sip-inbound-trunk';
 import { PRODUCTION_FQDN_CONNECTION_ID, type LiveKitSettings } from '../../providers/provider-settings';
 import { TestRing } from '../../providers/test-ring';
@@ -65,7 +64,7 @@ test('a church line with its test ring: rings on up, never on preview or refresh
       name,
       roomPrefix,
       trunkIds: [trunk.sipTrunkId],
-      agentName: CHURCHWISE_AGENT_NAME,
+      agentName: DEFAULT_AGENT_NAME,
       agentMetadata: JSON.stringify({ churchId }),
       decommission: true,
     });
