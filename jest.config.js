@@ -5,6 +5,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   globalSetup: '<rootDir>/test/global-setup.ts',
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   // Pulumi runs and real servers are CPU-heavy on a 2-core machine; two workers keep runs from starving.
   maxWorkers: 2,
   testTimeout: 120000,

@@ -53,6 +53,29 @@ describe('a stack of churches from the registry', () => {
     expect({ code: preview.code, out: preview.code ? preview.stdout : '' }).toEqual({ code: 0, out: '' });
   });
 
+  test('an area code change keeps the number; a trunk edited by hand shows on refresh and up puts it back', async () => {
+    const before = (await stack.lines()).find((l) => l.churchId === 'grace-akron')!;
+    await stack.db.pool.query("update churches set area_code = '614' where church_id = 'grace-akron'");
+    const preview = await stack.cli(['preview']);
+    expect(preview.code).toBe(0);
+    expect(preview.stdout).toMatch(/areaCode 330 -> 614: .* keeps its number/);
+    expect(preview.stdout).not.toMatch(/replace/);
+    expect((await stack.cli(['up', '--yes', '--skip-preview'])).code).toBe(0);
+    const after = (await stack.lines()).find((l) => l.churchId === 'grace-akron')!;
+    expect(after.phoneNumber).toBe(before.phoneNumber);
+    expect(orders(stack)).toBe(3);
+
+    await sip.updateSipInboundTrunkFields(before.trunkId, { metadata: 'edited by hand in the LiveKit console' });
+    expect((await stack.cli(['preview', '--expect-no-changes'])).code).toBe(0); // no refresh: nothing seen
+    const drift = await stack.cli(['preview', '--refresh', '--expect-no-changes', '--diff']);
+    expect(drift.code).not.toBe(0);
+    expect(drift.stdout).toContain('edited by hand in the LiveKit console');
+    expect((await stack.cli(['up', '--yes', '--skip-preview', '--refresh'])).code).toBe(0);
+    const [repaired] = await sip.listSipInboundTrunk({ trunkIds: [before.trunkId] } as never);
+    expect(JSON.parse(repaired.metadata)).toMatchObject({ churchId: 'grace-akron' });
+    expect(repaired.sipTrunkId).toBe(before.trunkId);
+  });
+
   test('a church removed from the registry without decommission keeps its number: the update fails loudly', async () => {
     const line = (await stack.lines()).find((l) => l.churchId === 'hope-tulsa');
     expect(line).toBeDefined();
