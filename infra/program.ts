@@ -2,8 +2,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { Pool } from 'pg';
 import { LiveKitSipInboundTrunk } from '../providers/livekit-sip-inbound-trunk';
 import { listChurches, RegistryChurch } from '../registry/churches';
-import { ChurchVoiceLine } from './church-voice-line';
-import { ProgramOverrides, ProgramSettings, readProgramSettings } from './settings';
+import { ChurchVoiceLine, ChurchVoiceLineArgs } from './church-voice-line';
+import { ProgramOverrides, readProgramSettings } from './settings';
 
 /** One row of the stack's `lines` output: what the founder checks per church. */
 export interface LineSummary {
@@ -46,7 +46,7 @@ async function readRegistry(url: string): Promise<{ churches: RegistryChurch[]; 
 /** Program-level resource names stay stable forever: renaming one would make the engine plan a delete. */
 const lineName = (churchId: string) => `church-${churchId}`;
 
-function declareLine(settings: ProgramSettings, line: ConstructorParameters<typeof ChurchVoiceLine>[1]) {
+function declareLine(line: ChurchVoiceLineArgs) {
   return new ChurchVoiceLine(lineName(line.churchId), line);
 }
 
@@ -89,7 +89,7 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
     );
   }
   for (const church of inService.churches) {
-    const line = declareLine(settings, {
+    const line = declareLine({
       ...base,
       churchId: church.churchId,
       churchName: church.name,
@@ -107,7 +107,7 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
       pulumi.log.warn(`church ${church.churchId} is both in the registry and a line in service; the line in service is adopted as is`);
       continue;
     }
-    const line = declareLine(settings, {
+    const line = declareLine({
       ...base,
       churchId: church.churchId,
       churchName: church.name,
