@@ -3,12 +3,23 @@ import * as os from 'os';
 import * as path from 'path';
 import { LocalWorkspace, PulumiCommand, Stack } from '@pulumi/pulumi/automation';
 import { voiceLinesProgram } from '../infra/program';
-import { REPO_ROOT, TOOLS_DIR, isAlive } from '../sandbox/processes';
+import { REPO_ROOT, TOOLS_DIR } from '../sandbox/processes';
 import { EngineEnvironmentOptions, engineEnvironment } from './engine-environment';
+import {
+  isInlineProgramEngine,
+  isOrphan,
+  isPulumiEngine,
+  isRunning,
+  killProcesses,
+  orphanedPlugins,
+  procAvailable,
+  readProcess,
+  stopOrphanedEngine,
+} from './orphaned-engines';
 
 export const PROJECT_NAME = 'churchwise-voice';
 
-export interface VoiceStackOptions extends EngineEnvironmentOptions {
+export interface VoiceStackOptions extends EngineEnvironmentOptions, RecoveryTiming {
   /** `prod`, `dev`, or a test's own stack. */
   stackName: string;
   /** Folder with Pulumi.yaml and Pulumi.<stack>.yaml; default: this repository. */
@@ -33,9 +44,29 @@ export async function openVoiceStack(options: VoiceStackOptions): Promise<Stack>
 export interface RecoveryReport {
   /** Lock files of dead engine processes that were removed. */
   staleLocksRemoved: string[];
+  /** Engines whose Automation API host died, ended before this run (pid and how they ended). */
+  orphanedEnginesStopped: Array<{ pid: number; ended: 'exited' | 'interrupted' | 'killed' }>;
+  /** Provider plugins of dead engines, killed before this run so none of them still talks to a vendor. */
+  orphanedPluginsKilled: number[];
   /** Pending operations (creates/updates/deletes cut short by a crash) cleared from the state. */
   pendingOperationsCleared: Array<{ type: string; urn: string }>;
+  /** A live engine of another run holds the stack: recovery touched nothing, the caller must try later. */
+  busy?: { pid: number; hostname?: string; since?: string };
 }
+
+export interface RecoveryTiming {
+  /** How long an orphaned engine gets to finish by itself, and again after SIGINT (default 10 s each). */
+  orphanGraceMs?: number;
+  /**
+   * After a crash with creates in flight, how long to wait before running again: a vendor may still carry out a
+   * request the dead run had on the wire (a number order), and the idempotent create can only find what the
+   * vendor has already recorded. Default 30 s, the vendor clients' request timeout.
+   */
+  inFlightSettleMs?: number;
+}
+
+export const DEFAULT_ORPHAN_GRACE_MS = 10_000;
+export const DEFAULT_IN_FLIGHT_SETTLE_MS = 30_000;
 
 function localBackendDir(backendUrl: string | undefined): string | undefined {
   if (!backendUrl?.startsWith('file://')) return undefined;
@@ -60,31 +91,80 @@ function lockFiles(backendDir: string, stackName: string): string[] {
   return found;
 }
 
+interface LockHolder {
+  pid?: number;
+  hostname?: string;
+  timestamp?: string;
+}
+
+function readLock(file: string): LockHolder | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as LockHolder;
+  } catch {
+    return undefined; // removed meanwhile (the engine finished) or half-written: nothing to judge
+  }
+}
+
 /**
- * Makes a stack runnable again after a process died in the middle of an update (kill -9, OOM, deploy):
- * - removes the local backend's lock when the engine that holds it is dead on this host (a live one is left
- *   alone: it is still working, and the caller will get ConcurrentUpdateError and retry later);
- * - clears pending operations from the state. That is safe here because every create of ours is idempotent
- *   (a number is found again by its customer_reference, a row by its church id), so the next `up` re-runs
- *   the create and adopts what the interrupted one made instead of buying a second number.
+ * Makes a stack runnable again after a process died in the middle of an update (kill -9, OOM, deploy), and never
+ * interferes with a run that is still legitimately going on:
+ * - the local backend's lock: held by a dead process (or a pid now used by something that is not pulumi) it is
+ *   removed; held by an engine whose Automation API host died, that engine is given time to finish, then
+ *   interrupted, then killed, and its lock removed; held by any other live engine on this host, or by another
+ *   host, the stack is `busy` and nothing at all is touched;
+ * - provider plugins of dead engines on this project, folder and backend are killed, so no request of the dead
+ *   run can still reach a vendor while the next run starts;
+ * - pending operations are cleared from the state. A create that was in flight is re-run by the next `up`; the
+ *   number's create is idempotent (it finds an order or number by the church's customer_reference, after waiting
+ *   `inFlightSettleMs` for the vendor to record what was on the wire), and so is the row's (an upsert by church).
+ *   LiveKit trunk and rule creates are not idempotent yet: one cut short after LiveKit made the object leaves a
+ *   trunk or rule behind that the re-run does not find.
  */
 export async function recoverStack(stack: Stack, options: VoiceStackOptions): Promise<RecoveryReport> {
-  const report: RecoveryReport = { staleLocksRemoved: [], pendingOperationsCleared: [] };
-  const backendDir = localBackendDir(options.backendUrl ?? process.env.PULUMI_BACKEND_URL);
+  const report: RecoveryReport = { staleLocksRemoved: [], orphanedEnginesStopped: [], orphanedPluginsKilled: [], pendingOperationsCleared: [] };
+  const backendUrl = options.backendUrl ?? process.env.PULUMI_BACKEND_URL;
+  const backendDir = localBackendDir(backendUrl);
+  const graceMs = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+  let crashFound = false;
   if (backendDir) {
     for (const file of lockFiles(backendDir, options.stackName)) {
-      const lock = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid?: number; hostname?: string };
-      const sameHost = !lock.hostname || lock.hostname === os.hostname();
-      if (sameHost && lock.pid && !isAlive(lock.pid)) {
+      const lock = readLock(file);
+      if (!lock) continue;
+      if (lock.hostname && lock.hostname !== os.hostname()) {
+        report.busy = { pid: lock.pid ?? 0, hostname: lock.hostname, since: lock.timestamp };
+        return report;
+      }
+      const holder = lock.pid ? readProcess(lock.pid) : undefined;
+      const holderRuns = lock.pid !== undefined && isRunning(lock.pid) && (!procAvailable() || (holder !== undefined && isPulumiEngine(holder)));
+      if (holderRuns && holder && isInlineProgramEngine(holder) && isOrphan(holder)) {
+        const ended = await stopOrphanedEngine(holder.pid, graceMs);
+        report.orphanedEnginesStopped.push({ pid: holder.pid, ended });
+      } else if (holderRuns) {
+        report.busy = { pid: lock.pid!, hostname: lock.hostname, since: lock.timestamp };
+        return report;
+      }
+      // The holder is gone: an engine that ended cleanly removed its lock itself; otherwise it is stale.
+      if (fs.existsSync(file)) {
         fs.rmSync(file, { force: true });
+        fs.rmSync(`${file}.attrs`, { force: true }); // the file backend's metadata beside it
         report.staleLocksRemoved.push(file);
       }
+      crashFound = true;
     }
+  }
+  const plugins = orphanedPlugins({ workDir: options.workDir ?? REPO_ROOT, project: PROJECT_NAME, backendUrl });
+  if (plugins.length > 0) {
+    await killProcesses(plugins.map((p) => p.pid));
+    report.orphanedPluginsKilled = plugins.map((p) => p.pid);
+    crashFound = true;
   }
   const state = await stack.exportStack();
   const pending = (state.deployment?.pending_operations ?? []) as Array<{ type: string; resource: { urn: string } }>;
   if (pending.length > 0) {
     report.pendingOperationsCleared = pending.map((op) => ({ type: op.type, urn: op.resource.urn }));
+    if (crashFound && pending.some((op) => op.type === 'creating')) {
+      await new Promise((resolve) => setTimeout(resolve, options.inFlightSettleMs ?? DEFAULT_IN_FLIGHT_SETTLE_MS));
+    }
     await stack.importStack({ ...state, deployment: { ...state.deployment, pending_operations: [] } });
   }
   return report;
