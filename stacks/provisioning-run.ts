@@ -1,56 +1,132 @@
 import { ConcurrentUpdateError, EngineEvent } from '@pulumi/pulumi/automation';
-import type { LineSummary } from '../infra/program';
 import { singleFlight } from './single-flight';
-import { VoiceStackOptions, openVoiceStack, recoverStack } from './voice-stack';
+import { RecoveryReport, VoiceStackOptions, openVoiceStack, recoverStack } from './voice-stack';
 
 /** The step of a church's line a failure belongs to, named after the resource that failed. */
 export type ProvisioningStep = 'telnyx-number' | 'livekit-trunk' | 'dispatch-rule' | 'church-row' | 'test-ring' | 'engine';
 
+/** A church's line as this run's engine events reported it (created, updated, or unchanged and confirmed). */
+export interface ChurchLine {
+  churchId: string;
+  phoneNumber?: string;
+  trunkId?: string;
+  dispatchRuleId?: string;
+  ring?: { ok: boolean; cause?: string; at?: string };
+}
+
+export interface RunFailure {
+  message: string;
+  failedStep?: ProvisioningStep;
+  /** Absent for a failure of the engine or the program as a whole. */
+  churchId?: string;
+}
+
 export interface StackRunResult {
   ok: boolean;
-  churches: Array<{
-    churchId: string;
-    phoneNumber?: string;
-    trunkId?: string;
-    dispatchRuleId?: string;
-    ring?: { ok: boolean; cause?: string; at?: string };
-  }>;
-  error?: { message: string; failedStep?: ProvisioningStep; churchId?: string };
+  /** Only what THIS run reported, never the outputs of an earlier update: a church missing here was not reached. */
+  churches: ChurchLine[];
+  /** Every failure of the run; with continue-on-error one church's failure does not stop the others. */
+  failures?: RunFailure[];
+  /** The first failure, a church's before the engine's. */
+  error?: RunFailure;
+  /** Another engine holds the stack (a run of another process, the founder's `pulumi up`): nothing ran. */
+  busy?: boolean;
   /** What recovery cleaned before the run (a previous process died mid-update). */
-  recovered?: { staleLocksRemoved: number; pendingOperationsCleared: number };
+  recovered?: { staleLocksRemoved: number; orphanedEnginesStopped: number; orphanedPluginsKilled: number; pendingOperationsCleared: number };
+}
+
+/** A resource of a church in the stack's state, and whether its decommission is recorded (it may be deleted). */
+export interface ChurchResource {
+  urn: string;
+  step: ProvisioningStep;
+  decommission: boolean;
 }
 
 export interface StackRunner {
   provision(opts: { reason: string; onOutput?: (line: string) => void; signal?: AbortSignal }): Promise<StackRunResult>;
+  /** The church's resources in the state as it stands (the decommission's two phases check them). */
+  churchResources?(churchId: string): Promise<ChurchResource[]>;
 }
 
-const STEP_BY_SUFFIX: Array<[string, ProvisioningStep]> = [
-  ['-number', 'telnyx-number'],
-  ['-trunk', 'livekit-trunk'],
-  ['-dispatch', 'dispatch-rule'],
-  ['-row', 'church-row'],
-  ['-ring', 'test-ring'],
-];
+/** Resource type (last segment of the URN's type) -> the step of a line it is, and its name suffix. */
+const STEP_BY_TYPE: Record<string, { step: ProvisioningStep; suffix: string }> = {
+  TelnyxPhoneNumber: { step: 'telnyx-number', suffix: '-number' },
+  LiveKitSipInboundTrunk: { step: 'livekit-trunk', suffix: '-trunk' },
+  LiveKitSipDispatchRule: { step: 'dispatch-rule', suffix: '-dispatch' },
+  ChurchVoiceAgentRow: { step: 'church-row', suffix: '-row' },
+  TestRing: { step: 'test-ring', suffix: '-ring' },
+};
 
-/** `...::church-<id>-trunk` -> { churchId, step }: the program names every child `church-<id>-<step>`. */
+/**
+ * `urn:...::churchwise:voice:ChurchVoiceLine$pulumi-nodejs:dynamic/livekit:LiveKitSipInboundTrunk::church-<id>-trunk`
+ * -> { churchId, step: 'livekit-trunk' }. The program names every child `church-<id>-<suffix>`; the type decides the
+ * step, so a church id that itself ends in "-number" is still read right.
+ */
 export function stepOfUrn(urn: string): { churchId?: string; step: ProvisioningStep } {
-  const name = urn.split('::').pop() ?? '';
-  for (const [suffix, step] of STEP_BY_SUFFIX) {
-    if (name.startsWith('church-') && name.endsWith(suffix)) {
-      return { churchId: name.slice('church-'.length, -suffix.length), step };
-    }
+  const parts = urn.split('::');
+  const name = parts[parts.length - 1] ?? '';
+  const type = (parts[parts.length - 2] ?? '').split('$').pop() ?? '';
+  const kind = STEP_BY_TYPE[type.split(':').pop() ?? ''];
+  if (kind && name.startsWith('church-') && name.endsWith(kind.suffix) && name.length > 'church-'.length + kind.suffix.length) {
+    return { churchId: name.slice('church-'.length, -kind.suffix.length), step: kind.step };
   }
   return { step: 'engine' };
 }
 
-function linesOf(outputs: Record<string, { value: unknown }> | undefined): StackRunResult['churches'] {
-  const lines = (outputs?.lines?.value ?? []) as LineSummary[];
-  return lines.map(({ churchId, phoneNumber, trunkId, dispatchRuleId, ring }) => ({ churchId, phoneNumber, trunkId, dispatchRuleId, ring }));
+/** Steps that remove a resource: they report no line. */
+const REMOVING_OPS = new Set(['delete', 'delete-replaced', 'discard', 'discard-replaced', 'remove-pending-replace', 'read-discard']);
+
+/** Collects, from one run's engine events, each church's line and every failure with its church and step. */
+class RunObserver {
+  private readonly lines = new Map<string, ChurchLine>();
+  readonly failures: RunFailure[] = [];
+
+  readonly onEvent = (event: EngineEvent): void => {
+    const diagnostic = event.diagnosticEvent;
+    if (diagnostic?.severity === 'error') {
+      const where = diagnostic.urn ? stepOfUrn(diagnostic.urn) : { step: 'engine' as const, churchId: undefined };
+      this.failures.push({ message: diagnostic.message.trim(), failedStep: where.step, churchId: where.churchId });
+    }
+    const step = event.resOutputsEvent?.metadata;
+    if (!step?.new || REMOVING_OPS.has(step.op)) return;
+    const { churchId, step: kind } = stepOfUrn(step.urn);
+    if (!churchId) return;
+    const outputs = step.new.outputs ?? {};
+    const line = this.lines.get(churchId) ?? { churchId };
+    const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+    if (kind === 'telnyx-number') line.phoneNumber = text(outputs.phoneNumber);
+    if (kind === 'livekit-trunk') line.trunkId = text(outputs.sipTrunkId);
+    if (kind === 'dispatch-rule') line.dispatchRuleId = text(outputs.sipDispatchRuleId);
+    if (kind === 'test-ring' && typeof outputs.ok === 'boolean') line.ring = { ok: outputs.ok, cause: text(outputs.cause), at: text(outputs.at) };
+    this.lines.set(churchId, line);
+  };
+
+  get churches(): ChurchLine[] {
+    return [...this.lines.values()];
+  }
+
+  /** The first failure worth naming: a church's step before the engine's own complaint about it. */
+  get firstFailure(): RunFailure | undefined {
+    return this.failures.find((f) => f.churchId !== undefined) ?? this.failures[0];
+  }
+}
+
+function summarizeRecovery(report: RecoveryReport): StackRunResult['recovered'] {
+  return {
+    staleLocksRemoved: report.staleLocksRemoved.length,
+    orphanedEnginesStopped: report.orphanedEnginesStopped.length,
+    orphanedPluginsKilled: report.orphanedPluginsKilled.length,
+    pendingOperationsCleared: report.pendingOperationsCleared.length,
+  };
 }
 
 /**
- * Runs `up` of one stack for the webhook's worker: recovery first, one run at a time, and a result that names the
- * church and the step of the first failure so the founder's email can say what to finish by hand.
+ * Runs `up` of one stack for the webhook's worker: recovery first, one run at a time in this process, and a
+ * result per church from this run's own events.
+ *
+ * The update continues past a failed resource (`--continue-on-error`): a church whose number cannot be bought
+ * must not keep every other church of the run (and of every later run, while it stays in the registry) from
+ * being provisioned. Resources that depend on the failed one are skipped, the others are carried out.
  */
 export class VoiceStackRunner implements StackRunner {
   constructor(private readonly options: VoiceStackOptions) {}
@@ -63,25 +139,39 @@ export class VoiceStackRunner implements StackRunner {
     return singleFlight(this.stackKey, async () => {
       const stack = await openVoiceStack(this.options);
       const recovery = await recoverStack(stack, this.options);
-      const recovered = { staleLocksRemoved: recovery.staleLocksRemoved.length, pendingOperationsCleared: recovery.pendingOperationsCleared.length };
-      const failures: Array<{ urn: string; message: string }> = [];
-      const onEvent = (event: EngineEvent) => {
-        const diagnostic = event.diagnosticEvent;
-        if (diagnostic?.severity === 'error' && diagnostic.urn) failures.push({ urn: diagnostic.urn, message: diagnostic.message.trim() });
-      };
-      try {
-        const result = await stack.up({ message: reason, onOutput, onEvent, signal });
-        return { ok: true, churches: linesOf(result.outputs), recovered };
-      } catch (error) {
-        const churches = linesOf(await stack.outputs().catch(() => undefined));
-        if (error instanceof ConcurrentUpdateError) {
-          return { ok: false, churches, recovered, error: { message: `stack ${this.options.stackName} is being updated by another run; retry later`, failedStep: 'engine' } };
-        }
-        const first = failures.find((f) => stepOfUrn(f.urn).step !== 'engine') ?? failures[0];
-        const where = first ? stepOfUrn(first.urn) : { step: 'engine' as const, churchId: undefined };
-        const message = first?.message ?? (error instanceof Error ? error.message : String(error));
-        return { ok: false, churches, recovered, error: { message, failedStep: where.step, churchId: where.churchId } };
+      const recovered = summarizeRecovery(recovery);
+      if (recovery.busy) {
+        const { pid, hostname, since } = recovery.busy;
+        const message = `stack ${this.options.stackName} is being updated by another engine (pid ${pid}${hostname ? ` on ${hostname}` : ''}${since ? `, since ${since}` : ''}); nothing ran`;
+        return { ok: false, busy: true, churches: [], recovered, error: { message, failedStep: 'engine' }, failures: [] };
       }
+      const observer = new RunObserver();
+      try {
+        await stack.up({ message: reason, onOutput, onEvent: observer.onEvent, signal, continueOnError: true });
+        return { ok: true, churches: observer.churches, failures: observer.failures, recovered };
+      } catch (error) {
+        if (error instanceof ConcurrentUpdateError) {
+          const message = `stack ${this.options.stackName} was locked by another engine as this run started; nothing ran`;
+          return { ok: false, busy: true, churches: [], recovered, error: { message, failedStep: 'engine' }, failures: [] };
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        const failures = observer.failures.length > 0 ? observer.failures : [{ message, failedStep: 'engine' as const }];
+        return { ok: false, churches: observer.churches, failures, error: observer.firstFailure ?? failures[0], recovered };
+      }
+    });
+  }
+
+  /** Reads the state (inside the stack's queue, so never half-way through one of our own runs). */
+  churchResources(churchId: string): Promise<ChurchResource[]> {
+    return singleFlight(this.stackKey, async () => {
+      const stack = await openVoiceStack(this.options);
+      const state = await stack.exportStack();
+      const resources = (state.deployment?.resources ?? []) as Array<{ urn: string; custom?: boolean; inputs?: Record<string, unknown> }>;
+      return resources
+        .filter((r) => r.custom !== false)
+        .map((r) => ({ urn: r.urn, ...stepOfUrn(r.urn), decommission: r.inputs?.decommission === true }))
+        .filter((r) => r.churchId === churchId)
+        .map(({ urn, step, decommission }) => ({ urn, step, decommission }));
     });
   }
 }
