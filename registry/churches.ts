@@ -253,11 +253,37 @@ export async function markCancelled(
   return rows[0] ? { church: toChurch(rows[0]), changed: true } : { church, changed: false };
 }
 
-/** The founder asks for the church's line to be released; the next stack run does it. */
-export async function requestDecommission(db: Queryable, churchId: string): Promise<StatusChange> {
+/**
+ * The founder asks for the church's line to be released. Phase 1 of a decommission: the next stack run still
+ * declares the church, with `decommission: true` on every resource, which records that their deletes are allowed.
+ * `reopen` brings a church marked `decommissioned` back to this phase (its resources were found without the
+ * decommission recorded, so phase 1 must run again before anything can be deleted).
+ */
+export async function requestDecommission(db: Queryable, churchId: string, options: { reopen?: boolean } = {}): Promise<StatusChange> {
   const church = await getChurch(db, churchId, { forUpdate: true });
   if (!church) throw new ChurchNotFoundError(churchId);
-  if (church.status === 'decommission' || church.status === 'decommissioned') return { church, changed: false };
+  if (church.status === 'decommission' || (church.status === 'decommissioned' && !options.reopen)) return { church, changed: false };
   const { rows } = await db.query<ChurchRow>(`update churches set status = 'decommission' where church_id = $1 returning *`, [churchId]);
+  return { church: toChurch(rows[0]), changed: true };
+}
+
+/**
+ * Phase 2 of a decommission: every resource of the church carries `decommission: true` in the stack's state, so
+ * the program may now leave the church out and the next run deletes its number, trunk, rule and row.
+ * Only a church in phase 1 (`decommission`) moves on; a replay on `decommissioned` changes nothing.
+ */
+export async function markDecommissioned(db: Queryable, churchId: string): Promise<StatusChange> {
+  const church = await getChurch(db, churchId, { forUpdate: true });
+  if (!church) throw new ChurchNotFoundError(churchId);
+  if (church.status === 'decommissioned') return { church, changed: false };
+  if (church.status !== 'decommission') {
+    throw new RegistryInputError([
+      {
+        property: 'status',
+        reason: `church ${churchId} is ${church.status}: only a church marked for decommission (status decommission) can be marked decommissioned`,
+      },
+    ]);
+  }
+  const { rows } = await db.query<ChurchRow>(`update churches set status = 'decommissioned' where church_id = $1 returning *`, [churchId]);
   return { church: toChurch(rows[0]), changed: true };
 }

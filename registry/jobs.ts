@@ -196,6 +196,35 @@ export async function settle(db: Queryable, job: { id: number; runId: string }, 
 }
 
 /**
+ * Gives claimed jobs back to the queue without spending an attempt: the run never happened (another engine held
+ * the stack). Due again at `retryAt`. Only jobs still running under `runId` are touched.
+ */
+export async function unclaim(db: Queryable, jobs: Array<{ id: number }>, runId: string, retryAt: Date): Promise<ProvisioningJob[]> {
+  const { rows } = await db.query<JobRow>(
+    `update provisioning_jobs set
+       state = 'queued', attempts = greatest(attempts - 1, 0), next_attempt_at = $3, locked_by = null, locked_at = null
+     where id = any($1::bigint[]) and run_id = $2 and state = 'running'
+     returning *`,
+    [jobs.map((j) => j.id), runId, retryAt],
+  );
+  return rows.map(toJob);
+}
+
+/**
+ * Closes the church's queued jobs when its line is being released instead: there is nothing left to provision,
+ * and a later run must not report the church's missing line as a failure (nor email the founder about it).
+ */
+export async function closeQueuedJobs(db: Queryable, churchId: string, why: string): Promise<ProvisioningJob[]> {
+  const { rows } = await db.query<JobRow>(
+    `update provisioning_jobs set state = 'failed', last_error = $2, failed_step = null, finished_at = now()
+     where church_id = $1 and state = 'queued'
+     returning *`,
+    [churchId, why],
+  );
+  return rows.map(toJob);
+}
+
+/**
  * Jobs left `running` by a worker that died mid-run go back to the queue, due now. Call it only while holding
  * the stack's run lock: then no live worker can own a running job, so every running job is orphaned.
  */

@@ -9,19 +9,34 @@
  * - A failed attempt is retried with exponential backoff (the shared rule of providers/vendor-request.ts); once
  *   the budget is spent the job fails and exactly one founder email is put in the outbox, in the same transaction.
  * - Holding the lock, any job still `running` was left by a dead process: it goes back to the queue. The stack
- *   runner clears the engine's stale lock and pending operations before it runs, and every create is idempotent,
- *   so the re-run adopts what the dead run made instead of buying a second number.
+ *   runner clears the engine's stale lock and pending operations before it runs, and the number's create is
+ *   idempotent, so the re-run adopts what the dead run bought instead of buying a second number.
+ * - Each job is settled from what THIS run reported for its church: a church that failed fails (and retries),
+ *   the others of the same run succeed; a run that could not start because another engine held the stack gives
+ *   its jobs back without spending an attempt.
+ * - A decommission is two runs under the same lock: the first records `decommission: true` on every resource of
+ *   the church, the second leaves the church out so the engine deletes them (see `decommission`).
  */
 import { randomBytes } from 'crypto';
 import * as os from 'os';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { backoffMs } from '../providers/vendor-request';
-import type { StackRunResult, StackRunner } from '../stacks/provisioning-run';
-import { getChurch } from '../registry/churches';
+import type { ChurchResource, StackRunResult, StackRunner } from '../stacks/provisioning-run';
+import { ChurchNotFoundError, getChurch, markDecommissioned, requestDecommission, type ChurchStatus } from '../registry/churches';
 import { withTransaction } from '../registry/db';
 import { queueFounderNotification } from '../registry/founder-notifications';
-import { claim, listJobs, nextDueAt, requeueOrphaned, settle, type LineReport, type ProvisioningJob } from '../registry/jobs';
+import {
+  claim,
+  closeQueuedJobs,
+  listJobs,
+  nextDueAt,
+  requeueOrphaned,
+  settle,
+  unclaim,
+  type LineReport,
+  type ProvisioningJob,
+} from '../registry/jobs';
 import type { RetryBudget } from './config';
 import { provisioningFailedEmail } from './founder-mail';
 
@@ -60,7 +75,27 @@ export interface RunReport {
 /** What one stack run means for one job's church. */
 type JobOutcome = { ok: true; line: LineReport } | { ok: false; error: string; failedStep: string; line?: LineReport };
 
+export interface DecommissionReport {
+  churchId: string;
+  /** True once the stack holds nothing of the church any more. */
+  done: boolean;
+  /** The church's registry status at the end (`decommission`: phase 1 not finished; `decommissioned`: phase 2). */
+  status: ChurchStatus;
+  /** The stack runs this call made (at most two). */
+  runs: RunReport[];
+  /** Resources of the church still in the state (nothing when done). */
+  remaining: ChurchResource[];
+  error?: string;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const newRunId = () => `run-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+
+/** The first failure of the runs, for a report. */
+function runError(runs: RunReport[]): string | undefined {
+  return runs.map((r) => r.result?.error?.message).find((m) => m !== undefined);
+}
 
 export class ProvisioningWorker {
   readonly workerId: string;
@@ -173,8 +208,80 @@ export class ProvisioningWorker {
    * due job, run the stack once, settle each job. Callers outside the loop (the CLI) may use it directly.
    */
   async runOnce(): Promise<RunReport> {
-    const runId = `run-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
-    const report: RunReport = { runId, jobs: [], settled: [], recovered: [] };
+    const runId = newRunId();
+    const report = await this.withStackLock(runId, (recovered) => this.claimAndRun(runId, '', recovered));
+    return report ?? { runId, jobs: [], settled: [], recovered: [], skipped: 'stack-busy' };
+  }
+
+  /**
+   * Releases a church's line, in two stack runs under the run lock (waiting while another process runs the stack):
+   * 1. the church is marked `decommission`; the run declares it with `decommission: true`, which the providers
+   *    record on the number, trunk, rule and row (and the test ring goes: it owns nothing);
+   * 2. once the state shows the decommission on every resource, the church is marked `decommissioned`; the program
+   *    leaves it out and the run deletes what it had: the number is released at Telnyx, the trunk and rule go
+   *    from LiveKit, the row from church_voice_agents.
+   * Each run also provisions whatever else is due. Safe to repeat: it picks up at the phase the church is in.
+   */
+  async decommission(churchId: string): Promise<DecommissionReport> {
+    const runner = this.options.runner;
+    if (!runner.churchResources) throw new Error('decommission needs a stack runner that can read the state (VoiceStackRunner)');
+    const resourcesOf = () => runner.churchResources!(churchId);
+    for (;;) {
+      const runId = newRunId();
+      const outcome = await this.withStackLock(runId, async (recovered): Promise<DecommissionReport> => {
+        const report: DecommissionReport = { churchId, done: false, runs: [], remaining: [], status: 'active' };
+        const church = await getChurch(this.options.pool, churchId);
+        if (!church) throw new ChurchNotFoundError(churchId);
+        let resources = await resourcesOf();
+        // Marked decommissioned by hand while something still lacks the recorded decommission: phase 1 again.
+        const reopen = church.status === 'decommissioned' && resources.some((r) => !r.decommission);
+        if (church.status !== 'decommission' && (church.status !== 'decommissioned' || reopen)) {
+          await withTransaction(this.options.pool, async (tx) => {
+            await requestDecommission(tx, churchId, { reopen });
+            await closeQueuedJobs(tx, churchId, 'church decommissioned: its line is released instead of provisioned');
+          });
+          this.log.info({ churchId, from: church.status }, 'church marked for decommission');
+        }
+        if ((await getChurch(this.options.pool, churchId))!.status === 'decommission') {
+          if (resources.some((r) => !r.decommission)) {
+            report.runs.push(await this.claimAndRun(runId, `decommission ${churchId} (1/2: record decommission)`, recovered.splice(0)));
+            resources = await resourcesOf();
+          }
+          const unrecorded = resources.filter((r) => !r.decommission);
+          if (unrecorded.length > 0) {
+            report.status = 'decommission';
+            report.remaining = unrecorded;
+            report.error = `the decommission of church ${churchId} is not recorded on ${unrecorded.map((r) => r.urn.split('::').pop()).join(', ')}: ${runError(report.runs) ?? 'see the engine output'}`;
+            return report;
+          }
+          await markDecommissioned(this.options.pool, churchId);
+          this.log.info({ churchId, resources: resources.length }, 'decommission recorded on every resource; church marked decommissioned');
+        }
+        if (resources.length > 0) {
+          report.runs.push(await this.claimAndRun(`${runId}-release`, `decommission ${churchId} (2/2: release)`, recovered.splice(0)));
+          resources = await resourcesOf();
+        }
+        report.status = 'decommissioned';
+        report.remaining = resources;
+        if (resources.length > 0) {
+          report.error = `church ${churchId} still has ${resources.map((r) => r.urn.split('::').pop()).join(', ')} after the release run: ${runError(report.runs) ?? 'see the engine output'}`;
+          return report;
+        }
+        report.done = true;
+        this.log.info({ churchId }, 'church decommissioned: number, trunk, rule and row released');
+        return report;
+      });
+      if (outcome) return outcome;
+      if (this.stopped) throw new Error('worker stopped while waiting for the stack');
+      await sleep(this.pollIntervalMs);
+    }
+  }
+
+  /**
+   * Runs `body` holding the stack's cross-process run lock, after re-queueing what a dead process left running.
+   * Returns undefined when another process holds the lock.
+   */
+  private async withStackLock<T>(runId: string, body: (recovered: ProvisioningJob[]) => Promise<T>): Promise<T | undefined> {
     const lockClient = await this.options.pool.connect();
     let locked = false;
     let broken = false;
@@ -182,17 +289,13 @@ export class ProvisioningWorker {
       locked = await this.tryLock(lockClient);
       if (!locked) {
         this.log.info({ runId }, 'another process is running this stack; will look again later');
-        return { ...report, skipped: 'stack-busy' };
+        return undefined;
       }
-      report.recovered = await requeueOrphaned(this.options.pool, 'interrupted: a worker stopped during the stack run');
-      for (const job of report.recovered) {
+      const recovered = await requeueOrphaned(this.options.pool, 'interrupted: a worker stopped during the stack run');
+      for (const job of recovered) {
         this.log.warn({ jobId: job.id, churchId: job.churchId, note: job.lastError }, 'job left running by a dead worker queued again');
       }
-      report.jobs = await claim(this.options.pool, { workerId: this.workerId, runId });
-      if (report.jobs.length === 0) return { ...report, skipped: 'nothing-due' };
-      report.result = await this.runStack(runId, report.jobs);
-      report.settled = await this.settleAll(runId, report.jobs, report.result);
-      return report;
+      return await body(recovered);
     } catch (error) {
       broken = true;
       throw error;
@@ -207,6 +310,22 @@ export class ProvisioningWorker {
     }
   }
 
+  /** Claims every due job and runs the stack once for them (also with none, when `purpose` says why). */
+  private async claimAndRun(runId: string, purpose: string, recovered: ProvisioningJob[]): Promise<RunReport> {
+    const report: RunReport = { runId, jobs: [], settled: [], recovered };
+    report.jobs = await claim(this.options.pool, { workerId: this.workerId, runId });
+    if (report.jobs.length === 0 && !purpose) return { ...report, skipped: 'nothing-due' };
+    report.result = await this.runStack(runId, report.jobs, purpose);
+    if (report.result.busy) {
+      // Nothing ran: the jobs go back as they were, due at the next look.
+      await unclaim(this.options.pool, report.jobs, runId, new Date(Date.now() + this.pollIntervalMs));
+      this.log.info({ runId, jobs: report.jobs.map((j) => j.id), reason: report.result.error?.message }, 'stack busy; jobs given back to the queue');
+      return { ...report, skipped: 'stack-busy' };
+    }
+    report.settled = await this.settleAll(runId, report.jobs, report.result);
+    return report;
+  }
+
   private get lockKey(): string {
     return `churchwise-voice:stack-run:${this.options.stackName}`;
   }
@@ -216,15 +335,16 @@ export class ProvisioningWorker {
     return rows[0].locked;
   }
 
-  private async runStack(runId: string, jobs: ProvisioningJob[]): Promise<StackRunResult> {
+  private async runStack(runId: string, jobs: ProvisioningJob[], purpose = ''): Promise<StackRunResult> {
     const churches = jobs.map((j) => j.churchId);
     const log = this.log.child({ runId });
-    log.info({ churches, jobs: jobs.map((j) => j.id) }, 'stack run starting');
+    log.info({ churches, jobs: jobs.map((j) => j.id), purpose: purpose || undefined }, 'stack run starting');
     const engineLog = this.engineLog.child({ runId });
+    const reasons = [purpose, ...jobs.map((j) => `${j.churchId} (${j.reason})`)].filter(Boolean);
     let result: StackRunResult;
     try {
       result = await this.options.runner.provision({
-        reason: `${runId}: ${jobs.map((j) => `${j.churchId} (${j.reason})`).join(', ')}`.slice(0, 1000),
+        reason: `${runId}: ${reasons.join(', ')}`.slice(0, 1000),
         onOutput: (chunk) => {
           for (const line of chunk.split('\n')) if (line.trim()) engineLog.info(this.scrub(line.replace(/\s+$/, '')));
         },
@@ -233,22 +353,28 @@ export class ProvisioningWorker {
     } catch (error) {
       result = { ok: false, churches: [], error: { message: error instanceof Error ? error.message : String(error), failedStep: 'engine' } };
     }
-    if (result.ok) log.info({ lines: result.churches.length }, 'stack run succeeded');
-    else log.warn({ error: result.error && { ...result.error, message: this.scrub(result.error.message) } }, 'stack run failed');
+    const scrubbed = (failure?: { message: string }) => failure && { ...failure, message: this.scrub(failure.message) };
+    if (result.ok) log.info({ lines: result.churches.length, recovered: result.recovered }, 'stack run succeeded');
+    else if (result.busy) log.info({ reason: result.error?.message, recovered: result.recovered }, 'stack run did not start: stack busy');
+    else log.warn({ error: scrubbed(result.error), failures: result.failures?.map(scrubbed), recovered: result.recovered }, 'stack run failed');
     return result;
   }
 
-  /** What the run means for one job's church. */
+  /** What the run means for one job's church: its own failure, else its line as this run reported it. */
   private outcomeFor(job: ProvisioningJob, result: StackRunResult): JobOutcome {
     const line = result.churches.find((c) => c.churchId === job.churchId);
-    const error = result.error;
-    if (error?.churchId === job.churchId || (!result.ok && !error?.churchId)) {
-      return { ok: false, error: this.scrub(error?.message ?? 'the stack run failed without an error message'), failedStep: error?.failedStep ?? 'engine', line };
+    const failure =
+      result.failures?.find((f) => f.churchId === job.churchId) ?? (result.error?.churchId === job.churchId ? result.error : undefined);
+    if (failure) {
+      return { ok: false, error: this.scrub(failure.message || 'the stack run failed without an error message'), failedStep: failure.failedStep ?? 'engine', line };
     }
     if (!line) {
+      // Not reached: the run failed as a whole (program, engine) or stopped at another church first.
+      const general = result.error && result.error.churchId === undefined ? result.error : undefined;
+      if (general) return { ok: false, error: this.scrub(general.message || 'the stack run failed without an error message'), failedStep: general.failedStep ?? 'engine' };
       const why = result.ok
         ? `the stack run succeeded but reported no line for church ${job.churchId}`
-        : `the stack run stopped at church ${error?.churchId} (${error?.failedStep ?? 'engine'}: ${error?.message}) before church ${job.churchId} was provisioned`;
+        : `the stack run stopped at church ${result.error?.churchId} (${result.error?.failedStep ?? 'engine'}: ${result.error?.message}) before church ${job.churchId} was provisioned`;
       return { ok: false, error: this.scrub(why), failedStep: 'engine' };
     }
     if (line.ring && !line.ring.ok) {
@@ -257,7 +383,7 @@ export class ProvisioningWorker {
     if (!line.phoneNumber || !line.trunkId) {
       return { ok: false, error: `the stack run reported an incomplete line for church ${job.churchId}`, failedStep: 'engine', line };
     }
-    // Another church failed, but this church's line is complete in the run's outputs.
+    // This church's line is complete in this run, whatever else failed.
     return { ok: true, line };
   }
 
