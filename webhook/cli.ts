@@ -5,25 +5,20 @@
  *       queue the church (adding it with --area-code if it is new) and run the stack once, now; prints the status.
  *   npx ts-node --transpile-only webhook/cli.ts status --church <id>
  *   npx ts-node --transpile-only webhook/cli.ts decommission --church <id>
- *       mark the church's line for release; the next stack run (`pulumi up -s <stack>`) releases it.
+ *       release the church's line: two stack runs, the first records the decommission on every resource, the
+ *       second deletes them (the number is released at Telnyx, trunk and rule leave LiveKit, the row goes).
+ *       Safe to run again after a failure: it continues from the phase the church is in.
  *
- * Environment: DATABASE_URL (the registry), PULUMI_STACK (default prod), and whatever the engine needs
- * (PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE, vendor credentials), as for the service.
+ * Environment: DATABASE_URL (the registry), PULUMI_STACK (default prod), PULUMI_WORK_DIR (default this
+ * repository), and whatever the engine needs (PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE, vendor credentials),
+ * as for the service. The runs take the same cross-process lock as the service's worker: a run of the service in
+ * progress is waited for.
  */
 import { parseArgs } from 'util';
 import { Pool } from 'pg';
-import {
-  RegistryInputError,
-  churchStatus,
-  enqueue,
-  getChurch,
-  getJob,
-  requestDecommission,
-  upsertChurch,
-  withTransaction,
-} from '../registry';
+import { RegistryInputError, ChurchNotFoundError, churchStatus, enqueue, getChurch, getJob, upsertChurch, withTransaction } from '../registry';
 import { VoiceStackRunner } from '../stacks/provisioning-run';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, voiceStackOptions } from './config';
 import { createLogger, secretScrubber } from './logger';
 import { ProvisioningWorker } from './worker';
 
@@ -35,6 +30,27 @@ function databaseUrl(): string {
   return url;
 }
 
+/** A worker on the stack with the service's settings (retry budget, stack) when its environment is complete. */
+function cliWorker(pool: Pool): ProvisioningWorker {
+  let retry = { maxAttempts: 5, baseDelayMs: 60000, maxDelayMs: 1800000 };
+  try {
+    retry = loadConfig().retry;
+  } catch {
+    /* only DATABASE_URL is needed here */
+  }
+  const stackName = process.env.PULUMI_STACK?.trim() || 'prod';
+  const secrets = [process.env.DATABASE_URL ?? '', process.env.PULUMI_CONFIG_PASSPHRASE ?? ''].filter((s) => s.length >= 6);
+  const logger = createLogger({ level: process.env.LOG_LEVEL?.trim() || 'info', secrets });
+  return new ProvisioningWorker({
+    pool,
+    runner: new VoiceStackRunner(voiceStackOptions({ stackName, workDir: process.env.PULUMI_WORK_DIR?.trim() || undefined, databaseUrl: databaseUrl() })),
+    logger,
+    stackName,
+    retry,
+    scrub: secretScrubber(secrets),
+  });
+}
+
 async function provision(pool: Pool, churchId: string, areaCode: string | undefined, name: string | undefined): Promise<boolean> {
   const { job } = await withTransaction(pool, async (tx) => {
     const existing = await getChurch(tx, churchId, { forUpdate: true });
@@ -43,24 +59,7 @@ async function provision(pool: Pool, churchId: string, areaCode: string | undefi
     }
     return enqueue(tx, churchId, 'cli provision');
   });
-  // The service's own settings (retry budget, stack) when its environment is complete; defaults otherwise.
-  let retry = { maxAttempts: 5, baseDelayMs: 60000, maxDelayMs: 1800000 };
-  try {
-    retry = loadConfig().retry;
-  } catch {
-    /* only DATABASE_URL is needed here */
-  }
-  const stackName = process.env.PULUMI_STACK?.trim() || 'prod';
-  const secrets = [process.env.DATABASE_URL ?? ''].filter(Boolean);
-  const logger = createLogger({ level: 'info', secrets });
-  const worker = new ProvisioningWorker({
-    pool,
-    runner: new VoiceStackRunner({ stackName, registryDatabaseUrl: databaseUrl() }),
-    logger,
-    stackName,
-    retry,
-    scrub: secretScrubber(secrets),
-  });
+  const worker = cliWorker(pool);
   // If the service is running the stack right now, wait for it: its run may carry this job.
   for (;;) {
     const current = await getJob(pool, job.id);
@@ -73,6 +72,22 @@ async function provision(pool: Pool, churchId: string, areaCode: string | undefi
   const status = await churchStatus(pool, churchId);
   console.log(JSON.stringify(status, null, 2));
   return status?.state === 'live';
+}
+
+async function decommission(pool: Pool, churchId: string): Promise<boolean> {
+  const report = await cliWorker(pool).decommission(churchId);
+  const summary = {
+    churchId: report.churchId,
+    done: report.done,
+    registryStatus: report.status,
+    runs: report.runs.map((r) => ({ runId: r.runId, ok: r.result?.ok ?? false, jobs: r.jobs.length })),
+    remaining: report.remaining.map((r) => r.urn),
+    error: report.error,
+  };
+  console.log(JSON.stringify(summary, null, 2));
+  if (report.done) console.log(`church ${churchId} decommissioned: its number, trunk, dispatch rule and row are released`);
+  else console.error(`church ${churchId} is not fully decommissioned yet: ${report.error}; run this command again once the cause is fixed`);
+  return report.done;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -101,16 +116,8 @@ async function main(argv: string[]): Promise<number> {
         console.log(JSON.stringify(status, null, 2));
         return 0;
       }
-      case 'decommission': {
-        const { church, changed } = await requestDecommission(pool, churchId);
-        const stack = process.env.PULUMI_STACK?.trim() || 'prod';
-        console.log(
-          changed
-            ? `church ${church.churchId} marked for decommission; run \`pulumi up -s ${stack}\` to release its line`
-            : `church ${church.churchId} is already ${church.status}`,
-        );
-        return 0;
-      }
+      case 'decommission':
+        return (await decommission(pool, churchId)) ? 0 : 1;
       default:
         console.error(`unknown command ${command}\n${USAGE}`);
         return 2;
@@ -126,6 +133,7 @@ if (require.main === module) {
     (error) => {
       if (error instanceof RegistryInputError) console.error(`refused: ${error.message}`);
       else if (error instanceof ConfigError) console.error(`configuration error: ${error.message}`);
+      else if (error instanceof ChurchNotFoundError) console.error(error.message);
       else console.error(`failed: ${(error as Error).message}`);
       process.exit(1);
     },

@@ -3,6 +3,7 @@
  * missing or malformed one stops the service at start with an error naming it.
  */
 import { SANDBOX_PORTS } from '../sandbox/ports';
+import type { VoiceStackOptions } from '../stacks/voice-stack';
 import type { VoicePlanRules } from './stripe-events';
 
 export interface RetryBudget {
@@ -25,6 +26,8 @@ export interface ServiceConfig {
   host: string;
   port: number;
   stackName: string;
+  /** Folder of Pulumi.yaml and the stack's config; undefined = this repository. */
+  workDir?: string;
   retry: RetryBudget;
   fallbackMessage: string;
   logLevel: string;
@@ -51,9 +54,10 @@ export const ENVIRONMENT: Record<string, VariableDoc> = {
   MAIL_FROM: { required: false, secret: false, doc: 'sender of founder emails (default: FOUNDER_EMAIL)' },
   VOICE_PRICE_LOOKUP_KEYS: { required: false, secret: false, doc: 'comma-separated Stripe price lookup keys of voice plans' },
   VOICE_PRODUCT_IDS: { required: false, secret: false, doc: 'comma-separated Stripe product ids (prod_...) of voice plans; metadata plan=voice* always counts too' },
-  PORT: { required: false, secret: false, doc: `HTTP port (default ${SANDBOX_PORTS.webhook})` },
+  PORT: { required: false, secret: false, doc: `HTTP port (default ${SANDBOX_PORTS.webhook}; 0 = any free port, logged at start)` },
   HOST: { required: false, secret: false, doc: 'interface to listen on (default 127.0.0.1; 0.0.0.0 behind a load balancer)' },
   PULUMI_STACK: { required: false, secret: false, doc: 'stack the worker runs (default prod); PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE are read by the engine' },
+  PULUMI_WORK_DIR: { required: false, secret: false, doc: 'folder with Pulumi.yaml and Pulumi.<stack>.yaml (default: this repository)' },
   PROVISION_MAX_ATTEMPTS: { required: false, secret: false, doc: 'stack runs per job before the founder is emailed (default 5)' },
   PROVISION_RETRY_BASE_SECONDS: { required: false, secret: false, doc: 'first retry delay, doubled each attempt (default 60)' },
   PROVISION_RETRY_MAX_SECONDS: { required: false, secret: false, doc: 'longest retry delay (default 1800)' },
@@ -108,7 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
   const founderEmail = required('FOUNDER_EMAIL');
   if (!EMAIL.test(founderEmail)) throw new ConfigError('FOUNDER_EMAIL', `must be an email address, got ${JSON.stringify(founderEmail)}`);
   const port = env.PORT ? Number(env.PORT) : SANDBOX_PORTS.webhook;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError('PORT', `must be a TCP port, got ${JSON.stringify(env.PORT)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', `must be a TCP port (0 for any free one), got ${JSON.stringify(env.PORT)}`);
   const maxAttempts = positiveInteger(env, 'PROVISION_MAX_ATTEMPTS', 5);
   const baseSeconds = positiveInteger(env, 'PROVISION_RETRY_BASE_SECONDS', 60);
   const maxSeconds = positiveInteger(env, 'PROVISION_RETRY_MAX_SECONDS', 1800);
@@ -124,10 +128,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     host: env.HOST?.trim() || '127.0.0.1',
     port,
     stackName: env.PULUMI_STACK?.trim() || 'prod',
+    workDir: env.PULUMI_WORK_DIR?.trim() || undefined,
     retry: { maxAttempts, baseDelayMs: baseSeconds * 1000, maxDelayMs: Math.max(maxSeconds, baseSeconds) * 1000 },
     fallbackMessage: env.FALLBACK_MESSAGE?.trim() || DEFAULT_FALLBACK_MESSAGE,
     logLevel: env.LOG_LEVEL?.trim() || 'info',
   };
+}
+
+/** The stack the worker and the CLI run: this config's stack and registry; the engine reads the rest from env. */
+export function voiceStackOptions(config: Pick<ServiceConfig, 'stackName' | 'workDir' | 'databaseUrl'>): VoiceStackOptions {
+  return { stackName: config.stackName, workDir: config.workDir, registryDatabaseUrl: config.databaseUrl };
 }
 
 /**

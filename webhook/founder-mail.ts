@@ -78,9 +78,8 @@ export function cancellationEmail(input: { church: Church; eventId: string; stri
       'The registry now says "cancelled". Nothing was released: the number, the LiveKit trunk, the dispatch rule and',
       'the church_voice_agents row are all still in place, and the line still rings.',
       '',
-      'To release the line, mark the church for decommission in the registry, then run the stack:',
+      `To release the line (two runs of stack ${input.stackName}: record the decommission, then delete):`,
       `  npx ts-node --transpile-only webhook/cli.ts decommission --church ${church.churchId}`,
-      `  pulumi up -s ${input.stackName}`,
     ].join('\n'),
   };
 }

@@ -7,12 +7,12 @@
  */
 import { migrate } from '../db/migrate';
 import { VoiceStackRunner } from '../stacks/provisioning-run';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, voiceStackOptions } from './config';
 import { createService } from './service';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const runner = new VoiceStackRunner({ stackName: config.stackName, registryDatabaseUrl: config.databaseUrl });
+  const runner = new VoiceStackRunner(voiceStackOptions(config));
   const service = createService(config, { runner });
   const migrations = await migrate(service.pool);
   service.logger.info({ applied: migrations.applied, alreadyApplied: migrations.alreadyApplied.length }, 'registry schema up to date');
