@@ -232,7 +232,11 @@ export interface DriftInputs {
   otherTrunks: DriftReport['otherTrunks'];
 }
 
-const UP = '`pulumi up`';
+/**
+ * The update the report's sentences are about. A plain `pulumi up` compares the program with the last recorded
+ * state and never sees a hand edit; with --refresh it reads the vendors first, which is what the preview here did.
+ */
+const UP = '`pulumi up --refresh`';
 
 const asStrings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
 
@@ -463,8 +467,9 @@ function ownedBy(resources: StateResource[], kind: ResourceKind): StateResource[
 
 /**
  * What no resource of this stack owns, on the systems its lines are made of. A trunk counts when it carries a
- * number of this account (it takes calls meant for us); a rule counts when it routes one of our trunks or every
- * trunk (LiveKit may pick it for our calls). Trunks with none of our numbers are listed apart, not counted.
+ * number of this account (it takes calls meant for us); a rule counts when it routes a trunk that takes our calls
+ * (the stack's, or such a hand-made one) or every trunk. Trunks with none of our numbers are listed apart, not
+ * counted: in a LiveKit project shared with other stacks they are someone else's.
  */
 export async function findUnmanaged(
   live: Pick<LiveSystems, 'telnyx' | 'livekit' | 'settings' | 'stackName'>,
@@ -520,17 +525,22 @@ export async function findUnmanaged(
     });
   }
 
+  // Trunks that take calls to our numbers: the stack's own, and the hand-made ones above.
+  const ourTrunkIds = new Set([...ownedTrunkIds, ...unmanagedTrunks.map((t) => t.sipTrunkId)]);
   const dispatchRules: UnmanagedDispatchRule[] = rules
     .filter((r) => !ownedRuleIds.has(r.sipDispatchRuleId))
-    .filter((r) => r.trunkIds.length === 0 || r.trunkIds.some((t) => ownedTrunkIds.has(t)))
-    .map((r) => ({
-      sipDispatchRuleId: r.sipDispatchRuleId,
-      name: r.name,
-      trunkIds: [...r.trunkIds],
-      message:
-        `dispatch rule ${r.sipDispatchRuleId} ("${r.name}") routes ${r.trunkIds.length === 0 ? 'EVERY trunk (it names none)' : `trunk(s) ${r.trunkIds.filter((t) => ownedTrunkIds.has(t)).join(', ')} of this stack`} ` +
-        `but no resource of ${stack} owns it: LiveKit may put our calls in its rooms instead of the church's. Delete it or adopt it`,
-    }));
+    .filter((r) => r.trunkIds.length === 0 || r.trunkIds.some((t) => ourTrunkIds.has(t)))
+    .map((r) => {
+      const routes = r.trunkIds.length === 0 ? 'EVERY trunk (it names none)' : `trunk(s) ${r.trunkIds.filter((t) => ourTrunkIds.has(t)).join(', ')}, which take calls to our numbers,`;
+      return {
+        sipDispatchRuleId: r.sipDispatchRuleId,
+        name: r.name,
+        trunkIds: [...r.trunkIds],
+        message:
+          `dispatch rule ${r.sipDispatchRuleId} ("${r.name}") routes ${routes} but no resource of ${stack} owns it: ` +
+          "LiveKit may put our calls in its rooms instead of the church's. Delete it or adopt it",
+      };
+    });
 
   return { unmanaged: { numbers, trunks: unmanagedTrunks, dispatchRules }, otherTrunks };
 }
@@ -563,7 +573,10 @@ function summary(report: DriftReport): string {
   const warnings = report.churches.reduce((n, c) => n + c.warnings.length, 0);
   const unmanaged = report.unmanaged.numbers.length + report.unmanaged.trunks.length + report.unmanaged.dispatchRules.length;
   if (!report.drift) return `No drift on stack ${report.stack}: every resource matches the live systems, and nothing unmanaged touches our lines.`;
-  return `DRIFT on stack ${report.stack}: ${resources} resource(s) changed or missing, ${warnings} warning(s), ${unmanaged} unmanaged object(s).`;
+  return (
+    `DRIFT on stack ${report.stack}: ${resources} resource(s) changed or missing, ${warnings} warning(s), ${unmanaged} unmanaged object(s).\n` +
+    `What ${UP} does below is with --refresh: a plain \`pulumi up\` compares the program with the last recorded state and does not see hand edits.`
+  );
 }
 
 /** Trunks of other stacks in a shared LiveKit can be many: the text names a few, --json all of them. */
