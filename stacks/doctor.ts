@@ -222,7 +222,9 @@ async function checkRows(live: LiveSystems, rows: ChurchVoiceAgentRecord[], find
           check: 'telnyx-number',
           subject: number,
           churchId,
-          problem: `${number} (church ${churchId}) is ${record.status} on connection ${record.connectionId ?? '(none)'}, not active on ${telnyxConnectionId}: calls to it do not reach LiveKit`,
+          problem:
+            `${number} (church ${churchId}) is ${record.status} ${record.connectionId ? `on connection ${record.connectionId}` : 'on no connection'}; ` +
+            `it must be active on ${telnyxConnectionId}, or calls to it do not reach LiveKit`,
           fix: `assign it to connection ${telnyxConnectionId} ("LiveKit Inbound v2"): \`pulumi up\` does it for a managed number; never create a new connection`,
         });
       }
