@@ -13,9 +13,23 @@ export const PROJECT_PACKAGE_NAME = 'churchwise-voice-infra';
  * `provider` is the real implementation. So the state holds no code of ours and no secret, and refresh, preview
  * and up always run the code that is checked out.
  *
- * The functions below are serialized: they may reference only their arguments, globals and `require`.
+ * One shim object per module, shared by every resource of that type: Pulumi serializes a provider once per object
+ * (a WeakMap keyed by it), and closure serialization is slow and memory-hungry. A fresh object per resource made a
+ * 200-church program serialize ~1000 providers on every run (seconds of CPU, ~1 GB of heap in the host).
  */
+const shims = new Map<string, pulumi.dynamic.ResourceProvider>();
+
 export function projectProvider(moduleName: string): pulumi.dynamic.ResourceProvider {
+  let shim = shims.get(moduleName);
+  if (!shim) {
+    shim = projectProviderShim(moduleName);
+    shims.set(moduleName, shim);
+  }
+  return shim;
+}
+
+/** The functions below are serialized: they may reference only their arguments, globals and `require`. */
+function projectProviderShim(moduleName: string): pulumi.dynamic.ResourceProvider {
   const load = (): pulumi.dynamic.ResourceProvider => {
     const registry = ((globalThis as any).__churchwiseProviders ??= {}) as Record<string, any>;
     if (registry[moduleName]) return registry[moduleName];
