@@ -140,6 +140,21 @@ function outcomeUnknown(error: unknown): error is VendorError {
   return error instanceof VendorError && (error.status === undefined || error.status >= 500);
 }
 
+/**
+ * Sends a create once (a second create would collide with the first). When its answer is lost, looks for what it
+ * would have made and returns that if the create did happen; otherwise the create's own error stands.
+ */
+async function createOnce<T>(create: () => Promise<T>, findCreated: () => Promise<T | undefined>): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    if (!outcomeUnknown(error)) throw error;
+    const created = await findCreated();
+    if (created) return created;
+    throw error;
+  }
+}
+
 function listUpdate(values: string[]): ListUpdate {
   // An empty `set` is dropped from the JSON and would change nothing: clearing needs `clear`.
   return values.length === 0 ? new ListUpdate({ clear: true }) : new ListUpdate({ set: values });
@@ -199,25 +214,23 @@ export class LiveKitClient {
    * when the answer is lost, the trunk is looked up by its numbers and returned if the create did happen.
    */
   async createInboundTrunk(spec: InboundTrunkSpec): Promise<SIPInboundTrunkInfo> {
-    try {
-      return await this.sipCall(
-        'CreateSIPInboundTrunk',
-        (sip) =>
-          sip.createSipInboundTrunk(spec.name, spec.numbers, {
-            metadata: spec.metadata ?? '',
-            allowedAddresses: spec.allowedAddresses ?? [],
-            krispEnabled: spec.krispEnabled ?? false,
-          }),
-        false,
-      );
-    } catch (error) {
-      if (!outcomeUnknown(error)) throw error;
-      const created = (await this.listInboundTrunks({ numbers: spec.numbers })).find(
-        (t) => t.name === spec.name && sameMembers(t.numbers, spec.numbers),
-      );
-      if (created) return created;
-      throw error;
-    }
+    return createOnce(
+      () =>
+        this.sipCall(
+          'CreateSIPInboundTrunk',
+          (sip) =>
+            sip.createSipInboundTrunk(spec.name, spec.numbers, {
+              metadata: spec.metadata ?? '',
+              allowedAddresses: spec.allowedAddresses ?? [],
+              krispEnabled: spec.krispEnabled ?? false,
+            }),
+          false,
+        ),
+      async () =>
+        (await this.listInboundTrunks({ numbers: spec.numbers })).find(
+          (t) => t.name === spec.name && sameMembers(t.numbers, spec.numbers),
+        ),
+    );
   }
 
   listInboundTrunks(filter: TrunkFilter = {}): Promise<SIPInboundTrunkInfo[]> {
@@ -277,30 +290,28 @@ export class LiveKitClient {
 
   /** Creates a rule; like trunks, not blindly retried, and looked up by trunks and name when the answer is lost. */
   async createDispatchRule(spec: DispatchRuleSpec): Promise<SIPDispatchRuleInfo> {
-    try {
-      return await this.sipCall(
-        'CreateSIPDispatchRule',
-        (sip) =>
-          sip.createSipDispatchRule(
-            { type: 'individual', roomPrefix: spec.roomPrefix },
-            {
-              name: spec.name ?? '',
-              metadata: spec.metadata ?? '',
-              attributes: spec.attributes ?? {},
-              trunkIds: spec.trunkIds,
-              roomConfig: new RoomConfiguration({ agents: agentDispatches(spec.agents) }),
-            },
-          ),
-        false,
-      );
-    } catch (error) {
-      if (!outcomeUnknown(error)) throw error;
-      const created = (await this.listDispatchRules({ trunkIds: spec.trunkIds })).find(
-        (r) => r.name === (spec.name ?? '') && sameMembers(r.trunkIds, spec.trunkIds),
-      );
-      if (created) return created;
-      throw error;
-    }
+    return createOnce(
+      () =>
+        this.sipCall(
+          'CreateSIPDispatchRule',
+          (sip) =>
+            sip.createSipDispatchRule(
+              { type: 'individual', roomPrefix: spec.roomPrefix },
+              {
+                name: spec.name ?? '',
+                metadata: spec.metadata ?? '',
+                attributes: spec.attributes ?? {},
+                trunkIds: spec.trunkIds,
+                roomConfig: new RoomConfiguration({ agents: agentDispatches(spec.agents) }),
+              },
+            ),
+          false,
+        ),
+      async () =>
+        (await this.listDispatchRules({ trunkIds: spec.trunkIds })).find(
+          (r) => r.name === (spec.name ?? '') && sameMembers(r.trunkIds, spec.trunkIds),
+        ),
+    );
   }
 
   listDispatchRules(filter: DispatchRuleFilter = {}): Promise<SIPDispatchRuleInfo[]> {

@@ -7,25 +7,10 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { projectProvider } from './dynamic-provider';
-import {
-  LiveKitClient,
-  type AgentDispatchSpec,
-  type DispatchRuleChanges,
-  type SIPDispatchRuleInfo,
-} from './livekit-client';
-import {
-  checkLockAndAdopt,
-  lockedError,
-  lockedInputFailures,
-  lockedUpdate,
-  managedOnly,
-  notDecommissionedError,
-  type ManagedOnly,
-} from './livekit-sip-rules';
+import type { AgentDispatchSpec, DispatchRuleChanges, SIPDispatchRuleInfo } from './livekit-client';
+import { checkLockAndAdopt, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-rules';
 import type { RuleFailure } from './phone-number-rules';
-import { configureFromStack } from './provider-settings';
 import {
-  adoptionMismatch,
   changedInputs,
   checkType,
   containsUnknown,
@@ -284,80 +269,41 @@ export function ruleChanges(live: SIPDispatchRuleInfo, inputs: LiveKitSipDispatc
   return changes;
 }
 
-async function adoptRule(client: LiveKitClient, inputs: LiveKitSipDispatchRuleInputs): Promise<SIPDispatchRuleInfo> {
-  const id = inputs.adoptId as string;
-  const live = await client.getDispatchRule(id);
-  if (!live) {
-    throw new Error(`cannot adopt dispatch rule ${id}: LiveKit at ${client.settings.url} has no such rule; nothing was created`);
-  }
-  const mismatch = adoptionMismatch(`dispatch rule ${id}`, 'LiveKit', RULE_FIELDS, { ...ruleOutputs(live, {}) }, { ...inputs });
-  if (mismatch) throw mismatch;
-  return live;
-}
-
-export const provider: pulumi.dynamic.ResourceProvider<LiveKitSipDispatchRuleInputs, LiveKitSipDispatchRuleOutputs> = {
-  async configure(req) {
-    configureFromStack(req);
-  },
-
-  async check(olds, news) {
-    return checkLiveKitSipDispatchRule(olds, news);
-  },
-
-  async diff(id, olds, news) {
-    return diffLiveKitSipDispatchRule(id, olds, news);
-  },
-
-  async create(inputs) {
-    if (inputs.locked && !inputs.adoptId) {
-      throw new Error('a locked dispatch rule can only be adopted: set adoptId to the existing id; nothing was created');
-    }
-    const client = new LiveKitClient();
-    if (inputs.adoptId) {
-      const live = await adoptRule(client, inputs);
-      return { id: live.sipDispatchRuleId, outs: ruleOutputs(live, managedOnly(inputs)) };
-    }
-    const live = await client.createDispatchRule({
+export const provider = liveKitSipProvider<
+  LiveKitSipDispatchRuleInputs,
+  LiveKitSipDispatchRuleOutputs,
+  SIPDispatchRuleInfo,
+  DispatchRuleChanges
+>({
+  kind: 'dispatch rule',
+  label: 'dispatch rule',
+  noun: 'rule',
+  fields: RULE_FIELDS,
+  check: checkLiveKitSipDispatchRule,
+  diff: diffLiveKitSipDispatchRule,
+  idOf: (live) => live.sipDispatchRuleId,
+  outputs: ruleOutputs,
+  changes: ruleChanges,
+  get: (client, id) => client.getDispatchRule(id),
+  create: (client, inputs) =>
+    client.createDispatchRule({
       roomPrefix: inputs.roomPrefix as string,
       trunkIds: inputs.trunkIds as string[],
       agents: [{ agentName: inputs.agentName ?? DEFAULT_AGENT_NAME, metadata: inputs.agentMetadata ?? '' }],
       name: inputs.name,
       metadata: inputs.metadata,
       attributes: inputs.attributes,
-    });
-    return { id: live.sipDispatchRuleId, outs: ruleOutputs(live, managedOnly(inputs)) };
-  },
-
-  async read(id, props) {
-    const live = await new LiveKitClient().getDispatchRule(id);
-    if (!live) return { id: '', props: undefined };
-    return { id, props: ruleOutputs(live, managedOnly(props)) };
-  },
-
-  async update(id, olds, news) {
-    const lockOutcome = lockedUpdate('dispatch rule', RULE_FIELDS, id, olds, news);
-    if (lockOutcome) return lockOutcome;
-    const client = new LiveKitClient();
-    const live = await client.getDispatchRule(id);
-    if (!live) {
-      throw new Error(`dispatch rule ${id} no longer exists at LiveKit ${client.settings.url}: run pulumi refresh, then up to recreate it`);
-    }
-    const changes = ruleChanges(live, news);
-    const updated = Object.keys(changes).length > 0 ? await client.updateDispatchRule(id, changes) : live;
-    return { outs: ruleOutputs(updated, managedOnly(news)) };
-  },
-
-  async delete(id, props) {
-    if (props.locked) throw lockedError('dispatch rule', id, props.name, 'delete');
-    if (props.decommission !== true) throw notDecommissionedError('dispatch rule', id, props.name);
+    }),
+  update: (client, id, changes) => client.updateDispatchRule(id, changes),
+  async remove(client, id) {
     try {
-      await new LiveKitClient().deleteDispatchRule(id);
+      await client.deleteDispatchRule(id);
     } catch (error) {
       // Gone already (deleted by hand) is the outcome we want; LiveKit answers 404 for it.
       if (!(error instanceof VendorError && error.notFound)) throw error;
     }
   },
-};
+});
 
 export type LiveKitSipDispatchRuleArgs = ResourceArgs<LiveKitSipDispatchRuleInputs>;
 

@@ -6,20 +6,10 @@ import * as net from 'net';
 import * as pulumi from '@pulumi/pulumi';
 import { SIPHeaderOptions } from '@livekit/protocol';
 import { projectProvider } from './dynamic-provider';
-import { LiveKitClient, type InboundTrunkChanges, type SIPInboundTrunkInfo } from './livekit-client';
-import {
-  checkLockAndAdopt,
-  lockedError,
-  lockedInputFailures,
-  lockedUpdate,
-  managedOnly,
-  notDecommissionedError,
-  type ManagedOnly,
-} from './livekit-sip-rules';
+import type { InboundTrunkChanges, SIPInboundTrunkInfo } from './livekit-client';
+import { checkLockAndAdopt, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-rules';
 import { checkE164, type RuleFailure } from './phone-number-rules';
-import { configureFromStack } from './provider-settings';
 import {
-  adoptionMismatch,
   changedInputs,
   checkType,
   containsUnknown,
@@ -235,74 +225,34 @@ export function trunkChanges(live: SIPInboundTrunkInfo, inputs: LiveKitSipInboun
   return changes;
 }
 
-async function adoptTrunk(client: LiveKitClient, inputs: LiveKitSipInboundTrunkInputs): Promise<SIPInboundTrunkInfo> {
-  const id = inputs.adoptId as string;
-  const live = await client.getInboundTrunk(id);
-  if (!live) {
-    throw new Error(`cannot adopt inbound trunk ${id}: LiveKit at ${client.settings.url} has no such trunk; nothing was created`);
-  }
-  const mismatch = adoptionMismatch(`inbound trunk ${id}`, 'LiveKit', TRUNK_FIELDS, { ...trunkOutputs(live, {}) }, { ...inputs });
-  if (mismatch) throw mismatch;
-  return live;
-}
-
-export const provider: pulumi.dynamic.ResourceProvider<LiveKitSipInboundTrunkInputs, LiveKitSipInboundTrunkOutputs> = {
-  async configure(req) {
-    configureFromStack(req);
-  },
-
-  async check(olds, news) {
-    return checkLiveKitSipInboundTrunk(olds, news);
-  },
-
-  async diff(id, olds, news) {
-    return diffLiveKitSipInboundTrunk(id, olds, news);
-  },
-
-  async create(inputs) {
-    if (inputs.locked && !inputs.adoptId) {
-      throw new Error('a locked trunk can only be adopted: set adoptId to the existing id; nothing was created');
-    }
-    const client = new LiveKitClient();
-    if (inputs.adoptId) {
-      const live = await adoptTrunk(client, inputs);
-      return { id: live.sipTrunkId, outs: trunkOutputs(live, managedOnly(inputs)) };
-    }
-    const live = await client.createInboundTrunk({
+export const provider = liveKitSipProvider<
+  LiveKitSipInboundTrunkInputs,
+  LiveKitSipInboundTrunkOutputs,
+  SIPInboundTrunkInfo,
+  InboundTrunkChanges
+>({
+  kind: 'trunk',
+  label: 'inbound trunk',
+  noun: 'trunk',
+  fields: TRUNK_FIELDS,
+  check: checkLiveKitSipInboundTrunk,
+  diff: diffLiveKitSipInboundTrunk,
+  idOf: (live) => live.sipTrunkId,
+  outputs: trunkOutputs,
+  changes: trunkChanges,
+  get: (client, id) => client.getInboundTrunk(id),
+  create: (client, inputs) =>
+    client.createInboundTrunk({
       name: inputs.name as string,
       numbers: inputs.numbers as string[],
       metadata: inputs.metadata,
       allowedAddresses: inputs.allowedAddresses,
       krispEnabled: inputs.krispEnabled,
-    });
-    return { id: live.sipTrunkId, outs: trunkOutputs(live, managedOnly(inputs)) };
-  },
-
-  async read(id, props) {
-    const live = await new LiveKitClient().getInboundTrunk(id);
-    if (!live) return { id: '', props: undefined };
-    return { id, props: trunkOutputs(live, managedOnly(props)) };
-  },
-
-  async update(id, olds, news) {
-    const lockOutcome = lockedUpdate('trunk', TRUNK_FIELDS, id, olds, news);
-    if (lockOutcome) return lockOutcome;
-    const client = new LiveKitClient();
-    const live = await client.getInboundTrunk(id);
-    if (!live) {
-      throw new Error(`inbound trunk ${id} no longer exists at LiveKit ${client.settings.url}: run pulumi refresh, then up to recreate it`);
-    }
-    const changes = trunkChanges(live, news);
-    const updated = Object.keys(changes).length > 0 ? await client.updateInboundTrunk(id, changes) : live;
-    return { outs: trunkOutputs(updated, managedOnly(news)) };
-  },
-
-  async delete(id, props) {
-    if (props.locked) throw lockedError('trunk', id, props.name, 'delete');
-    if (props.decommission !== true) throw notDecommissionedError('trunk', id, props.name);
-    await new LiveKitClient().deleteTrunk(id);
-  },
-};
+    }),
+  update: (client, id, changes) => client.updateInboundTrunk(id, changes),
+  // LiveKit answers success for a trunk that is already gone.
+  remove: (client, id) => client.deleteTrunk(id),
+});
 
 export type LiveKitSipInboundTrunkArgs = ResourceArgs<LiveKitSipInboundTrunkInputs>;
 

@@ -1,10 +1,13 @@
 /**
  * Rules the LiveKit SIP resources (inbound trunk, dispatch rule) share: a locked object is read-only and refused
  * before LiveKit is called, a church's object is deleted only by an explicit decommission, and a locked object can
- * only be adopted by its LiveKit id.
+ * only be adopted by its LiveKit id. liveKitSipProvider is the provider both run, so those rules live once.
  */
+import type * as pulumi from '@pulumi/pulumi';
+import { LiveKitClient } from './livekit-client';
 import type { RuleFailure } from './phone-number-rules';
-import { changedInputs, checkType, containsUnknown, type FieldKind } from './resource-inputs';
+import { configureFromStack } from './provider-settings';
+import { adoptionMismatch, changedInputs, checkType, containsUnknown, type FieldKind } from './resource-inputs';
 
 export type LiveKitSipObjectKind = 'trunk' | 'dispatch rule';
 
@@ -94,4 +97,95 @@ export function checkLockAndAdopt(news: Record<string, unknown>, idPrefix: strin
     });
   }
   return failures;
+}
+
+/** What one kind of LiveKit SIP object brings to the provider: its checks, its LiveKit calls, its outputs. */
+export interface LiveKitSipObject<Inputs extends ManagedOnly & { name?: string }, Outputs extends Inputs, Live, Changes extends object> {
+  kind: LiveKitSipObjectKind;
+  /** Its name in messages, e.g. "inbound trunk". */
+  label: string;
+  /** Its short name in "LiveKit has no such <noun>". */
+  noun: string;
+  fields: Record<string, FieldKind>;
+  check(olds: Record<string, any>, news: Record<string, any>): pulumi.dynamic.CheckResult<Inputs>;
+  diff(id: string, olds: Record<string, any>, news: Record<string, any>): pulumi.dynamic.DiffResult;
+  /** The LiveKit id of a live object. */
+  idOf(live: Live): string;
+  outputs(live: Live, managed: ManagedOnly): Outputs;
+  /** What to send so the live object matches the inputs; empty when it already does. */
+  changes(live: Live, inputs: Inputs): Changes;
+  get(client: LiveKitClient, id: string): Promise<Live | undefined>;
+  create(client: LiveKitClient, inputs: Inputs): Promise<Live>;
+  update(client: LiveKitClient, id: string, changes: Changes): Promise<Live>;
+  remove(client: LiveKitClient, id: string): Promise<void>;
+}
+
+/**
+ * The provider of a LiveKit SIP resource. create adopts (verifying the object matches) or creates; a locked object is
+ * only adopted. update refuses a locked object and repairs drift in place. delete refuses a locked object, and any
+ * object not explicitly decommissioned. Clients are built per call from the provider settings.
+ */
+export function liveKitSipProvider<Inputs extends ManagedOnly & { name?: string }, Outputs extends Inputs, Live, Changes extends object>(
+  object: LiveKitSipObject<Inputs, Outputs, Live, Changes>,
+): pulumi.dynamic.ResourceProvider<Inputs, Outputs> {
+  async function adopt(client: LiveKitClient, inputs: Inputs): Promise<Live> {
+    const id = inputs.adoptId as string;
+    const live = await object.get(client, id);
+    if (!live) {
+      throw new Error(`cannot adopt ${object.label} ${id}: LiveKit at ${client.settings.url} has no such ${object.noun}; nothing was created`);
+    }
+    // Compared as plain records: field by field, whatever the object's own types.
+    const asRecord = (value: object) => ({ ...value }) as Record<string, unknown>;
+    const mismatch = adoptionMismatch(`${object.label} ${id}`, 'LiveKit', object.fields, asRecord(object.outputs(live, {})), asRecord(inputs));
+    if (mismatch) throw mismatch;
+    return live;
+  }
+
+  return {
+    async configure(req) {
+      configureFromStack(req);
+    },
+
+    async check(olds, news) {
+      return object.check(olds, news);
+    },
+
+    async diff(id, olds, news) {
+      return object.diff(id, olds, news);
+    },
+
+    async create(inputs) {
+      if (inputs.locked && !inputs.adoptId) {
+        throw new Error(`a locked ${object.kind} can only be adopted: set adoptId to the existing id; nothing was created`);
+      }
+      const client = new LiveKitClient();
+      const live = inputs.adoptId ? await adopt(client, inputs) : await object.create(client, inputs);
+      return { id: object.idOf(live), outs: object.outputs(live, managedOnly(inputs)) };
+    },
+
+    async read(id, props) {
+      const live = await object.get(new LiveKitClient(), id);
+      if (!live) return { id: '', props: undefined };
+      return { id, props: object.outputs(live, managedOnly(props)) };
+    },
+
+    async update(id, olds, news) {
+      const lockOutcome = lockedUpdate<Outputs>(object.kind, object.fields, id, olds, news as unknown as Partial<Outputs>);
+      if (lockOutcome) return lockOutcome;
+      const client = new LiveKitClient();
+      const live = await object.get(client, id);
+      if (!live) {
+        throw new Error(`${object.label} ${id} no longer exists at LiveKit ${client.settings.url}: run pulumi refresh, then up to recreate it`);
+      }
+      const changes = object.changes(live, news);
+      const updated = Object.keys(changes).length > 0 ? await object.update(client, id, changes) : live;
+      return { outs: object.outputs(updated, managedOnly(news)) };
+    },
+
+    async delete(id, props) {
+      if (props.locked) throw lockedError(object.kind, id, props.name, 'delete');
+      if (props.decommission !== true) throw notDecommissionedError(object.kind, id, props.name);
+      await object.remove(new LiveKitClient(), id);
+    },
+  };
 }
