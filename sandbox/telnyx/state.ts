@@ -410,6 +410,31 @@ export class TelnyxState {
     return record;
   }
 
+  /** A new /phone_numbers record in the account: a local US number bought at `at`, with what varies per number. */
+  private newPhoneNumber(
+    at: string,
+    fields: Pick<
+      PhoneNumberRecord,
+      'phone_number' | 'status' | 'tags' | 'connection_id' | 'customer_reference' | 'billing_group_id' | 'deletion_lock_enabled' | 'activated_at'
+    >,
+  ): PhoneNumberRecord {
+    const record: PhoneNumberRecord = {
+      id: this.ids.take(),
+      record_type: 'phone_number',
+      ...fields,
+      external_pin: null,
+      hd_voice_enabled: false,
+      phone_number_type: 'local',
+      country_iso_alpha2: 'US',
+      source_type: 'number_order',
+      purchased_at: at,
+      created_at: at,
+      updated_at: at,
+    };
+    this.phoneNumbers.set(record.id, record);
+    return record;
+  }
+
   /** Puts a number straight into the account (a number bought before the test, or one locked by the founder). */
   seedPhoneNumber(seed: PhoneNumberSeed): PhoneNumberRecord {
     if (typeof seed.phone_number !== 'string' || !E164_PATTERN.test(seed.phone_number)) {
@@ -423,27 +448,17 @@ export class TelnyxState {
       throw new Error(`seed status must be one of ${PHONE_NUMBER_STATUSES.join(', ')}, got ${JSON.stringify(seed.status)}`);
     }
     const at = now();
-    const record: PhoneNumberRecord = {
-      id: this.ids.take(),
-      record_type: 'phone_number',
+    const status = seed.status ?? 'active';
+    const record = this.newPhoneNumber(at, {
       phone_number: seed.phone_number,
-      status: seed.status ?? 'active',
+      status,
       tags: [...(seed.tags ?? [])],
       connection_id: seed.connection_id ?? null,
       customer_reference: seed.customer_reference ?? null,
       billing_group_id: seed.billing_group_id ?? null,
-      external_pin: null,
-      hd_voice_enabled: false,
       deletion_lock_enabled: seed.deletion_lock_enabled ?? false,
-      phone_number_type: 'local',
-      country_iso_alpha2: 'US',
-      source_type: 'number_order',
-      purchased_at: at,
-      created_at: at,
-      updated_at: at,
-      activated_at: (seed.status ?? 'active') === 'active' ? at : null,
-    };
-    this.phoneNumbers.set(record.id, record);
+      activated_at: status === 'active' ? at : null,
+    });
     this.inventory.sell(seed.phone_number, 'seed');
     return record;
   }
@@ -491,27 +506,16 @@ export class TelnyxState {
         requirements_status: 'approved',
         regulatory_requirements: [],
       });
-      const number: PhoneNumberRecord = {
-        id: this.ids.take(),
-        record_type: 'phone_number',
+      const number = this.newPhoneNumber(at, {
         phone_number: phoneNumber,
         status: 'purchase-pending',
         tags: [],
         connection_id: input.connection_id ?? null,
         customer_reference: input.customer_reference ?? null,
         billing_group_id: input.billing_group_id ?? null,
-        external_pin: null,
-        hd_voice_enabled: false,
         deletion_lock_enabled: false,
-        phone_number_type: 'local',
-        country_iso_alpha2: 'US',
-        source_type: 'number_order',
-        purchased_at: at,
-        created_at: at,
-        updated_at: at,
         activated_at: null,
-      };
-      this.phoneNumbers.set(number.id, number);
+      });
       order.phoneNumberIds.push(number.id);
     }
     this.numberOrders.set(order.id, order);
