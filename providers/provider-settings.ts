@@ -27,17 +27,32 @@ export function resetConfiguredSettings(): void {
   stackConfig = undefined;
 }
 
+/** Each setting's stack config key, and the environment variable read when the stack does not set it. */
+const SETTING_ENV = {
+  telnyxApiKey: 'TELNYX_API_KEY',
+  telnyxBaseUrl: 'TELNYX_BASE_URL',
+  telnyxConnectionId: 'TELNYX_CONNECTION_ID',
+  telnyxCallControlAppId: 'TELNYX_CALL_CONTROL_APP_ID',
+  livekitUrl: 'LIVEKIT_URL',
+  livekitApiKey: 'LIVEKIT_API_KEY',
+  livekitApiSecret: 'LIVEKIT_API_SECRET',
+  supabaseUrl: 'SUPABASE_URL',
+  supabaseServiceKey: 'SUPABASE_SERVICE_ROLE_KEY',
+} as const;
+
+type SettingKey = keyof typeof SETTING_ENV;
+
 /** An empty value counts as unset: Pulumi.yaml declares credentials with "" so a stack may take them from env. */
-function setting(key: string, env: string, fallback?: string): string | undefined {
-  return stackConfig?.get(`${CONFIG_NAMESPACE}:${key}`) || process.env[env] || fallback;
+function setting(key: SettingKey, fallback?: string): string | undefined {
+  return stackConfig?.get(`${CONFIG_NAMESPACE}:${key}`) || process.env[SETTING_ENV[key]] || fallback;
 }
 
-function required(key: string, env: string, fallback?: string): string {
-  const value = setting(key, env, fallback);
+function required(key: SettingKey, fallback?: string): string {
+  const value = setting(key, fallback);
   if (!value) {
     throw new Error(
       `missing setting ${CONFIG_NAMESPACE}:${key}: set it with \`pulumi config set ${key} ...\` ` +
-        `(add --secret for credentials) or the environment variable ${env}`,
+        `(add --secret for credentials) or the environment variable ${SETTING_ENV[key]}`,
     );
   }
   return value;
@@ -63,9 +78,9 @@ export interface SupabaseSettings {
 
 export function telnyxSettings(): TelnyxSettings {
   return {
-    apiKey: required('telnyxApiKey', 'TELNYX_API_KEY'),
-    baseUrl: required('telnyxBaseUrl', 'TELNYX_BASE_URL', DEFAULT_TELNYX_BASE_URL),
-    connectionId: required('telnyxConnectionId', 'TELNYX_CONNECTION_ID', PRODUCTION_FQDN_CONNECTION_ID),
+    apiKey: required('telnyxApiKey'),
+    baseUrl: required('telnyxBaseUrl', DEFAULT_TELNYX_BASE_URL),
+    connectionId: required('telnyxConnectionId', PRODUCTION_FQDN_CONNECTION_ID),
   };
 }
 
@@ -74,20 +89,47 @@ export function telnyxSettings(): TelnyxSettings {
  * declares it with default ""). The caller decides what an unset value means.
  */
 export function telnyxCallControlAppId(): string | undefined {
-  return setting('telnyxCallControlAppId', 'TELNYX_CALL_CONTROL_APP_ID');
+  return setting('telnyxCallControlAppId');
 }
 
 export function livekitSettings(): LiveKitSettings {
   return {
-    url: required('livekitUrl', 'LIVEKIT_URL'),
-    apiKey: required('livekitApiKey', 'LIVEKIT_API_KEY'),
-    apiSecret: required('livekitApiSecret', 'LIVEKIT_API_SECRET'),
+    url: required('livekitUrl'),
+    apiKey: required('livekitApiKey'),
+    apiSecret: required('livekitApiSecret'),
   };
 }
 
 export function supabaseSettings(): SupabaseSettings {
   return {
-    url: required('supabaseUrl', 'SUPABASE_URL'),
-    serviceKey: required('supabaseServiceKey', 'SUPABASE_SERVICE_ROLE_KEY'),
+    url: required('supabaseUrl'),
+    serviceKey: required('supabaseServiceKey'),
   };
+}
+
+/** Settings to hand to another process (the Pulumi engine and its providers, a service) through its environment. */
+export interface VendorSettings {
+  telnyx?: Partial<TelnyxSettings> & { callControlAppId?: string };
+  livekit?: LiveKitSettings;
+  supabase?: SupabaseSettings;
+}
+
+/** The environment variables under which the settings functions above read `vendors` (unset values left out). */
+export function settingsEnvironment(vendors: VendorSettings): Record<string, string> {
+  const values: Partial<Record<SettingKey, string>> = {
+    telnyxApiKey: vendors.telnyx?.apiKey,
+    telnyxBaseUrl: vendors.telnyx?.baseUrl,
+    telnyxConnectionId: vendors.telnyx?.connectionId,
+    telnyxCallControlAppId: vendors.telnyx?.callControlAppId,
+    livekitUrl: vendors.livekit?.url,
+    livekitApiKey: vendors.livekit?.apiKey,
+    livekitApiSecret: vendors.livekit?.apiSecret,
+    supabaseUrl: vendors.supabase?.url,
+    supabaseServiceKey: vendors.supabase?.serviceKey,
+  };
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values) as [SettingKey, string | undefined][]) {
+    if (value) env[SETTING_ENV[key]] = value;
+  }
+  return env;
 }

@@ -6,13 +6,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as pulumiSdk from '@pulumi/pulumi';
-import { LocalWorkspace, PulumiCommand } from '@pulumi/pulumi/automation';
 import { projectProvider } from '../../providers/dynamic-provider';
-import { TOOLS_DIR } from '../../sandbox/processes';
-import { newWorkDir, pulumi, stateFileText } from '../support/engine';
+import { settingsEnvironment } from '../../providers/provider-settings';
+import { inlineStack, newWorkDir, pulumi, stateFileText } from '../support/engine';
 
 const FAKE_CREDENTIAL = 'KEY0123456789abcdefSECRETVALUE';
-const vendorEnv = { TELNYX_API_KEY: FAKE_CREDENTIAL };
+const vendors = { telnyx: { apiKey: FAKE_CREDENTIAL } };
+const vendorEnv = settingsEnvironment(vendors);
 
 function onDiskProgram(filesDir: string, content: string): string {
   return `import * as pulumi from '@pulumi/pulumi';
@@ -72,8 +72,7 @@ describe('real Pulumi CLI', () => {
 
 describe('Automation API with an inline program', () => {
   test('up, preview with no changes, destroy', async () => {
-    const work = newWorkDir('automation');
-    const filesDir = path.join(work.dir, 'files');
+    const filesDir = path.join(newWorkDir('automation-files').dir, 'files');
     const program = async () => {
       const file = new (pulumiSdk.dynamic.Resource as any)(projectProvider('../test/fixtures/file-provider'), 'greeting', {
         dir: filesDir,
@@ -83,10 +82,7 @@ describe('Automation API with an inline program', () => {
       });
       return { fileName: file.id };
     };
-    const stack = await LocalWorkspace.createOrSelectStack(
-      { stackName: 'test', projectName: 'engine-check', program },
-      { workDir: work.dir, envVars: work.env(vendorEnv), pulumiCommand: await PulumiCommand.get({ root: TOOLS_DIR }) },
-    );
+    const { stack } = await inlineStack({ name: 'automation', projectName: 'engine-check', program, vendors });
     const up = await stack.up();
     expect(up.summary.result).toBe('succeeded');
     expect(up.outputs.fileName.value).toBe('greeting.txt');

@@ -9,7 +9,8 @@ import { LiveKitClient } from '../../providers/livekit-client';
 import { DEFAULT_AGENT_NAME } from '../../providers/livekit-sip-dispatch-rule';
 import type { LiveKitSettings } from '../../providers/provider-settings';
 import { VendorError, type RetryPolicy } from '../../providers/vendor-request';
-import { CreatedObjects, randomE164, scriptedServer, uniqueName, useSandboxLivekit } from './support';
+import { CreatedObjects, scriptedServer, useSandboxLivekit } from '../support/livekit';
+import { randomE164, uniqueName } from '../support/unique';
 
 /** Short waits: the rule is what is under test, not the backoff. */
 const FAST_RETRIES: RetryPolicy = { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 };

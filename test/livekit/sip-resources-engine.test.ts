@@ -2,48 +2,32 @@
  * LiveKitSipInboundTrunk and LiveKitSipDispatchRule driven by the real Pulumi engine (Automation API, inline
  * program, file backend) against the real livekit-server: what a founder sees on up, refresh and destroy.
  */
-import { LocalWorkspace, PulumiCommand, type Stack } from '@pulumi/pulumi/automation';
+import type { Stack } from '@pulumi/pulumi/automation';
 import { LiveKitClient } from '../../providers/livekit-client';
 import { LiveKitSipDispatchRule } from '../../providers/livekit-sip-dispatch-rule';
 import { LiveKitSipInboundTrunk } from '../../providers/livekit-sip-inbound-trunk';
 import type { LiveKitSettings } from '../../providers/provider-settings';
-import { TOOLS_DIR } from '../../sandbox/processes';
-import { pulumiBinary } from '../../stacks/engine-environment';
-import { newWorkDir } from '../support/engine';
-import { CreatedObjects, byHand, randomE164, uniqueName, useSandboxLivekit } from './support';
-import * as fs from 'fs';
+import { failedRun, inlineStack } from '../support/engine';
+import { CreatedObjects, byHand, scriptedServer, useSandboxLivekit, type ScriptedServer } from '../support/livekit';
+import { randomE164, uniqueName } from '../support/unique';
 
 let livekit: LiveKitSettings;
 let client: LiveKitClient;
 const created = new CreatedObjects();
+const proxies: ScriptedServer[] = [];
 
 beforeAll(async () => {
-  if (!fs.existsSync(pulumiBinary())) throw new Error(`the Pulumi CLI is not built (${pulumiBinary()}): run scripts/tools.sh`);
   livekit = await useSandboxLivekit();
   client = new LiveKitClient(livekit);
 });
 
 afterAll(async () => {
+  await Promise.all(proxies.map((proxy) => proxy.close()));
   await created.removeAll(livekit);
 });
 
-async function stackWith(name: string, program: () => Promise<Record<string, unknown>>): Promise<Stack> {
-  const work = newWorkDir(name);
-  const vendorEnv = { LIVEKIT_URL: livekit.url, LIVEKIT_API_KEY: livekit.apiKey, LIVEKIT_API_SECRET: livekit.apiSecret };
-  return LocalWorkspace.createOrSelectStack(
-    { stackName: 'test', projectName: 'livekit-sip', program },
-    { workDir: work.dir, envVars: work.env(vendorEnv), pulumiCommand: await PulumiCommand.get({ root: TOOLS_DIR }) },
-  );
-}
-
-/** The engine's own error text (check failures, provider errors) from a failed run. */
-async function failedRun(run: Promise<unknown>): Promise<string> {
-  const error = await run.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeDefined();
-  return String((error as Error).message);
+async function stackWith(name: string, program: () => Promise<Record<string, unknown>>, settings = livekit): Promise<Stack> {
+  return (await inlineStack({ name, projectName: 'livekit-sip', program, vendors: { livekit: settings } })).stack;
 }
 
 test('a church line: up creates trunk and rule, refresh shows auth added by hand, up repairs it in place, destroy removes both', async () => {
@@ -96,32 +80,44 @@ test('a locked legacy trunk: adopted without creating anything, any program chan
     authPassword: 'pw-legacy-8830',
   });
   created.trunk(legacy.sipTrunkId);
+  // The engine reaches LiveKit through a recording proxy: LiveKit is shared with tests running in parallel, so what
+  // the stack did is read from its own requests, not from how many trunks LiveKit holds.
+  const proxy = await scriptedServer(livekit.url, () => 'forward');
+  proxies.push(proxy);
+  const writes = () => proxy.requests.filter((path) => /\/(Create|Update|Delete)SIP/.test(path));
+  const legacyId = legacy.sipTrunkId;
   const program = { numbers: undefined as string[] | undefined };
-  const stack = await stackWith('locked-trunk', async () => {
-    // retainOnDelete: the test's own destroy must leave the legacy trunk alone (delete would be refused anyway).
-    const trunk = new LiveKitSipInboundTrunk(
-      'legacy',
-      { locked: true, adoptId: legacy.sipTrunkId, numbers: program.numbers },
-      { retainOnDelete: true },
-    );
-    return { trunkId: trunk.sipTrunkId, authPasswordSet: trunk.authPasswordSet };
-  });
+  const stack = await stackWith(
+    'locked-trunk',
+    async () => {
+      // retainOnDelete: the test's own destroy must leave the legacy trunk alone (delete would be refused anyway).
+      const trunk = new LiveKitSipInboundTrunk(
+        'legacy',
+        { locked: true, adoptId: legacyId, numbers: program.numbers },
+        { retainOnDelete: true },
+      );
+      return { trunkId: trunk.sipTrunkId, authPasswordSet: trunk.authPasswordSet };
+    },
+    { ...livekit, url: proxy.url },
+  );
 
-  const before = (await client.listInboundTrunks()).length;
   const up = await stack.up();
-  expect(up.outputs).toMatchObject({ trunkId: { value: legacy.sipTrunkId }, authPasswordSet: { value: true } });
-  expect((await client.listInboundTrunks()).length).toBe(before);
+  expect(up.outputs).toMatchObject({ trunkId: { value: legacyId }, authPasswordSet: { value: true } });
+  // Adopted: LiveKit was only read (through the proxy), nothing was created (or changed).
+  expect(proxy.requests).toContain('/twirp/livekit.SIP/ListSIPInboundTrunk');
+  expect(writes()).toEqual([]);
   expect(JSON.stringify(await stack.exportStack())).not.toContain('pw-legacy-8830');
   // Its auth is not drift to repair: refresh + preview plan nothing.
   expect((await stack.preview({ expectNoChanges: true, refresh: true })).changeSummary).toEqual({ same: 2 });
 
-  const snapshot = (await client.getInboundTrunk(legacy.sipTrunkId))!.toJsonString();
+  const snapshot = (await client.getInboundTrunk(legacyId))!.toJsonString();
   program.numbers = [randomE164()];
   const refusal = await failedRun(stack.up());
-  expect(refusal).toMatch(new RegExp(`trunk ${legacy.sipTrunkId} .*is LOCKED`));
-  expect((await client.getInboundTrunk(legacy.sipTrunkId))!.toJsonString()).toBe(snapshot);
+  expect(refusal).toMatch(new RegExp(`trunk ${legacyId} .*is LOCKED`));
+  expect((await client.getInboundTrunk(legacyId))!.toJsonString()).toBe(snapshot);
 
   program.numbers = undefined;
   expect((await stack.destroy()).summary.result).toBe('succeeded');
-  expect((await client.getInboundTrunk(legacy.sipTrunkId))!.toJsonString()).toBe(snapshot);
+  expect((await client.getInboundTrunk(legacyId))!.toJsonString()).toBe(snapshot);
+  expect(writes()).toEqual([]);
 });

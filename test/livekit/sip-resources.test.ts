@@ -8,7 +8,8 @@ import * as ruleResource from '../../providers/livekit-sip-dispatch-rule';
 import * as trunkResource from '../../providers/livekit-sip-inbound-trunk';
 import type { LiveKitSettings } from '../../providers/provider-settings';
 import { VendorError } from '../../providers/vendor-request';
-import { CreatedObjects, byHand, randomE164, uniqueName, useSandboxLivekit } from './support';
+import { CreatedObjects, byHand, useSandboxLivekit } from '../support/livekit';
+import { randomE164, uniqueName } from '../support/unique';
 
 const trunks = trunkResource.provider;
 const rules = ruleResource.provider;

@@ -3,19 +3,15 @@
  * the PostgREST subset over the real sandbox PostgreSQL: what a founder sees on up, refresh, rename and destroy.
  */
 import * as fs from 'fs';
-import { LocalWorkspace, PulumiCommand, type Stack } from '@pulumi/pulumi/automation';
 import { ChurchVoiceAgentRow, type ChurchVoiceAgentRowArgs } from '../../providers/church-voice-agent-row';
-import { TOOLS_DIR } from '../../sandbox/processes';
-import { pulumiBinary } from '../../stacks/engine-environment';
 import { startSupabaseSandbox, type SupabaseSandbox } from '../postgres/supabase-sandbox';
-import { newWorkDir } from '../support/engine';
+import { failedRun, inlineStack } from '../support/engine';
 
 jest.setTimeout(600_000);
 
 let sandbox: SupabaseSandbox;
 
 beforeAll(async () => {
-  if (!fs.existsSync(pulumiBinary())) throw new Error(`the Pulumi CLI is not built (${pulumiBinary()}): run scripts/tools.sh`);
   sandbox = await startSupabaseSandbox('cva_engine');
 });
 
@@ -31,15 +27,6 @@ async function liveRow(churchId: string): Promise<Record<string, any> | undefine
   return rows[0];
 }
 
-async function failedRun(run: Promise<unknown>): Promise<string> {
-  const error = await run.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeDefined();
-  return String((error as Error).message);
-}
-
 test('up writes the row, refresh finds a hand edit and up repairs it, a rename and a destroy are refused until decommission', async () => {
   let args: ChurchVoiceAgentRowArgs = {
     churchId: 'engine-church',
@@ -48,22 +35,15 @@ test('up writes the row, refresh finds a hand edit and up repairs it, a rename a
     livekitTrunkId: 'ST_engineTrunk',
     dispatchRuleId: 'SDR_engineRule',
   };
-  const work = newWorkDir('church-voice-agent-row');
-  const stack: Stack = await LocalWorkspace.createOrSelectStack(
-    {
-      stackName: 'test',
-      projectName: 'church-voice-agent-row',
-      program: async () => {
-        const row = new ChurchVoiceAgentRow('row', args);
-        return { churchId: row.churchId, status: row.status, createdAt: row.createdAt, trunk: row.livekitTrunkId };
-      },
+  const { stack, work } = await inlineStack({
+    name: 'church-voice-agent-row',
+    projectName: 'church-voice-agent-row',
+    program: async () => {
+      const row = new ChurchVoiceAgentRow('row', args);
+      return { churchId: row.churchId, status: row.status, createdAt: row.createdAt, trunk: row.livekitTrunkId };
     },
-    {
-      workDir: work.dir,
-      envVars: work.env({ SUPABASE_URL: sandbox.url, SUPABASE_SERVICE_ROLE_KEY: sandbox.serviceKey }),
-      pulumiCommand: await PulumiCommand.get({ root: TOOLS_DIR }),
-    },
-  );
+    vendors: { supabase: { url: sandbox.url, serviceKey: sandbox.serviceKey } },
+  });
 
   const up = await stack.up();
   expect(up.summary.result).toBe('succeeded');

@@ -2,13 +2,12 @@
  * TelnyxPhoneNumber through the real Pulumi engine (CLI built by scripts/tools.sh, Automation API, file backend)
  * against the Telnyx stand-in: what the founder sees in a preview and what an `up` really does to the number.
  */
-import { LocalWorkspace, PulumiCommand, type Stack } from '@pulumi/pulumi/automation';
+import type { Stack } from '@pulumi/pulumi/automation';
 import Telnyx from 'telnyx';
 import { PRODUCTION_FQDN_CONNECTION_ID } from '../../providers/provider-settings';
 import { TelnyxPhoneNumber, type TelnyxPhoneNumberArgs } from '../../providers/telnyx-phone-number';
-import { TOOLS_DIR } from '../../sandbox/processes';
 import { LIVEKIT_INBOUND_CONNECTION, LIVEKIT_INBOUND_FQDN, startTelnyxStandIn, type TelnyxStandIn } from '../../sandbox/telnyx/standin';
-import { newWorkDir, type WorkDir } from '../support/engine';
+import { inlineStack, type WorkDir } from '../support/engine';
 
 const CONNECTION = PRODUCTION_FQDN_CONNECTION_ID;
 const OTHER_CONNECTION = '2925216093662340001';
@@ -34,21 +33,12 @@ afterEach(() => {
 
 /** A stack whose program declares one church's number with whatever `declared` holds at the time of the run. */
 async function churchStack(name: string, declared: { args?: TelnyxPhoneNumberArgs }): Promise<{ stack: Stack; work: WorkDir }> {
-  const work = newWorkDir(name);
   const program = async () => {
     if (!declared.args) return {};
     const number = new TelnyxPhoneNumber('church-number', declared.args);
     return { phoneNumber: number.phoneNumber, phoneNumberId: number.phoneNumberId, connectionId: number.connectionId };
   };
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: 'test', projectName: 'telnyx-number-check', program },
-    {
-      workDir: work.dir,
-      envVars: work.env({ TELNYX_BASE_URL: standIn.url, TELNYX_API_KEY: standIn.apiKey }),
-      pulumiCommand: await PulumiCommand.get({ root: TOOLS_DIR }),
-    },
-  );
-  return { stack, work };
+  return inlineStack({ name, projectName: 'telnyx-number-check', program, vendors: { telnyx: { baseUrl: standIn.url, apiKey: standIn.apiKey } } });
 }
 
 /** Everything the engine printed during a run, for the messages a founder would read. */

@@ -16,8 +16,10 @@ import type { LiveKitSettings } from '../../providers/provider-settings';
 import { ensureLivekitSip } from '../../sandbox/livekit-sip';
 import { SippDialer } from '../../sandbox/sip-dialer';
 import { LIVEKIT_INBOUND_CONNECTION, startTelnyxStandIn, type TelnyxStandIn } from '../../sandbox/telnyx/standin';
-import { CreatedObjects, byHand, randomE164, uniqueName, useSandboxLivekit } from '../livekit/support';
-import { eventually, sippProcessesOf } from './support';
+import { eventually } from '../support/eventually';
+import { CreatedObjects, byHand, useSandboxLivekit } from '../support/livekit';
+import { randomE164, uniqueName } from '../support/unique';
+import { sippProcessesOf } from './support';
 
 let livekit: LiveKitSettings;
 let client: LiveKitClient;

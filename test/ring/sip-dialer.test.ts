@@ -13,8 +13,9 @@ import { calledNumberAsSent, hangupCauseForSipStatus, sipTarget, SippDialer, typ
 import { toolPath, waitForPort } from '../../sandbox/processes';
 import type { DialRequest } from '../../sandbox/telnyx/call-dialer';
 import { LIVEKIT_INBOUND_CONNECTION, LIVEKIT_INBOUND_FQDN } from '../../sandbox/telnyx/standin';
-import { randomE164 } from '../livekit/support';
-import { eventually, sippProcessesOf } from './support';
+import { eventually } from '../support/eventually';
+import { randomE164 } from '../support/unique';
+import { sippProcessesOf } from './support';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 let workDir: string;
@@ -116,8 +117,8 @@ function handleState(handle: SippDialHandle): string {
   return `state ${handle.state()}, cause ${handle.hangupCause()}, detail ${handle.detail()}`;
 }
 
-function ended(handle: SippDialHandle): Promise<void> {
-  return eventually(() => handle.state() === 'ended', () => `the call ended (${handleState(handle)})`);
+async function ended(handle: SippDialHandle): Promise<void> {
+  await eventually(() => handle.state() === 'ended', () => `the call ended (${handleState(handle)})`);
 }
 
 test('an answered call is ACKed, stays up, and our hangup sends BYE: normal_clearing', async () => {

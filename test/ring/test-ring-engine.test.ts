@@ -4,21 +4,20 @@
  * livekit-server). What the founder sees: a working line rings through on `up`; preview and refresh place no call;
  * a broken line fails the `up` with the cause while the trunk and rule stay; fixed, the next `up` rings again.
  */
-import * as fs from 'fs';
-import { LocalWorkspace, PulumiCommand, type Stack } from '@pulumi/pulumi/automation';
+import type { Stack } from '@pulumi/pulumi/automation';
 import { LiveKitClient } from '../../providers/livekit-client';
 import { DEFAULT_AGENT_NAME, LiveKitSipDispatchRule } from '../../providers/livekit-sip-dispatch-rule';
 import { LiveKitSipInboundTrunk } from '../../providers/livekit-sip-inbound-trunk';
 import { PRODUCTION_FQDN_CONNECTION_ID, type LiveKitSettings } from '../../providers/provider-settings';
 import { TestRing } from '../../providers/test-ring';
 import { ensureLivekitSip } from '../../sandbox/livekit-sip';
-import { TOOLS_DIR } from '../../sandbox/processes';
 import { SippDialer } from '../../sandbox/sip-dialer';
 import { LIVEKIT_INBOUND_CONNECTION, startTelnyxStandIn, type TelnyxStandIn } from '../../sandbox/telnyx/standin';
-import { pulumiBinary } from '../../stacks/engine-environment';
-import { newWorkDir } from '../support/engine';
-import { CreatedObjects, byHand, randomE164, useSandboxLivekit } from '../livekit/support';
-import { eventually, sippProcessesOf } from './support';
+import { failedRun, inlineStack } from '../support/engine';
+import { eventually } from '../support/eventually';
+import { CreatedObjects, byHand, useSandboxLivekit } from '../support/livekit';
+import { randomE164 } from '../support/unique';
+import { sippProcessesOf } from './support';
 
 const TYPE = 'pulumi-nodejs:dynamic/churchwise:TestRing';
 const FROM = randomE164();
@@ -31,7 +30,6 @@ let standIn: TelnyxStandIn;
 const created = new CreatedObjects();
 
 beforeAll(async () => {
-  if (!fs.existsSync(pulumiBinary())) throw new Error(`the Pulumi CLI is not built (${pulumiBinary()}): run scripts/tools.sh`);
   livekit = await useSandboxLivekit();
   await ensureLivekitSip();
   client = new LiveKitClient(livekit);
@@ -80,19 +78,12 @@ test('a church line with its test ring: rings on up, never on preview or refresh
     });
     return { trunkId: trunk.sipTrunkId, ruleId: rule.sipDispatchRuleId, ringOk: ring.ok, ringCause: ring.cause, ringAt: ring.at };
   };
-  const work = newWorkDir('test-ring');
-  const vendorEnv = {
-    LIVEKIT_URL: livekit.url,
-    LIVEKIT_API_KEY: livekit.apiKey,
-    LIVEKIT_API_SECRET: livekit.apiSecret,
-    TELNYX_BASE_URL: standIn.url,
-    TELNYX_API_KEY: standIn.apiKey,
-    TELNYX_CALL_CONTROL_APP_ID: RING_APP,
-  };
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: 'test', projectName: 'test-ring', program },
-    { workDir: work.dir, envVars: work.env(vendorEnv), pulumiCommand: await PulumiCommand.get({ root: TOOLS_DIR }) },
-  );
+  const { stack } = await inlineStack({
+    name: 'test-ring',
+    projectName: 'test-ring',
+    program,
+    vendors: { livekit, telnyx: { baseUrl: standIn.url, apiKey: standIn.apiKey, callControlAppId: RING_APP } },
+  });
   const dials = () => standIn.requests.filter((r) => r.operationId === 'DialCall').length;
   const hangups = () => standIn.requests.filter((r) => r.operationId === 'HangupCall').length;
 
@@ -119,10 +110,7 @@ test('a church line with its test ring: rings on up, never on preview or refresh
   // Auth added by hand: the next ring fails the up with the cause, and says the line is not live.
   await byHand(livekit).updateSipInboundTrunkFields(trunkId, { authUsername: 'by-hand', authPassword: 'pw-engine-ring-3310' });
   declared.trigger = 'after-auth';
-  const failure = await stack.up().then(
-    () => undefined,
-    (error: unknown) => String((error as Error).message),
-  );
+  const failure = await failedRun(stack.up());
   expect(failure).toContain(`test ring of ${phoneNumber} (church ${churchId}) failed: call_rejected`);
   expect(failure).toContain(`trunk ${trunkId} requires auth`);
   expect(failure).toContain('The line is NOT live');
@@ -165,23 +153,15 @@ test('a line provisioned without a dispatch rule: the first up fails on the ring
     new TestRing('ring', { churchId, phoneNumber, trunkId: trunk.sipTrunkId, roomPrefix: `church-${churchId}-`, from: FROM, timeoutSecs: 6 });
     return { trunkId: trunk.sipTrunkId };
   };
-  const work = newWorkDir('test-ring-norule');
-  const vendorEnv = {
-    LIVEKIT_URL: livekit.url,
-    LIVEKIT_API_KEY: livekit.apiKey,
-    LIVEKIT_API_SECRET: livekit.apiSecret,
-    TELNYX_BASE_URL: standIn.url,
-    TELNYX_API_KEY: standIn.apiKey,
-  };
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: 'test', projectName: 'test-ring-norule', program },
-    { workDir: work.dir, envVars: work.env(vendorEnv), pulumiCommand: await PulumiCommand.get({ root: TOOLS_DIR }) },
-  );
+  // No telnyxCallControlAppId in this stack's settings.
+  const { stack } = await inlineStack({
+    name: 'test-ring-norule',
+    projectName: 'test-ring-norule',
+    program,
+    vendors: { livekit, telnyx: { baseUrl: standIn.url, apiKey: standIn.apiKey } },
+  });
 
-  const failure = await stack.up().then(
-    () => undefined,
-    (error: unknown) => String((error as Error).message),
-  );
+  const failure = await failedRun(stack.up());
 
   expect(failure).toContain(`test ring of ${phoneNumber} (church ${churchId}) failed: no_room`);
   expect(failure).toContain('no dispatch rule for trunk');

@@ -5,7 +5,8 @@
 import Telnyx from 'telnyx';
 import { PRODUCTION_FQDN_CONNECTION_ID } from '../../providers/provider-settings';
 import type { TelnyxStandIn } from '../../sandbox/telnyx/standin';
-import { closeChecked, eventually, expectMatchesSpec, openStandIn, ScriptedDialer, startWebhookReceiver } from './support';
+import { eventually } from '../support/eventually';
+import { closeChecked, expectMatchesSpec, openStandIn, ScriptedDialer, startWebhookReceiver } from './support';
 
 const CALL_CONTROL_APP = '1684641123236054244';
 const CHURCH_NUMBER = '+14144007103';

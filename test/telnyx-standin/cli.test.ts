@@ -9,7 +9,8 @@ import * as path from 'path';
 import Telnyx from 'telnyx';
 import { PRODUCTION_FQDN_CONNECTION_ID } from '../../providers/provider-settings';
 import { REPO_ROOT } from '../../sandbox/processes';
-import { eventually, expectMatchesSpec, rawRequest } from './support';
+import { eventually } from '../support/eventually';
+import { expectMatchesSpec, rawRequest } from './support';
 
 async function freePort(): Promise<number> {
   const server = net.createServer();

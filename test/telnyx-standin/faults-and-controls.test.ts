@@ -7,7 +7,8 @@ import Telnyx from 'telnyx';
 import { PRODUCTION_FQDN_CONNECTION_ID } from '../../providers/provider-settings';
 import { validateTelnyxErrorEnvelope } from '../../sandbox/telnyx/openapi';
 import { startTelnyxStandIn, type TelnyxStandIn } from '../../sandbox/telnyx/standin';
-import { closeChecked, eventually, expectMatchesSpec, openStandIn, rawRequest } from './support';
+import { eventually } from '../support/eventually';
+import { closeChecked, expectMatchesSpec, openStandIn, rawRequest } from './support';
 
 const CONNECTION = PRODUCTION_FQDN_CONNECTION_ID;
 

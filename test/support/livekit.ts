@@ -1,36 +1,21 @@
 /**
  * Shared by the tests that run against the sandbox's real livekit-server: start it, point the provider settings
- * at it, make numbers nobody else uses, and remove what a test created.
+ * at it, change LiveKit by hand, remove what a test created, and put a scripted server in front of it.
  */
-import * as crypto from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { SipClient } from 'livekit-server-sdk';
 import { LiveKitClient } from '../../providers/livekit-client';
-import { resetConfiguredSettings, type LiveKitSettings } from '../../providers/provider-settings';
+import { resetConfiguredSettings, settingsEnvironment, type LiveKitSettings } from '../../providers/provider-settings';
 import { VendorError } from '../../providers/vendor-request';
 import { ensureLivekitServer } from '../../sandbox/livekit';
 
 /** Starts (or finds) Redis + livekit-server and points LIVEKIT_* at it, as a stack's config would. */
 export async function useSandboxLivekit(): Promise<LiveKitSettings> {
   const settings = await ensureLivekitServer();
-  process.env.LIVEKIT_URL = settings.url;
-  process.env.LIVEKIT_API_KEY = settings.apiKey;
-  process.env.LIVEKIT_API_SECRET = settings.apiSecret;
+  Object.assign(process.env, settingsEnvironment({ livekit: settings }));
   resetConfiguredSettings();
   return settings;
-}
-
-/** A random North American number: area code and exchange 200-999, never the fictional 555 exchange. */
-export function randomE164(): string {
-  const pick = (low: number, high: number) => low + crypto.randomInt(high - low + 1);
-  let exchange = pick(200, 999);
-  if (exchange === 555) exchange = 556;
-  return `+1${pick(200, 999)}${exchange}${String(pick(0, 9999)).padStart(4, '0')}`;
-}
-
-export function uniqueName(what: string): string {
-  return `test ${what} ${crypto.randomBytes(4).toString('hex')}`;
 }
 
 /** The raw SDK: stands in for a person changing LiveKit by hand (console, lk CLI), outside our client's rules. */
