@@ -77,19 +77,25 @@ export function isProjectNameSipHost(host: string, livekitUrl: string): boolean 
   return label === projectName || label.includes('-');
 }
 
-/** The fix for a line the ring's diagnosis found broken. */
-function lineFix(cause: RingCause, number: string, trunkId: string, agentName: string): string {
+/**
+ * The fix for a line the ring's diagnosis found broken. `ruleOnRecord`: the row names the line's dispatch rule, so
+ * the stack manages it; a line in service adopted without one has its rule outside the stack.
+ */
+function lineFix(cause: RingCause, number: string, trunkId: string, agentName: string, ruleOnRecord: boolean): string {
+  const ruleOwner = ruleOnRecord
+    ? '`pulumi up --refresh` recreates or repairs the managed rule'
+    : "the row names no rule, so the stack does not manage one: create it (voice-agent-livekit/scripts/setup_sip.py) and adopt it with linesInService.churches[].dispatchRuleId";
   switch (cause) {
     case 'not_found':
-      return `put ${number} on trunk ${trunkId}: \`pulumi up\` restores a managed trunk's numbers (\`npm run drift\` shows what changed); for a trunk made by hand, updateSipInboundTrunkFields(${trunkId}, { numbers: add ${number} })`;
+      return `put ${number} on trunk ${trunkId}: \`pulumi up --refresh\` restores a managed trunk's numbers (\`npm run drift\` shows what changed); for a trunk made by hand, updateSipInboundTrunkFields(${trunkId}, { numbers: add ${number} })`;
     case 'wrong_trunk':
       return `take ${number} off the other trunk(s) and keep it only on ${trunkId}, the trunk church_voice_agents names (or fix the row's livekit_trunk_id)`;
     case 'call_rejected':
-      return `remove auth (auth_username/auth_password) and any caller allow-list from trunk ${trunkId}: \`pulumi up\` clears them on a managed trunk. Telnyx sends no credentials; its owning the number is the security`;
+      return `remove auth (auth_username/auth_password) and any caller allow-list from trunk ${trunkId}: \`pulumi up --refresh\` clears them on a managed trunk. Telnyx sends no credentials; its owning the number is the security`;
     case 'no_room':
-      return `give trunk ${trunkId} a dispatch rule that names it and dispatches ${agentName} (\`pulumi up\` recreates a managed rule; remove caller filters from a hand-made one)`;
+      return `give trunk ${trunkId} a dispatch rule that names it and dispatches ${agentName}, without caller filters: ${ruleOwner}`;
     case 'no_agent':
-      return `make the trunk's dispatch rule dispatch agent ${agentName} (roomConfig.agents): \`pulumi up\` restores a managed rule`;
+      return `make the trunk's dispatch rule dispatch agent ${agentName} (roomConfig.agents): ${ruleOwner}`;
     default:
       return `run \`npm run ring -- --church <id>\` for the full diagnosis of ${number}`;
   }
@@ -202,7 +208,7 @@ async function checkRows(live: LiveSystems, rows: ChurchVoiceAgentRecord[], find
           subject: number,
           churchId,
           problem: `${diagnosis.cause}: ${diagnosis.detail}`,
-          fix: lineFix(diagnosis.cause, number, row.livekit_trunk_id, agentName ?? 'the agent'),
+          fix: lineFix(diagnosis.cause, number, row.livekit_trunk_id, agentName ?? 'the agent', Boolean(row.dispatch_rule_id)),
         });
       }
     }
@@ -225,7 +231,7 @@ async function checkRows(live: LiveSystems, rows: ChurchVoiceAgentRecord[], find
           problem:
             `${number} (church ${churchId}) is ${record.status} ${record.connectionId ? `on connection ${record.connectionId}` : 'on no connection'}; ` +
             `it must be active on ${telnyxConnectionId}, or calls to it do not reach LiveKit`,
-          fix: `assign it to connection ${telnyxConnectionId} ("LiveKit Inbound v2"): \`pulumi up\` does it for a managed number; never create a new connection`,
+          fix: `assign it to connection ${telnyxConnectionId} ("LiveKit Inbound v2"): \`pulumi up --refresh\` does it for a managed number; never create a new connection`,
         });
       }
     }
