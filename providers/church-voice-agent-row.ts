@@ -8,9 +8,11 @@
 import * as pulumi from '@pulumi/pulumi';
 import { projectProvider } from './dynamic-provider';
 import { checkE164, type RuleFailure } from './phone-number-rules';
-import { configureFromStack } from './provider-settings';
+import { configureFromStack, supabaseSettings } from './provider-settings';
 import { changedInputs, containsUnknown, unknownInputFailures, type FieldKind, type ResourceArgs } from './resource-inputs';
+import { accountKey, readThroughList } from './shared-reads';
 import {
+  CHURCH_VOICE_AGENTS_TABLE,
   CHURCH_VOICE_AGENT_STATUSES,
   SupabaseVendorClient,
   VOICE_PROVIDERS,
@@ -231,6 +233,22 @@ export function notDecommissionedRowError(churchId: string, phoneNumber: string 
   );
 }
 
+/** Supabase answers at most 1000 rows per request by default (max-rows): the table is read in pages of that. */
+const ROWS_PAGE = 1000;
+
+/** Every church_voice_agents row, page by page in a stable order. */
+async function allRows(client: SupabaseVendorClient): Promise<ChurchVoiceAgentRecord[]> {
+  const rows: ChurchVoiceAgentRecord[] = [];
+  for (let from = 0; ; from += ROWS_PAGE) {
+    const page =
+      (await client.request<ChurchVoiceAgentRecord[]>('GET', CHURCH_VOICE_AGENTS_TABLE, (db) =>
+        db.from(CHURCH_VOICE_AGENTS_TABLE).select('*').order('church_id').range(from, from + ROWS_PAGE - 1),
+      )) ?? [];
+    rows.push(...page);
+    if (page.length < ROWS_PAGE) return rows;
+  }
+}
+
 export const provider: pulumi.dynamic.ResourceProvider<ChurchVoiceAgentRowInputs, ChurchVoiceAgentRowOutputs> = {
   async configure(req) {
     configureFromStack(req);
@@ -251,7 +269,16 @@ export const provider: pulumi.dynamic.ResourceProvider<ChurchVoiceAgentRowInputs
   },
 
   async read(id, props) {
-    const row = await new SupabaseVendorClient().churchVoiceAgents.get(id);
+    const settings = supabaseSettings();
+    const client = new SupabaseVendorClient(settings);
+    // In a refresh every row's read shares one listing of the table (providers/shared-reads.ts).
+    const row = await readThroughList({
+      listKey: accountKey('supabase church_voice_agents', settings.url, settings.serviceKey),
+      list: () => allRows(client),
+      idOf: (record) => record.church_id,
+      id,
+      readOne: () => client.churchVoiceAgents.get(id),
+    });
     if (!row) return { id: '', props: undefined };
     return { id, props: rowOutputs(row, props) };
   },

@@ -59,6 +59,17 @@ function projectProviderShim(moduleName: string): pulumi.dynamic.ResourceProvide
     registry[moduleName] = require(path.join(root, 'providers', moduleName)).provider;
     return registry[moduleName];
   };
+  // Reads through the engine share one list per vendor account (providers/shared-reads.ts; the global names are
+  // its SHARED_READS_FLAG and SHARED_LISTS_STORE). Any write forgets every list, before and after it runs.
+  const write = async <T>(work: () => Promise<T>): Promise<T> => {
+    const forget = () => (globalThis as any).__churchwiseSharedLists?.clear();
+    forget();
+    try {
+      return await work();
+    } finally {
+      forget();
+    }
+  };
   return {
     configure: async (req) => load().configure?.(req),
     check: async (olds, news) => {
@@ -69,15 +80,16 @@ function projectProviderShim(moduleName: string): pulumi.dynamic.ResourceProvide
       const impl = load();
       return impl.diff ? impl.diff(id, olds, news) : {};
     },
-    create: async (inputs) => load().create(inputs),
+    create: async (inputs) => write(() => load().create(inputs)),
     read: async (id, props) => {
       const impl = load();
+      (globalThis as any).__churchwiseSharedReads = true;
       return impl.read ? impl.read(id, props) : { id, props };
     },
     update: async (id, olds, news) => {
       const impl = load();
-      return impl.update ? impl.update(id, olds, news) : { outs: news };
+      return impl.update ? write(() => impl.update!(id, olds, news)) : { outs: news };
     },
-    delete: async (id, props) => load().delete?.(id, props),
+    delete: async (id, props) => write(async () => load().delete?.(id, props)),
   };
 }

@@ -3,6 +3,7 @@ import { unknownValue } from '@pulumi/pulumi/runtime/rpc';
 import { projectProvider } from './dynamic-provider';
 import { checkAreaCode, checkE164, isFictional555, type RuleFailure } from './phone-number-rules';
 import { configureFromStack, telnyxSettings } from './provider-settings';
+import { accountKey, readThroughList } from './shared-reads';
 import {
   telnyxClientFromSettings,
   type AvailableNumber,
@@ -635,7 +636,17 @@ export const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id, props: TelnyxPhoneNumberOutputs) {
-    const record = await liveRecord(telnyxClientFromSettings(), id);
+    const client = telnyxClientFromSettings();
+    const { baseUrl, apiKey } = telnyxSettings();
+    // In a refresh every number's read shares one listing of the account (providers/shared-reads.ts).
+    const found = await readThroughList({
+      listKey: accountKey('telnyx phone_numbers', baseUrl, apiKey),
+      list: () => client.listPhoneNumbers(),
+      idOf: (record) => record.id,
+      id,
+      readOne: () => liveRecord(client, id),
+    });
+    const record = found?.status === 'deleted' ? undefined : found;
     if (!record) return { id: '', props: {} };
     return { id, props: outputsFor(props, record, props.orderId) };
   },
