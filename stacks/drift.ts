@@ -238,6 +238,8 @@ export interface DriftInputs {
  */
 const UP = '`pulumi up --refresh`';
 
+const AUTH_PROPERTIES = ['authUsername', 'authPasswordSet', 'authRealm'];
+
 const asStrings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
 
 /** A property change said the way the founder acts on it. */
@@ -261,10 +263,11 @@ function describeChange(kind: ResourceKind, id: string, before: Outputs, change:
     ];
     return parts.join('; ') || `trunk ${id} numbers changed by hand: ${formatValue(was)} -> ${formatValue(now)}`;
   }
-  if (kind === 'trunk' && (property === 'authUsername' || property === 'authPasswordSet')) {
+  if (kind === 'trunk' && AUTH_PROPERTIES.includes(property)) {
+    // One sentence for the username and the password flag: they change together.
     return now
-      ? `auth set on trunk ${id} by hand (${property}): LiveKit challenges Telnyx's INVITEs, which carry no credentials, so every call fails`
-      : `auth removed from trunk ${id} (${property})`;
+      ? `auth set on trunk ${id} by hand: LiveKit challenges Telnyx's INVITEs, which carry no credentials, so every call fails`
+      : `auth removed from trunk ${id}`;
   }
   if (kind === 'trunk' && property === 'allowedNumbers') {
     return `caller allow-list on trunk ${id} changed by hand to ${formatValue(now)}: every other caller is refused`;
@@ -307,11 +310,13 @@ function upConsequence(resource: DriftedResource, planned: Planned | undefined, 
   }
   if (before.locked === true) return `LOCKED: ${UP} will not touch it; put it back by hand, with the founder's approval`;
   if (steps.some((s) => s === 'update' || s === 'replace')) {
-    return resource.kind === 'number' && resource.properties.some((p) => p.property === 'connectionId')
-      ? `${UP} will move it back to connection ${formatValue(resource.properties.find((p) => p.property === 'connectionId')!.before)}`
-      : resource.kind === 'trunk' && resource.properties.some((p) => p.property === 'numbers')
-        ? `${UP} will set the trunk's numbers back to ${formatValue(resource.properties.find((p) => p.property === 'numbers')!.before)}`
-        : `${UP} will set it back to what the program states`;
+    const was = (property: string) => resource.properties.find((p) => p.property === property);
+    const repairs: string[] = [];
+    if (resource.kind === 'number' && was('connectionId')) repairs.push(`move it back to connection ${formatValue(was('connectionId')!.before)}`);
+    if (resource.kind === 'trunk' && was('numbers')) repairs.push(`set the trunk's numbers back to ${formatValue(was('numbers')!.before)}`);
+    if (resource.kind === 'trunk' && resource.properties.some((p) => AUTH_PROPERTIES.includes(p.property))) repairs.push('remove the auth');
+    if (resource.kind === 'trunk' && was('allowedNumbers')) repairs.push('remove the caller allow-list');
+    return repairs.length > 0 ? `${UP} will ${repairs.join(', and ')}` : `${UP} will set it back to what the program states`;
   }
   return `${UP} leaves it as it is now (the program does not manage ${resource.properties.map((p) => p.property).join(', ')}); \`pulumi refresh\` records it`;
 }
@@ -417,7 +422,7 @@ export function buildDriftReport(input: DriftInputs): DriftReport {
       actions: [],
     };
     resource.actions = refreshed.after
-      ? properties.map((p) => describeChange(kind.kind, refreshed.id, refreshed.before, p))
+      ? [...new Set(properties.map((p) => describeChange(kind.kind, refreshed.id, refreshed.before, p)))]
       : [describeMissing(kind.kind, refreshed.id, refreshed.before)];
     resource.actions.push(upConsequence(resource, planned, refreshed.before));
     group(churchId).resources.push(resource);
@@ -575,7 +580,7 @@ function summary(report: DriftReport): string {
   if (!report.drift) return `No drift on stack ${report.stack}: every resource matches the live systems, and nothing unmanaged touches our lines.`;
   return (
     `DRIFT on stack ${report.stack}: ${resources} resource(s) changed or missing, ${warnings} warning(s), ${unmanaged} unmanaged object(s).\n` +
-    `What ${UP} does below is with --refresh: a plain \`pulumi up\` compares the program with the last recorded state and does not see hand edits.`
+    `The repairs below need ${UP}: a plain \`pulumi up\` compares the program with the last recorded state and does not see hand edits.`
   );
 }
 

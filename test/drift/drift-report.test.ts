@@ -68,13 +68,17 @@ describe('npm run drift', () => {
     expect(text.stdout).toContain('No drift on stack test');
   });
 
-  test('a trunk renumbered in LiveKit, a number moved to another connection, a deleted row: each under its church, exit 2; pulumi up puts them back', async () => {
+  test('a trunk renumbered (and given auth) in LiveKit, a number moved to another connection, a deleted row: each under its church, exit 2; pulumi up puts them back', async () => {
     const akron = lines.get('drift-trunk-akron')!;
     const tulsa = lines.get('drift-number-tulsa')!;
     const milwaukee = lines.get('drift-row-milwaukee')!;
 
     const extra = randomNumber('330');
-    await sip.updateSipInboundTrunkFields(akron.trunkId, { numbers: new ListUpdate({ set: [akron.phoneNumber, extra] }) });
+    await sip.updateSipInboundTrunkFields(akron.trunkId, {
+      numbers: new ListUpdate({ set: [akron.phoneNumber, extra] }),
+      authUsername: 'telnyx',
+      authPassword: 'set-by-hand',
+    });
     const otherConnection = '1999999999999999001';
     addPortalConnection(stack, otherConnection, 'Hand-made connection');
     const [tulsaRecord] = (await telnyxApi(stack, 'GET', `/phone_numbers?filter[phone_number]=${tulsa.phoneNumber.slice(1)}`)).data;
@@ -91,6 +95,10 @@ describe('npm run drift', () => {
     const numbers = trunk.properties.find((p) => p.property === 'numbers')!;
     expect(numbers.before).toEqual([akron.phoneNumber]);
     expect([...(numbers.after as string[])].sort()).toEqual([akron.phoneNumber, extra].sort());
+    expect(trunk.properties).toContainEqual({ property: 'authUsername', before: '', after: 'telnyx' });
+    // LiveKit's answer carries no password and neither does the report: only whether one is set.
+    expect(trunk.properties).toContainEqual({ property: 'authPasswordSet', before: false, after: true });
+    expect(json.stdout).not.toContain('set-by-hand');
 
     const [number] = resourcesOf(report, 'drift-number-tulsa');
     expect(number).toMatchObject({ kind: 'number', id: tulsaRecord.id, state: 'changed', upStep: 'update' });
@@ -109,7 +117,10 @@ describe('npm run drift', () => {
     const text = await founderCli(stack, ['drift']);
     expect(text.code).toBe(2);
     expect(sectionOf(text.stdout, 'drift-trunk-akron')).toContain(`${extra} added to trunk ${akron.trunkId} by hand`);
-    expect(sectionOf(text.stdout, 'drift-trunk-akron')).toContain(`\`pulumi up --refresh\` will set the trunk's numbers back to ${akron.phoneNumber}`);
+    expect(sectionOf(text.stdout, 'drift-trunk-akron')).toContain(`auth set on trunk ${akron.trunkId} by hand: LiveKit challenges Telnyx's INVITEs`);
+    expect(sectionOf(text.stdout, 'drift-trunk-akron')).toContain(
+      `\`pulumi up --refresh\` will set the trunk's numbers back to ${akron.phoneNumber}, and remove the auth`,
+    );
     expect(sectionOf(text.stdout, 'drift-number-tulsa')).toContain(
       `${tulsa.phoneNumber} moved to connection ${otherConnection} by hand (was ${livekitConnection})`,
     );
@@ -122,6 +133,7 @@ describe('npm run drift', () => {
     await up(stack, '--refresh');
     const [liveTrunk] = await sharedLivekit().listInboundTrunks({ trunkIds: [akron.trunkId] });
     expect(liveTrunk.numbers).toEqual([akron.phoneNumber]);
+    expect([liveTrunk.authUsername, liveTrunk.authPassword]).toEqual(['', '']);
     expect((await telnyxApi(stack, 'GET', `/phone_numbers/${tulsaRecord.id}`)).data.connection_id).toBe(livekitConnection);
     const after = await founderCli(stack, ['drift', '--json']);
     expect(after.code).toBe(0);
