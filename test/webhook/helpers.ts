@@ -225,8 +225,8 @@ export interface HttpResponse {
 }
 
 /**
- * Real HTTP to a listening server (fastify's inject pulls in an ESM-only cookie module jest cannot load).
- * Returns a request function bound to the server's address.
+ * Real HTTP to a listening server: the routes are exercised through the real socket, parser and headers a Stripe
+ * delivery or the founder's CLI goes through. Returns a request function bound to the server's address.
  */
 export async function listen(app: { listen(o: { host: string; port: number }): Promise<string> }) {
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
