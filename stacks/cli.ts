@@ -256,6 +256,10 @@ export async function main(argv: string[], out: (text: string) => void = (t) => 
     return report.ok ? 0 : 2;
   }
 
+  // Checked before the engine runs: a report that cannot be sent should not cost a preview first.
+  if (values.email && !(process.env.SMTP_URL?.trim() && process.env.FOUNDER_EMAIL?.trim())) {
+    throw new UsageError('--email needs SMTP_URL (smtp:// or smtps://) and FOUNDER_EMAIL in the environment');
+  }
   const { driftReport, renderDrift, emailDriftReport } = await import('./drift');
   const options = await stackOptionsFor(stackName, workDir, progress);
   const live = await openLiveSystems(options);
