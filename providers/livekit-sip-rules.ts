@@ -8,6 +8,7 @@ import { LiveKitClient } from './livekit-client';
 import type { RuleFailure } from './phone-number-rules';
 import { configureFromStack } from './provider-settings';
 import { adoptionMismatch, changedInputs, checkType, containsUnknown, type FieldKind } from './resource-inputs';
+import { accountKey, readThroughList } from './shared-reads';
 
 export type LiveKitSipObjectKind = 'trunk' | 'dispatch rule';
 
@@ -77,6 +78,25 @@ export function lockedUpdate<T extends { locked?: boolean; name?: string }>(
   return { outs: { ...olds, locked: true } };
 }
 
+/**
+ * The diff of a LiveKit SIP object: the program's input changes, plus repair of live `drift` unless the object is
+ * locked (a locked object is not repaired: any change to it is refused). LiveKit updates objects in place; only
+ * pointing at a different existing object (adoptId) is a different object, so nothing else replaces.
+ */
+export function diffLiveKitSipObject(
+  fields: Record<string, FieldKind>,
+  drift: (olds: Record<string, any>) => string[],
+  idKey: string,
+  olds: Record<string, any>,
+  news: Record<string, any>,
+): pulumi.dynamic.DiffResult {
+  const locked = Boolean(olds.locked) || Boolean(news.locked);
+  const changed = changedInputs(fields, olds, news, true);
+  if (!locked) changed.push(...drift(olds));
+  const replaces = changed.filter((k) => k === 'adoptId');
+  return { changes: changed.length > 0, replaces, stables: replaces.length ? [] : [idKey], deleteBeforeReplace: false };
+}
+
 /** adoptId must be given when locked: a locked resource can only be adopted, never created. */
 export function checkLockAndAdopt(news: Record<string, unknown>, idPrefix: string): RuleFailure[] {
   const failures: RuleFailure[] = [];
@@ -115,6 +135,8 @@ export interface LiveKitSipObject<Inputs extends ManagedOnly & { name?: string }
   /** What to send so the live object matches the inputs; empty when it already does. */
   changes(live: Live, inputs: Inputs): Changes;
   get(client: LiveKitClient, id: string): Promise<Live | undefined>;
+  /** Every object of this kind at LiveKit: what a refresh's reads share (providers/shared-reads.ts). */
+  list(client: LiveKitClient): Promise<Live[]>;
   create(client: LiveKitClient, inputs: Inputs): Promise<Live>;
   update(client: LiveKitClient, id: string, changes: Changes): Promise<Live>;
   remove(client: LiveKitClient, id: string): Promise<void>;
@@ -164,7 +186,15 @@ export function liveKitSipProvider<Inputs extends ManagedOnly & { name?: string 
     },
 
     async read(id, props) {
-      const live = await object.get(new LiveKitClient(), id);
+      const client = new LiveKitClient();
+      // In a refresh every read of this kind shares one listing of the LiveKit project.
+      const live = await readThroughList({
+        listKey: accountKey(`livekit ${object.kind}s`, client.settings.url, client.settings.apiKey),
+        list: () => object.list(client),
+        idOf: object.idOf,
+        id,
+        readOne: () => object.get(client, id),
+      });
       if (!live) return { id: '', props: undefined };
       return { id, props: object.outputs(live, managedOnly(props)) };
     },

@@ -6,18 +6,29 @@
  */
 import type * as pulumi from '@pulumi/pulumi';
 import { provider as rowProvider, type ChurchVoiceAgentRowOutputs } from '../../providers/church-voice-agent-row';
+import { LiveKitClient } from '../../providers/livekit-client';
+import { provider as ruleProvider, ruleOutputs } from '../../providers/livekit-sip-dispatch-rule';
+import { provider as trunkProvider, trunkOutputs } from '../../providers/livekit-sip-inbound-trunk';
 import { PRODUCTION_FQDN_CONNECTION_ID, resetConfiguredSettings } from '../../providers/provider-settings';
 import { forgetSharedLists, setSharedReads } from '../../providers/shared-reads';
 import { provider as numberProvider, type TelnyxPhoneNumberOutputs } from '../../providers/telnyx-phone-number';
 import { LIVEKIT_INBOUND_CONNECTION, LIVEKIT_INBOUND_FQDN, startTelnyxStandIn, type TelnyxStandIn } from '../../sandbox/telnyx/standin';
 import { startSupabaseSandbox, type SupabaseSandbox } from '../postgres/supabase-sandbox';
+import { byHand, CreatedObjects, useSandboxLivekit } from '../support/livekit';
+import { randomE164, uniqueName } from '../support/unique';
 
 let standIn: TelnyxStandIn;
 let supabase: SupabaseSandbox;
+let livekit: Awaited<ReturnType<typeof useSandboxLivekit>>;
+const created = new CreatedObjects();
+
+/** Calls of one LiveKit RPC (e.g. ListSIPInboundTrunk) among the fetches a spy saw. */
+const rpcCalls = (spy: jest.SpyInstance, rpc: string) => spy.mock.calls.filter(([url]) => String(url).endsWith(`/${rpc}`)).length;
 
 const NUMBERS = ['+14142010011', '+14142010012', '+14142010013', '+14142010014'];
 
 beforeAll(async () => {
+  livekit = await useSandboxLivekit();
   standIn = await startTelnyxStandIn({ connections: [LIVEKIT_INBOUND_CONNECTION], fqdns: [LIVEKIT_INBOUND_FQDN] });
   supabase = await startSupabaseSandbox('shared_reads');
   const config = new Map([
@@ -31,6 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   setSharedReads(false);
+  await created.removeAll(livekit);
   resetConfiguredSettings();
   await standIn?.close();
   await supabase?.close();
@@ -134,5 +146,57 @@ describe('church_voice_agents rows', () => {
     await supabase.db.pool.query("delete from church_voice_agents where church_id = 'trinity'");
     setSharedReads(true);
     expect(await rowProvider.read!('trinity', states[2])).toEqual({ id: '', props: undefined });
+  });
+});
+
+describe('LiveKit trunks and dispatch rules', () => {
+  const client = () => new LiveKitClient(livekit);
+  let trunks: string[];
+  let rules: string[];
+  beforeAll(async () => {
+    trunks = [];
+    rules = [];
+    for (let i = 0; i < 3; i++) {
+      const trunk = await client().createInboundTrunk({ name: uniqueName('shared-read trunk'), numbers: [randomE164()], krispEnabled: true });
+      trunks.push(created.trunk(trunk.sipTrunkId));
+      const rule = await client().createDispatchRule({ roomPrefix: `church-shared-${i}-`, trunkIds: [trunk.sipTrunkId], agents: [{ agentName: 'churchwiseai-voice', metadata: '{}' }], name: uniqueName('shared-read rule') });
+      rules.push(created.rule(rule.sipDispatchRuleId));
+    }
+  });
+
+  test('every read is served by one listing per kind, with what a read per object gives', async () => {
+    const trunkState = async (id: string) => trunkOutputs((await client().getInboundTrunk(id))!, {});
+    const ruleState = async (id: string) => ruleOutputs((await client().getDispatchRule(id))!, {});
+    const oneByOne = [];
+    for (const id of trunks) oneByOne.push(await trunkProvider.read!(id, await trunkState(id)));
+    for (const id of rules) oneByOne.push(await ruleProvider.read!(id, await ruleState(id)));
+    const states = [...(await Promise.all(trunks.map(trunkState))), ...(await Promise.all(rules.map(ruleState)))];
+
+    setSharedReads(true);
+    const fetchSpy = jest.spyOn(globalThis, 'fetch');
+    try {
+      const shared = await Promise.all([
+        ...trunks.map((id, i) => trunkProvider.read!(id, states[i] as never)),
+        ...rules.map((id, i) => ruleProvider.read!(id, states[trunks.length + i] as never)),
+      ]);
+      expect({ trunkLists: rpcCalls(fetchSpy, 'ListSIPInboundTrunk'), ruleLists: rpcCalls(fetchSpy, 'ListSIPDispatchRule'), calls: fetchSpy.mock.calls.length }).toEqual({
+        trunkLists: 1,
+        ruleLists: 1,
+        calls: 2,
+      });
+      expect(shared).toEqual(oneByOne);
+    } finally {
+      fetchSpy.mockRestore();
+    }
+  });
+
+  test('a trunk renamed by hand is seen, a trunk deleted by hand reads as gone', async () => {
+    const [renamed, deleted] = trunks;
+    await byHand(livekit).updateSipInboundTrunkFields(renamed, { name: 'renamed by hand' });
+    await client().deleteTrunk(deleted);
+    setSharedReads(true);
+    const state = trunkOutputs((await client().getInboundTrunk(renamed))!, {});
+    expect((await trunkProvider.read!(renamed, { ...state, name: 'before' })).props?.name).toBe('renamed by hand');
+    expect(await trunkProvider.read!(deleted, state)).toEqual({ id: '', props: undefined });
   });
 });
