@@ -228,7 +228,8 @@ export class ProvisioningWorker {
     const resourcesOf = () => runner.churchResources!(churchId);
     for (;;) {
       const runId = newRunId();
-      const outcome = await this.withStackLock(runId, async (recovered): Promise<DecommissionReport> => {
+      // undefined: another process held the run lock, or another engine the stack: wait, then go on from there.
+      const outcome = await this.withStackLock(runId, async (recovered): Promise<DecommissionReport | undefined> => {
         const report: DecommissionReport = { churchId, done: false, runs: [], remaining: [], status: 'active' };
         const church = await getChurch(this.options.pool, churchId);
         if (!church) throw new ChurchNotFoundError(churchId);
@@ -244,7 +245,9 @@ export class ProvisioningWorker {
         }
         if ((await getChurch(this.options.pool, churchId))!.status === 'decommission') {
           if (resources.some((r) => !r.decommission)) {
-            report.runs.push(await this.claimAndRun(runId, `decommission ${churchId} (1/2: record decommission)`, recovered.splice(0)));
+            const run = await this.claimAndRun(runId, `decommission ${churchId} (1/2: record decommission)`, recovered.splice(0));
+            if (run.skipped === 'stack-busy') return undefined;
+            report.runs.push(run);
             resources = await resourcesOf();
           }
           const unrecorded = resources.filter((r) => !r.decommission);
@@ -258,7 +261,9 @@ export class ProvisioningWorker {
           this.log.info({ churchId, resources: resources.length }, 'decommission recorded on every resource; church marked decommissioned');
         }
         if (resources.length > 0) {
-          report.runs.push(await this.claimAndRun(`${runId}-release`, `decommission ${churchId} (2/2: release)`, recovered.splice(0)));
+          const run = await this.claimAndRun(`${runId}-release`, `decommission ${churchId} (2/2: release)`, recovered.splice(0));
+          if (run.skipped === 'stack-busy') return undefined;
+          report.runs.push(run);
           resources = await resourcesOf();
         }
         report.status = 'decommissioned';
