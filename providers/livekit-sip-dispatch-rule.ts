@@ -8,10 +8,9 @@
 import * as pulumi from '@pulumi/pulumi';
 import { projectProvider } from './dynamic-provider';
 import type { AgentDispatchSpec, DispatchRuleChanges, SIPDispatchRuleInfo } from './livekit-client';
-import { checkLockAndAdopt, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-rules';
+import { checkLockAndAdopt, diffLiveKitSipObject, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-rules';
 import type { RuleFailure } from './phone-number-rules';
 import {
-  changedInputs,
   checkType,
   containsUnknown,
   sameField,
@@ -203,12 +202,7 @@ export function diffLiveKitSipDispatchRule(
   olds: Record<string, any>,
   news: Record<string, any>,
 ): pulumi.dynamic.DiffResult {
-  const locked = Boolean(olds.locked) || Boolean(news.locked);
-  const changed = changedInputs(RULE_FIELDS, olds, news, true);
-  if (!locked) changed.push(...ruleDrift(olds));
-  // LiveKit updates rules in place; only pointing at a different existing rule is a different object.
-  const replaces = changed.filter((k) => k === 'adoptId');
-  return { changes: changed.length > 0, replaces, stables: replaces.length ? [] : ['sipDispatchRuleId'], deleteBeforeReplace: false };
+  return diffLiveKitSipObject(RULE_FIELDS, ruleDrift, 'sipDispatchRuleId', olds, news);
 }
 
 const RULE_TYPES: Record<string, string> = {

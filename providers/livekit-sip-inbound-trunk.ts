@@ -7,10 +7,9 @@ import * as pulumi from '@pulumi/pulumi';
 import { SIPHeaderOptions } from '@livekit/protocol';
 import { projectProvider } from './dynamic-provider';
 import type { InboundTrunkChanges, SIPInboundTrunkInfo } from './livekit-client';
-import { checkLockAndAdopt, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-rules';
+import { checkLockAndAdopt, diffLiveKitSipObject, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-rules';
 import { checkE164, type RuleFailure } from './phone-number-rules';
 import {
-  changedInputs,
   checkType,
   containsUnknown,
   givenKeys,
@@ -174,13 +173,8 @@ export function diffLiveKitSipInboundTrunk(
   olds: Record<string, any>,
   news: Record<string, any>,
 ): pulumi.dynamic.DiffResult {
-  const locked = Boolean(olds.locked) || Boolean(news.locked);
-  const changed = changedInputs(TRUNK_FIELDS, olds, news, true);
-  // A locked trunk is not repaired (any change is refused), so its auth/allow-list are not drift to fix.
-  if (!locked) changed.push(...trunkDrift(olds));
-  // LiveKit updates trunks in place; only pointing at a different existing trunk is a different object.
-  const replaces = changed.filter((k) => k === 'adoptId');
-  return { changes: changed.length > 0, replaces, stables: replaces.length ? [] : ['sipTrunkId'], deleteBeforeReplace: false };
+  // A locked trunk (e.g. the legacy Twilio one) keeps its auth and allow-list: they are not drift to fix there.
+  return diffLiveKitSipObject(TRUNK_FIELDS, trunkDrift, 'sipTrunkId', olds, news);
 }
 
 export function trunkOutputs(live: SIPInboundTrunkInfo, managed: ManagedOnly): LiveKitSipInboundTrunkOutputs {

@@ -78,6 +78,25 @@ export function lockedUpdate<T extends { locked?: boolean; name?: string }>(
   return { outs: { ...olds, locked: true } };
 }
 
+/**
+ * The diff of a LiveKit SIP object: the program's input changes, plus repair of live `drift` unless the object is
+ * locked (a locked object is not repaired: any change to it is refused). LiveKit updates objects in place; only
+ * pointing at a different existing object (adoptId) is a different object, so nothing else replaces.
+ */
+export function diffLiveKitSipObject(
+  fields: Record<string, FieldKind>,
+  drift: (olds: Record<string, any>) => string[],
+  idKey: string,
+  olds: Record<string, any>,
+  news: Record<string, any>,
+): pulumi.dynamic.DiffResult {
+  const locked = Boolean(olds.locked) || Boolean(news.locked);
+  const changed = changedInputs(fields, olds, news, true);
+  if (!locked) changed.push(...drift(olds));
+  const replaces = changed.filter((k) => k === 'adoptId');
+  return { changes: changed.length > 0, replaces, stables: replaces.length ? [] : [idKey], deleteBeforeReplace: false };
+}
+
 /** adoptId must be given when locked: a locked resource can only be adopted, never created. */
 export function checkLockAndAdopt(news: Record<string, unknown>, idPrefix: string): RuleFailure[] {
   const failures: RuleFailure[] = [];
