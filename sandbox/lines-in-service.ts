@@ -5,6 +5,8 @@
  *   always picks a new id, so each trunk is written into livekit-server's Redis store the way the server itself
  *   stores it (hash `sip_inbound_trunk`, field = id, value = the SIPInboundTrunkInfo protobuf);
  * - the Telnyx numbers in the stand-in (the churches' on the FQDN connection, the fallback on no SIP connection);
+ * - a dispatch rule per church trunk, as setup_sip.py made them in production (their ids are not in the seed, so the
+ *   program leaves them unmanaged; the doctor and test rings need them to route the calls);
  * - the churches' church_voice_agents rows.
  * Every step is skipped when the object is already there.
  */
@@ -14,7 +16,12 @@ import * as path from 'path';
 import { SIPInboundTrunkInfo } from '@livekit/protocol';
 import { Pool } from 'pg';
 import { parse } from 'yaml';
+import { churchRoomPrefix } from '../infra/church-voice-line';
 import type { LinesInService } from '../infra/settings';
+import { DEFAULT_AGENT_NAME } from '../providers/livekit-sip-dispatch-rule';
+import { LiveKitClient } from '../providers/livekit-client';
+import type { LiveKitSettings } from '../providers/provider-settings';
+import { SANDBOX_LIVEKIT } from './livekit';
 import { SANDBOX_PORTS } from './ports';
 import { REPO_ROOT, toolPath } from './processes';
 
@@ -44,10 +51,12 @@ export interface SeedTargets {
   /** Database holding church_voice_agents. */
   databaseUrl: string;
   redisPort?: number;
+  livekit?: LiveKitSettings;
 }
 
 export interface SeedReport {
   trunks: string[];
+  rules: string[];
   numbers: string[];
   rows: string[];
 }
@@ -79,11 +88,23 @@ async function seedNumber(telnyx: SeedTargets['telnyx'], phoneNumber: string, co
 }
 
 export async function seedLinesInService(targets: SeedTargets, settings: StackFileSettings = stackFileSettings()): Promise<SeedReport> {
-  const report: SeedReport = { trunks: [], numbers: [], rows: [] };
+  const report: SeedReport = { trunks: [], rules: [], numbers: [], rows: [] };
+  const livekit = new LiveKitClient(targets.livekit ?? SANDBOX_LIVEKIT);
   const { linesInService: lines } = settings;
   for (const church of lines.churches) {
     if (seedTrunk(church.trunkId, church.name, [church.phoneNumber], targets.redisPort)) report.trunks.push(church.trunkId);
     if (await seedNumber(targets.telnyx, church.phoneNumber, settings.telnyxConnectionId, church.churchId)) report.numbers.push(church.phoneNumber);
+    if ((await livekit.listDispatchRules({ trunkIds: [church.trunkId] })).length === 0) {
+      const metadata = JSON.stringify({ churchId: church.churchId, churchName: church.name });
+      const rule = await livekit.createDispatchRule({
+        roomPrefix: churchRoomPrefix(church.churchId),
+        trunkIds: [church.trunkId],
+        agents: [{ agentName: DEFAULT_AGENT_NAME, metadata }],
+        name: `church ${church.churchId}`,
+        metadata,
+      });
+      report.rules.push(rule.sipDispatchRuleId);
+    }
   }
   for (const trunk of lines.twilioTrunks) {
     if (seedTrunk(trunk.trunkId, `twilio ${trunk.trunkId}`, trunk.numbers, targets.redisPort)) report.trunks.push(trunk.trunkId);

@@ -14,11 +14,17 @@ import { MailpitConnection, ensureMailpit } from './mailpit';
 import { SANDBOX_PORTS } from './ports';
 import { ensurePostgres, stopPostgres } from './postgres';
 import { POSTGREST_DAEMON_NAME, ensurePostgrestDaemon } from './postgrest';
-import { REPO_ROOT, portOpen, runningPid, startDaemon, stopDaemon } from './processes';
+import { REPO_ROOT, SANDBOX_DIR, portOpen, runningPid, startDaemon, stopDaemon } from './processes';
 import { sandboxTelnyxSettings } from './telnyx/main';
 import { SeedReport, seedLinesInService } from './lines-in-service';
 
 export const SANDBOX_DATABASE = 'churchwise';
+/** The dev stack runs on a file backend inside the sandbox; its passphrase encrypts only that state (not a secret). */
+export const DEV_STACK = {
+  name: 'dev',
+  backendUrl: `file://${path.join(SANDBOX_DIR, 'pulumi-state')}`,
+  passphrase: 'churchwise-sandbox-dev-stack',
+} as const;
 /** Only ever valid on this machine's loopback PostgREST; production's key is `pulumi config set --secret`. */
 export const SANDBOX_SUPABASE_SERVICE_KEY = 'sandbox-service-role-key-loopback-only';
 const TELNYX_DAEMON = 'telnyx';
@@ -95,7 +101,7 @@ export async function startSandbox(progress: (line: string) => void = () => unde
   progress(`telnyx stand-in: ${telnyx.url}`);
   const base = { databaseUrl, telnyx, livekit: SANDBOX_LIVEKIT, supabase: { url: postgrest.url, serviceKey: SANDBOX_SUPABASE_SERVICE_KEY }, mail };
   const seeded = await seedLinesInService({ telnyx, databaseUrl });
-  progress(`lines in service seeded: ${seeded.trunks.length} trunks, ${seeded.numbers.length} numbers, ${seeded.rows.length} rows new`);
+  progress(`lines in service seeded: ${seeded.trunks.length} trunks, ${seeded.rules.length} rules, ${seeded.numbers.length} numbers, ${seeded.rows.length} rows new`);
   return { ...base, seeded };
 }
 

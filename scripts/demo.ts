@@ -4,17 +4,13 @@
  * prove a second run would change nothing. Nothing here touches a cloud account.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import { Pool } from 'pg';
 import { upsertChurch } from '../registry/churches';
-import { REPO_ROOT, SANDBOX_DIR } from '../sandbox/processes';
-import { sandboxVendorEnv, startSandbox } from '../sandbox/sandbox';
+import { REPO_ROOT } from '../sandbox/processes';
+import { DEV_STACK, sandboxVendorEnv, startSandbox } from '../sandbox/sandbox';
 import { engineEnvironment } from '../stacks/engine-environment';
 import { renderLines } from '../stacks/line-table';
 import { runPulumi } from '../stacks/pulumi-cli';
-
-/** Encrypts only the local dev stack's state; not a secret. */
-export const DEV_STACK_PASSPHRASE = 'churchwise-sandbox-dev-stack';
 
 const SAMPLE_CHURCHES = [
   { churchId: 'grace-fellowship-dallas', name: 'Grace Fellowship Dallas', areaCode: '214' },
@@ -37,11 +33,10 @@ async function main(): Promise<void> {
     await pool.end();
   }
 
-  const stateDir = path.join(SANDBOX_DIR, 'pulumi-state');
-  fs.mkdirSync(stateDir, { recursive: true });
+  fs.mkdirSync(DEV_STACK.backendUrl.slice('file://'.length), { recursive: true });
   const env = {
     ...(process.env as Record<string, string>),
-    ...engineEnvironment({ backendUrl: `file://${stateDir}`, passphrase: DEV_STACK_PASSPHRASE, vendorEnv: sandboxVendorEnv(sandbox) }),
+    ...engineEnvironment({ backendUrl: DEV_STACK.backendUrl, passphrase: DEV_STACK.passphrase, vendorEnv: sandboxVendorEnv(sandbox) }),
   };
   const cli = (args: string[], onLine?: (line: string) => void) => runPulumi(args, { cwd: REPO_ROOT, env, onLine });
   if ((await cli(['stack', 'select', 'dev'])).code !== 0) {
@@ -64,7 +59,9 @@ async function main(): Promise<void> {
   if (again.code !== 0) process.exitCode = 1;
 }
 
-main().catch((error) => {
-  console.error(`demo failed: ${error instanceof Error ? error.message : error}`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(`demo failed: ${error instanceof Error ? error.message : error}`);
+    process.exit(1);
+  });
+}

@@ -25,16 +25,10 @@ import { LiveKitClient } from '../providers/livekit-client';
 import { CONFIG_NAMESPACE, configureFromStack, livekitSettings, supabaseSettings, telnyxSettings } from '../providers/provider-settings';
 import { SupabaseVendorClient } from '../providers/supabase-client';
 import { TelnyxClient } from '../providers/telnyx-client';
-import { REPO_ROOT, SANDBOX_DIR } from '../sandbox/processes';
+import { REPO_ROOT } from '../sandbox/processes';
 import { engineEnvironment } from './engine-environment';
 import { runPulumi } from './pulumi-cli';
 import { openVoiceStack, type VoiceStackOptions } from './voice-stack';
-
-/**
- * Encrypts only the local dev stack's state; not a secret. The same value as scripts/demo.ts, which cannot be
- * imported (it runs the demo when loaded).
- */
-export const DEV_STACK_PASSPHRASE = 'churchwise-sandbox-dev-stack';
 
 /** What the checks read from the stack's config (Pulumi.<stack>.yaml, defaults from Pulumi.yaml). */
 export interface StackSettings {
@@ -206,13 +200,12 @@ export class UsageError extends Error {}
 export async function stackOptionsFor(stackName: string, workDir: string | undefined, progress: (line: string) => void): Promise<VoiceStackOptions> {
   if (stackName !== 'dev') return { stackName, workDir };
   // The sandbox: what scripts/demo.ts runs the dev stack with. Imported here only: production never loads it.
-  const { sandboxVendorEnv, startSandbox } = await import('../sandbox/sandbox');
+  const { DEV_STACK, sandboxVendorEnv, startSandbox } = await import('../sandbox/sandbox');
   const sandbox = await startSandbox(progress);
   const vendorEnv = sandboxVendorEnv(sandbox);
   // The checks run in this process and read the providers' settings from its environment, like the engine does.
   Object.assign(process.env, vendorEnv);
-  const stateDir = path.join(SANDBOX_DIR, 'pulumi-state');
-  return { stackName, workDir, backendUrl: `file://${stateDir}`, passphrase: DEV_STACK_PASSPHRASE, vendorEnv, registryDatabaseUrl: sandbox.databaseUrl };
+  return { stackName, workDir, backendUrl: DEV_STACK.backendUrl, passphrase: DEV_STACK.passphrase, vendorEnv, registryDatabaseUrl: sandbox.databaseUrl };
 }
 
 export async function main(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
