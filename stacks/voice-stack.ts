@@ -74,10 +74,16 @@ export interface RecoveryTiming {
    * vendor has already recorded. Default 30 s, the vendor clients' request timeout.
    */
   inFlightSettleMs?: number;
+  /**
+   * A lock taken on another host cannot be checked for a live engine. After this long it is stale (no update takes
+   * an hour; a container restarted under a new hostname leaves its lock behind). Default 1 h.
+   */
+  foreignLockStaleMs?: number;
 }
 
 export const DEFAULT_ORPHAN_GRACE_MS = 10_000;
 export const DEFAULT_IN_FLIGHT_SETTLE_MS = 30_000;
+export const DEFAULT_FOREIGN_LOCK_STALE_MS = 60 * 60_000;
 
 function localBackendDir(backendUrl: string | undefined): string | undefined {
   if (!backendUrl?.startsWith('file://')) return undefined;
@@ -137,7 +143,7 @@ function readLock(file: string): LockHolder | undefined {
  * - the local backend's lock: held by a dead process (or a pid now used by something that is not pulumi) it is
  *   removed; held by an engine whose Automation API host died, that engine is given time to finish, then
  *   interrupted, then killed, and its lock removed; held by any other live engine on this host, or by another
- *   host, the stack is `busy` and nothing at all is touched;
+ *   host (unless older than `foreignLockStaleMs`), the stack is `busy` and nothing at all is touched;
  * - provider plugins of dead engines on this project, folder and backend are killed, so no request of the dead
  *   run can still reach a vendor while the next run starts;
  * - pending operations are cleared from the state. A create that was in flight is re-run by the next `up`; the
@@ -157,11 +163,16 @@ export async function recoverStack(stack: Stack, options: VoiceStackOptions): Pr
       const lock = readLock(file);
       if (!lock) continue;
       if (lock.hostname && lock.hostname !== os.hostname()) {
-        report.busy = { pid: lock.pid ?? 0, hostname: lock.hostname, since: lock.timestamp };
-        return report;
+        const age = lock.timestamp ? Date.now() - Date.parse(lock.timestamp) : NaN;
+        if (!(age > (options.foreignLockStaleMs ?? DEFAULT_FOREIGN_LOCK_STALE_MS))) {
+          report.busy = { pid: lock.pid ?? 0, hostname: lock.hostname, since: lock.timestamp };
+          return report;
+        }
       }
-      const holder = lock.pid ? readProcess(lock.pid) : undefined;
-      const holderRuns = lock.pid !== undefined && isRunning(lock.pid) && (!procAvailable() || (holder !== undefined && isPulumiEngine(holder)));
+      const foreign = lock.hostname !== undefined && lock.hostname !== os.hostname();
+      const holder = lock.pid && !foreign ? readProcess(lock.pid) : undefined;
+      const holderRuns =
+        !foreign && lock.pid !== undefined && isRunning(lock.pid) && (!procAvailable() || (holder !== undefined && isPulumiEngine(holder)));
       if (holderRuns && holder && isInlineProgramEngine(holder) && isOrphan(holder)) {
         const ended = await stopOrphanedEngine(holder.pid, graceMs);
         report.orphanedEnginesStopped.push({ pid: holder.pid, ended });
