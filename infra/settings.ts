@@ -1,4 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
+import { DEFAULT_AGENT_NAME } from '../providers/livekit-sip-dispatch-rule';
 import { CONFIG_NAMESPACE, PRODUCTION_FQDN_CONNECTION_ID } from '../providers/provider-settings';
 
 /** A church already answered by the agent before this program existed (seed table "Current phone numbers"). */
@@ -65,7 +66,7 @@ export function readProgramSettings(overrides: ProgramOverrides = {}): ProgramSe
   return {
     stack: pulumi.getStack(),
     telnyxConnectionId: config.get('telnyxConnectionId') ?? PRODUCTION_FQDN_CONNECTION_ID,
-    agentName: config.get('agentName') ?? 'churchwiseai-voice',
+    agentName: config.get('agentName') ?? DEFAULT_AGENT_NAME,
     ringFromNumber: config.get('ringFromNumber') ?? '+14697288326',
     testRings: config.getBoolean('testRings') ?? true,
     lockedTrunkId: config.get('lockedTrunkId') ?? 'ST_Xa3Bp9aixRFP',

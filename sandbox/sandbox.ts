@@ -7,7 +7,7 @@
 import * as path from 'path';
 import { Client, escapeIdentifier } from 'pg';
 import { migrate } from '../db/migrate';
-import type { LiveKitSettings } from '../providers/provider-settings';
+import { settingsEnvironment, type LiveKitSettings } from '../providers/provider-settings';
 import { SANDBOX_LIVEKIT, LIVEKIT_DAEMONS } from './livekit';
 import { LIVEKIT_SIP_DAEMON, ensureLivekitSip } from './livekit-sip';
 import { MailpitConnection, ensureMailpit } from './mailpit';
@@ -41,13 +41,11 @@ export interface Sandbox {
 /** What the engine (and so every provider) needs to reach the sandbox: passed as environment, never config. */
 export function sandboxVendorEnv(sandbox: Omit<Sandbox, 'seeded'>): Record<string, string> {
   return {
-    TELNYX_BASE_URL: sandbox.telnyx.url,
-    TELNYX_API_KEY: sandbox.telnyx.apiKey,
-    LIVEKIT_URL: sandbox.livekit.url,
-    LIVEKIT_API_KEY: sandbox.livekit.apiKey,
-    LIVEKIT_API_SECRET: sandbox.livekit.apiSecret,
-    SUPABASE_URL: sandbox.supabase.url,
-    SUPABASE_SERVICE_ROLE_KEY: sandbox.supabase.serviceKey,
+    ...settingsEnvironment({
+      telnyx: { baseUrl: sandbox.telnyx.url, apiKey: sandbox.telnyx.apiKey },
+      livekit: sandbox.livekit,
+      supabase: sandbox.supabase,
+    }),
     REGISTRY_DATABASE_URL: sandbox.databaseUrl,
   };
 }

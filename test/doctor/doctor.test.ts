@@ -14,7 +14,8 @@ import { SANDBOX_LIVEKIT } from '../../sandbox/livekit';
 import { SANDBOX_PORTS } from '../../sandbox/ports';
 import { LIVEKIT_INBOUND_CONNECTION } from '../../sandbox/telnyx/standin';
 import type { DoctorFinding, DoctorReport } from '../../stacks/doctor';
-import { founderCli, jsonOf, randomNumber, removeStackObjects, sharedLivekit, telnyxApi } from '../drift/support';
+import { randomE164 } from '../support/unique';
+import { founderCli, jsonOf, removeStackObjects, sharedLivekit, telnyxApi } from '../drift/support';
 import { newVoiceStack, TEST_STACK, type VoiceStackFixture } from '../support/voice-stack';
 
 const sip = new SipClient(SANDBOX_LIVEKIT.url, SANDBOX_LIVEKIT.apiKey, SANDBOX_LIVEKIT.apiSecret);
@@ -143,7 +144,7 @@ describe('npm run doctor', () => {
 
   test('a number on no trunk', async () => {
     // Taken off its trunk by hand (LiveKit keeps a trunk only with some number on it, so another one replaces it).
-    await sip.updateSipInboundTrunkFields(hope.trunkId, { numbers: new ListUpdate({ set: [randomNumber('918')] }) });
+    await sip.updateSipInboundTrunkFields(hope.trunkId, { numbers: new ListUpdate({ set: [randomE164('918')] }) });
     try {
       const { code, report } = await doctor(stack);
       expect(code).toBe(2);
@@ -163,7 +164,7 @@ describe('npm run doctor', () => {
 
   test('a number on two trunks', async () => {
     // LiveKit takes a second trunk for a number only with a caller allow-list: how a hand-made duplicate looks.
-    const duplicate = await sip.createSipInboundTrunk('duplicate by hand', [grace.phoneNumber], { allowedNumbers: [randomNumber('216')] });
+    const duplicate = await sip.createSipInboundTrunk('duplicate by hand', [grace.phoneNumber], { allowedNumbers: [randomE164('216')] });
     try {
       const { code, report } = await doctor(stack);
       expect(code).toBe(2);
@@ -230,7 +231,7 @@ describe('npm run doctor', () => {
 
   test('a legacy Twilio number taken off its trunk', async () => {
     // Our own "legacy" trunk: the seeded production ids are shared by every test and must not change.
-    const numbers = [randomNumber('469'), randomNumber('469')];
+    const numbers = [randomE164('469'), randomE164('469')];
     const livekit = sharedLivekit();
     const trunk = await livekit.createInboundTrunk({ name: 'twilio (test legacy)', numbers });
     const undo = editStackConfig(stack, (config) => {

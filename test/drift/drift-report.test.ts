@@ -12,7 +12,8 @@ import { ensureMailpit, getMessage, messagesTo } from '../../sandbox/mailpit';
 import { LIVEKIT_INBOUND_CONNECTION } from '../../sandbox/telnyx/standin';
 import type { DriftReport, DriftedResource } from '../../stacks/drift';
 import { newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
-import { addPortalConnection, founderCli, jsonOf, randomNumber, removeStackObjects, sharedLivekit, telnyxApi } from './support';
+import { randomE164 } from '../support/unique';
+import { addPortalConnection, founderCli, jsonOf, removeStackObjects, sharedLivekit, telnyxApi } from './support';
 
 const sip = new SipClient(SANDBOX_LIVEKIT.url, SANDBOX_LIVEKIT.apiKey, SANDBOX_LIVEKIT.apiSecret);
 const livekitConnection = LIVEKIT_INBOUND_CONNECTION.id;
@@ -73,7 +74,7 @@ describe('npm run drift', () => {
     const tulsa = lines.get('drift-number-tulsa')!;
     const milwaukee = lines.get('drift-row-milwaukee')!;
 
-    const extra = randomNumber('330');
+    const extra = randomE164('330');
     await sip.updateSipInboundTrunkFields(akron.trunkId, {
       numbers: new ListUpdate({ set: [akron.phoneNumber, extra] }),
       authUsername: 'telnyx',
@@ -182,7 +183,7 @@ describe('npm run drift', () => {
 
   test('a number on the connection and a trunk and a rule made by hand are reported as unmanaged (and emailed)', async () => {
     const akron = lines.get('drift-trunk-akron')!;
-    const stray = randomNumber('216');
+    const stray = randomE164('216');
     stack.telnyx.seedPhoneNumber({ phone_number: stray, connection_id: livekitConnection, customer_reference: 'set-up-by-hand' });
     const livekit = sharedLivekit();
     const trunk = await livekit.createInboundTrunk({ name: 'made by hand', numbers: [stray] });

@@ -61,13 +61,6 @@ export async function removeStackObjects(stack: VoiceStackFixture, extra: { trun
   for (const id of trunkIds) await livekit.deleteTrunk(id).catch(() => undefined);
 }
 
-/** A number nobody else in the shared LiveKit uses: random line digits, never a 555 exchange. */
-export function randomNumber(areaCode: string): string {
-  const exchange = String(200 + Math.floor(Math.random() * 800)).replace(/^555$/, '556');
-  const line = String(Math.floor(Math.random() * 10000)).padStart(4, '0');
-  return `+1${areaCode}${exchange}${line}`;
-}
-
 /** A hand edit through the stand-in's Telnyx API v2 (what the founder would do in the portal). */
 export async function telnyxApi(stack: VoiceStackFixture, method: 'GET' | 'PATCH' | 'DELETE', route: string, body?: unknown): Promise<any> {
   const response = await fetch(`${stack.telnyx.url}${route}`, {

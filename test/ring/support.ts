@@ -15,5 +15,3 @@ export function sippProcessesOf(parentPid: number): number[] {
   }
 }
 
-/** Moved to test/support/eventually.ts (shared by every test folder); kept here for test/drift, which imports it from here. */
-export { eventually } from '../support/eventually';
