@@ -1,0 +1,127 @@
+/**
+ * `npm run bench` (or `./dev bench`): how fast a payment becomes a live line, and how the stack scales, on the
+ * local sandbox with the real engine and an injected latency on every vendor call. Prints the tables, writes
+ * bench/results/latest.json and bench/RESULTS.md. Never run as a test: figures are reported, not asserted.
+ *
+ *   npm run bench -- [--latency-ms 50] [--sizes 1,50,200] [--burst 50] [--repeats 3] [--only webhook,scale]
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseArgs } from 'util';
+import { parse } from 'yaml';
+import { LIVEKIT_INBOUND_CONNECTION } from '../sandbox/telnyx/standin';
+import { REPO_ROOT } from '../sandbox/processes';
+import { startSandbox } from '../sandbox/sandbox';
+import { DEFAULT_AGENT_NAME } from '../providers/livekit-sip-dispatch-rule';
+import { openBenchStack } from './bench-stack';
+import { evaluateGoals, machineInfo, renderMarkdown, renderText, type BenchReport } from './report';
+import { runScaleScenario } from './scenario-scale';
+import { runWebhookScenario } from './scenario-webhook';
+
+const USAGE = `usage: npm run bench -- [options]
+  --latency-ms <ms>   injected latency per vendor call (default 50)
+  --sizes <list>      stack sizes N for "add one church" and the drift check (default 1,50,200)
+  --burst <n>         purchases in the burst, sent within a second (default 50; 0 skips it)
+  --repeats <n>       webhook and baseline runs each, alternating (default 3)
+  --only <list>       webhook (scenarios 1, 3, service memory) and/or scale (2, 4, engine memory); default both
+  --out <file>        JSON results (default bench/results/latest.json)
+  --no-results-md     do not rewrite bench/RESULTS.md`;
+
+function positive(name: string, raw: string, allowZero = false): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) throw new Error(`--${name} must be a whole number${allowZero ? '' : ' above 0'}, got ${JSON.stringify(raw)}\n${USAGE}`);
+  return value;
+}
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      'latency-ms': { type: 'string', default: '50' },
+      sizes: { type: 'string', default: '1,50,200' },
+      burst: { type: 'string', default: '50' },
+      repeats: { type: 'string', default: '3' },
+      only: { type: 'string', default: 'webhook,scale' },
+      out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'latest.json') },
+      'no-results-md': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const sizes = values.sizes.split(',').map((n) => positive('sizes', n.trim()));
+  const only = new Set(values.only.split(',').map((s) => s.trim()));
+  for (const part of only) if (part !== 'webhook' && part !== 'scale') throw new Error(`--only takes webhook and/or scale, got ${JSON.stringify(part)}\n${USAGE}`);
+  return {
+    latencyMs: positive('latency-ms', values['latency-ms'], true),
+    sizes: [...new Set(sizes)].sort((a, b) => a - b),
+    burst: positive('burst', values.burst, true),
+    repeats: positive('repeats', values.repeats),
+    only,
+    out: path.resolve(values.out),
+    resultsMd: !values['no-results-md'],
+  };
+}
+
+/** The dev stack's ring-from number and connection: the baseline rings exactly as the providers do. */
+function devStackSettings(): { ringFrom: string; connectionId: string } {
+  const config = (parse(fs.readFileSync(path.join(REPO_ROOT, 'Pulumi.dev.yaml'), 'utf8'))?.config ?? {}) as Record<string, string>;
+  return {
+    ringFrom: config['churchwise-voice:ringFromNumber'] ?? '+14697288326',
+    connectionId: config['churchwise-voice:telnyxConnectionId'] ?? LIVEKIT_INBOUND_CONNECTION.id,
+  };
+}
+
+async function main(): Promise<void> {
+  const opts = options();
+  const say = (line: string) => console.log(`[bench] ${line}`);
+  const started = Date.now();
+  const machine = machineInfo();
+  say(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, load ${machine.loadAtStart}; latency ${opts.latencyMs} ms per vendor call`);
+  say('sandbox: starting what is not running');
+  await startSandbox((line) => say(`  ${line}`));
+  const report: Omit<BenchReport, 'goals'> = {
+    startedAt: new Date(started).toISOString(),
+    durationMs: 0,
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    latencyMs: opts.latencyMs,
+    machine,
+  };
+
+  if (opts.only.has('webhook')) {
+    say(`1/3 paid webhook -> live line (${opts.repeats} runs, baseline alternating) and a burst of ${opts.burst}`);
+    const stack = await openBenchStack('bench-webhook', { testRings: true, latencyMs: 0 });
+    try {
+      report.webhook = await runWebhookScenario(stack, { ...devStackSettings(), agentName: DEFAULT_AGENT_NAME, repeats: opts.repeats, burst: opts.burst, latencyMs: opts.latencyMs }, say);
+    } finally {
+      await stack.close();
+    }
+  }
+  if (opts.only.has('scale')) {
+    say(`2/3 one stack at N = ${opts.sizes.join(', ')}: no-op up, drift check, add one church`);
+    const stack = await openBenchStack('bench-scale', { testRings: false, latencyMs: 0 });
+    try {
+      report.scale = await runScaleScenario(stack, opts.sizes, opts.latencyMs, say);
+    } finally {
+      await stack.close();
+    }
+  }
+
+  report.durationMs = Date.now() - started;
+  const full: BenchReport = { ...report, goals: evaluateGoals(report) };
+  say('3/3 results');
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true });
+  fs.writeFileSync(opts.out, `${JSON.stringify(full, null, 2)}\n`);
+  if (opts.resultsMd) fs.writeFileSync(path.join(REPO_ROOT, 'bench', 'RESULTS.md'), renderMarkdown(full));
+  console.log(`\n${renderText(full)}\n`);
+  say(`written: ${path.relative(REPO_ROOT, opts.out)}${opts.resultsMd ? ', bench/RESULTS.md' : ''}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(`[bench] failed: ${error instanceof Error ? error.message : error}`);
+    process.exit(1);
+  },
+);

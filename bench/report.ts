@@ -1,0 +1,270 @@
+/**
+ * What a bench run found, as data (bench/results/latest.json), as the tables printed at the end, and as
+ * bench/RESULTS.md (the latest figures the README links to). Every goal sits beside its figure.
+ */
+import { execFileSync } from 'child_process';
+import * as os from 'os';
+import { pulumiBinary } from '../stacks/engine-environment';
+import { renderTable } from '../stacks/line-table';
+import type { ScaleStep } from './scenario-scale';
+import { median, type WebhookScenarioResult } from './scenario-webhook';
+import { formatCounts, type VendorCallCounts } from './vendor-calls';
+import type { MemoryReport } from './process-memory';
+
+export const GOALS = {
+  webhookRatio: 1.5,
+  addOneScale: 2,
+  burstRuns: 3,
+  /** Drift: vendor calls per extra church; a GET per resource would be 4 (number, trunk, rule, row). */
+  driftCallsPerChurch: 1,
+} as const;
+
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  /** 1-minute load average when the bench started: other work on the machine skews every figure. */
+  loadAtStart: number;
+  kernel: string;
+  node: string;
+  pulumi: string;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  durationMs: number;
+  command: string;
+  latencyMs: number;
+  machine: MachineInfo;
+  webhook?: WebhookScenarioResult;
+  scale?: ScaleStep[];
+  goals: Array<{ goal: string; figure: string; met: boolean }>;
+}
+
+export function machineInfo(): MachineInfo {
+  let pulumi = 'unknown';
+  try {
+    pulumi = execFileSync(pulumiBinary(), ['version'], { env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: 'true' } }).toString().trim();
+  } catch {
+    /* reported as unknown */
+  }
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    loadAtStart: Math.round(os.loadavg()[0] * 100) / 100,
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    pulumi,
+  };
+}
+
+const s = (ms: number | undefined) => (ms === undefined ? '-' : (ms / 1000).toFixed(2));
+const x = (value: number) => `${value.toFixed(2)}x`;
+const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
+
+/** Goals with the figure that decides each; computed once, shown in the tables, the JSON and RESULTS.md. */
+export function evaluateGoals(report: Omit<BenchReport, 'goals'>): BenchReport['goals'] {
+  const goals: BenchReport['goals'] = [];
+  const runs = report.webhook?.runs ?? [];
+  if (runs.length) {
+    const ratio = median(runs.map((r) => r.ms)) / median(runs.map((r) => r.baseline.ms));
+    goals.push({ goal: `webhook -> live line <= ${GOALS.webhookRatio}x the imperative baseline`, figure: x(ratio), met: ratio <= GOALS.webhookRatio && runs.every((r) => r.ok) });
+  }
+  const scale = report.scale ?? [];
+  if (scale.length > 1) {
+    const first = scale[0];
+    const last = scale[scale.length - 1];
+    const ratio = last.addOne.run.wallMs / first.addOne.run.wallMs;
+    goals.push({ goal: `add one church: time(N=${last.n}) <= ${GOALS.addOneScale}x time(N=${first.n})`, figure: x(ratio), met: ratio <= GOALS.addOneScale });
+    const unchangedCalls = Math.max(...scale.map((step) => step.noop.calls.total));
+    const addCalls = scale.map((step) => step.addOne.calls.total);
+    goals.push({
+      goal: 'zero vendor calls for unchanged churches',
+      figure: `no-op up: ${unchangedCalls} calls; add one: ${addCalls.join('/')} calls at N=${scale.map((step) => step.n).join('/')}`,
+      met: unchangedCalls === 0 && addCalls.every((c) => c === addCalls[0]),
+    });
+    const perChurch = (last.drift.calls.total - first.drift.calls.total) / (last.n - first.n);
+    goals.push({ goal: `drift check: vendor calls grow sublinearly (< ${GOALS.driftCallsPerChurch} call per extra church)`, figure: `${perChurch.toFixed(2)} calls/church`, met: perChurch < GOALS.driftCallsPerChurch });
+  }
+  const burst = report.webhook?.burst;
+  if (burst) {
+    goals.push({ goal: `burst of ${burst.purchases} purchases: <= ${GOALS.burstRuns} engine runs`, figure: `${burst.engineRuns} runs, ${burst.succeeded}/${burst.purchases} live`, met: burst.engineRuns <= GOALS.burstRuns && burst.succeeded === burst.purchases });
+  }
+  return goals;
+}
+
+interface Table {
+  title: string;
+  headers: string[];
+  rows: string[][];
+  notes?: string[];
+}
+
+function callCell(calls: VendorCallCounts): string {
+  return `${calls.total} (${formatCounts(calls)})`;
+}
+
+function memoryRows(label: string, memory: MemoryReport): string[][] {
+  const kind = (k: keyof MemoryReport['byKind']) => (memory.byKind[k] ? `${memory.byKind[k]!.peakMiB}` : '-');
+  return [[label, `${memory.hostPeakMiB}`, kind('engine'), kind('providers'), `${memory.treePeakMiB}`]];
+}
+
+export function reportTables(report: BenchReport): Table[] {
+  const tables: Table[] = [];
+  const webhook = report.webhook;
+  if (webhook?.runs.length) {
+    const engine = webhook.runs.map((r) => r.ms);
+    const base = webhook.runs.map((r) => r.baseline.ms);
+    const ratio = median(engine) / median(base);
+    tables.push({
+      title: `1. Paid webhook -> line live (ring passed), ${webhook.runs.length} runs each, alternating`,
+      headers: ['path', 'median s', 'min s', 'max s', 'vendor calls (last run)', 'ratio', 'goal'],
+      rows: [
+        ['webhook + engine', s(median(engine)), s(Math.min(...engine)), s(Math.max(...engine)), callCell(webhook.runs[webhook.runs.length - 1].calls), x(ratio), `<= ${GOALS.webhookRatio}x ${verdict(ratio <= GOALS.webhookRatio)}`],
+        ['imperative baseline', s(median(base)), s(Math.min(...base)), s(Math.max(...base)), callCell(webhook.runs[webhook.runs.length - 1].baseline.calls), '1.00x', ''],
+      ],
+      notes: [
+        ...webhook.runs.filter((r) => r.timeline).map((r, i) => {
+          const t = r.timeline!;
+          const done = Object.entries(t.resourceDoneMs).map(([k, v]) => `${k} ${s(v)}`).join(', ');
+          return `webhook run ${i + 1} (s): queued ${s(t.queuedMs)}, run ${s(t.runMs)} [first engine output ${s(t.engineStartMs)}; done: ${done}], settle ${s(t.settleMs)}`;
+        }),
+        `baseline steps (last run, s): ${Object.entries(webhook.runs[webhook.runs.length - 1].baseline.stepsMs).map(([k, v]) => `${k} ${s(v)}`).join(', ')}`,
+        `failed webhook runs: ${webhook.runs.filter((r) => !r.ok).length}`,
+      ],
+    });
+  }
+  const scale = report.scale ?? [];
+  if (scale.length) {
+    const base = scale[0].addOne.run.wallMs;
+    tables.push({
+      title: '2. Adding one church to a stack of N churches (the run a purchase triggers; test rings off)',
+      headers: ['N', 'wall s', 'engine s', 'start-up s', 'finish s', 'new line s', 'vendor calls', 'calls in no-op up', 'vs N=' + scale[0].n, 'goal'],
+      rows: scale.map((step) => {
+        const run = step.addOne.run;
+        const ratio = run.wallMs / base;
+        return [
+          String(step.n),
+          s(run.wallMs),
+          s(run.engineMs),
+          s(run.startupMs),
+          s(run.finishMs),
+          s(run.watchedMs),
+          callCell(step.addOne.calls),
+          String(step.noop.calls.total),
+          x(ratio),
+          step === scale[0] ? '' : `<= ${GOALS.addOneScale}x ${verdict(ratio <= GOALS.addOneScale)}`,
+        ];
+      }),
+      notes: [
+        'wall = open stack + recover + up (what the webhook worker runs); engine = prelude -> summary events; start-up = CLI start -> prelude;',
+        'finish = summary -> up returns (last checkpoint, CLI exit, the Automation API\'s `stack output`); new line = the new church\'s steps, first start -> last end.',
+        ...scale.map((step) => `N=${step.n}: no-op up ${s(step.noop.run.wallMs)} s (engine ${s(step.noop.run.engineMs)} s, ${step.noop.run.resourceCount} resources)`),
+        ...scale
+          .filter((step) => step.addOneSkipCheckpoints)
+          .map((step) => `N=${step.n}: add one with PULUMI_SKIP_CHECKPOINTS=true: wall ${s(step.addOneSkipCheckpoints!.run.wallMs)} s, engine ${s(step.addOneSkipCheckpoints!.run.engineMs)} s, finish ${s(step.addOneSkipCheckpoints!.run.finishMs)} s`),
+      ],
+    });
+  }
+  const burst = webhook?.burst;
+  if (burst) {
+    tables.push({
+      title: '3. Burst of purchases through the webhook (test rings on)',
+      headers: ['purchases', 'sent within s', 'engine runs', 'first live s', 'median live s', 'all live s', 'live', 'goal'],
+      rows: [
+        [
+          String(burst.purchases),
+          s(burst.spreadMs),
+          String(burst.engineRuns),
+          s(burst.perChurchMs[0]),
+          s(median(burst.perChurchMs)),
+          s(burst.allLiveMs),
+          `${burst.succeeded}/${burst.purchases}`,
+          `<= ${GOALS.burstRuns} runs ${verdict(burst.engineRuns <= GOALS.burstRuns)}`,
+        ],
+      ],
+      notes: [
+        `vendor calls: ${callCell(burst.calls)}`,
+        ...burst.failed.map((f) => `not live: ${f.churchId} at ${f.failedStep}: ${(f.error ?? '').slice(0, 200)}`),
+      ],
+    });
+  }
+  if (scale.length) {
+    const first = scale[0];
+    tables.push({
+      title: '4. Drift check (stacks/drift.ts as `npm run drift`: preview --refresh, then unmanaged objects)',
+      headers: ['N', 'wall s', 'vendor calls', 'calls per church', 'goal'],
+      rows: scale.map((step) => {
+        const perExtra = step === first ? undefined : (step.drift.calls.total - first.drift.calls.total) / (step.n - first.n);
+        return [
+          String(step.n),
+          s(step.drift.run.wallMs),
+          callCell(step.drift.calls),
+          (step.drift.calls.total / step.n).toFixed(2),
+          perExtra === undefined ? '' : `< ${GOALS.driftCallsPerChurch}/extra church: ${perExtra.toFixed(2)} ${verdict(perExtra < GOALS.driftCallsPerChurch)}`,
+        ];
+      }),
+      notes: [
+        ...scale.filter((step) => step.drift.run.drift).map((step) => `N=${step.n}: the report found drift on a stack nobody edited (check the bench)`),
+        `calls by operation at N=${scale[scale.length - 1].n}: ${Object.entries(scale[scale.length - 1].drift.calls.byOperation).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      ],
+    });
+  }
+  const memory: string[][] = [];
+  if (webhook) memory.push(...memoryRows('webhook service (whole bench life, burst included)', webhook.serviceMemory));
+  const largest = scale[scale.length - 1];
+  if (largest) {
+    memory.push(...memoryRows(`engine run: add one church at N=${largest.n}`, largest.addOne.memory));
+    memory.push(...memoryRows(`engine run: drift check at N=${largest.n}`, largest.drift.memory));
+  }
+  if (memory.length) {
+    tables.push({
+      title: '5. Peak memory (MiB, VmHWM sampled every 100 ms from /proc)',
+      headers: ['process tree', 'host process', 'pulumi CLI', 'provider process', 'whole tree'],
+      rows: memory,
+      notes: ['host = the Node process running the inline program (the webhook service itself, or the engine-run host).'],
+    });
+  }
+  return tables;
+}
+
+function machineLine(machine: MachineInfo): string {
+  return `${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, load ${machine.loadAtStart} at start; ${machine.kernel}; Node ${machine.node}; pulumi ${machine.pulumi}`;
+}
+
+export function renderText(report: BenchReport): string {
+  const out: string[] = [`Bench ${report.startedAt} (${s(report.durationMs)} s), injected latency ${report.latencyMs} ms per vendor call`, `Machine: ${machineLine(report.machine)}`, ''];
+  for (const table of reportTables(report)) {
+    out.push(table.title, renderTable(table.headers, table.rows), ...(table.notes ?? []).map((n) => `  ${n}`), '');
+  }
+  out.push('Goals:', renderTable(['goal', 'figure', ''], report.goals.map((g) => [g.goal, g.figure, verdict(g.met)])));
+  return out.join('\n');
+}
+
+const cell = (text: string) => text.replace(/\|/g, '\\|');
+
+export function renderMarkdown(report: BenchReport): string {
+  const out: string[] = [
+    '# Benchmark results',
+    '',
+    `Written by \`npm run bench\` (${report.command}) on ${report.startedAt}; the run took ${s(report.durationMs)} s.`,
+    `Injected latency: ${report.latencyMs} ms per vendor call (Telnyx via the stand-in, LiveKit and Supabase via bench/delaying-proxy.ts).`,
+    '',
+    `Machine: ${machineLine(report.machine)}.`,
+    '',
+    '## Goals',
+    '',
+    '| goal | figure | |',
+    '|---|---|---|',
+    ...report.goals.map((g) => `| ${cell(g.goal)} | ${cell(g.figure)} | ${verdict(g.met)} |`),
+    '',
+  ];
+  for (const table of reportTables(report)) {
+    out.push(`## ${table.title}`, '', `| ${table.headers.map(cell).join(' | ')} |`, `|${table.headers.map(() => '---').join('|')}|`);
+    out.push(...table.rows.map((row) => `| ${row.map(cell).join(' | ')} |`), '');
+    if (table.notes?.length) out.push(...table.notes.map((n) => `- ${n}`), '');
+  }
+  out.push('Raw figures of this run: `bench/results/latest.json` (not committed).', '');
+  return out.join('\n');
+}

@@ -1,0 +1,85 @@
+/**
+ * Scenarios 2, 4 and the engine half of 5: one stack grown to each size N (test rings off, no latency, so the
+ * growth is cheap and not measured), then at each N, with the injected latency:
+ * - a no-op `up` (nothing changed: any vendor call here is a call for an unchanged church),
+ * - the drift check (stacks/drift.ts, as `npm run drift`: preview --refresh reads every resource from its
+ *   vendor, then the unmanaged objects are listed),
+ * - adding one church (the webhook's run for a new purchase),
+ * and at the largest N the add-one again with PULUMI_SKIP_CHECKPOINTS=true, to show what checkpoint writes cost.
+ */
+import type { BenchStack } from './bench-stack';
+import { runBenchChild } from './child-process';
+import type { EngineOperation, EngineRunRequest, EngineRunResult } from './engine-run';
+import type { MemoryReport } from './process-memory';
+import type { VendorCallCounts } from './vendor-calls';
+
+export interface MeasuredRun {
+  run: EngineRunResult;
+  calls: VendorCallCounts;
+  memory: MemoryReport;
+}
+
+export interface ScaleStep {
+  n: number;
+  noop: MeasuredRun;
+  drift: MeasuredRun;
+  addOne: MeasuredRun;
+  /** Largest N only: add one with PULUMI_SKIP_CHECKPOINTS=true. */
+  addOneSkipCheckpoints?: MeasuredRun;
+}
+
+export async function measureEngine(
+  stack: BenchStack,
+  operation: EngineOperation,
+  extra: { watchChurchIds?: string[]; engineEnv?: Record<string, string> } = {},
+): Promise<MeasuredRun> {
+  const mark = stack.meter.mark();
+  const request: EngineRunRequest = {
+    operation,
+    options: { ...stack.options, vendorEnv: { ...stack.options.vendorEnv, ...extra.engineEnv } },
+    watchChurchIds: extra.watchChurchIds,
+  };
+  const { result, memory } = await runBenchChild<EngineRunResult>('bench/engine-run.ts', { BENCH_ENGINE_RUN: JSON.stringify(request) });
+  const calls = stack.meter.since(mark);
+  if (!result.ok) throw new Error(`${operation} failed on the bench stack: ${result.error}`);
+  return { run: result, calls, memory };
+}
+
+export async function runScaleScenario(
+  stack: BenchStack,
+  sizes: number[],
+  latencyMs: number,
+  say: (line: string) => void,
+): Promise<ScaleStep[]> {
+  const steps: ScaleStep[] = [];
+  let churches = 0;
+  const largest = Math.max(...sizes);
+  for (const n of [...sizes].sort((a, b) => a - b)) {
+    if (churches < n) {
+      stack.setLatency(0);
+      const started = Date.now();
+      await stack.addChurches(churches, n);
+      await measureEngine(stack, 'up');
+      say(`  stack grown to ${n} churches (${churches} -> ${n}) in ${((Date.now() - started) / 1000).toFixed(1)} s (not measured)`);
+      churches = n;
+    }
+    stack.setLatency(latencyMs);
+    const noop = await measureEngine(stack, 'up');
+    say(`  N=${n}: no-op up ${noop.run.wallMs} ms, ${noop.calls.total} vendor calls`);
+    const drift = await measureEngine(stack, 'drift');
+    say(`  N=${n}: drift check ${drift.run.wallMs} ms, ${drift.calls.total} vendor calls`);
+    const [added] = await stack.addChurches(churches, churches + 1);
+    churches += 1;
+    const addOne = await measureEngine(stack, 'up', { watchChurchIds: [added] });
+    say(`  N=${n}: add one church ${addOne.run.wallMs} ms (engine ${addOne.run.engineMs} ms), ${addOne.calls.total} vendor calls`);
+    const step: ScaleStep = { n, noop, drift, addOne };
+    if (n === largest) {
+      const [again] = await stack.addChurches(churches, churches + 1);
+      churches += 1;
+      step.addOneSkipCheckpoints = await measureEngine(stack, 'up', { watchChurchIds: [again], engineEnv: { PULUMI_SKIP_CHECKPOINTS: 'true' } });
+      say(`  N=${n}: add one church, PULUMI_SKIP_CHECKPOINTS=true: ${step.addOneSkipCheckpoints.run.wallMs} ms`);
+    }
+    steps.push(step);
+  }
+  return steps;
+}
