@@ -169,6 +169,19 @@ const PROVISIONING_FIELDS = ['name', 'areaCode', 'requestedNumber', 'status'] as
  * second time). Checks every field first and throws RegistryInputError naming them, so nothing is half-written.
  * Run it inside a transaction when it must commit together with other writes.
  */
+/** $1..$7 of both statements below: absent fields are null, so the update keeps what is stored. */
+function churchParameters(input: ChurchUpsert): Array<string | null> {
+  return [
+    input.churchId,
+    input.name ?? null,
+    input.areaCode ?? null,
+    input.requestedNumber ?? null,
+    input.plan ?? null,
+    input.stripeCustomerId ?? null,
+    input.stripeSubscriptionId ?? null,
+  ];
+}
+
 export async function upsertChurch(db: Queryable, input: ChurchUpsert): Promise<UpsertResult> {
   let existing = await getChurch(db, input.churchId, { forUpdate: true });
   const failures = checkChurchUpsert(input, existing);
@@ -180,15 +193,7 @@ export async function upsertChurch(db: Queryable, input: ChurchUpsert): Promise<
        values ($1, coalesce($2, $1), $3, $4, $5, $6, $7)
        on conflict (church_id) do nothing
        returning *`,
-      [
-        input.churchId,
-        input.name ?? null,
-        input.areaCode ?? null,
-        input.requestedNumber ?? null,
-        input.plan ?? null,
-        input.stripeCustomerId ?? null,
-        input.stripeSubscriptionId ?? null,
-      ],
+      churchParameters(input),
     );
     if (rows[0]) return { church: toChurch(rows[0]), created: true, changed: true };
     existing = await getChurch(db, input.churchId, { forUpdate: true });
@@ -207,16 +212,7 @@ export async function upsertChurch(db: Queryable, input: ChurchUpsert): Promise<
        status = case when $8 then 'active' else status end
      where church_id = $1
      returning *`,
-    [
-      input.churchId,
-      input.name ?? null,
-      input.areaCode ?? null,
-      input.requestedNumber ?? null,
-      input.plan ?? null,
-      input.stripeCustomerId ?? null,
-      input.stripeSubscriptionId ?? null,
-      input.activate,
-    ],
+    [...churchParameters(input), input.activate],
   );
   const church = toChurch(rows[0]);
   const before = existing;
