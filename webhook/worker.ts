@@ -397,8 +397,19 @@ export class ProvisioningWorker {
     let emailed = false;
     for (const job of jobs) {
       const outcome = this.outcomeFor(job, result);
+      let changedDuringRun = false;
       const done = await withTransaction(this.options.pool, async (tx) => {
-        if (outcome.ok) return settle(tx, { id: job.id, runId }, outcome);
+        if (outcome.ok) {
+          // The church changed after this run claimed it (a second event of its subscription, a new area code):
+          // the run may have read the registry before that, and no other job exists to carry the change (one
+          // open job per church), so this one goes round again instead of closing. No attempt is spent.
+          const church = await getChurch(tx, job.churchId);
+          if (church && job.lockedAt && church.updatedAt > job.lockedAt) {
+            changedDuringRun = true;
+            return (await unclaim(tx, [job], runId, new Date()))[0];
+          }
+          return settle(tx, { id: job.id, runId }, outcome);
+        }
         const retryAt =
           job.attempts < this.options.retry.maxAttempts
             ? new Date(Date.now() + backoffMs({ attempts: this.options.retry.maxAttempts, ...this.options.retry }, job.attempts))
@@ -423,7 +434,8 @@ export class ProvisioningWorker {
       }
       settled.push(done);
       const fields = { runId, jobId: done.id, churchId: done.churchId, attempts: done.attempts };
-      if (done.state === 'succeeded') this.log.info({ ...fields, phoneNumber: done.phoneNumber }, 'church line live');
+      if (changedDuringRun) this.log.info(fields, 'church changed during the run; queued again so the next run applies the change');
+      else if (done.state === 'succeeded') this.log.info({ ...fields, phoneNumber: done.phoneNumber }, 'church line live');
       else if (done.state === 'queued') this.log.warn({ ...fields, failedStep: done.failedStep, error: done.lastError, retryAt: done.nextAttemptAt }, 'provisioning attempt failed; will retry');
       else this.log.error({ ...fields, failedStep: done.failedStep, error: done.lastError }, 'provisioning failed for good; founder emailed');
     }

@@ -178,3 +178,43 @@ describe('a burst of purchases', () => {
     ENGINE_WAIT_MS,
   );
 });
+
+describe('a change that arrives while the run is under way', () => {
+  let stack: VoiceStackFixture;
+  let svc: InProcessService;
+  beforeAll(async () => {
+    stack = await newVoiceStack('e2e-change-mid-run', { testRings: false });
+    svc = await startInProcessService(stack, mailpit);
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await stack?.close();
+  });
+
+  test(
+    'is applied by one more run, without a second number',
+    async () => {
+      const churchId = uniqueId('renamed').toLowerCase();
+      const subscriptionId = uniqueId('sub');
+      stack.telnyx.setLatency(800); // the run spends seconds buying the number
+      await svc.deliver(subscriptionEvent({ subscriptionId, churchId, areaCode: '414', churchName: 'Old Name' }));
+      // The program read the registry long before the order: the rename below comes after that read.
+      while (stack.telnyx.state.numberOrders.size === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+      const renamed = await svc.deliver(
+        subscriptionEvent({ type: 'customer.subscription.updated', subscriptionId, churchId, churchName: 'New Name' }),
+      );
+      expect(renamed.json()).toMatchObject({ outcome: 'queued' });
+      stack.telnyx.setLatency(0);
+      await svc.service.worker.whenIdle();
+
+      const status = (await svc.status(churchId)).json();
+      expect(status).toMatchObject({ name: 'New Name', state: 'live' });
+      const [trunk] = await sip.listSipInboundTrunk({ trunkIds: [status.trunkId] } as never);
+      expect(JSON.parse(trunk.metadata)).toMatchObject({ churchId, churchName: 'New Name' });
+      expect(svc.runner.runs).toBe(2);
+      expect(numberOrders(stack)).toBe(1);
+      expect(svc.logs.records('church changed during the run; queued again so the next run applies the change')).toHaveLength(1);
+    },
+    ENGINE_WAIT_MS,
+  );
+});
