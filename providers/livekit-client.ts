@@ -141,10 +141,13 @@ function outcomeUnknown(error: unknown): error is VendorError {
 }
 
 /**
- * Sends a create once (a second create would collide with the first). When its answer is lost, looks for what it
- * would have made and returns that if the create did happen; otherwise the create's own error stands.
+ * Makes a create idempotent. First looks for what it would make: a process that died after LiveKit made the object
+ * but before the engine recorded it left it there, and a second create would collide with it (same number).
+ * Then sends the create once; when its answer is lost, looks again and returns what the create made, if it did.
  */
 async function createOnce<T>(create: () => Promise<T>, findCreated: () => Promise<T | undefined>): Promise<T> {
+  const madeEarlier = await findCreated();
+  if (madeEarlier) return madeEarlier;
   try {
     return await create();
   } catch (error) {

@@ -142,6 +142,20 @@ describe('trunk and dispatch rule lifecycle', () => {
     expect(await client.getDispatchRule(rule.id)).toBeDefined();
   });
 
+  it('a create retried after a crash finds the trunk and rule the first attempt made, creating no second one', async () => {
+    // The first attempt reached LiveKit, then the process died before the engine recorded the ids.
+    const name = uniqueName('crashed');
+    const trunk = await createTrunk({ name, numbers: [randomE164()] });
+    const rule = await createRule({ name, roomPrefix: 'church-crashed-', trunkIds: [trunk.id], agentMetadata: churchMetadata('crashed') });
+    const { result, writes } = await withRecordedWrites(async () => ({
+      trunk: await trunks.create(trunk.inputs),
+      rule: await rules.create(rule.inputs),
+    }));
+    expect(writes).toEqual([]);
+    expect(result.trunk.id).toBe(trunk.id);
+    expect(result.rule.id).toBe(rule.id);
+  });
+
   it('surfaces a second trunk with the same number as the VendorError LiveKit answered, creating nothing', async () => {
     const number = randomE164();
     const first = await createTrunk({ name: uniqueName('first'), numbers: [number] });
