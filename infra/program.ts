@@ -1,6 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { Pool } from 'pg';
 import { LiveKitSipInboundTrunk } from '../providers/livekit-sip-inbound-trunk';
+import { checkAreaCode, checkOrderableNumber } from '../providers/phone-number-rules';
 import { listChurches, RegistryChurch } from '../registry/churches';
 import { ChurchVoiceLine, ChurchVoiceLineArgs } from './church-voice-line';
 import { ProgramOverrides, readProgramSettings } from './settings';
@@ -103,6 +104,15 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
 
   for (const church of churches) {
     if (church.status === 'decommissioned') continue;
+    // A church whose registry data no provider would accept is left out with a warning, instead of failing the
+    // check of the whole update and so blocking every other church.
+    const invalid = church.requestedNumber
+      ? checkOrderableNumber('requestedNumber', church.requestedNumber)
+      : checkAreaCode('areaCode', church.areaCode);
+    if (invalid) {
+      void pulumi.log.warn(`church ${church.churchId} is left out of this update: ${invalid.reason}. Fix it in the registry.`);
+      continue;
+    }
     if (adoptedIds.has(church.churchId)) {
       pulumi.log.warn(`church ${church.churchId} is both in the registry and a line in service; the line in service is adopted as is`);
       continue;

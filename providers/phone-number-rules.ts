@@ -33,6 +33,22 @@ export function checkE164(property: string, value: unknown): RuleFailure | undef
   return undefined;
 }
 
+/** +1, a valid area code, a valid exchange: what an exact US local number search can find and order. */
+export const US_LOCAL_PATTERN = /^\+1[2-9]\d{2}[2-9]\d{6}$/;
+
+/** A number to buy: E.164, not 555, and a US local number (other numbers are adopted, never ordered). */
+export function checkOrderableNumber(property: string, value: unknown): RuleFailure | undefined {
+  const failure = checkE164(property, value);
+  if (failure) return failure;
+  if (!US_LOCAL_PATTERN.test(value as string)) {
+    return {
+      property,
+      reason: `${property} ${value} cannot be bought here: only US local numbers (+1, area code, exchange not starting with 0 or 1) are ordered; adopt other numbers with adoptId`,
+    };
+  }
+  return undefined;
+}
+
 export function checkAreaCode(property: string, value: unknown): RuleFailure | undefined {
   if (typeof value !== 'string' || !AREA_CODE_PATTERN.test(value)) {
     return {

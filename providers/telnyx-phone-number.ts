@@ -1,7 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { unknownValue } from '@pulumi/pulumi/runtime/rpc';
 import { projectProvider } from './dynamic-provider';
-import { checkAreaCode, checkE164, isFictional555, type RuleFailure } from './phone-number-rules';
+import { US_LOCAL_PATTERN, checkAreaCode, checkE164, checkOrderableNumber, isFictional555, type RuleFailure } from './phone-number-rules';
 import { configureFromStack, telnyxSettings } from './provider-settings';
 import { accountKey, readThroughList } from './shared-reads';
 import {
@@ -63,8 +63,6 @@ const MAX_ORDER_TIMEOUT_SECONDS = 3600;
 const HELD_STATUSES = new Set(['active', 'purchase-pending']);
 const SEARCH_LIMIT = 20;
 const TELNYX_ID_PATTERN = /^\d+$/;
-/** +1, a valid area code, a valid exchange: what an exact US local search can find. */
-const US_LOCAL_PATTERN = /^\+1[2-9]\d{2}[2-9]\d{6}$/;
 
 const isUnknown = (value: unknown) => value === unknownValue;
 
@@ -124,16 +122,7 @@ export function checkTelnyxPhoneNumber(
   } else if (given(news.areaCode)) {
     if (!isUnknown(news.areaCode)) add(checkAreaCode('areaCode', news.areaCode));
   } else if (given(news.phoneNumber)) {
-    if (!isUnknown(news.phoneNumber)) {
-      const failure = checkE164('phoneNumber', news.phoneNumber);
-      add(failure);
-      if (!failure && !US_LOCAL_PATTERN.test(news.phoneNumber!)) {
-        add({
-          property: 'phoneNumber',
-          reason: `phoneNumber ${news.phoneNumber} cannot be bought here: only US local numbers (+1, area code, exchange not starting with 0 or 1) are ordered; adopt other numbers with adoptId`,
-        });
-      }
-    }
+    if (!isUnknown(news.phoneNumber)) add(checkOrderableNumber('phoneNumber', news.phoneNumber));
   } else {
     add({
       property: 'areaCode',

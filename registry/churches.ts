@@ -2,7 +2,7 @@
  * The `churches` table: one row per customer church, the list the Pulumi program provisions a line for.
  * Only the webhook (a purchase, a cancellation) and the founder (decommission) change it.
  */
-import { checkAreaCode, checkE164, type RuleFailure } from '../providers/phone-number-rules';
+import { checkAreaCode, checkOrderableNumber, type RuleFailure } from '../providers/phone-number-rules';
 import type { Queryable } from './db';
 
 /** Also the key of the church's Pulumi resources, so the alphabet is narrow; same check as the table's. */
@@ -97,7 +97,7 @@ export function checkChurchUpsert(input: ChurchUpsert, existing: Church | undefi
   if (input.name !== undefined) failures.push(checkText('name', input.name, 200));
   if (input.plan !== undefined) failures.push(checkText('plan', input.plan, 200));
   if (input.areaCode !== undefined) failures.push(checkAreaCode('areaCode', input.areaCode));
-  if (input.requestedNumber !== undefined) failures.push(checkE164('requestedNumber', input.requestedNumber));
+  if (input.requestedNumber !== undefined) failures.push(checkOrderableNumber('requestedNumber', input.requestedNumber));
   if (input.stripeCustomerId !== undefined) failures.push(checkText('stripeCustomerId', input.stripeCustomerId, 255));
   if (input.stripeSubscriptionId !== undefined) failures.push(checkText('stripeSubscriptionId', input.stripeSubscriptionId, 255));
   if (!existing) {

@@ -146,3 +146,25 @@ describe('lines in service', () => {
     expect(after.name).toBe(before.name);
   });
 });
+
+describe('a church the providers would refuse', () => {
+  let stack: VoiceStackFixture;
+  beforeAll(async () => {
+    stack = await newVoiceStack('stack-bad-church', { testRings: false });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  test('is left out with a warning naming the field; the other churches are provisioned', async () => {
+    await stack.addChurch({ churchId: 'good-church', name: 'Good Church', areaCode: '503' });
+    // E.164 and accepted by the database, but not a US local number: no provider would order it.
+    await stack.db.pool.query(
+      "insert into churches (church_id, name, requested_number, plan) values ('bad-number', 'Bad Number', '+12120870000', 'voice')",
+    );
+    const up = await stack.cli(['up', '--yes', '--skip-preview']);
+    expect({ code: up.code, out: up.code ? up.stdout : '' }).toEqual({ code: 0, out: '' });
+    expect(up.stdout).toMatch(/church bad-number is left out of this update: requestedNumber \+12120870000 cannot be bought here/);
+    expect((await stack.lines()).map((l) => l.churchId)).toEqual(['good-church']);
+  });
+});
