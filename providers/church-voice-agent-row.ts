@@ -22,6 +22,7 @@ import {
   type VoiceProvider,
 } from './supabase-client';
 import { VendorError } from './vendor-request';
+import { howToDecommission } from './decommission';
 
 export interface ChurchVoiceAgentRowInputs {
   /** The church's id (its registry key), e.g. a UUID; the row's primary key. */
@@ -228,8 +229,7 @@ export function notDecommissionedRowError(churchId: string, phoneNumber: string 
   const number = phoneNumber ? ` (${phoneNumber})` : '';
   return new Error(
     `refusing to delete the church_voice_agents row of church ${churchId}${number}: without it the voice agent cannot ` +
-      "route the church's calls. A line is removed only by an explicit decommission: set the church's registry status " +
-      "to 'decommission' (or decommission: true on the row), run pulumi up so the flag is recorded, then remove it.",
+      `route the church's calls. ${howToDecommission(churchId)}.`,
   );
 }
 

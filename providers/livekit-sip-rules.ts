@@ -9,6 +9,7 @@ import type { RuleFailure } from './phone-number-rules';
 import { configureFromStack } from './provider-settings';
 import { adoptionMismatch, changedInputs, checkType, containsUnknown, type FieldKind } from './resource-inputs';
 import { accountKey, readThroughList } from './shared-reads';
+import { howToDecommission } from './decommission';
 
 export type LiveKitSipObjectKind = 'trunk' | 'dispatch rule';
 
@@ -37,8 +38,7 @@ export function lockedError(kind: LiveKitSipObjectKind, id: string, name: string
 export function notDecommissionedError(kind: LiveKitSipObjectKind, id: string, name: string | undefined): Error {
   const label = name ? ` ("${name}")` : '';
   return new Error(
-    `refusing to delete ${kind} ${id}${label}: deleting it cuts the church's line, which happens only by an explicit ` +
-      "decommission — set the church's registry status to 'decommission' (or decommission: true) and run pulumi up",
+    `refusing to delete ${kind} ${id}${label}: deleting it cuts the church's line. ${howToDecommission()}`,
   );
 }
 

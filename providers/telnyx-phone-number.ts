@@ -13,6 +13,7 @@ import {
   type TelnyxClient,
 } from './telnyx-client';
 import { VendorError } from './vendor-request';
+import { howToDecommission } from './decommission';
 
 /**
  * A church's Telnyx phone number: the resource that spends money and holds a customer's line.
@@ -656,8 +657,8 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     const label = `${props.phoneNumber ?? `number id ${id}`} (${churchLabel(props)})`;
     if (props.decommission !== true) {
       throw new Error(
-        `refusing to release ${label}: a number is released only by an explicit decommission — set the church's ` +
-          "registry status to 'decommission' (or decommission: true) and run pulumi up",
+        `refusing to release ${label}: a number is released only by an explicit decommission. ` +
+          howToDecommission(props.customerReference),
       );
     }
     const client = telnyxClientFromSettings();

@@ -180,7 +180,7 @@ describe('delete', () => {
   test('without decommission it is refused with how to decommission, and the row stays', async () => {
     const { outs } = await created(MEDHANIALEM);
     await expect(provider.delete!('medhanialem', outs)).rejects.toThrow(
-      /refusing to delete the church_voice_agents row of church medhanialem \(\+14144007103\).*registry status to 'decommission' \(or decommission: true/,
+      /refusing to delete the church_voice_agents row of church medhanialem \(\+14144007103\).*\.\/dev church decommission --church medhanialem/,
     );
     expect(await liveRow('medhanialem')).toBeDefined();
   });

@@ -68,7 +68,7 @@ test('up writes the row, refresh finds a hand edit and up repairs it, a rename a
   expect(await liveRow('engine-renamed')).toBeUndefined();
   args = { ...args, churchId: 'engine-church' };
 
-  expect(await failedRun(stack.destroy())).toMatch(/registry status to 'decommission' \(or decommission: true/);
+  expect(await failedRun(stack.destroy())).toMatch(/\.\/dev church decommission --church/);
   expect(await liveRow('engine-church')).toBeDefined();
 
   // decommission is recorded by an update that leaves the row alone; then destroy removes it.

@@ -364,8 +364,8 @@ describe('delete: a number is released only by an explicit decommission', () => 
     const { id, outs } = await create(await checked({ areaCode: '469', customerReference: 'church-keep' }));
     const deletes = standIn.countRequests('DELETE', '/');
     await expect(provider.delete!(id, outs)).rejects.toThrow(
-      `refusing to release ${outs.phoneNumber} (church church-keep): a number is released only by an explicit decommission — ` +
-        "set the church's registry status to 'decommission' (or decommission: true) and run pulumi up",
+      `refusing to release ${outs.phoneNumber} (church church-keep): a number is released only by an explicit decommission. ` +
+        'To release the line on purpose run `./dev church decommission --church church-keep`',
     );
     expect(standIn.countRequests('DELETE', '/') - deletes).toBe(0);
     expect(live(id).status).toBe('active');
