@@ -7,3 +7,4 @@ export * from './churches';
 export * from './stripe-events';
 export * from './jobs';
 export * from './founder-notifications';
+export * from './rings';

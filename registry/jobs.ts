@@ -5,6 +5,7 @@
  */
 import { getChurch, type Church } from './churches';
 import type { Queryable } from './db';
+import { latestRing } from './rings';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
 
@@ -308,7 +309,9 @@ export async function churchStatus(db: Queryable, churchId: string): Promise<Chu
     [churchId],
   );
   const line = lineRows.rows[0] ? toJob(lineRows.rows[0]) : undefined;
-  const ring = ringRows.rows[0] ? toJob(ringRows.rows[0]).ring : null;
+  const jobRing = ringRows.rows[0] ? toJob(ringRows.rows[0]).ring : null;
+  const handRing = await latestRing(db, churchId);
+  const ring = jobRing && (!handRing || jobRing.at > handRing.at) ? jobRing : handRing;
   return {
     churchId: church.churchId,
     name: church.name,

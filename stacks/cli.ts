@@ -235,8 +235,10 @@ export async function main(argv: string[], out: (text: string) => void = (t) => 
       throw new UsageError(`--timeout must be a whole number of seconds from 5 to 120, got ${JSON.stringify(values.timeout)}`);
     }
     const { ringChurch, renderRing } = await import('./ring');
-    const live = await openLiveSystems(await stackOptionsFor(stackName, workDir, progress));
-    const outcome = await ringChurch(live, values.church, { timeoutSecs });
+    const options = await stackOptionsFor(stackName, workDir, progress);
+    const live = await openLiveSystems(options);
+    const registryDatabaseUrl = options.registryDatabaseUrl ?? process.env.REGISTRY_DATABASE_URL;
+    const outcome = await ringChurch(live, values.church, { timeoutSecs, registryDatabaseUrl });
     out(values.json ? `${JSON.stringify(outcome, null, 2)}\n` : `${renderRing(outcome)}\n`);
     return outcome.result.ok ? 0 : 1;
   }

@@ -10,6 +10,8 @@ import { ringLine, telnyxCallControl, type RingResult } from '../providers/line-
 import { telnyxSettings } from '../providers/provider-settings';
 import { DEFAULT_RING_TIMEOUT_SECS } from '../providers/test-ring';
 import { resourceName, stackLines, stateResources, type LiveSystems } from './cli';
+import { Pool } from 'pg';
+import { recordRing } from '../registry/rings';
 
 export interface RingedLine {
   churchId: string;
@@ -53,7 +55,23 @@ async function lineOf(live: LiveSystems, churchId: string): Promise<Omit<RingedL
   };
 }
 
-export async function ringChurch(live: LiveSystems, churchId: string, options: { timeoutSecs?: number } = {}): Promise<RingOutcome> {
+/** Keeps the result in the registry's line_rings, where the status route reads the newest ring of a church. */
+async function recordInRegistry(registryDatabaseUrl: string | undefined, churchId: string, result: RingResult): Promise<string> {
+  if (!registryDatabaseUrl) return 'not recorded: no registry (set REGISTRY_DATABASE_URL); this result is printed here only';
+  const pool = new Pool({ connectionString: registryDatabaseUrl, max: 1 });
+  try {
+    await recordRing(pool, { churchId, ok: result.ok, cause: result.cause, detail: result.detail, elapsedMs: result.elapsedMs, at: new Date(result.at), source: 'on-demand' });
+    return 'recorded in the registry (line_rings): the status route shows it';
+  } finally {
+    await pool.end();
+  }
+}
+
+export async function ringChurch(
+  live: LiveSystems,
+  churchId: string,
+  options: { timeoutSecs?: number; registryDatabaseUrl?: string } = {},
+): Promise<RingOutcome> {
   const notes: string[] = [];
   const base = await lineOf(live, churchId);
   const telnyx = telnyxSettings();
@@ -84,7 +102,7 @@ export async function ringChurch(live: LiveSystems, churchId: string, options: {
     stack: live.stackName,
     line,
     result,
-    recorded: 'not recorded: the registry keeps rings per provisioning job only; this on-demand result is printed here',
+    recorded: await recordInRegistry(options.registryDatabaseUrl, churchId, result),
     notes,
   };
 }

@@ -5,6 +5,7 @@
 import { SipClient } from 'livekit-server-sdk';
 import type { LineSummary } from '../../infra/program';
 import { SANDBOX_LIVEKIT } from '../../sandbox/livekit';
+import { churchStatus } from '../../registry/jobs';
 import type { RingOutcome } from '../../stacks/ring';
 import { founderCli, jsonOf, removeStackObjects } from '../drift/support';
 import { newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
@@ -46,6 +47,9 @@ describe('npm run ring', () => {
     // One real call was placed, and it is over (the ring hangs up on every path).
     const calls = [...stack.telnyx.state.calls.values()].slice(callsBefore);
     expect(calls.map((c) => [c.to, c.from, c.state])).toEqual([[line.phoneNumber, '+14697288326', 'ended']]);
+    // Recorded where the status route reads the church's last ring.
+    expect(outcome.recorded).toContain('recorded in the registry');
+    expect(await churchStatus(stack.db.pool, 'ring-zion')).toMatchObject({ lastRing: { ok: true, at: new Date(outcome.result.at) } });
 
     const text = await founderCli(stack, ['ring', '--church', 'ring-zion']);
     expect(text.code).toBe(0);
@@ -59,6 +63,7 @@ describe('npm run ring', () => {
       expect(result.code).toBe(1);
       const outcome = jsonOf<RingOutcome>(result);
       expect(outcome.result).toMatchObject({ ok: false, cause: 'call_rejected' });
+      expect(await churchStatus(stack.db.pool, 'ring-zion')).toMatchObject({ lastRing: { ok: false, cause: 'call_rejected' } });
       expect(outcome.result.detail).toContain(`trunk ${line.trunkId} requires auth`);
       expect(result.stdout).not.toContain('set-by-hand');
 
