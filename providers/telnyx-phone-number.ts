@@ -333,8 +333,12 @@ class Purchase {
   }
 
   async run(): Promise<pulumi.dynamic.CreateResult<TelnyxPhoneNumberOutputs>> {
+    // Read-only look-ups side by side (each is a round trip to Telnyx). Nothing is ordered before both answered,
+    // and the connection's answer is still judged first.
+    const earlierPurchase = this.findEarlierPurchase();
+    earlierPurchase.catch(() => undefined); // judged below, after the connection
     await this.requireConnection();
-    const earlier = await this.findEarlierPurchase();
+    const earlier = await earlierPurchase;
     if (earlier?.record) return this.finish(earlier.record, earlier.order?.id);
     if (earlier?.order) {
       await pulumi.log.info(`${this.label}: resuming order ${earlier.order.id} placed earlier`);
@@ -377,7 +381,12 @@ class Purchase {
    */
   private async findEarlierPurchase(): Promise<{ record?: PhoneNumberRecord; order?: NumberOrder } | undefined> {
     const wanted = this.inputs.phoneNumber;
-    const held = (await this.client.listPhoneNumbers({ customerReference: this.inputs.customerReference })).filter(
+    const customerReference = this.inputs.customerReference;
+    // The orders are only needed when no active number is held, which is the usual case (a first purchase): they
+    // are listed alongside the numbers instead of after them, and their answer is ignored when not needed.
+    const placedOrders = this.client.listNumberOrders({ customerReference });
+    placedOrders.catch(() => undefined); // awaited below only when the orders matter
+    const held = (await this.client.listPhoneNumbers({ customerReference })).filter(
       (record) => HELD_STATUSES.has(record.status) && (wanted === undefined || record.phoneNumber === wanted),
     );
     if (held.length > 1) {
@@ -398,7 +407,7 @@ class Purchase {
       return { record: heldRecord };
     }
 
-    const orders = (await this.client.listNumberOrders({ customerReference: this.inputs.customerReference }))
+    const orders = (await placedOrders)
       .filter((order) => order.status !== 'failure')
       .filter((order) => {
         const wantedHere = heldRecord?.phoneNumber ?? wanted;
