@@ -10,6 +10,7 @@
 import type { EngineEvent, Stack } from '@pulumi/pulumi/automation';
 import { openLiveSystems } from '../stacks/cli';
 import { driftReport } from '../stacks/drift';
+import { upWithoutReadback } from '../stacks/provisioning-run';
 import { openVoiceStack, recoverStack, type VoiceStackOptions } from '../stacks/voice-stack';
 
 /** `up`: the webhook's run. `drift`: the founder's drift report (stacks/drift.ts: preview --refresh + unmanaged). */
@@ -37,7 +38,7 @@ export interface EngineRunResult {
   startupMs?: number;
   /** Prelude to summary: the engine working through the program's resources (the "engine time"). */
   engineMs?: number;
-  /** Summary to the operation's return: last checkpoint, CLI exit, Automation API's `stack output` call. */
+  /** Summary to the operation's return: last checkpoint, CLI exit. */
   finishMs?: number;
   /** First step event to first dynamic-resource step: loading the program and starting the provider process. */
   firstStepMs?: number;
@@ -115,7 +116,8 @@ export async function runEngineOperation(request: EngineRunRequest): Promise<Eng
   let ok = true;
   let error: string | undefined;
   try {
-    await stack.up({ onEvent, message: 'bench' });
+    // What VoiceStackRunner.provision runs (continue past a failed church, no read-back of outputs).
+    await upWithoutReadback(stack, { onEvent, message: 'bench', continueOnError: true });
   } catch (caught) {
     ok = false;
     error = (caught instanceof Error ? caught.message : String(caught)).slice(-4000);

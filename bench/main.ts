@@ -6,6 +6,7 @@
  *   npm run bench -- [--latency-ms 50] [--sizes 1,50,200] [--burst 50] [--repeats 3] [--only webhook,scale]
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { parse } from 'yaml';
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   const report: Omit<BenchReport, 'goals'> = {
     startedAt: new Date(started).toISOString(),
     durationMs: 0,
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: process.argv.length > 2 ? `npm run bench -- ${process.argv.slice(2).join(' ')}` : 'npm run bench',
     latencyMs: opts.latencyMs,
     machine,
   };
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
   }
 
   report.durationMs = Date.now() - started;
+  report.machine.loadAtEnd = Math.round(os.loadavg()[0] * 100) / 100;
   const full: BenchReport = { ...report, goals: evaluateGoals(report) };
   say('3/3 results');
   fs.mkdirSync(path.dirname(opts.out), { recursive: true });

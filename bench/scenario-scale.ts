@@ -1,12 +1,14 @@
 /**
- * Scenarios 2, 4 and the engine half of 5: one stack grown to each size N (test rings off, no latency, so the
- * growth is cheap and not measured), then at each N, with the injected latency:
+ * Scenarios 2, 4 and the engine half of 5: one stack grown to each size N (test rings off, no latency, checkpoint
+ * only at the end, so the growth is cheap; it is not measured), then at each N, with the injected latency:
  * - a no-op `up` (nothing changed: any vendor call here is a call for an unchanged church),
  * - the drift check (stacks/drift.ts, as `npm run drift`: preview --refresh reads every resource from its
  *   vendor, then the unmanaged objects are listed),
  * - adding one church (the webhook's run for a new purchase),
- * and at the largest N the add-one again with PULUMI_SKIP_CHECKPOINTS=true, to show what checkpoint writes cost.
+ * and at the largest N the add-one again with PULUMI_SKIP_CHECKPOINTS=true (what checkpoint writes cost) and the no-op
+ * up with V8's own stack formatting in the host (what ts-node's source-mapped stack traces cost).
  */
+import * as path from 'path';
 import type { BenchStack } from './bench-stack';
 import { runBenchChild } from './child-process';
 import type { EngineOperation, EngineRunRequest, EngineRunResult } from './engine-run';
@@ -26,12 +28,14 @@ export interface ScaleStep {
   addOne: MeasuredRun;
   /** Largest N only: add one with PULUMI_SKIP_CHECKPOINTS=true. */
   addOneSkipCheckpoints?: MeasuredRun;
+  /** Largest N only: the no-op up with V8's own stack formatting in the host (bench/plain-stack-traces.js). */
+  noopPlainStackTraces?: MeasuredRun;
 }
 
 export async function measureEngine(
   stack: BenchStack,
   operation: EngineOperation,
-  extra: { watchChurchIds?: string[]; engineEnv?: Record<string, string> } = {},
+  extra: { watchChurchIds?: string[]; engineEnv?: Record<string, string>; hostEnv?: Record<string, string> } = {},
 ): Promise<MeasuredRun> {
   const mark = stack.meter.mark();
   const request: EngineRunRequest = {
@@ -39,7 +43,7 @@ export async function measureEngine(
     options: { ...stack.options, vendorEnv: { ...stack.options.vendorEnv, ...extra.engineEnv } },
     watchChurchIds: extra.watchChurchIds,
   };
-  const { result, memory } = await runBenchChild<EngineRunResult>('bench/engine-run.ts', { BENCH_ENGINE_RUN: JSON.stringify(request) });
+  const { result, memory } = await runBenchChild<EngineRunResult>('bench/engine-run.ts', { ...extra.hostEnv, BENCH_ENGINE_RUN: JSON.stringify(request) });
   const calls = stack.meter.since(mark);
   if (!result.ok) throw new Error(`${operation} failed on the bench stack: ${result.error}`);
   return { run: result, calls, memory };
@@ -59,7 +63,8 @@ export async function runScaleScenario(
       stack.setLatency(0);
       const started = Date.now();
       await stack.addChurches(churches, n);
-      await measureEngine(stack, 'up');
+      // Not measured: the checkpoint is written once at the end instead of after each of the ~4 steps per church.
+      await measureEngine(stack, 'up', { engineEnv: { PULUMI_SKIP_CHECKPOINTS: 'true' } });
       say(`  stack grown to ${n} churches (${churches} -> ${n}) in ${((Date.now() - started) / 1000).toFixed(1)} s (not measured)`);
       churches = n;
     }
@@ -78,6 +83,9 @@ export async function runScaleScenario(
       churches += 1;
       step.addOneSkipCheckpoints = await measureEngine(stack, 'up', { watchChurchIds: [again], engineEnv: { PULUMI_SKIP_CHECKPOINTS: 'true' } });
       say(`  N=${n}: add one church, PULUMI_SKIP_CHECKPOINTS=true: ${step.addOneSkipCheckpoints.run.wallMs} ms`);
+      const preload = path.join(__dirname, 'plain-stack-traces.js');
+      step.noopPlainStackTraces = await measureEngine(stack, 'up', { hostEnv: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${preload}`.trim() } });
+      say(`  N=${n}: no-op up, host without source-mapped stack traces: ${step.noopPlainStackTraces.run.wallMs} ms`);
     }
     steps.push(step);
   }

@@ -29,8 +29,10 @@ export interface BurstResult {
   purchases: number;
   /** First POST to last POST. */
   spreadMs: number;
-  /** Stack runs the worker started for the burst. */
+  /** Stack runs the worker carried out for the burst (from its log). */
   engineRuns: number;
+  /** Distinct runs the burst's jobs were settled by (from the jobs): a cross-check of engineRuns. */
+  settlingRuns: number;
   /** First POST -> every job settled. */
   allLiveMs: number;
   succeeded: number;
@@ -126,6 +128,7 @@ export async function runWebhookScenario(
         purchases: options.burst,
         spreadMs,
         engineRuns: service.runsCompleted(logFrom),
+        settlingRuns: new Set(jobs.map((j) => j.runId)).size,
         allLiveMs: perChurchMs[perChurchMs.length - 1],
         succeeded: jobs.filter((j) => j.state === 'succeeded').length,
         failed: jobs.filter((j) => j.state !== 'succeeded').map((j) => ({ churchId: j.churchId, failedStep: j.failedStep, error: j.lastError })),

@@ -15,6 +15,8 @@ export interface VendorCallCounts {
   total: number;
   /** `telnyx GET /phone_numbers/:id` -> 3 */
   byOperation: Record<string, number>;
+  /** Calls answered with an error status (or none), by operation and status: retries and lost answers show here. */
+  failed: Record<string, number>;
 }
 
 export type CallMark = Record<VendorName, number>;
@@ -40,16 +42,17 @@ export class VendorCallMeter {
   }
 
   since(mark: CallMark): VendorCallCounts {
-    const operations: Array<[VendorName, string]> = [
-      ...this.sources.telnyx.requests.slice(mark.telnyx).map((r) => ['telnyx', telnyxOperation(r.method, r.path)] as [VendorName, string]),
-      ...this.sources.livekit.calls.slice(mark.livekit).map((c) => ['livekit', c.operation] as [VendorName, string]),
-      ...this.sources.supabase.calls.slice(mark.supabase).map((c) => ['supabase', c.operation] as [VendorName, string]),
+    const operations: Array<[VendorName, string, number]> = [
+      ...this.sources.telnyx.requests.slice(mark.telnyx).map((r) => ['telnyx', telnyxOperation(r.method, r.path), r.status] as [VendorName, string, number]),
+      ...this.sources.livekit.calls.slice(mark.livekit).map((c) => ['livekit', c.operation, c.status] as [VendorName, string, number]),
+      ...this.sources.supabase.calls.slice(mark.supabase).map((c) => ['supabase', c.operation, c.status] as [VendorName, string, number]),
     ];
-    const counts: VendorCallCounts = { telnyx: 0, livekit: 0, supabase: 0, total: operations.length, byOperation: {} };
-    for (const [vendor, operation] of operations) {
+    const counts: VendorCallCounts = { telnyx: 0, livekit: 0, supabase: 0, total: operations.length, byOperation: {}, failed: {} };
+    for (const [vendor, operation, status] of operations) {
       counts[vendor] += 1;
       const key = `${vendor} ${operation}`;
       counts.byOperation[key] = (counts.byOperation[key] ?? 0) + 1;
+      if (!(status >= 200 && status < 400)) counts.failed[`${key} -> ${status || 'no answer'}`] = (counts.failed[`${key} -> ${status || 'no answer'}`] ?? 0) + 1;
     }
     return counts;
   }
