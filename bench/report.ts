@@ -274,7 +274,7 @@ export function renderMarkdown(report: BenchReport): string {
   const out: string[] = [
     '# Benchmark results',
     '',
-    `Written by \`npm run bench\` (${report.command}) on ${report.startedAt}; the run took ${s(report.durationMs)} s.`,
+    `Written by \`${report.command}\` on ${report.startedAt}; the run took ${s(report.durationMs)} s.`,
     `Injected latency: ${report.latencyMs} ms per vendor call (Telnyx via the stand-in, LiveKit and Supabase via bench/delaying-proxy.ts).`,
     'Vendor calls are counted per vendor: T = Telnyx, L = LiveKit, S = Supabase.',
     '',
