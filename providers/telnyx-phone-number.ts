@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { unknownValue } from '@pulumi/pulumi/runtime/rpc';
+import { containsUnknown, sameField } from './resource-inputs';
 import { projectProvider } from './dynamic-provider';
 import { US_LOCAL_PATTERN, checkAreaCode, checkE164, checkOrderableNumber, isFictional555, type RuleFailure } from './phone-number-rules';
 import { configureFromStack, telnyxSettings } from './provider-settings';
@@ -65,8 +65,6 @@ const HELD_STATUSES = new Set(['active', 'purchase-pending']);
 const SEARCH_LIMIT = 20;
 const TELNYX_ID_PATTERN = /^\d+$/;
 
-const isUnknown = (value: unknown) => value === unknownValue;
-
 function checkCustomerReference(value: unknown): RuleFailure | undefined {
   if (typeof value !== 'string' || value.trim() === '' || value.trim() !== value) {
     return {
@@ -95,17 +93,17 @@ export function checkTelnyxPhoneNumber(
   const add = (failure: RuleFailure | undefined) => failure && failures.push(failure);
   const given = (value: unknown) => value !== undefined && value !== null && value !== '';
 
-  if (!isUnknown(news.customerReference)) add(checkCustomerReference(news.customerReference));
+  if (!containsUnknown(news.customerReference)) add(checkCustomerReference(news.customerReference));
 
   if (given(news.adoptId)) {
-    if (!isUnknown(news.adoptId)) add(checkAdoptId(news.adoptId));
+    if (!containsUnknown(news.adoptId)) add(checkAdoptId(news.adoptId));
     if (given(news.areaCode)) {
       add({
         property: 'areaCode',
         reason: 'areaCode cannot be combined with adoptId: an area code only applies to a new purchase, an adopted number keeps its own',
       });
     }
-    if (given(news.phoneNumber) && !isUnknown(news.phoneNumber)) {
+    if (given(news.phoneNumber) && !containsUnknown(news.phoneNumber)) {
       const failure = checkE164('phoneNumber', news.phoneNumber);
       add(failure);
       if (!failure && news.adoptId!.startsWith('+') && news.adoptId !== news.phoneNumber) {
@@ -121,9 +119,9 @@ export function checkTelnyxPhoneNumber(
       reason: 'set either areaCode (buy a new local number there) or phoneNumber (buy exactly this number), not both',
     });
   } else if (given(news.areaCode)) {
-    if (!isUnknown(news.areaCode)) add(checkAreaCode('areaCode', news.areaCode));
+    if (!containsUnknown(news.areaCode)) add(checkAreaCode('areaCode', news.areaCode));
   } else if (given(news.phoneNumber)) {
-    if (!isUnknown(news.phoneNumber)) add(checkOrderableNumber('phoneNumber', news.phoneNumber));
+    if (!containsUnknown(news.phoneNumber)) add(checkOrderableNumber('phoneNumber', news.phoneNumber));
   } else {
     add({
       property: 'areaCode',
@@ -131,22 +129,22 @@ export function checkTelnyxPhoneNumber(
     });
   }
 
-  if (!isUnknown(news.connectionId) && (typeof news.connectionId !== 'string' || !TELNYX_ID_PATTERN.test(news.connectionId))) {
+  if (!containsUnknown(news.connectionId) && (typeof news.connectionId !== 'string' || !TELNYX_ID_PATTERN.test(news.connectionId))) {
     add({
       property: 'connectionId',
       reason: `connectionId must be a Telnyx FQDN connection id (digits, e.g. 2925216093662349036), got ${JSON.stringify(news.connectionId)}`,
     });
   }
-  if (news.tags !== undefined && !isUnknown(news.tags)) {
+  if (news.tags !== undefined && !containsUnknown(news.tags)) {
     if (!Array.isArray(news.tags) || news.tags.some((tag) => typeof tag !== 'string' || tag.trim() === '')) {
       add({ property: 'tags', reason: `tags must be a list of non-empty strings, got ${JSON.stringify(news.tags)}` });
     }
   }
-  if (news.decommission !== undefined && typeof news.decommission !== 'boolean' && !isUnknown(news.decommission)) {
+  if (news.decommission !== undefined && typeof news.decommission !== 'boolean' && !containsUnknown(news.decommission)) {
     add({ property: 'decommission', reason: `decommission must be true or false, got ${JSON.stringify(news.decommission)}` });
   }
   const timeout = news.orderTimeoutSeconds;
-  if (timeout !== undefined && !isUnknown(timeout)) {
+  if (timeout !== undefined && !containsUnknown(timeout)) {
     if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > MAX_ORDER_TIMEOUT_SECONDS) {
       add({
         property: 'orderTimeoutSeconds',
@@ -156,9 +154,6 @@ export function checkTelnyxPhoneNumber(
   }
   return { inputs: news as TelnyxPhoneNumberInputs, failures };
 }
-
-const sameTags = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
-  JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort());
 
 /** Whether an adoptId names the number a resource already holds (by id or by E.164). */
 function namesHeldNumber(adoptId: string, olds: TelnyxPhoneNumberOutputs): boolean {
@@ -198,7 +193,7 @@ export function vendorChanges(olds: TelnyxPhoneNumberOutputs, news: TelnyxPhoneN
   const changes: PhoneNumberChanges = {};
   if (news.connectionId !== olds.connectionId) changes.connection_id = news.connectionId;
   if (news.customerReference !== olds.customerReference) changes.customer_reference = news.customerReference;
-  if (news.tags !== undefined && !sameTags(news.tags, olds.tags)) changes.tags = news.tags;
+  if (news.tags !== undefined && !sameField('set', news.tags, olds.tags)) changes.tags = news.tags;
   return changes;
 }
 
@@ -259,7 +254,7 @@ export function adoptionMismatches(inputs: TelnyxPhoneNumberInputs, record: Phon
       `customer_reference is ${record.customerReference ?? '(none)'}, want customerReference ${inputs.customerReference}`,
     );
   }
-  if (inputs.tags !== undefined && !sameTags(inputs.tags, record.tags)) {
+  if (inputs.tags !== undefined && !sameField('set', inputs.tags, record.tags)) {
     mismatches.push(`tags are [${record.tags.join(', ')}], want [${inputs.tags.join(', ')}]`);
   }
   return mismatches;
