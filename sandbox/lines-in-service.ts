@@ -20,6 +20,7 @@ import { churchRoomPrefix } from '../infra/church-voice-line';
 import type { LinesInService } from '../infra/settings';
 import { DEFAULT_AGENT_NAME } from '../providers/livekit-sip-dispatch-rule';
 import { LiveKitClient } from '../providers/livekit-client';
+import { TelnyxClient } from '../providers/telnyx-client';
 import type { LiveKitSettings } from '../providers/provider-settings';
 import { SANDBOX_LIVEKIT } from './livekit';
 import { SANDBOX_PORTS } from './ports';
@@ -74,13 +75,11 @@ function seedTrunk(id: string, name: string, numbers: string[], port?: number): 
 }
 
 async function seedNumber(telnyx: SeedTargets['telnyx'], phoneNumber: string, connectionId: string | null, customerReference?: string): Promise<boolean> {
-  const headers = { authorization: `Bearer ${telnyx.apiKey}`, 'content-type': 'application/json' };
-  const found = await fetch(`${telnyx.url}/phone_numbers?filter[phone_number]=${phoneNumber.slice(1)}`, { headers });
-  const existing = ((await found.json()) as { data: Array<{ phone_number: string }> }).data;
-  if (existing.some((n) => n.phone_number === phoneNumber)) return false;
+  if (await new TelnyxClient({ apiKey: telnyx.apiKey, baseUrl: telnyx.url }).findPhoneNumber(phoneNumber)) return false;
+  // Putting a number into the account is the stand-in's own control route (Telnyx has no such call).
   const seeded = await fetch(`${telnyx.url.replace(/\/v2$/, '')}/_standin/seed`, {
     method: 'POST',
-    headers,
+    headers: { authorization: `Bearer ${telnyx.apiKey}`, 'content-type': 'application/json' },
     body: JSON.stringify({ phone_number: phoneNumber, connection_id: connectionId, customer_reference: customerReference }),
   });
   if (!seeded.ok) throw new Error(`seeding ${phoneNumber} into the Telnyx stand-in failed: HTTP ${seeded.status} ${await seeded.text()}`);

@@ -5,7 +5,7 @@
  * Telnyx stand-in whose test calls are real SIP INVITEs (sipp) into the bridge.
  */
 import * as path from 'path';
-import { Client, escapeIdentifier } from 'pg';
+import { Client, Pool, escapeIdentifier } from 'pg';
 import { migrate } from '../db/migrate';
 import { settingsEnvironment, type LiveKitSettings } from '../providers/provider-settings';
 import { SANDBOX_LIVEKIT, LIVEKIT_DAEMONS } from './livekit';
@@ -59,7 +59,6 @@ async function ensureDatabase(serverUrl: string, databaseUrl: string): Promise<v
   } finally {
     await admin.end();
   }
-  const { Pool } = await import('pg');
   const pool = new Pool({ connectionString: databaseUrl, max: 1 });
   try {
     await migrate(pool);
