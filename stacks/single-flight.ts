@@ -16,7 +16,3 @@ export function singleFlight<T>(stackKey: string, work: () => Promise<T>): Promi
   return run;
 }
 
-/** True while an operation on the stack is queued or running in this process. */
-export function isBusy(stackKey: string): boolean {
-  return tails.has(stackKey);
-}
