@@ -195,9 +195,13 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
       if (request.headers.authorization !== `Bearer ${apiKey}`) throw unauthorized();
       match = findTelnyxOperation(request.method, path);
       if (!match) {
+        // By default the spec is the trimmed one (sandbox/telnyx/telnyx-openapi.yml): a miss is a route Telnyx
+        // lacks or one the stand-in does not serve.
         throw telnyxPathExists(path)
-          ? new TelnyxApiError(405, [{ code: '10015', title: 'Method not allowed', detail: `${request.method} is not an operation of ${path} in the Telnyx spec` }])
-          : notFound(`No route ${request.method} ${path} in the Telnyx API`);
+          ? new TelnyxApiError(405, [
+              { code: '10015', title: 'Method not allowed', detail: `${request.method} is not an operation of ${path} that the Telnyx stand-in serves` },
+            ])
+          : notFound(`No route ${request.method} ${path} in the Telnyx stand-in (it serves the operations of sandbox/telnyx/telnyx-openapi.yml)`);
       }
       entry.operationId = match.operationId;
       const fault = faults.take(request.method, path);

@@ -1,15 +1,40 @@
-/** The spec module judges bodies by Telnyx's published OpenAPI document: right ones pass, wrong ones are named. */
+/**
+ * The spec module judges bodies by Telnyx's published OpenAPI document, as trimmed into the repository
+ * (sandbox/telnyx/telnyx-openapi.yml): right ones pass, wrong ones are named. No test here reads the full spec.
+ */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+import { parse as parseYaml } from 'yaml';
 import { SANDBOX_DIR } from '../../sandbox/processes';
 import {
+  TRIMMED_SPEC_FILE,
   findTelnyxOperation,
+  loadTelnyxSpec,
   parseTelnyxQuery,
+  telnyxSpecPath,
   validateTelnyxErrorEnvelope,
   validateTelnyxRequest,
   validateTelnyxResponse,
   validateTelnyxSchema,
 } from '../../sandbox/telnyx/openapi';
+import {
+  RESERVED_PATHS,
+  SOURCE_FILE_NAME,
+  namedSchemas,
+  operationsOf,
+  readTrimmedHeader,
+  renderTrimmedSpec,
+  servedOperationIds,
+  trimTelnyxSpec,
+} from '../../scripts/trim-telnyx-openapi';
+
+const RESERVATION_OPERATIONS = ['ListNumberReservations', 'CreateNumberReservation', 'RetrieveNumberReservation', 'ExtendNumberReservationExpiryTime'];
+
+type Document = Parameters<typeof trimTelnyxSpec>[0];
+const trimmedText = () => fs.readFileSync(TRIMMED_SPEC_FILE, 'utf8');
+const trimmedDocument = () => parseYaml(trimmedText()) as Document;
 
 const phoneNumber = {
   id: '1293384261075731499',
@@ -31,22 +56,120 @@ const phoneNumber = {
 };
 
 describe('Telnyx OpenAPI spec module', () => {
-  it('keeps a JSON copy of the parsed spec under .sandbox/cache so later processes skip the YAML parse', () => {
+  it('loads the trimmed spec shipped in the repository, and keeps a JSON copy of it under .sandbox/cache', () => {
+    expect(telnyxSpecPath()).toBe(TRIMMED_SPEC_FILE);
     findTelnyxOperation('GET', '/v2/phone_numbers');
-    const cached = fs.readdirSync(path.join(SANDBOX_DIR, 'cache')).filter((f) => /^telnyx-openapi-[0-9a-f]{16}\.json$/.test(f));
-    expect(cached.length).toBeGreaterThan(0);
-    const document = JSON.parse(fs.readFileSync(path.join(SANDBOX_DIR, 'cache', cached[0]), 'utf8'));
-    expect(Object.keys(document.paths)).toHaveLength(782);
+    const hash = createHash('sha256').update(fs.readFileSync(TRIMMED_SPEC_FILE)).digest('hex').slice(0, 16);
+    const document = JSON.parse(fs.readFileSync(path.join(SANDBOX_DIR, 'cache', `telnyx-openapi-${hash}.json`), 'utf8'));
+    // The served operations plus the four number reservation ones; nothing else of the official spec's 782 paths.
+    const operations = operationsOf(document);
+    expect(operations).toHaveLength(18);
+    expect(operations.map((o) => o.operationId).sort()).toEqual([...servedOperationIds(), ...RESERVATION_OPERATIONS].sort());
   });
 
-  it('finds the operation for a concrete path, preferring literal segments over templates', () => {
+  it('has an operation for every route the stand-in serves, reached by a concrete request path', () => {
+    const served = servedOperationIds();
+    expect(served.length).toBeGreaterThan(0);
+    const inSpec = new Map(operationsOf(loadTelnyxSpec() as unknown as Document).map((o) => [o.operationId, o]));
+    for (const operationId of served) {
+      const operation = inSpec.get(operationId);
+      expect({ operationId, inSpec: !!operation }).toEqual({ operationId, inSpec: true });
+      const concrete = `/v2${operation!.template.replace(/\{[^}]+\}/g, 'x1')}`;
+      expect({ operationId, routed: findTelnyxOperation(operation!.method, concrete)?.operationId }).toEqual({ operationId, routed: operationId });
+    }
+    for (const template of RESERVED_PATHS) expect(Object.keys(loadTelnyxSpec().paths)).toContain(template);
+    for (const schema of namedSchemas()) expect(Object.keys(loadTelnyxSpec().components.schemas)).toContain(schema);
+  });
+
+  it('records where the trimmed file came from, and is exactly what trimming gives (closed under $ref)', () => {
+    const text = trimmedText();
+    const document = trimmedDocument();
+    const header = readTrimmedHeader(text);
+    expect(text.startsWith('# GENERATED FILE - DO NOT EDIT BY HAND.')).toBe(true);
+    expect(text).toContain(`# Source: Telnyx's official OpenAPI spec, ${SOURCE_FILE_NAME}`);
+    expect(text).toMatch(/^# Command: npx ts-node --transpile-only scripts\/trim-telnyx-openapi\.ts \S+$/m);
+    expect(header.sourceVersion).toBe((document.info as { version: string }).version);
+    expect(header.sourceSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(header.generated).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    // Trimming the trimmed document keeps all of it: every $ref it holds resolves inside it, and nothing is extra.
+    expect(trimTelnyxSpec(document)).toEqual(document);
+  });
+
+  // Only where the full official spec is named by TELNYX_FULL_OPENAPI_SPEC (never read from a fixed place).
+  const fullSpec = process.env.TELNYX_FULL_OPENAPI_SPEC;
+  (fullSpec ? it : it.skip)('is regenerated byte for byte from the full spec it records (TELNYX_FULL_OPENAPI_SPEC)', () => {
+    const source = fs.readFileSync(fullSpec!);
+    const text = trimmedText();
+    const header = readTrimmedHeader(text);
+    expect(createHash('sha256').update(source).digest('hex')).toBe(header.sourceSha256);
+    const sourceArg = /^# Command: .* scripts\/trim-telnyx-openapi\.ts (\S+)$/m.exec(text)![1];
+    expect(renderTrimmedSpec(source, header.generated, sourceArg)).toBe(text);
+  });
+
+  it('prefers literal segments over templates when matching a concrete path (any spec, via TELNYX_OPENAPI_SPEC)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telnyx-openapi-'));
+    const saved = { spec: process.env.TELNYX_OPENAPI_SPEC, sandbox: process.env.CHURCHWISE_SANDBOX_DIR };
+    const response = { '200': { description: 'ok' } };
+    fs.writeFileSync(
+      path.join(dir, 'spec.yml'),
+      JSON.stringify({
+        openapi: '3.1.0',
+        info: { title: 't', version: '1' },
+        paths: {
+          '/phone_numbers/{id}': { get: { operationId: 'RetrievePhoneNumber', responses: response } },
+          '/phone_numbers/jobs': { get: { operationId: 'ListPhoneNumbersJobs', responses: response } },
+        },
+        components: {},
+      }),
+    );
+    try {
+      process.env.TELNYX_OPENAPI_SPEC = path.join(dir, 'spec.yml');
+      process.env.CHURCHWISE_SANDBOX_DIR = path.join(dir, 'sandbox');
+      jest.isolateModules(() => {
+        const isolated = require('../../sandbox/telnyx/openapi') as typeof import('../../sandbox/telnyx/openapi');
+        expect(isolated.findTelnyxOperation('GET', '/v2/phone_numbers/jobs')?.operationId).toBe('ListPhoneNumbersJobs');
+        expect(isolated.findTelnyxOperation('GET', '/v2/phone_numbers/7')?.operationId).toBe('RetrievePhoneNumber');
+      });
+    } finally {
+      for (const [name, value] of [['TELNYX_OPENAPI_SPEC', saved.spec], ['CHURCHWISE_SANDBOX_DIR', saved.sandbox]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says which in-repo file is missing and how to regenerate it', () => {
+    const saved = process.env.TELNYX_OPENAPI_SPEC;
+    try {
+      delete process.env.TELNYX_OPENAPI_SPEC;
+      jest.isolateModules(() => {
+        const realFs = jest.requireActual('fs') as typeof fs;
+        jest.doMock('fs', () => ({ ...realFs, existsSync: (file: string) => file !== TRIMMED_SPEC_FILE && realFs.existsSync(file) }));
+        const isolated = require('../../sandbox/telnyx/openapi') as typeof import('../../sandbox/telnyx/openapi');
+        expect(() => isolated.loadTelnyxSpec()).toThrow(
+          /not found at sandbox\/telnyx\/telnyx-openapi\.yml: .*scripts\/trim-telnyx-openapi\.ts <path-to-telnyx-openapi-spec3\.yml>/,
+        );
+      });
+      jest.dontMock('fs');
+      process.env.TELNYX_OPENAPI_SPEC = path.join(os.tmpdir(), 'no-such-telnyx-openapi.yml');
+      jest.isolateModules(() => {
+        const isolated = require('../../sandbox/telnyx/openapi') as typeof import('../../sandbox/telnyx/openapi');
+        expect(() => isolated.loadTelnyxSpec()).toThrow(/no-such-telnyx-openapi\.yml \(set by TELNYX_OPENAPI_SPEC\).*sandbox\/telnyx\/telnyx-openapi\.yml/);
+      });
+    } finally {
+      if (saved === undefined) delete process.env.TELNYX_OPENAPI_SPEC;
+      else process.env.TELNYX_OPENAPI_SPEC = saved;
+    }
+  });
+
+  it('finds the operation for a concrete path', () => {
     expect(findTelnyxOperation('GET', '/v2/phone_numbers/1293384261075731499')).toEqual({
       operationId: 'RetrievePhoneNumber',
       method: 'get',
       template: '/phone_numbers/{id}',
       pathParams: { id: '1293384261075731499' },
     });
-    expect(findTelnyxOperation('GET', '/v2/phone_numbers/jobs')?.operationId).toBe('ListPhoneNumbersJobs');
     expect(findTelnyxOperation('POST', '/calls/v3%3Aabc/actions/hangup')).toMatchObject({
       operationId: 'HangupCall',
       pathParams: { call_control_id: 'v3:abc' },
