@@ -4,6 +4,7 @@
  * the migrations, the PostgREST subset production's supabase-js talks to, mailpit as the SMTP sink, and the
  * Telnyx stand-in whose test calls are real SIP INVITEs (sipp) into the bridge.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { Client, Pool, escapeIdentifier } from 'pg';
 import { migrate } from '../db/migrate';
@@ -17,6 +18,8 @@ import { POSTGREST_DAEMON_NAME, ensurePostgrestDaemon } from './postgrest';
 import { REPO_ROOT, SANDBOX_DIR, portOpen, runningPid, startDaemon, stopDaemon } from './processes';
 import { sandboxTelnyxSettings } from './telnyx/main';
 import { SeedReport, seedLinesInService } from './lines-in-service';
+import { engineEnvironment } from '../stacks/engine-environment';
+import { runPulumi } from '../stacks/pulumi-cli';
 
 export const SANDBOX_DATABASE = 'churchwise';
 /** The dev stack runs on a file backend inside the sandbox; its passphrase encrypts only that state (not a secret). */
@@ -48,6 +51,39 @@ export function sandboxVendorEnv(sandbox: Omit<Sandbox, 'seeded'>): Record<strin
     }),
     REGISTRY_DATABASE_URL: sandbox.databaseUrl,
   };
+}
+
+/**
+ * Everything a process needs to run the dev stack against the sandbox from the project root: the engine's
+ * environment (the project's pulumi CLI and Node first on PATH, Pulumi kept offline), the dev stack's file backend
+ * and its throw-away passphrase, the vendors' loopback endpoints and keys, the registry (REGISTRY_DATABASE_URL for
+ * the program, DATABASE_URL for `./dev church`) and PULUMI_STACK=dev for the project's own commands.
+ * What `./dev sandbox env` prints and `./dev service` runs the webhook service with.
+ */
+export function devStackEnvironment(sandbox: Omit<Sandbox, 'seeded'>): Record<string, string> {
+  return {
+    ...engineEnvironment({ backendUrl: DEV_STACK.backendUrl, passphrase: DEV_STACK.passphrase, vendorEnv: sandboxVendorEnv(sandbox) }),
+    DATABASE_URL: sandbox.databaseUrl,
+    PULUMI_STACK: DEV_STACK.name,
+  };
+}
+
+/**
+ * Creates the dev stack's backend folder and the dev stack in it, once, so that `pulumi stack select dev` from the
+ * project root finds it before any `./dev demo` ran. Says whether it had to create it.
+ */
+export async function ensureDevStack(env: Record<string, string>): Promise<boolean> {
+  const backendDir = DEV_STACK.backendUrl.slice('file://'.length);
+  const stacksDir = path.join(backendDir, '.pulumi', 'stacks');
+  const exists = (dir: string) => fs.existsSync(path.join(dir, `${DEV_STACK.name}.json`)) || fs.existsSync(path.join(dir, `${DEV_STACK.name}.json.gz`));
+  // The backend belongs to this project alone: its stacks live in .pulumi/stacks/<project>/ (or, in a backend
+  // made by an older CLI, in .pulumi/stacks/ itself).
+  const projects = fs.existsSync(stacksDir) ? fs.readdirSync(stacksDir).map((entry) => path.join(stacksDir, entry)) : [];
+  if ([stacksDir, ...projects].some(exists)) return false;
+  fs.mkdirSync(backendDir, { recursive: true });
+  const init = await runPulumi(['stack', 'init', DEV_STACK.name, '--no-select'], { cwd: REPO_ROOT, env: { ...(process.env as Record<string, string>), ...env } });
+  if (init.code !== 0 && !/already exists/.test(init.stderr)) throw new Error(`pulumi stack init ${DEV_STACK.name} failed:\n${init.stderr || init.stdout}`);
+  return init.code === 0;
 }
 
 async function ensureDatabase(serverUrl: string, databaseUrl: string): Promise<void> {
