@@ -84,24 +84,30 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
       child,
     );
 
-    let dispatchRuleId: pulumi.Output<string | undefined> = pulumi.output(undefined);
-    if (!adopted || args.adopt?.dispatchRuleId) {
-      const rule = new LiveKitSipDispatchRule(
-        `${name}-dispatch`,
-        {
-          name: `church ${args.churchId}`,
-          roomPrefix: churchRoomPrefix(args.churchId),
-          trunkIds: [trunk.sipTrunkId],
-          agentName: args.agentName,
-          agentMetadata: churchMetadata,
-          metadata: churchMetadata,
-          adoptId: args.adopt?.dispatchRuleId,
-          decommission: args.decommission,
-        },
-        child,
-      );
-      dispatchRuleId = rule.sipDispatchRuleId;
-    }
+    // An adopted line owns its rule too: the one named in config, else the one LiveKit has routing its trunk. It
+    // states only what identifies it (the trunk, the agent), like the rest of an adopted line.
+    const rule = new LiveKitSipDispatchRule(
+      `${name}-dispatch`,
+      adopted
+        ? {
+            trunkIds: [trunk.sipTrunkId],
+            agentName: args.agentName,
+            adoptId: args.adopt!.dispatchRuleId,
+            adoptByTrunk: args.adopt!.dispatchRuleId ? undefined : true,
+            decommission: args.decommission,
+          }
+        : {
+            name: `church ${args.churchId}`,
+            roomPrefix: churchRoomPrefix(args.churchId),
+            trunkIds: [trunk.sipTrunkId],
+            agentName: args.agentName,
+            agentMetadata: churchMetadata,
+            metadata: churchMetadata,
+            decommission: args.decommission,
+          },
+      child,
+    );
+    const dispatchRuleId: pulumi.Output<string | undefined> = rule.sipDispatchRuleId;
 
     const row = new ChurchVoiceAgentRow(
       `${name}-row`,
@@ -110,7 +116,8 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
         phoneNumber: number.phoneNumber,
         provider: 'telnyx',
         livekitTrunkId: trunk.sipTrunkId,
-        dispatchRuleId,
+        // An adopted row is verified, not rewritten: it keeps whatever rule column it had.
+        dispatchRuleId: adopted ? undefined : dispatchRuleId,
         status: 'active',
         adoptId: adopted ? args.churchId : undefined,
         decommission: args.decommission,
@@ -118,7 +125,8 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
       child,
     );
 
-    if (args.ringFrom && !args.decommission) {
+    // Declared through the decommission too, so the ring's record goes with the rest of the line and no sooner.
+    if (args.ringFrom) {
       this.ring = new TestRing(
         `${name}-ring`,
         {
@@ -129,6 +137,7 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
           roomPrefix: churchRoomPrefix(args.churchId),
           agentName: args.agentName,
           from: args.ringFrom,
+          decommission: args.decommission,
         },
         { parent: this, dependsOn: [row] },
       );

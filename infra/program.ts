@@ -1,6 +1,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import { Pool } from 'pg';
+import { LiveKitSipDispatchRule } from '../providers/livekit-sip-dispatch-rule';
 import { LiveKitSipInboundTrunk } from '../providers/livekit-sip-inbound-trunk';
+import { DESIGN_LOCKED_TRUNK_ID } from '../providers/locked-objects';
 import { checkAreaCode, checkOrderableNumber } from '../providers/phone-number-rules';
 import { listChurches, RegistryChurch } from '../registry/churches';
 import { ChurchVoiceLine, ChurchVoiceLineArgs } from './church-voice-line';
@@ -46,6 +48,9 @@ async function readRegistry(url: string): Promise<{ churches: RegistryChurch[]; 
 
 /** Program-level resource names stay stable forever: renaming one would make the engine plan a delete. */
 const lineName = (churchId: string) => `church-${churchId}`;
+
+/** The design document's trunk keeps the name it was first adopted under; other locked trunks are named by id. */
+const lockedName = (id: string) => (id === DESIGN_LOCKED_TRUNK_ID ? 'locked-twilio-trunk' : `locked-${id}`);
 
 function declareLine(line: ChurchVoiceLineArgs) {
   return new ChurchVoiceLine(lineName(line.churchId), line);
@@ -128,27 +133,31 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
     summarize(line, church.churchId, church.name, 'registry', church.status);
   }
 
-  // Legacy Twilio trunks: their numbers stay on Twilio and on these trunks. Protected against delete/replace.
-  const twilioTrunks = inService.twilioTrunks.map(
-    (trunk) =>
-      new LiveKitSipInboundTrunk(
-        `twilio-trunk-${trunk.trunkId}`,
-        { numbers: trunk.numbers, adoptId: trunk.trunkId },
-        { protect: true },
-      ),
-  );
+  // Legacy Twilio trunks: their numbers stay on Twilio and on these trunks, their rules as they are. Protected
+  // against delete/replace. (Config naming a locked id was refused when the settings were read.)
+  const twilioTrunks = inService.twilioTrunks.map((trunk) => {
+    const adopted = new LiveKitSipInboundTrunk(
+      `twilio-trunk-${trunk.trunkId}`,
+      { numbers: trunk.numbers, adoptId: trunk.trunkId },
+      { protect: true },
+    );
+    for (const ruleId of trunk.dispatchRuleIds ?? []) {
+      new LiveKitSipDispatchRule(`twilio-dispatch-${ruleId}`, { adoptId: ruleId }, { protect: true, dependsOn: [adopted] });
+    }
+    return adopted;
+  });
 
-  // The main Twilio trunk is LOCKED: protect refuses delete and replace; `locked` refuses every update too,
-  // before any call to LiveKit.
-  const lockedTrunk = new LiveKitSipInboundTrunk(
-    'locked-twilio-trunk',
-    { adoptId: settings.lockedTrunkId, locked: true },
-    { protect: true },
+  // The locked objects (the main Twilio trunk first of all): adopted read-only. protect refuses delete and
+  // replace; `locked` and the lock on their LiveKit ids refuse every update too, before any call to LiveKit.
+  const lockedObjects = settings.lockedLiveKitIds.map((id) =>
+    id.startsWith('SDR_')
+      ? new LiveKitSipDispatchRule(`locked-${id}`, { adoptId: id, locked: true }, { protect: true })
+      : new LiveKitSipInboundTrunk(lockedName(id), { adoptId: id, locked: true }, { protect: true }),
   );
 
   return {
     lines: pulumi.all(summaries),
     twilioTrunks: twilioTrunks.map((t) => t.sipTrunkId),
-    lockedTrunkId: lockedTrunk.sipTrunkId,
+    lockedLiveKitIds: pulumi.all(lockedObjects.map((o) => o.id)),
   };
 }

@@ -1,5 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { DEFAULT_AGENT_NAME } from '../providers/livekit-sip-dispatch-rule';
+import { lockedLiveKitIds, LockedObjectError, parseLockedIds } from '../providers/locked-objects';
 import { CONFIG_NAMESPACE, PRODUCTION_FQDN_CONNECTION_ID } from '../providers/provider-settings';
 
 /** A church already answered by the agent before this program existed (seed table "Current phone numbers"). */
@@ -8,7 +9,10 @@ export interface ChurchLineInService {
   name: string;
   phoneNumber: string;
   trunkId: string;
-  /** The line's dispatch rule, when known; without it the rule is left as it is (not managed). */
+  /**
+   * The line's dispatch rule. Without it the rule is found in LiveKit by the trunk it routes (the one rule whose
+   * trunkIds lists trunkId) and adopted: an adopted line owns its rule either way.
+   */
   dispatchRuleId?: string;
 }
 
@@ -16,6 +20,8 @@ export interface ChurchLineInService {
 export interface TwilioTrunkInService {
   trunkId: string;
   numbers: string[];
+  /** The dispatch rules that route this trunk's calls, adopted as they are (found with `./dev drift`). */
+  dispatchRuleIds?: string[];
 }
 
 export interface LinesInService {
@@ -32,7 +38,8 @@ export interface ProgramSettings {
   agentName: string;
   ringFromNumber: string;
   testRings: boolean;
-  lockedTrunkId: string;
+  /** Every locked LiveKit id: the design document's trunk plus `lockedLiveKitIds`. Adopted read-only, never changed. */
+  lockedLiveKitIds: string[];
   adoptLinesInService: boolean;
   linesInService: LinesInService;
   /** Registry URL: secret config, else REGISTRY_DATABASE_URL / DATABASE_URL (the sandbox passes it by env). */
@@ -69,13 +76,37 @@ export function readProgramSettings(overrides: ProgramOverrides = {}): ProgramSe
     agentName: config.get('agentName') ?? DEFAULT_AGENT_NAME,
     ringFromNumber: config.get('ringFromNumber') ?? '+14697288326',
     testRings: config.getBoolean('testRings') ?? true,
-    lockedTrunkId: config.get('lockedTrunkId') ?? 'ST_Xa3Bp9aixRFP',
+    lockedLiveKitIds: [...lockedLiveKitIds(parseLockedIds(config.get('lockedLiveKitIds')))],
     adoptLinesInService: config.getBoolean('adoptLinesInService') ?? true,
-    linesInService: {
-      churches: lines.churches ?? [],
-      twilioTrunks: lines.twilioTrunks ?? [],
-      fallbackNumber: lines.fallbackNumber,
-    },
+    linesInService: checkLinesInService(
+      { churches: lines.churches ?? [], twilioTrunks: lines.twilioTrunks ?? [], fallbackNumber: lines.fallbackNumber },
+      lockedLiveKitIds(parseLockedIds(config.get('lockedLiveKitIds'))),
+    ),
     registryDatabaseUrl,
   };
+}
+
+/**
+ * Refuses lines in service that name a locked LiveKit object: adopting the locked trunk as a church's or a Twilio
+ * line would make it a second, unlocked resource that `up` could change (how the working Twilio lines were once
+ * broken). The error names the config entry; nothing is declared.
+ */
+export function checkLinesInService(lines: LinesInService, locked: ReadonlySet<string>): LinesInService {
+  const named: Array<[string, unknown]> = [
+    ...lines.churches.flatMap((c, i): Array<[string, unknown]> => [
+      [`linesInService.churches[${i}].trunkId`, c.trunkId],
+      [`linesInService.churches[${i}].dispatchRuleId`, c.dispatchRuleId],
+    ]),
+    ...lines.twilioTrunks.flatMap((t, i): Array<[string, unknown]> => [
+      [`linesInService.twilioTrunks[${i}].trunkId`, t.trunkId],
+      ...(t.dispatchRuleIds ?? []).map((id, j): [string, unknown] => [`linesInService.twilioTrunks[${i}].dispatchRuleIds[${j}]`, id]),
+    ]),
+  ];
+  for (const [field, id] of named) {
+    if (typeof id === 'string' && locked.has(id)) {
+      const kind = id.startsWith('SDR_') ? 'dispatch rule' : 'trunk';
+      throw new LockedObjectError(kind, id, 'adopting it as a line in service', field);
+    }
+  }
+  return lines;
 }

@@ -141,6 +141,9 @@ export function checkChurchVoiceAgentRow(
   return { inputs, failures };
 }
 
+/** Outputs the database keeps for itself: a row restored by hand with the same content is not drift. */
+export const ROW_BOOKKEEPING_OUTPUTS = ['createdAt', 'updatedAt'] as const;
+
 /** Row columns whose wanted value differs from the recorded one (what a write would change). */
 export function rowChanges(olds: Record<string, any>, news: Record<string, any>): string[] {
   return changedInputs(ROW_FIELDS, olds, news).filter((key) => ROW_COLUMNS.includes(key as keyof ChurchVoiceAgentRowInputs));

@@ -378,6 +378,14 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Waits after each 403 "User channel limit exceeded" before dialing again: about 2 minutes in all. */
+export const CHANNEL_LIMIT_WAITS_MS: readonly number[] = [1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 15_000, 15_000, 15_000, 15_000, 15_000];
+
+/** Telnyx's answer when the account's concurrent outbound calls are all in use. */
+export function isChannelLimitExceeded(error: unknown): boolean {
+  return error instanceof VendorError && error.status === 403 && /channel limit/i.test(error.detail);
+}
+
 /** How long one Call Control request may take before it counts as a transport failure. */
 const TELNYX_REQUEST_TIMEOUT_MS = 15_000;
 /** Telnyx's minimum `time_limit_secs`: a test call that somehow escapes our hangup still ends within a minute. */
@@ -391,17 +399,31 @@ export function telnyxCallControl(
   settings: Pick<TelnyxSettings, 'apiKey' | 'baseUrl'>,
   callControlAppId: string,
   retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY,
+  channelWaits: readonly number[] = CHANNEL_LIMIT_WAITS_MS,
 ): RingCallControl {
   const client = new TelnyxClient(settings, { timeoutMs: TELNYX_REQUEST_TIMEOUT_MS, retryPolicy });
   return {
-    dial: ({ to, from, timeoutSecs }) =>
-      client.dialCall({
-        connectionId: callControlAppId,
-        to,
-        from,
-        timeoutSecs,
-        timeLimitSecs: Math.max(TEST_CALL_TIME_LIMIT_SECS, timeoutSecs + 30),
-      }),
+    async dial({ to, from, timeoutSecs }) {
+      const dial = () =>
+        client.dialCall({
+          connectionId: callControlAppId,
+          to,
+          from,
+          timeoutSecs,
+          timeLimitSecs: Math.max(TEST_CALL_TIME_LIMIT_SECS, timeoutSecs + 30),
+        });
+      // Every channel busy (calls outside our slots: a person on the phone, another tool) is a wait, not a
+      // broken line. No call was placed, so sending the dial again cannot ring twice.
+      for (const wait of channelWaits) {
+        try {
+          return await dial();
+        } catch (error) {
+          if (!isChannelLimitExceeded(error)) throw error;
+          await sleep(wait);
+        }
+      }
+      return dial();
+    },
     async status(callControlId) {
       const call = await client.getCall(callControlId);
       return { ended: call?.ended ?? true };

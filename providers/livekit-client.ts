@@ -19,6 +19,7 @@ import {
   SIPInboundTrunkInfo,
   SipClient,
 } from 'livekit-server-sdk';
+import { refuseLockedWrite } from './locked-objects';
 import { livekitSettings, type LiveKitSettings } from './provider-settings';
 import {
   DEFAULT_RETRY_POLICY,
@@ -254,6 +255,7 @@ export class LiveKitClient {
    * (krispEnabled), where the whole trunk is replaced from its current state with the changes applied.
    */
   async updateInboundTrunk(sipTrunkId: string, changes: InboundTrunkChanges): Promise<SIPInboundTrunkInfo> {
+    refuseLockedWrite('trunk', sipTrunkId, 'update');
     if (changes.krispEnabled !== undefined) {
       const current = await this.getInboundTrunk(sipTrunkId);
       if (!current) throw this.missing('UpdateSIPInboundTrunk', `inbound trunk ${sipTrunkId}`);
@@ -286,6 +288,7 @@ export class LiveKitClient {
 
   /** Deletes a trunk; LiveKit answers success for an unknown id too. */
   async deleteTrunk(sipTrunkId: string): Promise<void> {
+    refuseLockedWrite('trunk', sipTrunkId, 'delete');
     await this.sipCall('DeleteSIPTrunk', (sip) => sip.deleteSipTrunk(sipTrunkId));
   }
 
@@ -293,6 +296,7 @@ export class LiveKitClient {
 
   /** Creates a rule; like trunks, not blindly retried, and looked up by trunks and name when the answer is lost. */
   async createDispatchRule(spec: DispatchRuleSpec): Promise<SIPDispatchRuleInfo> {
+    refuseLockedWrite('dispatch rule', '(new)', 'create', spec.trunkIds);
     return createOnce(
       () =>
         this.sipCall(
@@ -333,9 +337,11 @@ export class LiveKitClient {
    * filters, so agent changes and filter resets replace the whole rule from its current state.
    */
   async updateDispatchRule(sipDispatchRuleId: string, changes: DispatchRuleChanges): Promise<SIPDispatchRuleInfo> {
-    const needsCurrent = changes.agents !== undefined || changes.resetRouting || changes.attributes !== undefined;
-    const current = needsCurrent ? await this.getDispatchRule(sipDispatchRuleId) : undefined;
-    if (needsCurrent && !current) throw this.missing('UpdateSIPDispatchRule', `dispatch rule ${sipDispatchRuleId}`);
+    refuseLockedWrite('dispatch rule', sipDispatchRuleId, 'update', changes.trunkIds);
+    // Read first in every case: a rule that routes a locked trunk is as locked as the trunk.
+    const current = await this.getDispatchRule(sipDispatchRuleId);
+    if (!current) throw this.missing('UpdateSIPDispatchRule', `dispatch rule ${sipDispatchRuleId}`);
+    refuseLockedWrite('dispatch rule', sipDispatchRuleId, 'update', current.trunkIds);
 
     if (current && (changes.agents !== undefined || changes.resetRouting)) {
       const next = current.clone();
@@ -378,6 +384,10 @@ export class LiveKitClient {
 
   /** Deletes a rule; unlike trunks, LiveKit answers 404 (a VendorError with notFound) for an unknown id. */
   async deleteDispatchRule(sipDispatchRuleId: string): Promise<void> {
+    refuseLockedWrite('dispatch rule', sipDispatchRuleId, 'delete');
+    // A rule that routes a locked trunk is as locked as the trunk. An unknown id goes on to LiveKit's own 404.
+    const current = await this.getDispatchRule(sipDispatchRuleId);
+    if (current) refuseLockedWrite('dispatch rule', sipDispatchRuleId, 'delete', current.trunkIds);
     await this.sipCall('DeleteSIPDispatchRule', (sip) => sip.deleteSipDispatchRule(sipDispatchRuleId));
   }
 

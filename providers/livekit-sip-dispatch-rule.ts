@@ -7,7 +7,8 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { projectProvider } from './dynamic-provider';
-import type { AgentDispatchSpec, DispatchRuleChanges, SIPDispatchRuleInfo } from './livekit-client';
+import { lockedIdFailures } from './locked-objects';
+import type { AgentDispatchSpec, DispatchRuleChanges, LiveKitClient, SIPDispatchRuleInfo } from './livekit-client';
 import { checkLockAndAdopt, diffLiveKitSipObject, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-rules';
 import type { RuleFailure } from './phone-number-rules';
 import {
@@ -40,6 +41,11 @@ export interface LiveKitSipDispatchRuleInputs {
   locked?: boolean;
   /** Adopt this existing rule (SDR_...) instead of creating one. */
   adoptId?: string;
+  /**
+   * Adopt the one existing rule that routes `trunkIds` (a line in service whose rule id nobody wrote down) instead
+   * of creating one. Zero or several such rules: nothing is adopted or created, the error names them.
+   */
+  adoptByTrunk?: boolean;
   /** The founder asked to release this church's line: only then may a delete remove the rule at LiveKit. */
   decommission?: boolean;
 }
@@ -87,6 +93,7 @@ export const RULE_FIELDS: Record<keyof LiveKitSipDispatchRuleInputs, FieldKind> 
   attributes: 'map',
   locked: 'flag',
   adoptId: 'value',
+  adoptByTrunk: 'flag',
   decommission: 'flag',
 };
 
@@ -123,12 +130,15 @@ export function checkLiveKitSipDispatchRule(
   news: Record<string, any>,
 ): pulumi.dynamic.CheckResult<LiveKitSipDispatchRuleInputs> {
   const locked = news.locked === true;
+  // A locked or adopted rule states only what identifies it; only a rule we create needs every field.
+  const adopted = locked || news.adoptId !== undefined || news.adoptByTrunk === true;
   const failures: RuleFailure[] = [...unknownInputFailures(news, RULE_INPUT_KEYS)];
   const typeFailures = [
-    checkType('roomPrefix', news.roomPrefix, 'string', !locked),
-    checkType('trunkIds', news.trunkIds, 'string[]', !locked),
+    checkType('roomPrefix', news.roomPrefix, 'string', !adopted),
+    checkType('trunkIds', news.trunkIds, 'string[]', !adopted || news.adoptByTrunk === true),
     checkType('agentName', news.agentName, 'string', false),
-    checkType('agentMetadata', news.agentMetadata, 'string', !locked),
+    checkType('agentMetadata', news.agentMetadata, 'string', !adopted),
+    checkType('adoptByTrunk', news.adoptByTrunk, 'boolean', false),
     checkType('name', news.name, 'string', false),
     checkType('metadata', news.metadata, 'string', false),
     checkType('attributes', news.attributes, 'map', false),
@@ -158,6 +168,14 @@ export function checkLiveKitSipDispatchRule(
       if (news.trunkIds.indexOf(id) !== i) failures.push({ property: `trunkIds[${i}]`, reason: `trunkIds lists ${id} twice` });
     });
   }
+  if (news.adoptByTrunk === true) {
+    if (news.adoptId !== undefined) {
+      failures.push({ property: 'adoptByTrunk', reason: 'adoptByTrunk and adoptId are exclusive: name the rule, or let it be found by its trunk' });
+    }
+    if (Array.isArray(news.trunkIds) && news.trunkIds.length !== 1) {
+      failures.push({ property: 'trunkIds', reason: 'adoptByTrunk finds the rule of ONE trunk: trunkIds must list exactly that trunk' });
+    }
+  }
   const metadataFailure = checkAgentMetadata(news.agentMetadata);
   if (metadataFailure) failures.push(metadataFailure);
   if (typed('attributes') && news.attributes) {
@@ -165,18 +183,19 @@ export function checkLiveKitSipDispatchRule(
       if (value === '') failures.push({ property: `attributes.${key}`, reason: `attributes.${key} must not be empty (LiveKit treats an empty value as "remove")` });
     }
   }
-  failures.push(...lockedInputFailures('dispatch rule', RULE_FIELDS, olds, news));
+  failures.push(...lockedInputFailures('dispatch rule', RULE_FIELDS, olds, news), ...lockedIdFailures('dispatch rule', news));
 
   const inputs: LiveKitSipDispatchRuleInputs = {
     roomPrefix: news.roomPrefix,
     trunkIds: news.trunkIds,
     agentMetadata: news.agentMetadata,
-    ...(locked
-      ? // A locked rule is compared only on what the program states: no defaults.
+    ...(adopted
+      ? // A locked or adopted rule is compared only on what the program states: no defaults.
         { agentName: news.agentName, name: news.name, metadata: news.metadata, attributes: news.attributes }
       : { agentName: news.agentName ?? DEFAULT_AGENT_NAME, name: news.name ?? '', metadata: news.metadata ?? '', attributes: news.attributes ?? {} }),
     locked: news.locked ?? false,
     adoptId: news.adoptId,
+    adoptByTrunk: news.adoptByTrunk,
     decommission: news.decommission ?? false,
   };
   for (const key of Object.keys(inputs) as (keyof LiveKitSipDispatchRuleInputs)[]) {
@@ -238,7 +257,21 @@ export function ruleOutputs(live: SIPDispatchRuleInfo, managed: ManagedOnly): Li
   if (live.roomConfig) outputs.roomConfig = live.roomConfig.toJson() as Record<string, unknown>;
   if (live.media) outputs.media = live.media.toJson() as Record<string, unknown>;
   if (managed.adoptId) outputs.adoptId = managed.adoptId;
+  if (managed.adoptByTrunk) outputs.adoptByTrunk = true;
   return outputs;
+}
+
+/** The id of the one rule routing the trunk of an `adoptByTrunk` rule; an error naming what was found otherwise. */
+async function ruleRoutingTrunk(client: LiveKitClient, inputs: LiveKitSipDispatchRuleInputs): Promise<string> {
+  const trunkId = (inputs.trunkIds ?? [])[0];
+  const routing = (await client.listDispatchRules({ trunkIds: [trunkId] })).filter((r) => r.trunkIds.includes(trunkId));
+  if (routing.length === 1) return routing[0].sipDispatchRuleId;
+  const found = routing.length === 0 ? 'none does' : `${routing.length} do (${routing.map((r) => r.sipDispatchRuleId).join(', ')})`;
+  throw new Error(
+    `cannot adopt the dispatch rule of trunk ${trunkId}: exactly one rule must route it and ${found}; nothing was ` +
+      'adopted or created. Name the right one in the stack config (linesInService.churches[].dispatchRuleId) ' +
+      'after checking it in LiveKit',
+  );
 }
 
 /** What to send so the live rule matches the inputs: input fields that differ, plus drift repair. */
@@ -289,6 +322,7 @@ export const provider = liveKitSipProvider<
       metadata: inputs.metadata,
       attributes: inputs.attributes,
     }),
+  adoptable: (client, inputs) => (inputs.adoptByTrunk ? ruleRoutingTrunk(client, inputs) : Promise.resolve(undefined)),
   update: (client, id, changes) => client.updateDispatchRule(id, changes),
   async remove(client, id) {
     try {
@@ -315,6 +349,7 @@ export class LiveKitSipDispatchRule extends pulumi.dynamic.Resource {
   declare public readonly attributes: pulumi.Output<Record<string, string>>;
   declare public readonly locked: pulumi.Output<boolean>;
   declare public readonly adoptId: pulumi.Output<string | undefined>;
+  declare public readonly adoptByTrunk: pulumi.Output<boolean | undefined>;
   declare public readonly decommission: pulumi.Output<boolean>;
   declare public readonly ruleType: pulumi.Output<string>;
   declare public readonly roomName: pulumi.Output<string>;

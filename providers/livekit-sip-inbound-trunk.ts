@@ -6,6 +6,7 @@ import * as net from 'net';
 import * as pulumi from '@pulumi/pulumi';
 import { SIPHeaderOptions } from '@livekit/protocol';
 import { projectProvider } from './dynamic-provider';
+import { lockedIdFailures } from './locked-objects';
 import type { InboundTrunkChanges, SIPInboundTrunkInfo } from './livekit-client';
 import { checkLockAndAdopt, diffLiveKitSipObject, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-rules';
 import { checkE164, type RuleFailure } from './phone-number-rules';
@@ -140,7 +141,7 @@ export function checkLiveKitSipInboundTrunk(
       if (failure) failures.push(failure);
     });
   }
-  failures.push(...lockedInputFailures('trunk', TRUNK_FIELDS, olds, news));
+  failures.push(...lockedInputFailures('trunk', TRUNK_FIELDS, olds, news), ...lockedIdFailures('trunk', news));
 
   const inputs: LiveKitSipInboundTrunkInputs = {
     name: news.name,

@@ -10,6 +10,7 @@ import { configureFromStack } from './provider-settings';
 import { adoptionMismatch, changedInputs, checkType, containsUnknown, type FieldKind } from './resource-inputs';
 import { accountKey, readThroughList } from './shared-reads';
 import { howToDecommission } from './decommission';
+import { refuseLockedWrite } from './locked-objects';
 
 export type LiveKitSipObjectKind = 'trunk' | 'dispatch rule';
 
@@ -17,11 +18,13 @@ export type LiveKitSipObjectKind = 'trunk' | 'dispatch rule';
 export interface ManagedOnly {
   locked?: boolean;
   adoptId?: string;
+  /** Rules only: adopted as the one rule routing their trunk (see LiveKitSipDispatchRuleInputs). */
+  adoptByTrunk?: boolean;
   decommission?: boolean;
 }
 
 export function managedOnly(from: ManagedOnly | undefined): ManagedOnly {
-  return { locked: from?.locked, adoptId: from?.adoptId, decommission: from?.decommission };
+  return { locked: from?.locked, adoptId: from?.adoptId, adoptByTrunk: from?.adoptByTrunk, decommission: from?.decommission };
 }
 
 /** The refusal every operation on a locked resource gets; LiveKit has not been called when it is thrown. */
@@ -119,6 +122,14 @@ export function checkLockAndAdopt(news: Record<string, unknown>, idPrefix: strin
   return failures;
 }
 
+/** The trunks a dispatch rule routes, old and new (none for a trunk). */
+function routedTrunks(...states: object[]): string[] {
+  return states.flatMap((state) => {
+    const trunkIds = (state as { trunkIds?: unknown }).trunkIds;
+    return Array.isArray(trunkIds) ? trunkIds.filter((t): t is string => typeof t === 'string') : [];
+  });
+}
+
 /** What one kind of LiveKit SIP object brings to the provider: its checks, its LiveKit calls, its outputs. */
 export interface LiveKitSipObject<Inputs extends ManagedOnly & { name?: string }, Outputs extends Inputs, Live, Changes extends object> {
   kind: LiveKitSipObjectKind;
@@ -138,6 +149,8 @@ export interface LiveKitSipObject<Inputs extends ManagedOnly & { name?: string }
   /** Every object of this kind at LiveKit: what a refresh's reads share (providers/shared-reads.ts). */
   list(client: LiveKitClient): Promise<Live[]>;
   create(client: LiveKitClient, inputs: Inputs): Promise<Live>;
+  /** The id of an existing object to adopt that the inputs describe without naming it, if any. */
+  adoptable?(client: LiveKitClient, inputs: Inputs): Promise<string | undefined>;
   update(client: LiveKitClient, id: string, changes: Changes): Promise<Live>;
   remove(client: LiveKitClient, id: string): Promise<void>;
 }
@@ -180,8 +193,13 @@ export function liveKitSipProvider<Inputs extends ManagedOnly & { name?: string 
       if (inputs.locked && !inputs.adoptId) {
         throw new Error(`a locked ${object.kind} can only be adopted: set adoptId to the existing id; nothing was created`);
       }
+      // check() refused these already; this guard stays for any path that skips it.
+      if (!inputs.locked && inputs.adoptId) refuseLockedWrite(object.kind, inputs.adoptId, 'adopting it unlocked');
       const client = new LiveKitClient();
-      const live = inputs.adoptId ? await adopt(client, inputs) : await object.create(client, inputs);
+      const found = inputs.adoptId ? undefined : await object.adoptable?.(client, inputs);
+      if (found) refuseLockedWrite(object.kind, found, 'adopting it unlocked');
+      const adoptId = inputs.adoptId ?? found;
+      const live = adoptId ? await adopt(client, { ...inputs, adoptId }) : await object.create(client, inputs);
       return { id: object.idOf(live), outs: object.outputs(live, managedOnly(inputs)) };
     },
 
@@ -202,6 +220,8 @@ export function liveKitSipProvider<Inputs extends ManagedOnly & { name?: string 
     async update(id, olds, news) {
       const lockOutcome = lockedUpdate<Outputs>(object.kind, object.fields, id, olds, news as unknown as Partial<Outputs>);
       if (lockOutcome) return lockOutcome;
+      // The lock belongs to the LiveKit id, whatever this resource's state says about itself.
+      refuseLockedWrite(object.kind, id, 'update', routedTrunks(olds, news));
       const client = new LiveKitClient();
       const live = await object.get(client, id);
       if (!live) {
@@ -214,6 +234,7 @@ export function liveKitSipProvider<Inputs extends ManagedOnly & { name?: string 
 
     async delete(id, props) {
       if (props.locked) throw lockedError(object.kind, id, props.name, 'delete');
+      refuseLockedWrite(object.kind, id, 'delete', routedTrunks(props));
       if (props.decommission !== true) throw notDecommissionedError(object.kind, id, props.name);
       await object.remove(new LiveKitClient(), id);
     },

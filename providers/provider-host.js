@@ -91,7 +91,7 @@ function hosted(impl) {
   };
   return {
     configure: async (req) => impl.configure?.(req),
-    check: async (olds, news) => (impl.check ? impl.check(olds, news) : { inputs: news }),
+    check: async (olds, news) => withoutSecretValues(impl.check ? await impl.check(olds, news) : { inputs: news }),
     diff: async (id, olds, news) => (impl.diff ? impl.diff(id, olds, news) : {}),
     create: (inputs) => write(() => impl.create(inputs)),
     read: async (id, props) => {
@@ -102,6 +102,28 @@ function hosted(impl) {
     delete: (id, props) => write(async () => impl.delete?.(id, props)),
   };
 }
+
+/** Any spelling of a credential input: authPassword, auth_password, apiKey, secret, token, pin... */
+const CREDENTIAL_LIKE_KEY = /auth|user|pass|pwd|credential|secret|realm|login|token|apikey|key$|pin$/;
+
+/**
+ * The engine prints a failure with a property as "property authPassword value {hunter2} has a problem": the
+ * refused value itself. A failure on a credential-like input is handed over without its property, which the
+ * engine prints as "has a problem: <reason>"; the reason already names the field and the rule, never the value.
+ * @param {import('@pulumi/pulumi').dynamic.CheckResult} result
+ */
+function withoutSecretValues(result) {
+  if (!result.failures?.length) return result;
+  const looksSecret = (/** @type {string} */ property) =>
+    CREDENTIAL_LIKE_KEY.test(property.toLowerCase().replace(/\[\d+\]|[^a-z0-9]/g, ''));
+  return {
+    ...result,
+    failures: result.failures.map((failure) =>
+      looksSecret(failure.property) ? { property: '', reason: `input ${failure.property}: ${failure.reason}` } : failure,
+    ),
+  };
+}
+exports.withoutSecretValues = withoutSecretValues;
 
 /** @type {Map<string, Required<import('@pulumi/pulumi').dynamic.ResourceProvider>>} */
 const providers = new Map();

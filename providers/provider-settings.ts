@@ -38,6 +38,9 @@ const SETTING_ENV = {
   livekitApiSecret: 'LIVEKIT_API_SECRET',
   supabaseUrl: 'SUPABASE_URL',
   supabaseServiceKey: 'SUPABASE_SERVICE_ROLE_KEY',
+  lockedLiveKitIds: 'LOCKED_LIVEKIT_IDS',
+  registryDatabaseUrl: 'REGISTRY_DATABASE_URL',
+  outboundCallLimit: 'TELNYX_OUTBOUND_CALL_LIMIT',
 } as const;
 
 type SettingKey = keyof typeof SETTING_ENV;
@@ -105,6 +108,32 @@ export function supabaseSettings(): SupabaseSettings {
     url: required('supabaseUrl'),
     serviceKey: required('supabaseServiceKey'),
   };
+}
+
+/**
+ * The `lockedLiveKitIds` setting as given (a JSON list from stack config, or a comma-separated list from the
+ * environment); providers/locked-objects.ts parses it and adds the design document's trunk.
+ */
+export function lockedLiveKitIdsSetting(): string | undefined {
+  return setting('lockedLiveKitIds');
+}
+
+/** The customer registry (PostgreSQL), where test rings take their call slots; DATABASE_URL is the service's name. */
+export function registryDatabaseUrl(): string | undefined {
+  return setting('registryDatabaseUrl') || process.env.DATABASE_URL || undefined;
+}
+
+/** Telnyx's cap on concurrent outbound calls for the account: 2 on a new account, 10 after Level 2 verification. */
+export const DEFAULT_OUTBOUND_CALL_LIMIT = 2;
+
+export function outboundCallLimit(): number {
+  const value = setting('outboundCallLimit');
+  if (value === undefined) return DEFAULT_OUTBOUND_CALL_LIMIT;
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new Error(`setting ${CONFIG_NAMESPACE}:outboundCallLimit must be a whole number from 1 to 1000, got ${JSON.stringify(value)}`);
+  }
+  return limit;
 }
 
 /** Settings to hand to another process (the Pulumi engine and its providers, a service) through its environment. */

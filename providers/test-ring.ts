@@ -7,9 +7,14 @@
  * cause while the number, trunk, rule and row, separate resources, stay exactly as they are. The next `up` rings
  * again (diff asks for it while the last ring failed), so a line stays red until it really works.
  *
- * Refresh does not call anyone: `read` returns the last result. Delete releases nothing: a ring owns no object.
+ * Refresh does not call anyone: `read` returns the last result. A ring owns no vendor object, yet its record is
+ * deleted only with its line's decommission: a `pulumi destroy` whose other deletes are refused must leave the
+ * state as it was (otherwise the next `up` rings every line again). A decommissioned line's ring records that and
+ * places no call.
  */
 import * as pulumi from '@pulumi/pulumi';
+import { withOutboundCallSlot } from './call-slots';
+import { howToDecommission } from './decommission';
 import { projectProvider } from './dynamic-provider';
 import { ringLine, telnyxCallControl, type RingCause, type RingResult } from './line-ring';
 import { LiveKitClient } from './livekit-client';
@@ -45,6 +50,8 @@ export interface TestRingInputs {
   timeoutSecs?: number;
   /** Telnyx Call Control application placing the call; default the stack's telnyxCallControlAppId. */
   callControlAppId?: string;
+  /** The line is being decommissioned: no more rings, and only now may the ring's record be deleted. */
+  decommission?: boolean;
 }
 
 export interface TestRingOutputs extends TestRingInputs {
@@ -72,6 +79,7 @@ export const TEST_RING_FIELDS: Record<keyof TestRingInputs, FieldKind> = {
   agentName: 'value',
   timeoutSecs: 'value',
   callControlAppId: 'value',
+  decommission: 'flag',
 };
 
 function known(value: unknown): boolean {
@@ -102,6 +110,7 @@ export function checkTestRing(_olds: Partial<TestRingInputs> | undefined, news: 
   for (const property of ['roomPrefix', 'trigger', 'agentName', 'callControlAppId'] as const) {
     add(checkType(property, news[property], 'string', false));
   }
+  add(checkType('decommission', news.decommission, 'boolean', false));
   if (known(news.timeoutSecs)) {
     const t = news.timeoutSecs;
     if (typeof t !== 'number' || !Number.isInteger(t) || t < RING_TIMEOUT_BOUNDS.min || t > RING_TIMEOUT_BOUNDS.max) {
@@ -120,7 +129,7 @@ export function checkTestRing(_olds: Partial<TestRingInputs> | undefined, news: 
 /** Re-ring when any input changes, and while the last ring failed (a line stays red until it really works). */
 export function diffTestRing(_id: string, olds: Partial<TestRingOutputs>, news: Partial<TestRingInputs>): pulumi.dynamic.DiffResult {
   const changed = changedInputs(TEST_RING_FIELDS, olds as Record<string, unknown>, news as Record<string, unknown>);
-  const lastFailed = olds.ok === false;
+  const lastFailed = olds.ok === false && news.decommission !== true;
   return { changes: changed.length > 0 || lastFailed, replaces: [], deleteBeforeReplace: false };
 }
 
@@ -167,7 +176,9 @@ async function callControlAppFor(inputs: TestRingInputs, telnyx: TelnyxSettings)
 async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs> {
   const telnyx = telnyxSettings();
   const callControlAppId = await callControlAppFor(inputs, telnyx);
-  const result = await ringLine({
+  // One call at a time per slot of the account's outbound call limit, across this run and every other process.
+  const onWait = (message: string) => void pulumi.log.info(`test ring of ${inputs.phoneNumber}: ${message}`);
+  const result = await withOutboundCallSlot(() => ringLine({
     phoneNumber: inputs.phoneNumber,
     churchId: inputs.churchId,
     expectedTrunkId: inputs.trunkId,
@@ -178,7 +189,7 @@ async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs
     timeoutMs: (inputs.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000,
     telnyx: telnyxCallControl(telnyx, callControlAppId),
     livekit: new LiveKitClient(),
-  });
+  }), { onWait });
   const outs = outputsOf(inputs, result);
   if (!outs.ok) {
     // Pulumi's "created but failed to initialise": the step fails, the outputs (the failed result) are kept.
@@ -187,6 +198,15 @@ async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs
     throw Object.assign(new Error(explanation), { id, properties: outs, reasons: [explanation] });
   }
   return outs;
+}
+
+export function notDecommissionedRingError(churchId: string, phoneNumber: string | undefined): Error {
+  return new Error(
+    `refusing to delete the test ring record of church ${churchId}${phoneNumber ? ` (${phoneNumber})` : ''}: a ring ` +
+      'record goes only with its line, or the next `up` would ring the line again for nothing. ' +
+      `${howToDecommission(churchId)}. (Turned test rings off? Set testRings back to true, or drop the ring records ` +
+      'on purpose with `pulumi state delete <urn>`.)',
+  );
 }
 
 export const provider: pulumi.dynamic.ResourceProvider<TestRingInputs, TestRingOutputs> = {
@@ -212,12 +232,15 @@ export const provider: pulumi.dynamic.ResourceProvider<TestRingInputs, TestRingO
     return { id, props };
   },
 
-  async update(id, _olds, news) {
+  async update(id, olds, news) {
+    // A line on its way out is not rung again: the record only notes the decommission.
+    if (news.decommission === true) return { outs: { ...olds, decommission: true } };
     return { outs: await ring(id, news) };
   },
 
-  async delete() {
-    // A ring owns no vendor object: nothing to release.
+  async delete(id, props) {
+    // Nothing to release at a vendor; refused so that a refused destroy leaves every ring record where it was.
+    if (props.decommission !== true) throw notDecommissionedRingError(props.churchId ?? id, props.phoneNumber);
   },
 };
 

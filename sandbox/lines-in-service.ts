@@ -20,6 +20,7 @@ import { churchRoomPrefix } from '../infra/church-voice-line';
 import type { LinesInService } from '../infra/settings';
 import { DEFAULT_AGENT_NAME } from '../providers/livekit-sip-dispatch-rule';
 import { LiveKitClient } from '../providers/livekit-client';
+import { lockedLiveKitIds } from '../providers/locked-objects';
 import { TelnyxClient } from '../providers/telnyx-client';
 import type { LiveKitSettings } from '../providers/provider-settings';
 import { SANDBOX_LIVEKIT } from './livekit';
@@ -31,7 +32,8 @@ export const SANDBOX_LOCKED_TRUNK_NUMBER = '+14697000001';
 
 export interface StackFileSettings {
   linesInService: LinesInService;
-  lockedTrunkId: string;
+  /** The locked trunks to put into LiveKit: the design document's one and any other ST_ id the stack locks. */
+  lockedTrunkIds: string[];
   telnyxConnectionId: string;
 }
 
@@ -41,7 +43,7 @@ export function stackFileSettings(stack = 'dev', dir = REPO_ROOT): StackFileSett
   const lines = config['churchwise-voice:linesInService'] ?? {};
   return {
     linesInService: { churches: lines.churches ?? [], twilioTrunks: lines.twilioTrunks ?? [], fallbackNumber: lines.fallbackNumber },
-    lockedTrunkId: config['churchwise-voice:lockedTrunkId'] ?? 'ST_Xa3Bp9aixRFP',
+    lockedTrunkIds: [...lockedLiveKitIds(config['churchwise-voice:lockedLiveKitIds'] ?? [])].filter((id) => id.startsWith('ST_')),
     telnyxConnectionId: config['churchwise-voice:telnyxConnectionId'] ?? '2925216093662349036',
   };
 }
@@ -77,7 +79,7 @@ function seedTrunk(id: string, name: string, numbers: string[], port?: number): 
 async function seedNumber(telnyx: SeedTargets['telnyx'], phoneNumber: string, connectionId: string | null, customerReference?: string): Promise<boolean> {
   if (await new TelnyxClient({ apiKey: telnyx.apiKey, baseUrl: telnyx.url }).findPhoneNumber(phoneNumber)) return false;
   // Putting a number into the account is the stand-in's own control route (Telnyx has no such call).
-  const seeded = await fetch(`${telnyx.url.replace(/\/v2$/, '')}/_standin/seed`, {
+  const seeded = await fetch(`${telnyx.url.replace(/\/v2$/, '')}/_standin/phone-numbers`, {
     method: 'POST',
     headers: { authorization: `Bearer ${telnyx.apiKey}`, 'content-type': 'application/json' },
     body: JSON.stringify({ phone_number: phoneNumber, connection_id: connectionId, customer_reference: customerReference }),
@@ -108,8 +110,8 @@ export async function seedLinesInService(targets: SeedTargets, settings: StackFi
   for (const trunk of lines.twilioTrunks) {
     if (seedTrunk(trunk.trunkId, `twilio ${trunk.trunkId}`, trunk.numbers, targets.redisPort)) report.trunks.push(trunk.trunkId);
   }
-  if (seedTrunk(settings.lockedTrunkId, 'main twilio trunk (LOCKED)', [SANDBOX_LOCKED_TRUNK_NUMBER], targets.redisPort)) {
-    report.trunks.push(settings.lockedTrunkId);
+  for (const id of settings.lockedTrunkIds) {
+    if (seedTrunk(id, 'main twilio trunk (LOCKED)', [SANDBOX_LOCKED_TRUNK_NUMBER], targets.redisPort)) report.trunks.push(id);
   }
   // The company fallback answers with TeXML: it is on no SIP connection of ours.
   if (lines.fallbackNumber && (await seedNumber(targets.telnyx, lines.fallbackNumber, null))) report.numbers.push(lines.fallbackNumber);

@@ -22,6 +22,7 @@ import { parse } from 'yaml';
 import type { LineSummary } from '../infra/program';
 import type { LinesInService } from '../infra/settings';
 import { LiveKitClient } from '../providers/livekit-client';
+import { lockedLiveKitIds, parseLockedIds } from '../providers/locked-objects';
 import { CONFIG_NAMESPACE, configureFromStack, livekitSettings, supabaseSettings, telnyxSettings } from '../providers/provider-settings';
 import { SupabaseVendorClient } from '../providers/supabase-client';
 import { TelnyxClient } from '../providers/telnyx-client';
@@ -43,7 +44,8 @@ export interface StackSettings {
   ringFromNumber: string;
   /** The Call Control application that places test rings; empty when the stack sets none. */
   telnyxCallControlAppId: string;
-  lockedTrunkId: string;
+  /** Every locked LiveKit id (the design document's trunk, plus the stack's lockedLiveKitIds). */
+  lockedLiveKitIds: string[];
   adoptLinesInService: boolean;
   linesInService: LinesInService;
 }
@@ -92,6 +94,11 @@ export function stackSettingsFrom(config: Record<string, ConfigEntry>, defaults:
     if (value === false || value === 'false') return false;
     throw new Error(`config ${CONFIG_NAMESPACE}:${key} must be true or false, got ${JSON.stringify(value)}`);
   };
+  // Array config arrives as JSON text from `pulumi config --json` and as a list from Pulumi.yaml's default.
+  const listText = (key: string): string | undefined => {
+    const value = raw(key);
+    return Array.isArray(value) ? JSON.stringify(value) : value === undefined || value === null ? undefined : String(value);
+  };
   let lines: Partial<LinesInService> = {};
   const linesValue = raw('linesInService');
   if (typeof linesValue === 'string' && linesValue.trim() !== '') {
@@ -110,7 +117,7 @@ export function stackSettingsFrom(config: Record<string, ConfigEntry>, defaults:
     agentName: text('agentName'),
     ringFromNumber: text('ringFromNumber'),
     telnyxCallControlAppId: text('telnyxCallControlAppId'),
-    lockedTrunkId: text('lockedTrunkId'),
+    lockedLiveKitIds: [...lockedLiveKitIds(parseLockedIds(listText('lockedLiveKitIds')))],
     adoptLinesInService: flag('adoptLinesInService', true),
     linesInService: { churches: lines.churches ?? [], twilioTrunks: lines.twilioTrunks ?? [], fallbackNumber: lines.fallbackNumber },
   };

@@ -7,6 +7,7 @@
  * so the doctor and a failed test ring always name a broken line the same way.
  */
 import { diagnoseLine, type RingCause } from '../providers/line-ring';
+import { DESIGN_LOCKED_TRUNK_ID } from '../providers/locked-objects';
 import { isFictional555 } from '../providers/phone-number-rules';
 import { CHURCH_VOICE_AGENTS_TABLE, type ChurchVoiceAgentRecord } from '../providers/supabase-client';
 import { renderTable } from './line-table';
@@ -264,18 +265,22 @@ async function checkLegacyTrunks(live: LiveSystems, findings: DoctorFinding[]): 
   return twilioTrunks.length;
 }
 
-async function checkLockedTrunk(live: LiveSystems, findings: DoctorFinding[]): Promise<number> {
-  const { lockedTrunkId } = live.settings;
-  if (!lockedTrunkId) return 0;
-  if (!(await live.livekit.getInboundTrunk(lockedTrunkId))) {
+async function checkLockedObjects(live: LiveSystems, findings: DoctorFinding[]): Promise<number> {
+  const ids = live.settings.lockedLiveKitIds;
+  for (const id of ids) {
+    const rule = id.startsWith('SDR_');
+    const exists = rule ? await live.livekit.getDispatchRule(id) : await live.livekit.getInboundTrunk(id);
+    if (exists) continue;
     findings.push({
       check: 'locked-trunk',
-      subject: lockedTrunkId,
-      problem: `the LOCKED main Twilio trunk ${lockedTrunkId} does not exist: every Twilio line on it is down`,
+      subject: id,
+      problem: rule
+        ? `the LOCKED dispatch rule ${id} does not exist: the legacy calls it routed reach no room`
+        : `the LOCKED ${id === DESIGN_LOCKED_TRUNK_ID ? 'main Twilio ' : ''}trunk ${id} does not exist: every Twilio line on it is down`,
       fix: 'tell the founder now: only the voice-agent-engineer may recreate it, with explicit approval (never by a script)',
     });
   }
-  return 1;
+  return ids.length;
 }
 
 /** Runs every check; a vendor that cannot be read is an error (thrown), not a finding. */
@@ -285,7 +290,7 @@ export async function runDoctor(live: LiveSystems): Promise<DoctorReport> {
   const rows = await activeRows(live);
   await checkRows(live, rows, findings);
   const legacy = await checkLegacyTrunks(live, findings);
-  const locked = await checkLockedTrunk(live, findings);
+  const locked = await checkLockedObjects(live, findings);
   const checked: Record<DoctorCheck, number> = {
     'fqdn-transport': connection.transport,
     'fqdn-host': connection.host,

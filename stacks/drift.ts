@@ -14,6 +14,7 @@
 import { isDeepStrictEqual } from 'util';
 import type { EngineEvent, OpType } from '@pulumi/pulumi/automation';
 import type { LineSummary } from '../infra/program';
+import { ROW_BOOKKEEPING_OUTPUTS } from '../providers/church-voice-agent-row';
 import { containsUnknown, isEngineKey } from '../providers/resource-inputs';
 import { stepOfUrn } from './provisioning-run';
 import { renderTable } from './line-table';
@@ -21,11 +22,12 @@ import { resourceName, stackLines, stateResources, type LiveSystems, type StateR
 
 export type ResourceKind = 'number' | 'trunk' | 'dispatch-rule' | 'row' | 'test-ring';
 
-const KINDS: Array<{ typeSuffix: string; kind: ResourceKind; label: string }> = [
+/** `bookkeeping`: outputs the vendor keeps for itself (timestamps); no program manages them, so they are not drift. */
+const KINDS: Array<{ typeSuffix: string; kind: ResourceKind; label: string; bookkeeping?: readonly string[] }> = [
   { typeSuffix: ':TelnyxPhoneNumber', kind: 'number', label: 'Telnyx number' },
   { typeSuffix: ':LiveKitSipInboundTrunk', kind: 'trunk', label: 'LiveKit trunk' },
   { typeSuffix: ':LiveKitSipDispatchRule', kind: 'dispatch-rule', label: 'dispatch rule' },
-  { typeSuffix: ':ChurchVoiceAgentRow', kind: 'row', label: 'church_voice_agents row' },
+  { typeSuffix: ':ChurchVoiceAgentRow', kind: 'row', label: 'church_voice_agents row', bookkeeping: ROW_BOOKKEEPING_OUTPUTS },
   { typeSuffix: ':TestRing', kind: 'test-ring', label: 'test ring' },
 ];
 
@@ -203,9 +205,11 @@ function normalized(value: unknown): unknown {
   return value;
 }
 
-/** Output properties whose value differs after the read, engine keys left out. */
-export function changedProperties(before: Outputs, after: Outputs): PropertyDrift[] {
-  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => !isEngineKey(k)).sort();
+/** Output properties whose value differs after the read, engine keys and the kind's `bookkeeping` left out. */
+export function changedProperties(before: Outputs, after: Outputs, bookkeeping: readonly string[] = []): PropertyDrift[] {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((k) => !isEngineKey(k) && !bookkeeping.includes(k))
+    .sort();
   return keys
     .filter((k) => !isDeepStrictEqual(normalized(before[k]), normalized(after[k])))
     .map((property) => ({ property, before: before[property], after: after[property] }));
@@ -407,7 +411,7 @@ export function buildDriftReport(input: DriftInputs): DriftReport {
 
   for (const [urn, refreshed] of observations.refreshed) {
     const kind = kindOf(refreshed.type)!;
-    const properties = refreshed.after ? changedProperties(refreshed.before, refreshed.after) : [];
+    const properties = refreshed.after ? changedProperties(refreshed.before, refreshed.after, kind.bookkeeping) : [];
     if (refreshed.after && properties.length === 0) continue;
     const { churchId = null } = stepOfUrn(urn);
     const planned = observations.planned.get(urn);
@@ -437,7 +441,9 @@ export function buildDriftReport(input: DriftInputs): DriftReport {
       group(churchId).warnings.push(...warnings);
       continue;
     }
-    const drifted = refreshed && (refreshed.after === undefined || changedProperties(refreshed.before, refreshed.after).length > 0);
+    const drifted =
+      refreshed &&
+      (refreshed.after === undefined || changedProperties(refreshed.before, refreshed.after, kindOf(refreshed.type)?.bookkeeping).length > 0);
     const changes = planned.steps.filter((s) => s !== 'same' && s !== 'read');
     // An update whose inputs are unknown in a preview follows from a change upstream (a re-bought number makes the
     // trunk's numbers unknown): it is not a change of its own.

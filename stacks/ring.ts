@@ -3,9 +3,10 @@
  * provisioning run places (providers/line-ring.ts), on the line as the stack last provisioned it: the number,
  * trunk and dispatch rule from the stack's `lines` output, the room prefix from the rule in the state.
  *
- * Where the result goes: the founder's terminal (or --json). The registry keeps rings only per provisioning job
- * (registry/jobs.ts `settle`), which an on-demand ring is not, so it is not written there.
+ * Where the result goes: the founder's terminal (or --json), and the registry's line_rings (source on-demand), which
+ * the status route reads. The call waits for one of the account's outbound call slots like every ring.
  */
+import { withOutboundCallSlot } from '../providers/call-slots';
 import { ringLine, telnyxCallControl, type RingResult } from '../providers/line-ring';
 import { telnyxSettings } from '../providers/provider-settings';
 import { DEFAULT_RING_TIMEOUT_SECS } from '../providers/test-ring';
@@ -85,7 +86,9 @@ export async function ringChurch(
   const from = live.settings.ringFromNumber;
   if (!from) throw new Error('stack config ringFromNumber is empty: the ring needs the company number it dials from');
   const line: RingedLine = { ...base, from, callControlAppId };
-  const result = await ringLine({
+  const result = await withOutboundCallSlot(
+    () =>
+      ringLine({
     phoneNumber: line.phoneNumber,
     churchId,
     expectedTrunkId: line.trunkId,
@@ -97,7 +100,9 @@ export async function ringChurch(
     timeoutMs: (options.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000,
     telnyx: telnyxCallControl(telnyx, callControlAppId),
     livekit: live.livekit,
-  });
+      }),
+    { databaseUrl: options.registryDatabaseUrl, onWait: (message) => notes.push(message) },
+  );
   return {
     stack: live.stackName,
     line,

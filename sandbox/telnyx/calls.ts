@@ -43,6 +43,13 @@ const MONITOR_INTERVAL_MS = 100;
 
 export class CallControl {
   readonly calls = new Map<string, CallRecord>();
+  /**
+   * Concurrent outbound calls the account allows, as Telnyx enforces it (2 on a new account, 10 after Level 2
+   * verification); undefined: no limit. Past it a dial answers 403 "User channel limit exceeded".
+   */
+  channelLimit: number | undefined;
+  /** The most calls that were live at once since the stand-in started (or the limit was last set). */
+  peakConcurrentCalls = 0;
   private readonly handles = new Map<string, DialHandle>();
   /** Webhooks of one call go out one after another, in the order they happened. */
   private readonly eventChains = new Map<string, Promise<unknown>>();
@@ -77,6 +84,18 @@ export class CallControl {
     }
     const timeout = input.timeout_secs ?? 30;
     if (timeout < 5 || timeout > 600) throw unprocessable('/timeout_secs', `timeout_secs must be between 5 and 600, got ${timeout}`);
+    this.refreshAll();
+    const live = [...this.calls.values()].filter((c) => c.state !== 'ended').length;
+    if (this.channelLimit !== undefined && live >= this.channelLimit) {
+      throw new TelnyxApiError(403, [
+        {
+          code: TELNYX_ERROR_CODES.channelLimit,
+          title: 'User channel limit exceeded',
+          detail: `User channel limit exceeded: ${live} of ${this.channelLimit} concurrent outbound calls in use`,
+        },
+      ]);
+    }
+    this.peakConcurrentCalls = Math.max(this.peakConcurrentCalls, live + 1);
     const record: CallRecord = {
       call_control_id: `v3:${randomBytes(24).toString('base64url')}`,
       call_leg_id: randomUUID(),
@@ -97,6 +116,14 @@ export class CallControl {
     this.emit(record, 'call.initiated');
     this.refresh(record);
     return record;
+  }
+
+  /** Sets (or, with undefined, lifts) the account's concurrent-call limit and starts counting the peak anew. */
+  setChannelLimit(limit: number | undefined): void {
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new Error(`limit must be a whole number >= 1 or null, got ${limit}`);
+    this.channelLimit = limit;
+    this.refreshAll();
+    this.peakConcurrentCalls = [...this.calls.values()].filter((c) => c.state !== 'ended').length;
   }
 
   private hangupCauseOf(handle: DialHandle): TelnyxHangupCause {

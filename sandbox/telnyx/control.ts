@@ -4,7 +4,8 @@
  *   DELETE /_standin/requests                                          forget the log
  *   GET    /_standin/faults | POST /_standin/faults {status,...} | DELETE /_standin/faults
  *   POST   /_standin/latency {ms}
- *   POST   /_standin/seed {phone_number, connection_id, ...}           put a number into the account
+ *   POST   /_standin/phone-numbers {phone_number, connection_id, ...}  put a number into the account (as if bought earlier)
+ *   POST   /_standin/channel-limit {limit}                              concurrent outbound calls allowed (null: any)
  *   GET    /_standin/state                                             everything the account holds
  * Answers are JSON; a bad control request answers 400 `{error}` naming the field.
  */
@@ -20,6 +21,7 @@ export interface StandInControls {
   activeFaults(): ActiveFault[];
   setLatency(ms: number): void;
   seedPhoneNumber(seed: PhoneNumberSeed): PhoneNumberRecord;
+  setChannelLimit(limit: number | undefined): void;
   snapshot(): Record<string, unknown>;
 }
 
@@ -63,8 +65,17 @@ export function registerControlRoutes(app: FastifyInstance, controls: StandInCon
     }),
   );
 
-  app.post('/_standin/seed', (request, reply) =>
+  app.post('/_standin/phone-numbers', (request, reply) =>
     answer(reply, 201, () => ({ data: controls.seedPhoneNumber(parseBody(request.body) as unknown as PhoneNumberSeed) })),
+  );
+
+  app.post('/_standin/channel-limit', (request, reply) =>
+    answer(reply, 200, () => {
+      const { limit } = parseBody(request.body);
+      if (limit !== null && typeof limit !== 'number') throw new Error('limit must be a whole number >= 1, or null for no limit');
+      controls.setChannelLimit(limit ?? undefined);
+      return { channel_limit: limit };
+    }),
   );
 
   app.get('/_standin/state', (_request, reply) => answer(reply, 200, () => controls.snapshot()));

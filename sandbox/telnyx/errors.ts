@@ -22,6 +22,11 @@ export const TELNYX_ERROR_CODES = {
   invalid: '10015',
   rateLimited: '10011',
   callEnded: '90018',
+  /**
+   * Every concurrent outbound call of the account in use. Telnyx documents the answer (403 "User channel limit
+   * exceeded") but not its code; the project's clients go by the status and the words, never by this code.
+   */
+  channelLimit: '10010',
 } as const;
 
 /** Thrown by state and handlers; the router turns it into the HTTP response. */

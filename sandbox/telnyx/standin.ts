@@ -101,6 +101,10 @@ export interface TelnyxStandIn {
   clearFaults(): void;
   state: TelnyxStandInState;
   seedPhoneNumber(seed: PhoneNumberSeed): PhoneNumberRecord;
+  /** Concurrent outbound calls the account allows (undefined: no limit); resets the peak count. */
+  setChannelLimit(limit: number | undefined): void;
+  /** The most calls live at once since the limit was last set. */
+  peakConcurrentCalls(): number;
   /** Resolves once every call webhook queued so far has been delivered (or failed). */
   webhooksSettled(): Promise<void>;
   close(): Promise<void>;
@@ -254,6 +258,7 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
     activeFaults: () => faults.active,
     setLatency: (ms) => faults.setLatency(ms),
     seedPhoneNumber: (seed) => state.seedPhoneNumber(seed),
+    setChannelLimit: (limit) => calls.setChannelLimit(limit),
     snapshot: () => ({
       available: mapsToObject(state.inventory.available),
       sold: mapsToObject(state.inventory.sold),
@@ -262,6 +267,8 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
       fqdn_connections: [...state.fqdnConnections.values()],
       fqdns: [...state.fqdns.values()],
       calls: [...calls.calls.values()],
+      channel_limit: calls.channelLimit ?? null,
+      peak_concurrent_calls: calls.peakConcurrentCalls,
       webhooks: webhooks.deliveries,
       faults: faults.active,
       latency_ms: faults.latencyMs,
@@ -304,6 +311,8 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
       inventorySeed: state.inventory.seed,
     },
     seedPhoneNumber: (seed) => state.seedPhoneNumber(seed),
+    setChannelLimit: (limit) => calls.setChannelLimit(limit),
+    peakConcurrentCalls: () => calls.peakConcurrentCalls,
     webhooksSettled: () => calls.settled(),
     close: async () => {
       faults.releaseDelays();

@@ -4,11 +4,8 @@
  * the way it happens in real life (a portal edit, a LiveKit API call, a row typed in by hand), checks that the
  * doctor names it with its fix and exit code 2, and puts things back.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { ListUpdate, RoomAgentDispatch } from '@livekit/protocol';
 import { SipClient } from 'livekit-server-sdk';
-import { parse, stringify } from 'yaml';
 import type { LineSummary } from '../../infra/program';
 import { SANDBOX_LIVEKIT } from '../../sandbox/livekit';
 import { SANDBOX_PORTS } from '../../sandbox/ports';
@@ -16,7 +13,7 @@ import { LIVEKIT_INBOUND_CONNECTION } from '../../sandbox/telnyx/standin';
 import type { DoctorFinding, DoctorReport } from '../../stacks/doctor';
 import { randomE164 } from '../support/unique';
 import { founderCli, jsonOf, removeStackObjects, sharedLivekit, telnyxApi } from '../drift/support';
-import { newVoiceStack, TEST_STACK, type VoiceStackFixture } from '../support/voice-stack';
+import { editStackConfig, newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
 
 const sip = new SipClient(SANDBOX_LIVEKIT.url, SANDBOX_LIVEKIT.apiKey, SANDBOX_LIVEKIT.apiSecret);
 const connectionId = LIVEKIT_INBOUND_CONNECTION.id;
@@ -27,15 +24,6 @@ async function doctor(stack: VoiceStackFixture): Promise<{ code: number; report:
 }
 
 /** Edits the test stack's config file (Pulumi.test.yaml) for one test; returns the undo. */
-function editStackConfig(stack: VoiceStackFixture, edit: (config: Record<string, unknown>) => void): () => void {
-  const file = path.join(stack.work.dir, `Pulumi.${TEST_STACK}.yaml`);
-  const original = fs.readFileSync(file, 'utf8');
-  const document = parse(original) as { config: Record<string, unknown> };
-  edit(document.config);
-  fs.writeFileSync(file, stringify(document));
-  return () => fs.writeFileSync(file, original);
-}
-
 describe('npm run doctor', () => {
   let stack: VoiceStackFixture;
   let grace: LineSummary;
@@ -258,9 +246,9 @@ describe('npm run doctor', () => {
   });
 
   test('the locked trunk missing', async () => {
-    // A stack whose lockedTrunkId names a trunk LiveKit does not have (the real one is shared and stays).
+    // A stack that locks a trunk LiveKit does not have (the real one is shared and stays).
     const undo = editStackConfig(stack, (config) => {
-      config['churchwise-voice:lockedTrunkId'] = 'ST_NoSuchTrunk01';
+      config['churchwise-voice:lockedLiveKitIds'] = ['ST_NoSuchTrunk01'];
     });
     try {
       const { code, report } = await doctor(stack);

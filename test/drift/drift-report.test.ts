@@ -69,6 +69,23 @@ describe('npm run drift', () => {
     expect(text.stdout).toContain('No drift on stack test');
   });
 
+  test('a row deleted and put back by hand with the same content is not drift (its timestamps are not managed)', async () => {
+    const milwaukee = lines.get('drift-row-milwaukee')!;
+    const { rows } = await stack.db.pool.query('select * from church_voice_agents where church_id = $1', [milwaukee.churchId]);
+    const row = rows[0] as Record<string, unknown>;
+    await stack.db.pool.query('delete from church_voice_agents where church_id = $1', [milwaukee.churchId]);
+    const columns = ['church_id', 'twilio_phone_number', 'provider', 'livekit_trunk_id', 'dispatch_rule_id', 'status'];
+    await stack.db.pool.query(
+      `insert into church_voice_agents (${columns.join(', ')}) values (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
+      columns.map((c) => row[c]),
+    );
+    const restored = await stack.db.pool.query('select created_at from church_voice_agents where church_id = $1', [milwaukee.churchId]);
+    expect(restored.rows[0].created_at).not.toEqual(row.created_at);
+
+    const json = await founderCli(stack, ['drift', '--json']);
+    expect({ code: json.code, churches: jsonOf<DriftReport>(json).churches }).toEqual({ code: 0, churches: [] });
+  });
+
   test('a trunk renumbered (and given auth) in LiveKit, a number moved to another connection, a deleted row: each under its church, exit 2; pulumi up puts them back', async () => {
     const akron = lines.get('drift-trunk-akron')!;
     const tulsa = lines.get('drift-number-tulsa')!;
@@ -234,5 +251,41 @@ describe('npm run drift', () => {
     expect(result.stderr).toContain('stack no-such-stack does not exist in this backend (stacks: test)');
     const listed = await stack.cli(['stack', 'ls', '--json']);
     expect((JSON.parse(listed.stdout) as Array<{ name: string }>).map((s) => s.name)).toEqual(['test']);
+  });
+});
+
+describe('npm run drift on a fleet with the lines in service', () => {
+  let stack: VoiceStackFixture;
+  beforeAll(async () => {
+    stack = await newVoiceStack('drift-in-service', { testRings: false, linesInService: true });
+    await stack.addChurch({ churchId: 'drift-clean-akron', name: 'Clean Akron', areaCode: '330' });
+    await up(stack);
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  test('reports clean: the adopted lines own their dispatch rules, so none is unmanaged (exit 0)', async () => {
+    const json = await founderCli(stack, ['drift', '--json']);
+    const report = jsonOf<DriftReport>(json);
+    expect({ code: json.code, unmanaged: report.unmanaged, churches: report.churches }).toEqual({
+      code: 0,
+      unmanaged: { numbers: [], trunks: [], dispatchRules: [] },
+      churches: [],
+    });
+  });
+
+  test("an adopted line's rule changed by hand is drift under its church (exit 2)", async () => {
+    const [rule] = await sip.listSipDispatchRule({ trunkIds: ['ST_3KMJ5YEjF2fF'] } as never);
+    await sip.updateSipDispatchRuleFields(rule.sipDispatchRuleId, { name: 'renamed by hand' } as never);
+    try {
+      const json = await founderCli(stack, ['drift', '--json']);
+      expect(json.code).toBe(2);
+      expect(resourcesOf(jsonOf<DriftReport>(json), 'melvindale-church-of-god')).toEqual([
+        expect.objectContaining({ kind: 'dispatch-rule', id: rule.sipDispatchRuleId, properties: [expect.objectContaining({ property: 'name', after: 'renamed by hand' })] }),
+      ]);
+    } finally {
+      await sip.updateSipDispatchRuleFields(rule.sipDispatchRuleId, { name: rule.name } as never);
+    }
   });
 });

@@ -5,6 +5,7 @@
 import { CONFIG_NAMESPACE } from '../../providers/provider-settings';
 import { stackSettingsFrom } from '../../stacks/cli';
 import { isProjectNameSipHost, sipEndpoint } from '../../stacks/doctor';
+import { ROW_BOOKKEEPING_OUTPUTS } from '../../providers/church-voice-agent-row';
 import { changedProperties, formatValue } from '../../stacks/drift';
 
 describe('changedProperties', () => {
@@ -23,6 +24,16 @@ describe('changedProperties', () => {
 
   test('absent, empty and unset mean the same (LiveKit adds empty objects the state never had)', () => {
     expect(changedProperties({ allowedNumbers: [], headers: {} }, { media: {}, allowedNumbers: undefined, dispatchRuleId: null })).toEqual([]);
+  });
+
+  test("a row restored by hand with the same content is not drift: its timestamps are the database's own", () => {
+    const before = { churchId: 'grace', phoneNumber: '+13305550101', createdAt: '2026-11-30T10:00:00Z', updatedAt: '2026-11-30T10:00:00Z' };
+    const restored = { ...before, createdAt: '2026-11-30T11:00:00Z', updatedAt: '2026-11-30T11:00:00Z' };
+    expect(changedProperties(before, restored, ROW_BOOKKEEPING_OUTPUTS)).toEqual([]);
+    // What the program manages still counts, beside the timestamps.
+    expect(changedProperties(before, { ...restored, phoneNumber: '+13305550102' }, ROW_BOOKKEEPING_OUTPUTS)).toEqual([
+      { property: 'phoneNumber', before: '+13305550101', after: '+13305550102' },
+    ]);
   });
 
   test("the engine's own keys are not properties of the object", () => {
@@ -56,12 +67,13 @@ describe('stackSettingsFrom', () => {
         [key('adoptLinesInService')]: { value: 'false', secret: false },
         [key('linesInService')]: { value: JSON.stringify({ twilioTrunks: [{ trunkId: 'ST_jKtes8Md7dEZ', numbers: ['+18886030316'] }] }), secret: false },
       },
-      { [key('livekitSipHost')]: '5u9xu5ysoly.sip.livekit.cloud:5060', [key('agentName')]: 'churchwiseai-voice', [key('lockedTrunkId')]: 'ST_Xa3Bp9aixRFP' },
+      { [key('livekitSipHost')]: '5u9xu5ysoly.sip.livekit.cloud:5060', [key('agentName')]: 'churchwiseai-voice', [key('lockedLiveKitIds')]: ['SDR_LegacyRule01'] },
     );
     expect(settings).toMatchObject({
       livekitSipHost: '127.0.0.1:5060',
       agentName: 'churchwiseai-voice',
-      lockedTrunkId: 'ST_Xa3Bp9aixRFP',
+      // The design document's trunk is locked whatever the setting lists.
+      lockedLiveKitIds: ['ST_Xa3Bp9aixRFP', 'SDR_LegacyRule01'],
       adoptLinesInService: false,
       linesInService: { churches: [], twilioTrunks: [{ trunkId: 'ST_jKtes8Md7dEZ', numbers: ['+18886030316'] }] },
     });

@@ -54,7 +54,7 @@ test('a church line with its test ring: rings on up, never on preview or refresh
   const phoneNumber = randomE164();
   const roomPrefix = `church-${churchId}-`;
   standIn.seedPhoneNumber({ phone_number: phoneNumber, connection_id: LIVEKIT_INBOUND_CONNECTION.id, customer_reference: churchId });
-  const declared = { trigger: 'first' };
+  const declared = { trigger: 'first', decommission: false };
   const program = async () => {
     const name = `church ${churchId}`;
     const trunk = new LiveKitSipInboundTrunk('trunk', { name, numbers: [phoneNumber], decommission: true });
@@ -75,6 +75,7 @@ test('a church line with its test ring: rings on up, never on preview or refresh
       from: FROM,
       trigger: declared.trigger,
       timeoutSecs: 6,
+      decommission: declared.decommission,
     });
     return { trunkId: trunk.sipTrunkId, ruleId: rule.sipDispatchRuleId, ringOk: ring.ok, ringCause: ring.cause, ringAt: ring.at };
   };
@@ -137,7 +138,22 @@ test('a church line with its test ring: rings on up, never on preview or refresh
   expect([...standIn.state.calls.values()].filter((c) => c.state !== 'ended')).toEqual([]);
   await eventually(() => dialer.running() === 0 && sippProcessesOf(process.pid).length === 0, 'every sipp exited');
 
-  // Destroy: the ring releases nothing; the decommissioned trunk and rule go.
+  // A destroy before the ring's line is decommissioned is refused, and leaves the state exactly as it was: the
+  // ring's record is not dropped, so the next up does not ring the line again.
+  const stateBefore = (await stack.exportStack()).deployment.resources;
+  const refused = await failedRun(stack.destroy());
+  expect(refused).toContain(`refusing to delete the test ring record of church ${churchId}`);
+  expect((await stack.exportStack()).deployment.resources).toEqual(stateBefore);
+  expect(await client.getInboundTrunk(trunkId)).toMatchObject({ numbers: [phoneNumber] });
+  const after = await stack.up();
+  expect(after.summary.resourceChanges).toEqual({ same: 4 });
+  expect(dials()).toBe(3);
+
+  // Decommissioned: recorded without a call; then destroy releases nothing for the ring, the trunk and rule go.
+  declared.decommission = true;
+  const recorded = await stack.up();
+  expect(recorded.summary.resourceChanges).toMatchObject({ update: 1 });
+  expect(dials()).toBe(3);
   const destroyed = await stack.destroy();
   expect(destroyed.summary.result).toBe('succeeded');
   expect(await client.getInboundTrunk(trunkId)).toBeUndefined();
@@ -150,7 +166,8 @@ test('a line provisioned without a dispatch rule: the first up fails on the ring
   standIn.seedPhoneNumber({ phone_number: phoneNumber, connection_id: LIVEKIT_INBOUND_CONNECTION.id, customer_reference: churchId });
   const program = async () => {
     const trunk = new LiveKitSipInboundTrunk('trunk', { name: `church ${churchId}`, numbers: [phoneNumber], decommission: true });
-    new TestRing('ring', { churchId, phoneNumber, trunkId: trunk.sipTrunkId, roomPrefix: `church-${churchId}-`, from: FROM, timeoutSecs: 6 });
+    // Already on its way out (decommission), so the test can destroy it; a first ring is placed all the same.
+    new TestRing('ring', { churchId, phoneNumber, trunkId: trunk.sipTrunkId, roomPrefix: `church-${churchId}-`, from: FROM, timeoutSecs: 6, decommission: true });
     return { trunkId: trunk.sipTrunkId };
   };
   // No telnyxCallControlAppId in this stack's settings.

@@ -1,6 +1,6 @@
 /** TestRing's pure rules: what `check` refuses (naming the field and the rule) and when `diff` rings again. */
 import * as pulumi from '@pulumi/pulumi';
-import { checkTestRing, diffTestRing, ringFailureMessage, type TestRingInputs, type TestRingOutputs } from '../../providers/test-ring';
+import { checkTestRing, diffTestRing, provider, ringFailureMessage, type TestRingInputs, type TestRingOutputs } from '../../providers/test-ring';
 
 const good: TestRingInputs = {
   churchId: 'church-7c1e',
@@ -98,4 +98,35 @@ test('a failed ring says the line is not live, why, and that the other resources
       'The line is NOT live: a caller to +14144007103 does not reach the agent. The number, trunk and dispatch rule are ' +
       'left as they are; fix the cause and run `pulumi up` again to ring again.',
   );
+});
+
+describe('a ring record goes only with its line', () => {
+  const outputs = {
+    churchId: 'grace',
+    phoneNumber: '+13305550101',
+    trunkId: 'ST_LWgmiBSwTk7P',
+    from: '+14697288326',
+    ok: true,
+    detail: '',
+    at: '2026-11-30T10:00:00.000Z',
+    elapsedMs: 300,
+  } as TestRingOutputs;
+
+  it('refuses a delete unless the line was decommissioned, so a refused destroy leaves the state as it was', async () => {
+    await expect(provider.delete!('ring:grace:+13305550101', outputs)).rejects.toThrow(
+      /refusing to delete the test ring record of church grace \(\+13305550101\).*church decommission --church grace/s,
+    );
+    await expect(provider.delete!('ring:grace:+13305550101', { ...outputs, decommission: true })).resolves.toBeUndefined();
+  });
+
+  it('records a decommission without placing a call (no Telnyx setting is even read)', async () => {
+    delete process.env.TELNYX_API_KEY;
+    const result = await provider.update!('ring:grace:+13305550101', outputs, { ...outputs, decommission: true });
+    expect(result.outs).toEqual({ ...outputs, decommission: true });
+  });
+
+  it('does not ask to ring a failed line again once it is being decommissioned', () => {
+    const failed = { ...outputs, ok: false, decommission: true };
+    expect(diffTestRing('id', failed, { ...failed }).changes).toBe(false);
+  });
 });

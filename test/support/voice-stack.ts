@@ -39,6 +39,16 @@ export interface VoiceStackFixture {
   close(): Promise<void>;
 }
 
+/** Edits the fixture's stack file (Pulumi.test.yaml) as a founder would by hand; returns the undo. */
+export function editStackConfig(stack: VoiceStackFixture, edit: (config: Record<string, unknown>) => void): () => void {
+  const file = path.join(stack.work.dir, `Pulumi.${TEST_STACK}.yaml`);
+  const original = fs.readFileSync(file, 'utf8');
+  const document = parse(original) as { config: Record<string, unknown> };
+  edit(document.config);
+  fs.writeFileSync(file, stringify(document));
+  return () => fs.writeFileSync(file, original);
+}
+
 export interface VoiceStackFixtureOptions {
   testRings?: boolean;
   linesInService?: boolean;

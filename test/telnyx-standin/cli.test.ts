@@ -57,7 +57,7 @@ describe('sandbox/telnyx/main.ts', () => {
 
   it('is driven from outside over /_standin: seed a number, then read it through the API and the log', async () => {
     const control = `http://127.0.0.1:${telnyxPort}/_standin`;
-    const seeded = await rawRequest(`${control}/seed`, {
+    const seeded = await rawRequest(`${control}/phone-numbers`, {
       method: 'POST',
       body: { phone_number: '+14144007103', connection_id: PRODUCTION_FQDN_CONNECTION_ID },
     });

@@ -226,7 +226,7 @@ describe('Telnyx stand-in: controls over HTTP (/_standin)', () => {
   afterAll(() => closeChecked(standIn));
 
   it('seeds a number, injects and clears faults, sets latency, and reads the log and the state', async () => {
-    const seeded = await rawRequest(`${control}/seed`, {
+    const seeded = await rawRequest(`${control}/phone-numbers`, {
       method: 'POST',
       body: { phone_number: '+17473897673', connection_id: CONNECTION, tags: ['church'], deletion_lock_enabled: true },
     });
@@ -263,7 +263,7 @@ describe('Telnyx stand-in: controls over HTTP (/_standin)', () => {
   it('answers 400 naming the field for a bad control request', async () => {
     const badFault = await rawRequest(`${control}/faults`, { method: 'POST', body: { status: 'often' } });
     expect(badFault).toMatchObject({ status: 400, body: { error: expect.stringContaining('status must be an HTTP error status') } });
-    const badSeed = await rawRequest(`${control}/seed`, { method: 'POST', body: { phone_number: '4144007103', connection_id: CONNECTION } });
+    const badSeed = await rawRequest(`${control}/phone-numbers`, { method: 'POST', body: { phone_number: '4144007103', connection_id: CONNECTION } });
     expect(badSeed).toMatchObject({ status: 400, body: { error: expect.stringContaining('seed phone_number must be E.164') } });
     const badLatency = await rawRequest(`${control}/latency`, { method: 'POST', body: { ms: -5 } });
     expect(badLatency).toMatchObject({ status: 400, body: { error: expect.stringContaining('ms must be a non-negative number') } });
