@@ -226,13 +226,16 @@ export async function closeQueuedJobs(db: Queryable, churchId: string, why: stri
 }
 
 /**
- * Jobs left `running` by a worker that died mid-run go back to the queue, due now. Call it only while holding
- * the stack's run lock: then no live worker can own a running job, so every running job is orphaned.
+ * Jobs left `running` by a worker that died mid-run go back to the queue, due now, with the attempt the dead run
+ * had claimed given back: a run that died with its process (kill -9, OOM, a deploy) is not the church's failed
+ * attempt, and spending it would let a few crashes fail the church for good on the next real vendor error.
+ * Call it only while holding the stack's run lock: then no live worker can own a running job, so every running
+ * job is orphaned.
  */
 export async function requeueOrphaned(db: Queryable, note: string): Promise<ProvisioningJob[]> {
   const { rows } = await db.query<JobRow>(
     `update provisioning_jobs set
-       state = 'queued', next_attempt_at = now(), locked_by = null, locked_at = null,
+       state = 'queued', attempts = greatest(attempts - 1, 0), next_attempt_at = now(), locked_by = null, locked_at = null,
        last_error = $1 || ' (worker ' || coalesce(locked_by, '?') || ', run ' || coalesce(run_id, '?') || ')'
      where state = 'running'
      returning *`,

@@ -17,6 +17,8 @@ export interface ProcessInfo {
   ppid: number;
   /** Kernel state letter: R, S, D, T (stopped), Z (zombie: dead, waiting to be reaped)... */
   state: string;
+  /** Clock ticks after boot when it started: with the pid, what tells this process from a later one with its pid. */
+  startTime: number;
   argv: string[];
 }
 
@@ -27,9 +29,10 @@ export function readProcess(pid: number): ProcessInfo | undefined {
   try {
     const stat = fs.readFileSync(path.join(PROC, String(pid), 'stat'), 'utf8');
     // `pid (comm) state ppid ...`: comm may contain spaces and parentheses, so parse after the last ')'.
-    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const argv = fs.readFileSync(path.join(PROC, String(pid), 'cmdline'), 'utf8').split('\0').filter(Boolean);
-    return { pid, ppid: Number(ppid), state, argv };
+    // Fields from the state on: state(3) ppid(4) ... starttime(22), see proc(5).
+    return { pid, ppid: Number(fields[1]), state: fields[0], startTime: Number(fields[19]), argv };
   } catch {
     return undefined;
   }
@@ -73,15 +76,6 @@ export function isOrphan(info: ProcessInfo): boolean {
   return info.ppid <= 1 || !isRunning(info.ppid);
 }
 
-/** A provider or language plugin an engine starts (`pulumi-resource-*`, the nodejs dynamic-provider host...). */
-function isPlugin(info: ProcessInfo): boolean {
-  const [exe, script] = info.argv;
-  return (
-    path.basename(exe ?? '').startsWith('pulumi-') ||
-    /[\\/]@pulumi[\\/]pulumi[\\/]cmd[\\/]dynamic-provider[\\/]/.test(script ?? '')
-  );
-}
-
 function environment(pid: number): Map<string, string> | undefined {
   try {
     const entries = fs.readFileSync(path.join(PROC, String(pid), 'environ'), 'utf8').split('\0').filter(Boolean);
@@ -92,27 +86,49 @@ function environment(pid: number): Map<string, string> | undefined {
 }
 
 /**
- * Plugins of a dead engine that worked on this project in this folder and backend. An engine hands its plugins
- * PULUMI_PROJECT and its own environment (the backend URL among it) and starts them in the program's folder.
+ * Every process a run starts (the engine, the language host, each provider) inherits this variable from the
+ * engine's environment: `<host pid>:<host start time>` of the process that ran the Automation API. It is how
+ * recovery finds ALL that a dead host left, wherever those processes run from (providers run in infra/, an inline
+ * engine in the repo root) and whatever their parents became, and never touches a process it did not start: a
+ * process whose host still runs, or that carries no marker, is someone else's.
  */
-export function orphanedPlugins(workspace: { workDir: string; project: string; backendUrl?: string }): ProcessInfo[] {
+export const RUN_HOST_ENV = 'CHURCHWISE_RUN_HOST';
+
+/** This process's marker, handed to every engine it starts. */
+export function runHostMarker(pid: number = process.pid): string {
+  const info = procAvailable() ? readProcess(pid) : undefined;
+  return `${pid}:${info?.startTime ?? 0}`;
+}
+
+/** Whether the process that a marker names is still the same live process. */
+export function markerHostAlive(marker: string): boolean {
+  const [pidText, startText] = marker.split(':');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (!isRunning(pid)) return false;
+  if (!procAvailable()) return true;
+  return readProcess(pid)?.startTime === Number(startText);
+}
+
+/**
+ * Processes started by runs whose host is dead (killed, crashed, OOM): engines, language hosts, providers. Only
+ * ours (the marker), only of dead hosts, never this process or its own children.
+ */
+export function processesOfDeadHosts(): Array<ProcessInfo & { host: string }> {
   if (!procAvailable()) return [];
-  const found: ProcessInfo[] = [];
+  const found: Array<ProcessInfo & { host: string }> = [];
+  const alive = new Map<string, boolean>();
   for (const entry of fs.readdirSync(PROC)) {
     if (!/^\d+$/.test(entry)) continue;
-    const info = readProcess(Number(entry));
-    if (!info || info.pid === process.pid || info.state === 'Z' || !isPlugin(info) || !isOrphan(info)) continue;
-    const env = environment(info.pid);
-    if (!env || env.get('PULUMI_PROJECT') !== workspace.project) continue;
-    if (workspace.backendUrl !== undefined && env.get('PULUMI_BACKEND_URL') !== workspace.backendUrl) continue;
-    let cwd: string | undefined;
-    try {
-      cwd = fs.realpathSync(path.join(PROC, entry, 'cwd'));
-    } catch {
-      continue;
-    }
-    if (cwd !== fs.realpathSync(workspace.workDir)) continue;
-    found.push(info);
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const host = environment(pid)?.get(RUN_HOST_ENV);
+    if (!host) continue;
+    if (!alive.has(host)) alive.set(host, markerHostAlive(host));
+    if (alive.get(host)) continue;
+    const info = readProcess(pid);
+    if (!info || info.state === 'Z' || info.ppid === process.pid) continue;
+    found.push({ ...info, host });
   }
   return found;
 }

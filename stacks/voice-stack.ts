@@ -11,7 +11,9 @@ import {
   isPulumiEngine,
   isRunning,
   killProcesses,
-  orphanedPlugins,
+  processesOfDeadHosts,
+  runHostMarker,
+  RUN_HOST_ENV,
   procAvailable,
   readProcess,
   stopOrphanedEngine,
@@ -29,6 +31,7 @@ export interface VoiceStackOptions extends EngineEnvironmentOptions, RecoveryTim
 }
 
 let pulumiCommand: Promise<PulumiCommand> | undefined;
+let hostMarker: string | undefined;
 
 /** The project's CLI, checked once per process (PulumiCommand.get runs `pulumi version` on every call). */
 function projectPulumiCommand(): Promise<PulumiCommand> {
@@ -48,7 +51,17 @@ export async function openVoiceStack(options: VoiceStackOptions): Promise<Stack>
   const { registryDatabaseUrl } = options;
   return LocalWorkspace.createOrSelectStack(
     { stackName: options.stackName, projectName: PROJECT_NAME, program: () => voiceLinesProgram({ registryDatabaseUrl }) },
-    { workDir: options.workDir ?? REPO_ROOT, envVars: engineEnvironment(options), pulumiCommand },
+    {
+      workDir: options.workDir ?? REPO_ROOT,
+      // The marker every process of the run inherits: recovery after a crash finds them all by it.
+      envVars: {
+        ...engineEnvironment(options),
+        // The providers' registry (test rings take their outbound call slots there); the inline program gets it directly.
+        ...(registryDatabaseUrl ? { REGISTRY_DATABASE_URL: registryDatabaseUrl } : {}),
+        [RUN_HOST_ENV]: (hostMarker ??= runHostMarker()),
+      },
+      pulumiCommand,
+    },
   );
 }
 
@@ -57,7 +70,7 @@ export interface RecoveryReport {
   staleLocksRemoved: string[];
   /** Engines whose Automation API host died, ended before this run (pid and how they ended). */
   orphanedEnginesStopped: Array<{ pid: number; ended: 'exited' | 'interrupted' | 'killed' }>;
-  /** Provider plugins of dead engines, killed before this run so none of them still talks to a vendor. */
+  /** Language hosts and providers of dead hosts' runs, killed before this run so none of them still talks to a vendor. */
   orphanedPluginsKilled: number[];
   /** Pending operations (creates/updates/deletes cut short by a crash) cleared from the state. */
   pendingOperationsCleared: Array<{ type: string; urn: string }>;
@@ -144,13 +157,13 @@ function readLock(file: string): LockHolder | undefined {
  *   removed; held by an engine whose Automation API host died, that engine is given time to finish, then
  *   interrupted, then killed, and its lock removed; held by any other live engine on this host, or by another
  *   host (unless older than `foreignLockStaleMs`), the stack is `busy` and nothing at all is touched;
- * - provider plugins of dead engines on this project, folder and backend are killed, so no request of the dead
- *   run can still reach a vendor while the next run starts;
+ * - every other process a dead host's runs left (found by the RUN_HOST_ENV marker they inherit: engines, language
+ *   hosts, providers, wherever they run from) is ended, so no request of the dead run can still reach a vendor
+ *   while the next run starts; processes of live hosts and unmarked ones are never touched;
  * - pending operations are cleared from the state. A create that was in flight is re-run by the next `up`; the
  *   number's create is idempotent (it finds an order or number by the church's customer_reference, after waiting
  *   `inFlightSettleMs` for the vendor to record what was on the wire), and so is the row's (an upsert by church).
- *   LiveKit trunk and rule creates are not idempotent yet: one cut short after LiveKit made the object leaves a
- *   trunk or rule behind that the re-run does not find.
+ *   LiveKit trunk and rule creates look first for what a cut-short attempt made (livekit-client.ts createOnce).
  */
 export async function recoverStack(stack: Stack, options: VoiceStackOptions): Promise<RecoveryReport> {
   const report: RecoveryReport = { staleLocksRemoved: [], orphanedEnginesStopped: [], orphanedPluginsKilled: [], pendingOperationsCleared: [] };
@@ -189,12 +202,18 @@ export async function recoverStack(stack: Stack, options: VoiceStackOptions): Pr
       crashFound = true;
     }
   }
-  const plugins = orphanedPlugins({ workDir: options.workDir ?? REPO_ROOT, project: PROJECT_NAME, backendUrl });
+  // Everything else a dead host's runs left (their engines first, which may still be saving a checkpoint, then the
+  // language hosts and providers, which never exit by themselves and may be mid-call to a vendor).
+  const leftovers = processesOfDeadHosts();
+  for (const engine of leftovers.filter(isPulumiEngine)) {
+    report.orphanedEnginesStopped.push({ pid: engine.pid, ended: await stopOrphanedEngine(engine.pid, graceMs) });
+  }
+  const plugins = leftovers.filter((p) => !isPulumiEngine(p) && isRunning(p.pid));
   if (plugins.length > 0) {
     await killProcesses(plugins.map((p) => p.pid));
     report.orphanedPluginsKilled = plugins.map((p) => p.pid);
-    crashFound = true;
   }
+  if (leftovers.length > 0) crashFound = true;
   // Nothing pending in the file backend's checkpoint: no `pulumi stack export` (a CLI run that reads and decrypts
   // the whole state, 0.3-0.7 s at 200 churches) before every run.
   if (backendDir && pendingOperationsOnDisk(backendDir, options.stackName)?.length === 0) return report;

@@ -14,7 +14,7 @@ import { SipClient } from 'livekit-server-sdk';
 import * as fs from 'fs';
 import { SANDBOX_LIVEKIT } from '../../sandbox/livekit';
 import type { MailpitConnection } from '../../sandbox/mailpit';
-import { isRunning, killProcesses, orphanedPlugins, readProcess } from '../../stacks/orphaned-engines';
+import { isRunning, killProcesses, processesOfDeadHosts, readProcess, RUN_HOST_ENV } from '../../stacks/orphaned-engines';
 import { PROJECT_NAME } from '../../stacks/voice-stack';
 import { newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
 import { ENGINE_WAIT_MS, ServiceProcess, ensureMailpit, serviceConfig, stackUpdates, stateFile, subscriptionEvent, uniqueId } from './support';
@@ -34,6 +34,12 @@ function engineChildren(pid: number): number[] {
     .map((entry) => readProcess(Number(entry)))
     .filter((p) => p !== undefined && p.ppid === pid && p.argv[0]?.endsWith('/pulumi'))
     .map((p) => p!.pid);
+}
+
+/** Processes still running that runs of these (dead) services started: engines, language hosts, providers. */
+function leftBy(services: ServiceProcess[]): ReturnType<typeof processesOfDeadHosts> {
+  const hosts = new Set(services.map((s) => String(s.pid)));
+  return processesOfDeadHosts().filter((p) => hosts.has(p.host.split(':')[0]));
 }
 
 async function until<T>(what: string, probe: () => T | undefined | false): Promise<T> {
@@ -75,7 +81,7 @@ describe.each([
     for (const service of started) await service.stop().catch(() => undefined);
     // A failed assertion before the restart leaves the dead run's engine and plugin behind: this test's to end.
     if (heldEngine !== undefined && isRunning(heldEngine)) process.kill(heldEngine, 'SIGKILL');
-    if (stack) await killProcesses(orphanedPlugins({ workDir: stack.work.dir, project: PROJECT_NAME, backendUrl: stack.work.backendUrl }).map((p) => p.pid));
+    await killProcesses(leftBy(started).map((p) => p.pid));
     await stack?.close();
   });
 
@@ -127,7 +133,7 @@ describe.each([
         expect(run.recovered.orphanedPluginsKilled).toBeGreaterThanOrEqual(1);
       }
       expect(second.records('job left running by a dead worker queued again')).toHaveLength(1);
-      expect(orphanedPlugins({ workDir: stack.work.dir, project: PROJECT_NAME, backendUrl: stack.work.backendUrl })).toEqual([]);
+      expect(leftBy([first])).toEqual([]);
       expect(stateFile(stack).pending).toEqual([]);
       // The killed update never finished, so the history has only the run that did.
       expect((await stackUpdates(stack)).map((u) => u.result)).toEqual(['succeeded']);
@@ -135,3 +141,78 @@ describe.each([
     ENGINE_WAIT_MS * 2,
   );
 });
+
+describe('kill -9 of the service five times while a burst is provisioned', () => {
+  let stack: VoiceStackFixture;
+  const started: ServiceProcess[] = [];
+  beforeAll(async () => {
+    stack = await newVoiceStack('e2e-kill-five', { testRings: false });
+  });
+  afterAll(async () => {
+    for (const service of started) await service.stop().catch(() => undefined);
+    await killProcesses(leftBy(started).map((p) => p.pid));
+    await stack?.close();
+  });
+
+  test(
+    'every process a dead run left is ended, and no church loses a retry attempt to the crashes',
+    async () => {
+      const config = serviceConfig(stack, mailpit);
+      const churches = ['602', '480', '623'].map((areaCode) => ({ areaCode, churchId: uniqueId(`burst-${areaCode}`).toLowerCase() }));
+      stack.telnyx.setLatency(400);
+      const leftAtEachKill: number[] = [];
+      for (let kill = 1; kill <= 5; kill++) {
+        const service = await ServiceProcess.start(stack, config);
+        started.push(service);
+        if (kill === 1) {
+          for (const church of churches) {
+            const answer = await service.deliver(subscriptionEvent({ subscriptionId: uniqueId('sub'), churchName: `Burst ${church.areaCode}`, ...church }));
+            expect(answer.json()).toMatchObject({ outcome: 'queued' });
+          }
+        }
+        // Mid-run: the engine and at least one provider process are up for this service's run.
+        await until(`run ${kill}'s provider process`, () => processesOf(service).length >= 2);
+        process.kill(-service.pid, 'SIGKILL');
+        await service.exited();
+        leftAtEachKill.push(leftBy([service]).length);
+      }
+      // Each kill left processes behind (what recovery is for)...
+      expect(leftAtEachKill.every((n) => n >= 1)).toBe(true);
+
+      stack.telnyx.setLatency(0);
+      const last = await ServiceProcess.start(stack, config);
+      started.push(last);
+      for (const church of churches) {
+        expect(await last.waitForState(church.churchId, ['live', 'failed'])).toMatchObject({ state: 'live' });
+      }
+      // ...and the restart ended every one of them, and nothing of anyone else's.
+      expect(leftBy(started.slice(0, -1))).toEqual([]);
+      expect(isRunning(last.pid)).toBe(true);
+
+      // A run that died with its process is not the church's failed attempt: each job succeeded on attempt 1.
+      const jobs = await stack.db.pool.query<{ church_id: string; attempts: number; state: string }>(
+        'select church_id, attempts, state from provisioning_jobs where church_id = any($1) order by church_id',
+        [churches.map((c) => c.churchId)],
+      );
+      expect(jobs.rows.map((j) => ({ state: j.state, attempts: j.attempts }))).toEqual(churches.map(() => ({ state: 'succeeded', attempts: 1 })));
+      expect(stack.telnyx.state.numberOrders.size).toBe(churches.length);
+    },
+    ENGINE_WAIT_MS * 3,
+  );
+});
+
+/** Processes of this live service's runs (they carry its marker). */
+function processesOf(service: ServiceProcess): number[] {
+  const marker = `${RUN_HOST_ENV}=${service.pid}:`;
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').some((v) => v.startsWith(marker));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}

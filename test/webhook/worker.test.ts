@@ -232,7 +232,8 @@ describe('restart', () => {
         await service.close();
       }
       const [job] = await listJobs(db.pool, { churchId });
-      expect(job).toMatchObject({ id: claimed.id, state: 'succeeded', attempts: 2, lockedBy: null });
+      // The dead run's attempt was given back: a crash is not the church's failed attempt, so the run that finished it is attempt 1.
+      expect(job).toMatchObject({ id: claimed.id, state: 'succeeded', attempts: 1, lockedBy: null });
       expect(runner.runs).toBe(1);
       expect(logs.records('job left running by a dead worker queued again')[0]).toMatchObject({ churchId, note: expect.stringContaining('dead-host:4242:abc') });
     } finally {
