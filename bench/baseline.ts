@@ -5,9 +5,9 @@
  * as the engine path; none of the engine path's idempotency look-ups (a crash half-way here buys twice).
  */
 import { ringLine, telnyxCallControl, type RingResult } from '../providers/line-ring';
-import { LiveKitClient } from '../providers/livekit-client';
-import { SupabaseVendorClient } from '../providers/supabase-client';
-import { TelnyxClient } from '../providers/telnyx-client';
+import { LiveKitClient } from '../vendors/livekit-client';
+import { SupabaseVendorClient } from '../vendors/supabase-client';
+import { TelnyxClient } from '../vendors/telnyx-client';
 import { orderableNumbers } from '../providers/telnyx-phone-number';
 import { churchRoomPrefix } from '../infra/church-voice-line';
 import type { BenchStack } from './bench-stack';

@@ -6,9 +6,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
-import { LiveKitClient } from '../providers/livekit-client';
+import { LiveKitClient } from '../vendors/livekit-client';
 import { SANDBOX_LIVEKIT } from '../sandbox/livekit';
-import type { VoiceStackOptions } from '../stacks/voice-stack';
+import type { VoiceStackOptions } from '../engine/voice-stack';
 import { newVoiceStack, TEST_STACK, type VoiceStackFixture } from '../test/support/voice-stack';
 import { startDelayingProxy, type DelayingProxy } from './delaying-proxy';
 import { VendorCallMeter } from './vendor-calls';

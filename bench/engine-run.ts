@@ -8,12 +8,12 @@
  * Prints one line `BENCH_RESULT {...}` (EngineRunResult) on stdout.
  */
 import type { EngineEvent, Stack } from '@pulumi/pulumi/automation';
-import { openLiveSystems } from '../stacks/cli';
-import { driftReport } from '../stacks/drift';
+import { openLiveSystems } from '../stacks/live-systems';
+import { driftReport } from '../checks/drift';
 import { upWithoutReadback } from '../stacks/provisioning-run';
-import { openVoiceStack, recoverStack, type VoiceStackOptions } from '../stacks/voice-stack';
+import { openVoiceStack, recoverStack, type VoiceStackOptions } from '../engine/voice-stack';
 
-/** `up`: the webhook's run. `drift`: the founder's drift report (stacks/drift.ts: preview --refresh + unmanaged). */
+/** `up`: the webhook's run. `drift`: the founder's drift report (checks/drift.ts: preview --refresh + unmanaged). */
 export type EngineOperation = 'up' | 'drift';
 
 export interface EngineRunRequest {

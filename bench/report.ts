@@ -4,8 +4,8 @@
  */
 import { execFileSync } from 'child_process';
 import * as os from 'os';
-import { pulumiBinary } from '../stacks/engine-environment';
-import { renderTable } from '../stacks/line-table';
+import { pulumiBinary } from '../engine/engine-environment';
+import { renderTable } from '../checks/line-table';
 import type { ScaleStep } from './scenario-scale';
 import { median, type WebhookScenarioResult } from './scenario-webhook';
 import { formatCounts, type VendorCallCounts } from './vendor-calls';
@@ -214,7 +214,7 @@ export function reportTables(report: BenchReport): Table[] {
   if (scale.length) {
     const first = scale[0];
     tables.push({
-      title: '4. Drift check (stacks/drift.ts as `npm run drift`: preview --refresh, then unmanaged objects)',
+      title: '4. Drift check (checks/drift.ts as `npm run drift`: preview --refresh, then unmanaged objects)',
       headers: ['N', 'wall s', 'vendor calls', 'calls per church', 'goal'],
       rows: scale.map((step) => {
         const perExtra = step === first ? undefined : (step.drift.calls.total - first.drift.calls.total) / (step.n - first.n);

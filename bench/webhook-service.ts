@@ -6,7 +6,7 @@
 import { randomBytes } from 'crypto';
 import { listJobs, type ProvisioningJob } from '../registry/jobs';
 import { ensureMailpit } from '../sandbox/mailpit';
-import { signedDelivery, subscriptionEvent, uniqueId, VOICE_LOOKUP_KEY } from '../test/webhook/helpers';
+import { signedDelivery, subscriptionEvent, uniqueId, VOICE_LOOKUP_KEY } from '../test/support/stripe-events';
 import type { BenchStack } from './bench-stack';
 import { startBenchChild, type BenchChild } from './child-process';
 import type { MemoryReport } from './process-memory';

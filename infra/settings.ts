@@ -1,7 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { DEFAULT_AGENT_NAME } from '../providers/livekit-sip-dispatch-rule';
-import { lockedLiveKitIds, LockedObjectError, parseLockedIds } from '../providers/locked-objects';
-import { CONFIG_NAMESPACE, PRODUCTION_FQDN_CONNECTION_ID } from '../providers/provider-settings';
+import { lockedLiveKitIds, LockedObjectError, parseLockedIds } from '../vendors/livekit-locks';
+import { CONFIG_NAMESPACE, PRODUCTION_FQDN_CONNECTION_ID } from '../vendors/vendor-settings';
 
 /** A church already answered by the agent before this program existed (seed table "Current phone numbers"). */
 export interface ChurchLineInService {

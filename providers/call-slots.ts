@@ -9,7 +9,7 @@
  * never leaks one. Without a registry (a bare provider test) the limit holds within the process only, and says so.
  */
 import { Client } from 'pg';
-import { outboundCallLimit, registryDatabaseUrl } from './provider-settings';
+import { outboundCallLimit, registryDatabaseUrl } from '../vendors/vendor-settings';
 
 /** First key of the two-key advisory locks that are call slots (the second is the slot number). */
 export const CALL_SLOT_LOCK_CLASS = 0x43_57_56_31; // "CWV1"

@@ -1,14 +1,14 @@
 /**
  * A church_voice_agents row: the record the voice agent's resolve_route() looks the called number up in, so it
- * decides which church answers. The row is written through Supabase's REST API (providers/supabase-client.ts).
+ * decides which church answers. The row is written through Supabase's REST API (vendors/supabase-client.ts).
  *
  * The row is a church's line in production routing: it is removed only with `decommission: true`, recorded in
  * the state by an update before the delete runs, never as a side effect of a rename or a refactor.
  */
 import * as pulumi from '@pulumi/pulumi';
 import { projectProvider } from './dynamic-provider';
-import { checkE164, type RuleFailure } from './phone-number-rules';
-import { configureFromStack, supabaseSettings } from './provider-settings';
+import { checkE164, type RuleFailure } from '../common/phone-numbers';
+import { configureFromStack, supabaseSettings } from '../vendors/vendor-settings';
 import { changedInputs, containsUnknown, unknownInputFailures, type FieldKind, type ResourceArgs } from './resource-inputs';
 import { accountKey, readThroughList } from './shared-reads';
 import {
@@ -20,9 +20,9 @@ import {
   type ChurchVoiceAgentStatus,
   type ChurchVoiceAgentWrite,
   type VoiceProvider,
-} from './supabase-client';
-import { VendorError } from './vendor-request';
-import { howToDecommission } from './decommission';
+} from '../vendors/supabase-client';
+import { VendorError } from '../vendors/vendor-request';
+import { howToDecommission } from './refusals';
 
 export interface ChurchVoiceAgentRowInputs {
   /** The church's id (its registry key), e.g. a UUID; the row's primary key. */

@@ -14,12 +14,12 @@
  * silently drops a call it has no rule for, and Telnyx's status API reports no SIP cause at all.
  */
 import { ParticipantInfo_Kind, type ParticipantInfo } from '@livekit/protocol';
-import type { LiveKitClient } from './livekit-client';
+import type { LiveKitClient } from '../vendors/livekit-client';
 import { DEFAULT_AGENT_NAME } from './livekit-sip-dispatch-rule';
-import { checkE164 } from './phone-number-rules';
-import type { TelnyxSettings } from './provider-settings';
-import { TelnyxClient } from './telnyx-client';
-import { DEFAULT_RETRY_POLICY, VendorError, type RetryPolicy } from './vendor-request';
+import { checkE164 } from '../common/phone-numbers';
+import type { TelnyxSettings } from '../vendors/vendor-settings';
+import { TelnyxClient } from '../vendors/telnyx-client';
+import { DEFAULT_RETRY_POLICY, VendorError, type RetryPolicy } from '../vendors/vendor-request';
 
 /** Why a ring failed; `detail` says it in words. */
 export type RingCause =

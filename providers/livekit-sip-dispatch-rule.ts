@@ -7,10 +7,10 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { projectProvider } from './dynamic-provider';
-import { lockedIdFailures } from './locked-objects';
-import type { AgentDispatchSpec, DispatchRuleChanges, LiveKitClient, SIPDispatchRuleInfo } from './livekit-client';
-import { checkLockAndAdopt, diffLiveKitSipObject, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-rules';
-import type { RuleFailure } from './phone-number-rules';
+import { lockedIdFailures } from '../vendors/livekit-locks';
+import type { AgentDispatchSpec, DispatchRuleChanges, LiveKitClient, SIPDispatchRuleInfo } from '../vendors/livekit-client';
+import { checkLockAndAdopt, diffLiveKitSipObject, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-object';
+import type { RuleFailure } from '../common/phone-numbers';
 import {
   checkType,
   containsUnknown,
@@ -19,7 +19,7 @@ import {
   type FieldKind,
   type ResourceArgs,
 } from './resource-inputs';
-import { VendorError } from './vendor-request';
+import { VendorError } from '../vendors/vendor-request';
 
 /** The single multi-tenant agent deployed on LiveKit: it serves every church. */
 export const DEFAULT_AGENT_NAME = 'churchwiseai-voice';

@@ -6,10 +6,10 @@ import * as net from 'net';
 import * as pulumi from '@pulumi/pulumi';
 import { SIPHeaderOptions } from '@livekit/protocol';
 import { projectProvider } from './dynamic-provider';
-import { lockedIdFailures } from './locked-objects';
-import type { InboundTrunkChanges, SIPInboundTrunkInfo } from './livekit-client';
-import { checkLockAndAdopt, diffLiveKitSipObject, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-rules';
-import { checkE164, type RuleFailure } from './phone-number-rules';
+import { lockedIdFailures } from '../vendors/livekit-locks';
+import type { InboundTrunkChanges, SIPInboundTrunkInfo } from '../vendors/livekit-client';
+import { checkLockAndAdopt, diffLiveKitSipObject, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-object';
+import { checkE164, type RuleFailure } from '../common/phone-numbers';
 import {
   checkType,
   containsUnknown,

@@ -2,10 +2,10 @@
  * How every dynamic resource reads and compares its inputs: Pulumi's engine keys and preview unknowns, type
  * checks with a reason naming the field, unknown input keys, field-by-field comparison (values, sets, maps,
  * flags), adoption mismatches, and the argument type of a resource class. Vendor-free: the rules of one vendor
- * (e.g. LiveKit's locking in providers/livekit-sip-rules.ts) build on these.
+ * (e.g. LiveKit's locking in providers/livekit-sip-object.ts) build on these.
  */
 import * as pulumi from '@pulumi/pulumi';
-import type { RuleFailure } from './phone-number-rules';
+import type { RuleFailure } from '../common/phone-numbers';
 
 /**
  * How an input is compared: as a value, as a set of strings (order does not matter), as a string map, or as a

@@ -1,8 +1,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import { containsUnknown, sameField } from './resource-inputs';
 import { projectProvider } from './dynamic-provider';
-import { US_LOCAL_PATTERN, checkAreaCode, checkE164, checkOrderableNumber, isFictional555, type RuleFailure } from './phone-number-rules';
-import { configureFromStack, telnyxSettings } from './provider-settings';
+import { US_LOCAL_PATTERN, checkAreaCode, checkE164, checkOrderableNumber, isFictional555, type RuleFailure } from '../common/phone-numbers';
+import { configureFromStack, telnyxSettings } from '../vendors/vendor-settings';
 import { accountKey, readThroughList } from './shared-reads';
 import {
   telnyxClientFromSettings,
@@ -11,9 +11,9 @@ import {
   type PhoneNumberChanges,
   type PhoneNumberRecord,
   type TelnyxClient,
-} from './telnyx-client';
-import { VendorError } from './vendor-request';
-import { howToDecommission } from './decommission';
+} from '../vendors/telnyx-client';
+import { VendorError } from '../vendors/vendor-request';
+import { howToDecommission } from './refusals';
 
 /**
  * A church's Telnyx phone number: the resource that spends money and holds a customer's line.

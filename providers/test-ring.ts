@@ -14,13 +14,13 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { withOutboundCallSlot } from './call-slots';
-import { howToDecommission } from './decommission';
+import { howToDecommission } from './refusals';
 import { projectProvider } from './dynamic-provider';
 import { ringLine, telnyxCallControl, type RingCause, type RingResult } from './line-ring';
-import { LiveKitClient } from './livekit-client';
+import { LiveKitClient } from '../vendors/livekit-client';
 import { DEFAULT_AGENT_NAME } from './livekit-sip-dispatch-rule';
-import { checkE164, type RuleFailure } from './phone-number-rules';
-import { configureFromStack, telnyxCallControlAppId, telnyxSettings, type TelnyxSettings } from './provider-settings';
+import { checkE164, type RuleFailure } from '../common/phone-numbers';
+import { configureFromStack, telnyxCallControlAppId, telnyxSettings, type TelnyxSettings } from '../vendors/vendor-settings';
 import {
   changedInputs,
   checkType,

@@ -2,7 +2,7 @@
  * The `churches` table: one row per customer church, the list the Pulumi program provisions a line for.
  * Only the webhook (a purchase, a cancellation) and the founder (decommission) change it.
  */
-import { checkAreaCode, checkOrderableNumber, type RuleFailure } from '../providers/phone-number-rules';
+import { checkAreaCode, checkOrderableNumber, type RuleFailure } from '../common/phone-numbers';
 import type { Queryable } from './db';
 
 /** Also the key of the church's Pulumi resources, so the alphabet is narrow; same check as the table's. */

@@ -5,15 +5,9 @@
  */
 import { getChurch, type Church } from './churches';
 import type { Queryable } from './db';
-import { latestRing } from './rings';
+import { latestRing, type RingResult } from './rings';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
-
-export interface RingResult {
-  ok: boolean;
-  cause: string | null;
-  at: Date;
-}
 
 export interface ProvisioningJob {
   id: number;

@@ -1,5 +1,10 @@
 import type { Queryable } from './db';
-import type { RingResult } from './jobs';
+/** A line's test ring as the registry keeps it: from a provisioning run's job, or rung on demand. */
+export interface RingResult {
+  ok: boolean;
+  cause: string | null;
+  at: Date;
+}
 
 export interface LineRing {
   churchId: string;

@@ -6,8 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { stringify } from 'yaml';
-import { LiveKitClient } from '../providers/livekit-client';
-import type { LiveKitSettings } from '../providers/provider-settings';
+import { LiveKitClient } from '../vendors/livekit-client';
+import type { LiveKitSettings } from '../vendors/vendor-settings';
 import { SANDBOX_LIVEKIT_KEYS, SANDBOX_PORTS } from './ports';
 import { SANDBOX_DIR, logFile, runningPid, startDaemon, stopDaemon, toolPath } from './processes';
 

@@ -1,4 +1,5 @@
 /** Loopback ports of the sandbox's peers. Each can be moved with the env variable named beside it. */
+import { DEFAULT_SERVICE_PORT } from '../webhook/config';
 const port = (env: string, fallback: number) => Number(process.env[env] ?? fallback);
 
 export const SANDBOX_PORTS = {
@@ -11,7 +12,7 @@ export const SANDBOX_PORTS = {
   smtp: port('SANDBOX_SMTP_PORT', 1025),
   mailpitHttp: port('SANDBOX_MAILPIT_HTTP_PORT', 8025),
   telnyx: port('SANDBOX_TELNYX_PORT', 4010),
-  webhook: port('SANDBOX_WEBHOOK_PORT', 8787),
+  webhook: port('SANDBOX_WEBHOOK_PORT', DEFAULT_SERVICE_PORT),
 } as const;
 
 /** livekit-server --dev keys; they only exist on loopback. */

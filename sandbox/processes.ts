@@ -7,8 +7,10 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import * as lockfile from 'proper-lockfile';
+import { PROJECT_ROOT } from '../common/project';
 
-export const REPO_ROOT = path.resolve(__dirname, '..');
+/** The repository (the sandbox is development machinery and lives in it). */
+export const REPO_ROOT = PROJECT_ROOT;
 export const SANDBOX_DIR = process.env.CHURCHWISE_SANDBOX_DIR ?? path.join(REPO_ROOT, '.sandbox');
 export const TOOLS_DIR = process.env.VOICE_TOOLS_DIR ?? path.join(process.env.HOME ?? '/root', '.cache', 'churchwise-voice-tools');
 

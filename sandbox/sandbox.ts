@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Client, Pool, escapeIdentifier } from 'pg';
 import { migrate } from '../db/migrate';
-import { settingsEnvironment, type LiveKitSettings } from '../providers/provider-settings';
+import { settingsEnvironment, type LiveKitSettings } from '../vendors/vendor-settings';
 import { SANDBOX_LIVEKIT, LIVEKIT_DAEMONS } from './livekit';
 import { LIVEKIT_SIP_DAEMON, ensureLivekitSip } from './livekit-sip';
 import { MailpitConnection, ensureMailpit } from './mailpit';
@@ -18,8 +18,8 @@ import { POSTGREST_DAEMON_NAME, ensurePostgrestDaemon } from './postgrest';
 import { REPO_ROOT, SANDBOX_DIR, portOpen, runningPid, startDaemon, stopDaemon } from './processes';
 import { sandboxTelnyxSettings } from './telnyx/main';
 import { SeedReport, seedLinesInService } from './lines-in-service';
-import { engineEnvironment } from '../stacks/engine-environment';
-import { runPulumi } from '../stacks/pulumi-cli';
+import { engineEnvironment } from '../engine/engine-environment';
+import { runPulumi } from '../engine/pulumi-cli';
 
 export const SANDBOX_DATABASE = 'churchwise';
 /** The dev stack runs on a file backend inside the sandbox; its passphrase encrypts only that state (not a secret). */

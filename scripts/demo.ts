@@ -8,9 +8,9 @@ import { Pool } from 'pg';
 import { upsertChurch } from '../registry/churches';
 import { REPO_ROOT } from '../sandbox/processes';
 import { DEV_STACK, sandboxVendorEnv, startSandbox } from '../sandbox/sandbox';
-import { engineEnvironment } from '../stacks/engine-environment';
-import { renderLines } from '../stacks/line-table';
-import { runPulumi } from '../stacks/pulumi-cli';
+import { engineEnvironment } from '../engine/engine-environment';
+import { renderLines } from '../checks/line-table';
+import { runPulumi } from '../engine/pulumi-cli';
 
 const SAMPLE_CHURCHES = [
   { churchId: 'grace-fellowship-dallas', name: 'Grace Fellowship Dallas', areaCode: '214' },

@@ -1,6 +1,6 @@
 import { ConcurrentUpdateError, EngineEvent, type Stack, type UpOptions, type UpResult } from '@pulumi/pulumi/automation';
-import { singleFlight } from './single-flight';
-import { RecoveryReport, VoiceStackOptions, openVoiceStack, recoverStack } from './voice-stack';
+import { singleFlight } from '../engine/single-flight';
+import { RecoveryReport, VoiceStackOptions, openVoiceStack, recoverStack } from '../engine/voice-stack';
 
 /** The step of a church's line a failure belongs to, named after the resource that failed. */
 export type ProvisioningStep = 'telnyx-number' | 'livekit-trunk' | 'dispatch-rule' | 'church-row' | 'test-ring' | 'engine';

@@ -2,17 +2,12 @@
  * The service's configuration, all from the environment. Each variable is documented in ENVIRONMENT below; a
  * missing or malformed one stops the service at start with an error naming it.
  */
-import { SANDBOX_PORTS } from '../sandbox/ports';
-import type { VoiceStackOptions } from '../stacks/voice-stack';
+import type { VoiceStackOptions } from '../engine/voice-stack';
+import type { RetryBudget } from '../worker/provisioning-worker';
 import type { VoicePlanRules } from './stripe-events';
 
-export interface RetryBudget {
-  /** Stack runs a job may ride before it fails for good and the founder is emailed. */
-  maxAttempts: number;
-  /** Backoff before the 2nd attempt; doubles each attempt (with jitter), capped at maxDelayMs. */
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
+/** The service's HTTP port when PORT is not set (the sandbox runs it there too). */
+export const DEFAULT_SERVICE_PORT = 8787;
 
 export interface ServiceConfig {
   databaseUrl: string;
@@ -54,7 +49,7 @@ export const ENVIRONMENT: Record<string, VariableDoc> = {
   MAIL_FROM: { required: false, secret: false, doc: 'sender of founder emails (default: FOUNDER_EMAIL)' },
   VOICE_PRICE_LOOKUP_KEYS: { required: false, secret: false, doc: 'comma-separated Stripe price lookup keys of voice plans' },
   VOICE_PRODUCT_IDS: { required: false, secret: false, doc: 'comma-separated Stripe product ids (prod_...) of voice plans; metadata plan=voice* always counts too' },
-  PORT: { required: false, secret: false, doc: `HTTP port (default ${SANDBOX_PORTS.webhook}; 0 = any free port, logged at start)` },
+  PORT: { required: false, secret: false, doc: `HTTP port (default ${DEFAULT_SERVICE_PORT}; 0 = any free port, logged at start)` },
   HOST: { required: false, secret: false, doc: 'interface to listen on (default 127.0.0.1; 0.0.0.0 behind a load balancer)' },
   PULUMI_STACK: { required: false, secret: false, doc: 'stack the worker runs (default prod); PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE are read by the engine' },
   PULUMI_WORK_DIR: { required: false, secret: false, doc: 'folder with Pulumi.yaml and Pulumi.<stack>.yaml (default: this repository)' },
@@ -111,7 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
   if (!/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('SMTP_URL', 'must be an smtp:// or smtps:// URL');
   const founderEmail = required('FOUNDER_EMAIL');
   if (!EMAIL.test(founderEmail)) throw new ConfigError('FOUNDER_EMAIL', `must be an email address, got ${JSON.stringify(founderEmail)}`);
-  const port = env.PORT ? Number(env.PORT) : SANDBOX_PORTS.webhook;
+  const port = env.PORT ? Number(env.PORT) : DEFAULT_SERVICE_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', `must be a TCP port (0 for any free one), got ${JSON.stringify(env.PORT)}`);
   const maxAttempts = positiveInteger(env, 'PROVISION_MAX_ATTEMPTS', 5);
   const baseSeconds = positiveInteger(env, 'PROVISION_RETRY_BASE_SECONDS', 60);

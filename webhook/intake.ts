@@ -17,7 +17,7 @@ import { withTransaction, type Queryable } from '../registry/db';
 import { queueFounderNotification } from '../registry/founder-notifications';
 import { enqueue, hasSucceededJob, type ProvisioningJob } from '../registry/jobs';
 import { recordStripeEvent, setStripeEventOutcome, type StripeEventOutcome } from '../registry/stripe-events';
-import { cancellationEmail, unusablePurchaseEmail } from './founder-mail';
+import { cancellationEmail, unusablePurchaseEmail } from '../worker/founder-mail';
 import type { StripeEventDecision, StripeEventLike, VoicePurchase } from './stripe-events';
 
 export interface StripeIntakeResult {

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import Stripe from 'stripe';
 import { RegistryInputError, checkChurchId } from '../registry/churches';
 import { churchStatus } from '../registry/jobs';
-import { checkAreaCode, type RuleFailure } from '../providers/phone-number-rules';
+import { checkAreaCode, type RuleFailure } from '../common/phone-numbers';
 import type { ServiceConfig } from './config';
 import { intakeAdminProvision, intakeStripeEvent } from './intake';
 import { decideStripeEvent, type StripeEventLike } from './stripe-events';

@@ -7,10 +7,11 @@ import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { StackRunner } from '../stacks/provisioning-run';
 import { secretValues, type ServiceConfig } from './config';
-import { FounderNotifier, smtpFounderMailer, type FounderMailer } from './founder-mail';
-import { createLogger, secretScrubber } from './logger';
+import { smtpFounderMailer, type FounderMailer } from '../vendors/smtp-client';
+import { FounderNotifier } from '../worker/founder-mail';
+import { createLogger, secretScrubber } from '../common/logger';
 import { buildServer } from './server';
-import { ProvisioningWorker, type WorkerOptions } from './worker';
+import { ProvisioningWorker, type WorkerOptions } from '../worker/provisioning-worker';
 
 export interface ServiceOptions {
   runner: StackRunner;

@@ -5,7 +5,7 @@
  * nor N11 service codes, and the seed is random per instance so two stand-ins never offer the same numbers.
  */
 import { createHash, randomBytes } from 'crypto';
-import { AREA_CODE_PATTERN, E164_PATTERN, isFictional555 } from '../../providers/phone-number-rules';
+import { AREA_CODE_PATTERN, E164_PATTERN, isFictional555 } from '../../common/phone-numbers';
 
 export interface InventoryOptions {
   /** Exact numbers for sale per area code (E.164). These area codes are never topped up. */

@@ -4,8 +4,8 @@
  * records are kept in the shapes the spec returns so a test can read them as a client would.
  */
 import { createHash, randomUUID } from 'crypto';
-import { E164_PATTERN } from '../../providers/phone-number-rules';
-import { PRODUCTION_FQDN_CONNECTION_ID } from '../../providers/provider-settings';
+import { E164_PATTERN } from '../../common/phone-numbers';
+import { PRODUCTION_FQDN_CONNECTION_ID } from '../../vendors/vendor-settings';
 import { TelnyxApiError, badRequest, notFound, unprocessable } from './errors';
 import { NumberInventory, type InventoryOptions } from './inventory';
 

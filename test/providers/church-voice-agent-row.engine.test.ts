@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import { ChurchVoiceAgentRow, type ChurchVoiceAgentRowArgs } from '../../providers/church-voice-agent-row';
-import { startSupabaseSandbox, type SupabaseSandbox } from '../postgres/supabase-sandbox';
+import { startSupabaseSandbox, type SupabaseSandbox } from '../support/supabase-sandbox';
 import { failedRun, inlineStack } from '../support/engine';
 
 jest.setTimeout(600_000);

@@ -7,9 +7,9 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from '@pulumi/pulumi/automation';
-import { settingsEnvironment, type VendorSettings } from '../../providers/provider-settings';
-import { engineEnvironment, pulumiBinary } from '../../stacks/engine-environment';
-import { runPulumi } from '../../stacks/pulumi-cli';
+import { settingsEnvironment, type VendorSettings } from '../../vendors/vendor-settings';
+import { engineEnvironment, pulumiBinary } from '../../engine/engine-environment';
+import { runPulumi } from '../../engine/pulumi-cli';
 import { REPO_ROOT, TOOLS_DIR } from '../../sandbox/processes';
 
 /** Not a secret: it only encrypts throw-away test stacks. */
@@ -36,7 +36,7 @@ export function newWorkDir(name: string): WorkDir {
   };
 }
 
-export type { CliResult } from '../../stacks/pulumi-cli';
+export type { CliResult } from '../../engine/pulumi-cli';
 
 export function pulumi(args: string[], options: { cwd: string; env: Record<string, string>; timeoutMs?: number }) {
   return runPulumi(args, options);

@@ -5,9 +5,9 @@
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { SipClient } from 'livekit-server-sdk';
-import { LiveKitClient } from '../../providers/livekit-client';
-import { resetConfiguredSettings, settingsEnvironment, type LiveKitSettings } from '../../providers/provider-settings';
-import { VendorError } from '../../providers/vendor-request';
+import { LiveKitClient } from '../../vendors/livekit-client';
+import { resetConfiguredSettings, settingsEnvironment, type LiveKitSettings } from '../../vendors/vendor-settings';
+import { VendorError } from '../../vendors/vendor-request';
 import { ensureLivekitServer } from '../../sandbox/livekit';
 
 /** Starts (or finds) Redis + livekit-server and points LIVEKIT_* at it, as a stack's config would. */

@@ -17,8 +17,8 @@ import { REPO_ROOT } from '../../sandbox/processes';
 import { sandboxVendorEnv, SANDBOX_SUPABASE_SERVICE_KEY } from '../../sandbox/sandbox';
 import { sandboxTelnyxOptions } from '../../sandbox/telnyx/main';
 import { startTelnyxStandIn, TelnyxStandIn } from '../../sandbox/telnyx/standin';
-import type { VoiceStackOptions } from '../../stacks/voice-stack';
-import { CliResult, runPulumi } from '../../stacks/pulumi-cli';
+import type { VoiceStackOptions } from '../../engine/voice-stack';
+import { CliResult, runPulumi } from '../../engine/pulumi-cli';
 import { newWorkDir, TEST_PASSPHRASE, WorkDir } from './engine';
 
 export const TEST_STACK = 'test';

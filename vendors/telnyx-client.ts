@@ -1,0 +1,423 @@
+import { randomUUID } from 'crypto';
+import Telnyx from 'telnyx';
+import { telnyxDigits } from '../common/phone-numbers';
+import { telnyxSettings, type TelnyxSettings } from './vendor-settings';
+import {
+  callVendor,
+  DEFAULT_RETRY_POLICY,
+  parseRetryAfter,
+  VendorError,
+  type AttemptFailure,
+  type RetryPolicy,
+  type VendorCall,
+} from './vendor-request';
+
+/**
+ * The one Telnyx API client of the project: typed calls over the official SDK, with the SDK's own retries
+ * switched off so that vendors/vendor-request.ts owns the retry rule. Ordering a number and dialing a call are
+ * never retried: the SDK sends no idempotency key, so a blind retry of `POST /number_orders` can buy a second
+ * number, and one of `POST /calls` can ring the number twice.
+ */
+
+/** A number the inventory search offered. Only numbers returned by a search can be ordered. */
+export interface AvailableNumber {
+  phoneNumber: string;
+  /** True when Telnyx offers it as a near match, not an exact match of the filter. */
+  bestEffort: boolean;
+  features: string[];
+  monthlyCost?: string;
+  upfrontCost?: string;
+  currency?: string;
+}
+
+export type NumberOrderStatus = 'pending' | 'success' | 'failure';
+
+export interface OrderedNumber {
+  /** The id of the order line, NOT the id of /phone_numbers/{id}: resolve that with findPhoneNumber. */
+  orderLineId?: string;
+  phoneNumber: string;
+  status?: string;
+  requirementsMet?: boolean;
+}
+
+export interface NumberOrder {
+  id: string;
+  status: NumberOrderStatus;
+  phoneNumbers: OrderedNumber[];
+  connectionId?: string;
+  customerReference?: string;
+  createdAt?: string;
+}
+
+/** A number the account holds (`/phone_numbers/{id}`). */
+export interface PhoneNumberRecord {
+  id: string;
+  phoneNumber: string;
+  status: string;
+  connectionId: string | null;
+  connectionName: string | null;
+  tags: string[];
+  customerReference: string | null;
+  deletionLockEnabled: boolean;
+  purchasedAt?: string;
+}
+
+export interface PhoneNumberChanges {
+  connection_id?: string;
+  tags?: string[];
+  customer_reference?: string;
+}
+
+export interface FqdnConnection {
+  id: string;
+  connectionName: string;
+  active?: boolean;
+  transportProtocol?: string;
+}
+
+export interface ConnectionFqdn {
+  id: string;
+  connectionId: string;
+  fqdn: string;
+  port?: number;
+  dnsRecordType?: string;
+}
+
+/** A Call Control dial: who is called, from which number, through which Call Control application. */
+export interface CallDial {
+  /** The Call Control application (or connection) that places the call. */
+  connectionId: string;
+  to: string;
+  from: string;
+  /** How long the far end may ring before Telnyx gives up. */
+  timeoutSecs: number;
+  /** Telnyx ends the call after this long, whatever else happens. */
+  timeLimitSecs?: number;
+}
+
+/** A call as `GET /calls/{id}` reports it. */
+export interface CallStatus {
+  callControlId: string;
+  /** False once the call is over, but also while a dial is still being set up. */
+  isAlive: boolean;
+  endTime?: string;
+  /** The call is over: not alive AND it has an end time (a dial being set up has neither). */
+  ended: boolean;
+}
+
+export interface TelnyxClientOptions {
+  /** Per-request timeout of the SDK, in ms. */
+  timeoutMs?: number;
+  retryPolicy?: RetryPolicy;
+}
+
+/** Telnyx's page size ceiling for list endpoints. */
+const PAGE_SIZE = 250;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+interface TelnyxErrorBody {
+  errors?: Array<{ code?: string | number; title?: string; detail?: string }>;
+}
+
+/**
+ * Turns whatever the SDK threw into what the retry rule needs. Connection errors and timeouts are transport
+ * failures (no status); HTTP errors carry Telnyx's first error code/detail and any retry-after the server sent.
+ * Anything else (a bug in our code, an abort) is not a vendor answer and is rethrown untouched.
+ */
+export function classifyTelnyxError(error: unknown): AttemptFailure | undefined {
+  if (error instanceof Telnyx.APIConnectionError) {
+    return { detail: error.message || 'connection failed' };
+  }
+  if (error instanceof Telnyx.APIUserAbortError) return undefined;
+  if (error instanceof Telnyx.APIError && typeof error.status === 'number') {
+    const first = (error.error as TelnyxErrorBody | undefined)?.errors?.[0];
+    const detail = first?.detail ?? first?.title ?? error.message;
+    return {
+      status: error.status,
+      code: first?.code === undefined ? undefined : String(first.code),
+      detail,
+      retryAfterMs: parseRetryAfter(error.headers),
+    };
+  }
+  return undefined;
+}
+
+/** A Telnyx call as the client names it (the vendor is implied). */
+type TelnyxCall = Omit<VendorCall, 'vendor'>;
+
+function requireField<T>(value: T | null | undefined, what: string, call: TelnyxCall): T {
+  if (value === undefined || value === null || value === '') {
+    throw new Error(`telnyx ${call.method} ${call.path} answered without ${what}`);
+  }
+  return value;
+}
+
+export class TelnyxClient {
+  private readonly sdk: Telnyx;
+  private readonly retryPolicy: RetryPolicy;
+
+  constructor(settings: Pick<TelnyxSettings, 'apiKey' | 'baseUrl'>, options: TelnyxClientOptions = {}) {
+    this.sdk = new Telnyx({
+      apiKey: settings.apiKey,
+      baseURL: settings.baseUrl,
+      // Our retry rule owns retries; the SDK would also retry POST /number_orders, which can buy twice.
+      maxRetries: 0,
+      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    });
+    this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+  }
+
+  private call<T>(call: TelnyxCall, attempt: () => Promise<T>): Promise<T> {
+    return callVendor({ vendor: 'telnyx', ...call }, attempt, classifyTelnyxError, this.retryPolicy);
+  }
+
+  /** Exact local voice numbers in a US area code; near matches (`best_effort`) are dropped. */
+  async searchAvailableLocalNumbers(
+    areaCode: string,
+    limit: number,
+    pattern: { endsWith?: string } = {},
+  ): Promise<AvailableNumber[]> {
+    const call = { method: 'GET', path: '/available_phone_numbers' };
+    const response = await this.call(call, () =>
+      this.sdk.availablePhoneNumbers.list({
+        filter: {
+          country_code: 'US',
+          national_destination_code: areaCode,
+          phone_number_type: 'local',
+          features: ['voice'],
+          best_effort: false,
+          limit,
+          ...(pattern.endsWith ? { phone_number: { ends_with: pattern.endsWith } } : {}),
+        },
+      }),
+    );
+    return (response.data ?? [])
+      .filter((item) => item.best_effort !== true && typeof item.phone_number === 'string')
+      .map((item) => ({
+        phoneNumber: item.phone_number as string,
+        bestEffort: false,
+        features: (item.features ?? []).map((feature) => feature.name ?? '').filter(Boolean),
+        monthlyCost: item.cost_information?.monthly_cost,
+        upfrontCost: item.cost_information?.upfront_cost,
+        currency: item.cost_information?.currency,
+      }));
+  }
+
+  /**
+   * Orders ONE number. Sent once, never retried: on any failure the caller must look the order up by
+   * `customerReference` (listNumberOrders) before it may order again.
+   */
+  async createNumberOrder(order: {
+    phoneNumber: string;
+    connectionId: string;
+    customerReference: string;
+  }): Promise<NumberOrder> {
+    const call = { method: 'POST', path: '/number_orders', idempotent: false };
+    const response = await this.call(call, () =>
+      this.sdk.numberOrders.create({
+        phone_numbers: [{ phone_number: order.phoneNumber }],
+        connection_id: order.connectionId,
+        customer_reference: order.customerReference,
+      }),
+    );
+    return toNumberOrder(response.data, call);
+  }
+
+  async getNumberOrder(id: string): Promise<NumberOrder> {
+    const call = { method: 'GET', path: `/number_orders/${id}` };
+    const response = await this.call(call, () => this.sdk.numberOrders.retrieve(id));
+    return toNumberOrder(response.data, call);
+  }
+
+  async listNumberOrders(filter: { customerReference: string; status?: NumberOrderStatus }): Promise<NumberOrder[]> {
+    const call = { method: 'GET', path: '/number_orders' };
+    return this.allPages(call, (page) =>
+      this.sdk.numberOrders.list({
+        filter: { customer_reference: filter.customerReference, ...(filter.status ? { status: filter.status } : {}) },
+        'page[number]': page,
+        'page[size]': PAGE_SIZE,
+      }),
+    ).then((orders) => orders.map((order) => toNumberOrder(order, call)));
+  }
+
+  /** The account's record of one E.164 number, or undefined when the account does not hold it. */
+  async findPhoneNumber(e164: string): Promise<PhoneNumberRecord | undefined> {
+    const matches = await this.listPhoneNumbers({ phoneNumber: e164 });
+    // Telnyx may keep released numbers listed as `deleted`; prefer the live record.
+    return matches.find((record) => record.status !== 'deleted') ?? matches[0];
+  }
+
+  async listPhoneNumbers(
+    filter: { customerReference?: string; connectionId?: string; status?: string; phoneNumber?: string } = {},
+  ): Promise<PhoneNumberRecord[]> {
+    const call = { method: 'GET', path: '/phone_numbers' };
+    const query: Telnyx.PhoneNumberListParams.Filter = {};
+    if (filter.customerReference !== undefined) query.customer_reference = filter.customerReference;
+    if (filter.connectionId !== undefined) query.connection_id = filter.connectionId;
+    if (filter.status !== undefined) query.status = filter.status as Telnyx.PhoneNumberListParams.Filter['status'];
+    if (filter.phoneNumber !== undefined) query.phone_number = telnyxDigits(filter.phoneNumber);
+    const records = await this.allPages(call, (page) =>
+      this.sdk.phoneNumbers.list({ filter: query, 'page[number]': page, 'page[size]': PAGE_SIZE }),
+    );
+    const mapped = records.map((record) => toPhoneNumberRecord(record, call));
+    // Filter again locally: a server that ignores a filter must not make us act on someone else's number.
+    return mapped.filter(
+      (record) =>
+        (filter.customerReference === undefined || record.customerReference === filter.customerReference) &&
+        (filter.connectionId === undefined || record.connectionId === filter.connectionId) &&
+        (filter.status === undefined || record.status === filter.status) &&
+        (filter.phoneNumber === undefined || record.phoneNumber === filter.phoneNumber),
+    );
+  }
+
+  async getPhoneNumber(id: string): Promise<PhoneNumberRecord> {
+    const call = { method: 'GET', path: `/phone_numbers/${id}` };
+    const response = await this.call(call, () => this.sdk.phoneNumbers.retrieve(id));
+    return toPhoneNumberRecord(response.data, call);
+  }
+
+  async updatePhoneNumber(id: string, changes: PhoneNumberChanges): Promise<PhoneNumberRecord> {
+    const call = { method: 'PATCH', path: `/phone_numbers/${id}` };
+    const response = await this.call(call, () => this.sdk.phoneNumbers.update(id, changes));
+    return toPhoneNumberRecord(response.data, call);
+  }
+
+  /** Releases the number: the church loses it for good. Callers guard this behind an explicit decommission. */
+  async deletePhoneNumber(id: string): Promise<void> {
+    const call = { method: 'DELETE', path: `/phone_numbers/${id}` };
+    await this.call(call, () => this.sdk.phoneNumbers.delete(id));
+  }
+
+  async getFqdnConnection(id: string): Promise<FqdnConnection> {
+    const call = { method: 'GET', path: `/fqdn_connections/${id}` };
+    const response = await this.call(call, () => this.sdk.fqdnConnections.retrieve(id));
+    const data = requireField(response.data, 'data', call);
+    return {
+      id: requireField(data.id, 'data.id', call),
+      connectionName: data.connection_name,
+      active: data.active,
+      transportProtocol: data.transport_protocol,
+    };
+  }
+
+  async listFqdns(connectionId: string): Promise<ConnectionFqdn[]> {
+    const call = { method: 'GET', path: '/fqdns' };
+    const fqdns = await this.allPages(call, (page) =>
+      this.sdk.fqdns.list({ filter: { connection_id: connectionId }, 'page[number]': page, 'page[size]': PAGE_SIZE }),
+    );
+    return fqdns
+      .map((fqdn) => ({
+        id: requireField(fqdn.id, 'data[].id', call),
+        connectionId: requireField(fqdn.connection_id, 'data[].connection_id', call),
+        fqdn: requireField(fqdn.fqdn, 'data[].fqdn', call),
+        port: fqdn.port,
+        dnsRecordType: fqdn.dns_record_type,
+      }))
+      .filter((fqdn) => fqdn.connectionId === connectionId);
+  }
+
+  /**
+   * Places a call (`POST /calls`). Sent once, never retried: a retried dial could ring the number twice, so on a
+   * failure the caller learns nothing was dialed for sure and decides itself.
+   */
+  async dialCall(dial: CallDial): Promise<{ callControlId: string }> {
+    const call = { method: 'POST', path: '/calls', idempotent: false };
+    const response = await this.call(call, () =>
+      this.sdk.calls.dial({
+        connection_id: dial.connectionId,
+        to: dial.to,
+        from: dial.from,
+        timeout_secs: dial.timeoutSecs,
+        ...(dial.timeLimitSecs !== undefined ? { time_limit_secs: dial.timeLimitSecs } : {}),
+      }),
+    );
+    return { callControlId: requireField(response.data?.call_control_id, 'data.call_control_id', call) };
+  }
+
+  /** A call's status, or undefined when Telnyx no longer knows the call (404: it ended long ago). */
+  async getCall(callControlId: string): Promise<CallStatus | undefined> {
+    const call = { method: 'GET', path: `/calls/${callControlId}` };
+    try {
+      const response = await this.call(call, () => this.sdk.calls.retrieveStatus(callControlId));
+      const isAlive = response.data?.is_alive !== false;
+      const endTime = response.data?.end_time || undefined;
+      return { callControlId, isAlive, ...(endTime ? { endTime } : {}), ended: !isAlive && endTime !== undefined };
+    } catch (error) {
+      if (error instanceof VendorError && error.notFound) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Hangs up a call. It carries a `command_id`, so Telnyx ignores a repeat and the retry rule may re-send it. A call
+   * that already ended (422) or is gone (404) is not an error: the call is down, which is all a hangup wants.
+   */
+  async hangupCall(callControlId: string): Promise<void> {
+    const call = { method: 'POST', path: `/calls/${callControlId}/actions/hangup` };
+    const commandId = randomUUID();
+    try {
+      await this.call(call, () => this.sdk.calls.actions.hangup(callControlId, { command_id: commandId }));
+    } catch (error) {
+      if (error instanceof VendorError && (error.status === 422 || error.notFound)) return;
+      throw error;
+    }
+  }
+
+  /** Walks `page[number]` to `meta.total_pages`, each page under the retry rule on its own. */
+  private async allPages<Item>(
+    call: TelnyxCall,
+    fetchPage: (page: number) => PromiseLike<{ data?: Item[]; meta?: { total_pages?: number } }>,
+  ): Promise<Item[]> {
+    const items: Item[] = [];
+    for (let page = 1; ; page++) {
+      const response = await this.call(call, async () => fetchPage(page));
+      items.push(...(response.data ?? []));
+      const totalPages = response.meta?.total_pages ?? 1;
+      if (page >= totalPages || (response.data ?? []).length === 0) return items;
+    }
+  }
+}
+
+/** The client for the current stack config or environment, built at call time (never at module scope). */
+export function telnyxClientFromSettings(options?: TelnyxClientOptions): TelnyxClient {
+  return new TelnyxClient(telnyxSettings(), options);
+}
+
+type SdkOrder = Telnyx.NumberOrderWithPhoneNumbers | Telnyx.NumberOrderListResponse;
+
+function toNumberOrder(order: SdkOrder | undefined, call: TelnyxCall): NumberOrder {
+  const data = requireField(order, 'data', call);
+  const status = requireField(data.status, 'data.status', call);
+  return {
+    id: requireField(data.id, 'data.id', call),
+    status,
+    phoneNumbers: (data.phone_numbers ?? [])
+      .filter((line) => typeof line.phone_number === 'string')
+      .map((line: Partial<Telnyx.NumberOrders.PhoneNumber>) => ({
+        orderLineId: line.id,
+        phoneNumber: line.phone_number as string,
+        status: line.status,
+        requirementsMet: line.requirements_met,
+      })),
+    connectionId: data.connection_id,
+    customerReference: data.customer_reference,
+    createdAt: data.created_at,
+  };
+}
+
+type SdkPhoneNumber = Telnyx.NumbersPhoneNumberDetailed | Telnyx.PhoneNumberSlimListResponse;
+
+function toPhoneNumberRecord(record: SdkPhoneNumber | undefined, call: TelnyxCall): PhoneNumberRecord {
+  const data = requireField(record, 'data', call) as Partial<Telnyx.NumbersPhoneNumberDetailed>;
+  return {
+    id: requireField(data.id, 'data.id', call),
+    phoneNumber: requireField(data.phone_number, 'data.phone_number', call),
+    status: requireField(data.status, 'data.status', call),
+    connectionId: data.connection_id ?? null,
+    connectionName: data.connection_name ?? null,
+    tags: data.tags ?? [],
+    customerReference: data.customer_reference ?? null,
+    deletionLockEnabled: data.deletion_lock_enabled === true,
+    purchasedAt: data.purchased_at,
+  };
+}

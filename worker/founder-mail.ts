@@ -1,0 +1,183 @@
+/**
+ * Emails to the founder: what they say, and the loop that sends the outbox (registry/founder-notifications.ts)
+ * over real SMTP (vendors/smtp-client.ts). The email is queued in the transaction of the fact it reports; this module
+ * only delivers it, retrying while the SMTP server is unreachable.
+ */
+import type { Logger } from 'pino';
+import type { Pool } from 'pg';
+import type { FounderMailer } from '../vendors/smtp-client';
+import { backoffMs } from '../vendors/vendor-request';
+import type { Church } from '../registry/churches';
+import { deliverFounderNotifications, type FounderNotification } from '../registry/founder-notifications';
+import type { ProvisioningJob } from '../registry/jobs';
+import type { RuleFailure } from '../common/phone-numbers';
+
+export interface EmailText {
+  subject: string;
+  body: string;
+}
+
+/** How the founder finishes a church's line by hand; the email names it. */
+export function manualProvisionCommands(churchId: string, stackName: string): string[] {
+  return [
+    `npx churchwise church provision --church ${churchId}   # queue it and run the stack once (in this repository, after npm run build)`,
+    `pulumi up -s ${stackName}   # or run the stack directly (it provisions every church in the registry)`,
+  ];
+}
+
+export function provisioningFailedEmail(input: {
+  job: ProvisioningJob;
+  church?: Church;
+  failedStep: string;
+  error: string;
+  stackName: string;
+}): EmailText {
+  const { job, church, failedStep, error, stackName } = input;
+  const where = church?.requestedNumber ? `number ${church.requestedNumber}` : church?.areaCode ? `area code ${church.areaCode}` : 'no area code on record';
+  return {
+    subject: `[ChurchWise voice] Line for church ${job.churchId} NOT provisioned: failed at ${failedStep}`,
+    body: [
+      `Provisioning the phone line of church ${job.churchId}${church ? ` (${church.name}, ${where}, plan ${church.plan})` : ''} failed ${job.attempts} time(s) and will not be retried automatically.`,
+      '',
+      `Failed step: ${failedStep}`,
+      `Error: ${error}`,
+      '',
+      `Job #${job.id}, last stack run ${job.runId ?? '?'}, queued because: ${job.reason}`,
+      '',
+      'To finish the job by hand once the cause is fixed:',
+      ...manualProvisionCommands(job.churchId, stackName).map((c) => `  ${c}`),
+      '',
+      `Progress: GET /churches/${job.churchId}/status (bearer ADMIN_TOKEN).`,
+    ].join('\n'),
+  };
+}
+
+export function cancellationEmail(input: { church: Church; eventId: string; stripeSubscriptionId: string; stackName: string }): EmailText {
+  const { church } = input;
+  return {
+    subject: `[ChurchWise voice] Church ${church.churchId} cancelled its voice plan (line kept)`,
+    body: [
+      `Stripe subscription ${input.stripeSubscriptionId} of church ${church.churchId} (${church.name}) was cancelled (event ${input.eventId}).`,
+      '',
+      'The registry now says "cancelled". Nothing was released: the number, the LiveKit trunk, the dispatch rule and',
+      'the church_voice_agents row are all still in place, and the line still rings.',
+      '',
+      `To release the line (two runs of stack ${input.stackName}: record the decommission, then delete):`,
+      `  npx churchwise church decommission --church ${church.churchId}`,
+    ].join('\n'),
+  };
+}
+
+/** A voice plan was paid for, but the event does not say which church or where: the founder must step in. */
+export function unusablePurchaseEmail(input: {
+  eventId: string;
+  eventType: string;
+  churchId?: string;
+  stripeCustomerId?: string;
+  stripeSubscriptionId?: string;
+  failures: RuleFailure[];
+}): EmailText {
+  return {
+    subject: `[ChurchWise voice] Voice plan bought but not provisioned: ${input.failures.map((f) => f.property).join(', ')} unusable`,
+    body: [
+      `Stripe event ${input.eventId} (${input.eventType}) is a voice-plan purchase that cannot be provisioned automatically:`,
+      ...input.failures.map((f) => `  - ${f.reason}`),
+      '',
+      `Church id: ${input.churchId ?? '(none: set metadata.church_id or client_reference_id)'}`,
+      `Customer: ${input.stripeCustomerId ?? '?'}, subscription: ${input.stripeSubscriptionId ?? '?'}`,
+      '',
+      'Checkout sessions and subscriptions must carry metadata.church_id and metadata.area_code. To provision by hand:',
+      `  curl -X POST https://<webhook host>/admin/provision-number -H "authorization: Bearer $ADMIN_TOKEN" \\`,
+      `    -H 'content-type: application/json' -d '{"churchId":"<church id>","areaCode":"<3 digits>"}'`,
+    ].join('\n'),
+  };
+}
+
+/**
+ * Sends queued founder emails: on wake (right after the fact was committed) and on a timer for retries. One
+ * delivery pass at a time in this process; across processes the outbox rows are locked one by one.
+ */
+export class FounderNotifier {
+  private running?: Promise<void>;
+  private again = false;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly mailer: FounderMailer,
+    private readonly logger: Logger,
+    private readonly options: { retryPollMs: number; retryBaseMs: number; retryMaxMs: number } = {
+      retryPollMs: 30000,
+      retryBaseMs: 5000,
+      retryMaxMs: 600000,
+    },
+  ) {}
+
+  /** Starts the retry timer and sends anything left unsent by a previous process. */
+  start(): void {
+    this.wake();
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.deliverLoop().finally(() => {
+      this.running = undefined;
+      this.schedule();
+    });
+  }
+
+  /** Resolves once no delivery pass is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.idle();
+    this.mailer.close();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.wake(), this.options.retryPollMs);
+    this.timer.unref();
+  }
+
+  private async deliverLoop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        const report = await deliverFounderNotifications(this.pool, (n) => this.send(n), {
+          retryDelayMs: (attempts) =>
+            backoffMs({ attempts: Number.MAX_SAFE_INTEGER, baseDelayMs: this.options.retryBaseMs, maxDelayMs: this.options.retryMaxMs }, attempts),
+        });
+        if (report.sent || report.failed) this.logger.info({ component: 'founder-mail', ...report }, 'founder emails delivered');
+      } catch (error) {
+        this.logger.error({ component: 'founder-mail', err: error }, 'founder email outbox could not be read');
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async send(notification: FounderNotification): Promise<void> {
+    try {
+      await this.mailer.send({ subject: notification.subject, text: notification.body });
+      this.logger.info(
+        { component: 'founder-mail', notificationId: notification.id, churchId: notification.churchId, subject: notification.subject },
+        'founder emailed',
+      );
+    } catch (error) {
+      this.logger.warn(
+        { component: 'founder-mail', notificationId: notification.id, churchId: notification.churchId, err: error },
+        'founder email not sent; will retry',
+      );
+      throw error;
+    }
+  }
+}

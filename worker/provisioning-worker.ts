@@ -1,0 +1,453 @@
+/**
+ * The provisioning worker: drains the durable queue in PostgreSQL into stack runs.
+ *
+ * - One stack run at a time per stack: in this process the loop is serial, and across processes a PostgreSQL
+ *   session advisory lock on the stack name is held for the whole run (it dies with the connection, so a killed
+ *   process never leaves it behind).
+ * - One run provisions every church in the registry, so a run claims EVERY due job at once and settles each from
+ *   the run's result: a burst of purchases becomes one or two runs, not one run per purchase.
+ * - A failed attempt is retried with exponential backoff (the shared rule of vendors/vendor-request.ts); once
+ *   the budget is spent the job fails and exactly one founder email is put in the outbox, in the same transaction.
+ * - Holding the lock, any job still `running` was left by a dead process: it goes back to the queue. The stack
+ *   runner clears the engine's stale lock and pending operations before it runs, and the number's create is
+ *   idempotent, so the re-run adopts what the dead run bought instead of buying a second number.
+ * - Each job is settled from what THIS run reported for its church: a church that failed fails (and retries),
+ *   the others of the same run succeed; a run that could not start because another engine held the stack gives
+ *   its jobs back without spending an attempt.
+ * - A decommission is two runs under the same lock: the first records `decommission: true` on every resource of
+ *   the church, the second leaves the church out so the engine deletes them (see `decommission`).
+ */
+import { randomBytes } from 'crypto';
+import * as os from 'os';
+import type { Pool, PoolClient } from 'pg';
+import type { Logger } from 'pino';
+import { backoffMs } from '../vendors/vendor-request';
+import type { ChurchResource, StackRunResult, StackRunner } from '../stacks/provisioning-run';
+import { ChurchNotFoundError, getChurch, markDecommissioned, requestDecommission, type ChurchStatus } from '../registry/churches';
+import { withTransaction } from '../registry/db';
+import { queueFounderNotification } from '../registry/founder-notifications';
+import {
+  claim,
+  closeQueuedJobs,
+  listJobs,
+  nextDueAt,
+  requeueOrphaned,
+  settle,
+  unclaim,
+  type LineReport,
+  type ProvisioningJob,
+} from '../registry/jobs';
+import { provisioningFailedEmail } from './founder-mail';
+
+/** How often a job is retried, and how far apart. */
+export interface RetryBudget {
+  /** Stack runs a job may ride before it fails for good and the founder is emailed. */
+  maxAttempts: number;
+  /** Backoff before the 2nd attempt; doubles each attempt (with jitter), capped at maxDelayMs. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface WorkerOptions {
+  pool: Pool;
+  runner: StackRunner;
+  logger: Logger;
+  /** The stack the runner updates; also the name of the cross-process run lock. */
+  stackName: string;
+  retry: RetryBudget;
+  /** Identifies this process in locked_by (default host:pid:random). */
+  workerId?: string;
+  /** Pause after a wake-up before claiming, so the rest of a burst rides the same run (default 250 ms). */
+  gatherMs?: number;
+  /** How often to look for work queued by other processes and for retries coming due (default 5 s). */
+  pollIntervalMs?: number;
+  /** Called after a founder email was queued, to wake the notifier. */
+  onFounderNotification?: () => void;
+  /** Scrubs secrets from engine lines and errors before they are logged or stored. */
+  scrub?: (text: string) => string;
+}
+
+export interface RunReport {
+  runId: string;
+  /** Jobs the run carried. */
+  jobs: ProvisioningJob[];
+  /** The jobs after settling. */
+  settled: ProvisioningJob[];
+  result?: StackRunResult;
+  /** Why no run happened: another process holds the stack, or nothing was due. */
+  skipped?: 'stack-busy' | 'nothing-due';
+  /** Jobs found running from a dead process and queued again before this run. */
+  recovered: ProvisioningJob[];
+}
+
+/** What one stack run means for one job's church. */
+type JobOutcome = { ok: true; line: LineReport } | { ok: false; error: string; failedStep: string; line?: LineReport };
+
+export interface DecommissionReport {
+  churchId: string;
+  /** True once the stack holds nothing of the church any more. */
+  done: boolean;
+  /** The church's registry status at the end (`decommission`: phase 1 not finished; `decommissioned`: phase 2). */
+  status: ChurchStatus;
+  /** The stack runs this call made (at most two). */
+  runs: RunReport[];
+  /** Resources of the church still in the state (nothing when done). */
+  remaining: ChurchResource[];
+  error?: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const newRunId = () => `run-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+
+/** The first failure of the runs, for a report. */
+function runError(runs: RunReport[]): string | undefined {
+  return runs.map((r) => r.result?.error?.message).find((m) => m !== undefined);
+}
+
+export class ProvisioningWorker {
+  readonly workerId: string;
+  private readonly log: Logger;
+  private readonly engineLog: Logger;
+  private readonly scrub: (text: string) => string;
+  private loop?: Promise<void>;
+  private pending = false;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly options: WorkerOptions) {
+    this.workerId = options.workerId ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.log = options.logger.child({ component: 'worker', workerId: this.workerId, stack: options.stackName });
+    this.engineLog = options.logger.child({ component: 'engine', stack: options.stackName });
+    this.scrub = options.scrub ?? ((text) => text);
+  }
+
+  /** Re-queues what a dead process left running, then works the queue until stopped. */
+  start(): void {
+    this.log.info('provisioning worker started');
+    this.wake();
+  }
+
+  /** Something was queued: run soon (a run in progress is followed by another that picks it up). */
+  wake(): void {
+    if (this.stopped) return;
+    this.pending = true;
+    if (this.loop) return;
+    this.loop = this.runLoop().finally(() => {
+      this.loop = undefined;
+    });
+  }
+
+  /**
+   * Resolves when no job is queued or running any more, waiting through backoffs (tests, the CLI). Rejects if
+   * the worker is stopped first.
+   */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      if (this.stopped) throw new Error('worker stopped before the queue drained');
+      if (this.loop) {
+        await this.loop;
+        continue;
+      }
+      const open = await listJobs(this.options.pool, { states: ['queued', 'running'] });
+      if (open.length === 0) return;
+      const due = await nextDueAt(this.options.pool);
+      const wait = due ? due.getTime() - Date.now() : this.pollIntervalMs;
+      if (wait > 0) await sleep(Math.min(wait, this.pollIntervalMs));
+      this.wake();
+    }
+  }
+
+  /**
+   * Stops taking work and waits for the current run to finish. `abortRun` cancels it instead (the engine is
+   * signalled; the job stays running and the next start re-queues it).
+   */
+  async stop(options: { abortRun?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (options.abortRun) this.abort.abort(new Error('worker stopping'));
+    await this.loop;
+    this.log.info('provisioning worker stopped');
+  }
+
+  private get pollIntervalMs(): number {
+    return this.options.pollIntervalMs ?? 5000;
+  }
+
+  private async runLoop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    let busy = false;
+    while (this.pending && !this.stopped) {
+      this.pending = false;
+      await sleep(this.options.gatherMs ?? 250);
+      if (this.stopped) break;
+      try {
+        const report = await this.runOnce();
+        busy = report.skipped === 'stack-busy';
+        // After a run, look again: purchases that arrived during it are waiting for the next one.
+        if (report.jobs.length > 0) this.pending = true;
+      } catch (error) {
+        this.log.error({ err: error }, 'provisioning cycle failed; retrying at the next poll');
+        break;
+      }
+      if (busy) break;
+    }
+    await this.scheduleNext();
+  }
+
+  private async scheduleNext(): Promise<void> {
+    if (this.stopped) return;
+    let delay = this.pollIntervalMs;
+    try {
+      const due = await nextDueAt(this.options.pool);
+      if (due) delay = Math.max(0, Math.min(delay, due.getTime() - Date.now()));
+    } catch {
+      /* the database is unreachable: poll again later */
+    }
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.wake(), delay);
+    this.timer.unref();
+  }
+
+  /**
+   * One cycle: take the stack's run lock (or give up if another process holds it), re-queue orphans, claim every
+   * due job, run the stack once, settle each job. Callers outside the loop (the CLI) may use it directly.
+   */
+  async runOnce(): Promise<RunReport> {
+    const runId = newRunId();
+    const report = await this.withStackLock(runId, (recovered) => this.claimAndRun(runId, '', recovered));
+    return report ?? { runId, jobs: [], settled: [], recovered: [], skipped: 'stack-busy' };
+  }
+
+  /**
+   * Releases a church's line, in two stack runs under the run lock (waiting while another process runs the stack):
+   * 1. the church is marked `decommission`; the run declares it with `decommission: true`, which the providers
+   *    record on the number, trunk, rule and row (and the test ring goes: it owns nothing);
+   * 2. once the state shows the decommission on every resource, the church is marked `decommissioned`; the program
+   *    leaves it out and the run deletes what it had: the number is released at Telnyx, the trunk and rule go
+   *    from LiveKit, the row from church_voice_agents.
+   * Each run also provisions whatever else is due. Safe to repeat: it picks up at the phase the church is in.
+   */
+  async decommission(churchId: string): Promise<DecommissionReport> {
+    const runner = this.options.runner;
+    if (!runner.churchResources) throw new Error('decommission needs a stack runner that can read the state (VoiceStackRunner)');
+    const resourcesOf = () => runner.churchResources!(churchId);
+    for (;;) {
+      const runId = newRunId();
+      // undefined: another process held the run lock, or another engine the stack: wait, then go on from there.
+      const outcome = await this.withStackLock(runId, async (recovered): Promise<DecommissionReport | undefined> => {
+        const report: DecommissionReport = { churchId, done: false, runs: [], remaining: [], status: 'active' };
+        const church = await getChurch(this.options.pool, churchId);
+        if (!church) throw new ChurchNotFoundError(churchId);
+        let resources = await resourcesOf();
+        // Marked decommissioned by hand while something still lacks the recorded decommission: phase 1 again.
+        const reopen = church.status === 'decommissioned' && resources.some((r) => !r.decommission);
+        if (church.status !== 'decommission' && (church.status !== 'decommissioned' || reopen)) {
+          await withTransaction(this.options.pool, async (tx) => {
+            await requestDecommission(tx, churchId, { reopen });
+            await closeQueuedJobs(tx, churchId, 'church decommissioned: its line is released instead of provisioned');
+          });
+          this.log.info({ churchId, from: church.status }, 'church marked for decommission');
+        }
+        if ((await getChurch(this.options.pool, churchId))!.status === 'decommission') {
+          if (resources.some((r) => !r.decommission)) {
+            const run = await this.claimAndRun(runId, `decommission ${churchId} (1/2: record decommission)`, recovered.splice(0));
+            if (run.skipped === 'stack-busy') return undefined;
+            report.runs.push(run);
+            resources = await resourcesOf();
+          }
+          const unrecorded = resources.filter((r) => !r.decommission);
+          if (unrecorded.length > 0) {
+            report.status = 'decommission';
+            report.remaining = unrecorded;
+            report.error = `the decommission of church ${churchId} is not recorded on ${unrecorded.map((r) => r.urn.split('::').pop()).join(', ')}: ${runError(report.runs) ?? 'see the engine output'}`;
+            return report;
+          }
+          await markDecommissioned(this.options.pool, churchId);
+          this.log.info({ churchId, resources: resources.length }, 'decommission recorded on every resource; church marked decommissioned');
+        }
+        if (resources.length > 0) {
+          const run = await this.claimAndRun(`${runId}-release`, `decommission ${churchId} (2/2: release)`, recovered.splice(0));
+          if (run.skipped === 'stack-busy') return undefined;
+          report.runs.push(run);
+          resources = await resourcesOf();
+        }
+        report.status = 'decommissioned';
+        report.remaining = resources;
+        if (resources.length > 0) {
+          report.error = `church ${churchId} still has ${resources.map((r) => r.urn.split('::').pop()).join(', ')} after the release run: ${runError(report.runs) ?? 'see the engine output'}`;
+          return report;
+        }
+        report.done = true;
+        this.log.info({ churchId }, 'church decommissioned: number, trunk, rule and row released');
+        return report;
+      });
+      if (outcome) return outcome;
+      if (this.stopped) throw new Error('worker stopped while waiting for the stack');
+      await sleep(this.pollIntervalMs);
+    }
+  }
+
+  /**
+   * Runs `body` holding the stack's cross-process run lock, after re-queueing what a dead process left running.
+   * Returns undefined when another process holds the lock.
+   */
+  private async withStackLock<T>(runId: string, body: (recovered: ProvisioningJob[]) => Promise<T>): Promise<T | undefined> {
+    const lockClient = await this.options.pool.connect();
+    let locked = false;
+    let broken = false;
+    try {
+      locked = await this.tryLock(lockClient);
+      if (!locked) {
+        this.log.info({ runId }, 'another process is running this stack; will look again later');
+        return undefined;
+      }
+      const recovered = await requeueOrphaned(this.options.pool, 'interrupted: a worker stopped during the stack run');
+      for (const job of recovered) {
+        this.log.warn({ jobId: job.id, churchId: job.churchId, note: job.lastError }, 'job left running by a dead worker queued again');
+      }
+      return await body(recovered);
+    } catch (error) {
+      broken = true;
+      throw error;
+    } finally {
+      if (locked) {
+        await lockClient.query('select pg_advisory_unlock(hashtext($1))', [this.lockKey]).catch(() => {
+          broken = true;
+        });
+      }
+      // A connection that failed mid-cycle is destroyed, which also drops any lock it still held.
+      lockClient.release(broken);
+    }
+  }
+
+  /** Claims every due job and runs the stack once for them (also with none, when `purpose` says why). */
+  private async claimAndRun(runId: string, purpose: string, recovered: ProvisioningJob[]): Promise<RunReport> {
+    const report: RunReport = { runId, jobs: [], settled: [], recovered };
+    report.jobs = await claim(this.options.pool, { workerId: this.workerId, runId });
+    if (report.jobs.length === 0 && !purpose) return { ...report, skipped: 'nothing-due' };
+    report.result = await this.runStack(runId, report.jobs, purpose);
+    if (report.result.busy) {
+      // Nothing ran: the jobs go back as they were, due at the next look.
+      await unclaim(this.options.pool, report.jobs, runId, new Date(Date.now() + this.pollIntervalMs));
+      this.log.info({ runId, jobs: report.jobs.map((j) => j.id), reason: report.result.error?.message }, 'stack busy; jobs given back to the queue');
+      return { ...report, skipped: 'stack-busy' };
+    }
+    report.settled = await this.settleAll(runId, report.jobs, report.result);
+    return report;
+  }
+
+  private get lockKey(): string {
+    return `churchwise-voice:stack-run:${this.options.stackName}`;
+  }
+
+  private async tryLock(client: PoolClient): Promise<boolean> {
+    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtext($1)) as locked', [this.lockKey]);
+    return rows[0].locked;
+  }
+
+  private async runStack(runId: string, jobs: ProvisioningJob[], purpose = ''): Promise<StackRunResult> {
+    const churches = jobs.map((j) => j.churchId);
+    const log = this.log.child({ runId });
+    log.info({ churches, jobs: jobs.map((j) => j.id), purpose: purpose || undefined }, 'stack run starting');
+    const engineLog = this.engineLog.child({ runId });
+    const reasons = [purpose, ...jobs.map((j) => `${j.churchId} (${j.reason})`)].filter(Boolean);
+    let result: StackRunResult;
+    try {
+      result = await this.options.runner.provision({
+        reason: `${runId}: ${reasons.join(', ')}`.slice(0, 1000),
+        onOutput: (chunk) => {
+          for (const line of chunk.split('\n')) if (line.trim()) engineLog.info(this.scrub(line.replace(/\s+$/, '')));
+        },
+        signal: this.abort.signal,
+      });
+    } catch (error) {
+      result = { ok: false, churches: [], error: { message: error instanceof Error ? error.message : String(error), failedStep: 'engine' } };
+    }
+    const scrubbed = (failure?: { message: string }) => failure && { ...failure, message: this.scrub(failure.message) };
+    if (result.ok) log.info({ lines: result.churches.length, recovered: result.recovered }, 'stack run succeeded');
+    else if (result.busy) log.info({ reason: result.error?.message, recovered: result.recovered }, 'stack run did not start: stack busy');
+    else log.warn({ error: scrubbed(result.error), failures: result.failures?.map(scrubbed), recovered: result.recovered }, 'stack run failed');
+    return result;
+  }
+
+  /** What the run means for one job's church: its own failure, else its line as this run reported it. */
+  private outcomeFor(job: ProvisioningJob, result: StackRunResult): JobOutcome {
+    const line = result.churches.find((c) => c.churchId === job.churchId);
+    const failure =
+      result.failures?.find((f) => f.churchId === job.churchId) ?? (result.error?.churchId === job.churchId ? result.error : undefined);
+    if (failure) {
+      return { ok: false, error: this.scrub(failure.message || 'the stack run failed without an error message'), failedStep: failure.failedStep ?? 'engine', line };
+    }
+    if (!line) {
+      // Not reached: the run failed as a whole (program, engine) or stopped at another church first.
+      const general = result.error && result.error.churchId === undefined ? result.error : undefined;
+      if (general) return { ok: false, error: this.scrub(general.message || 'the stack run failed without an error message'), failedStep: general.failedStep ?? 'engine' };
+      const why = result.ok
+        ? `the stack run succeeded but reported no line for church ${job.churchId}`
+        : `the stack run stopped at church ${result.error?.churchId} (${result.error?.failedStep ?? 'engine'}: ${result.error?.message}) before church ${job.churchId} was provisioned`;
+      return { ok: false, error: this.scrub(why), failedStep: 'engine' };
+    }
+    if (line.ring && !line.ring.ok) {
+      return { ok: false, error: `test ring of ${line.phoneNumber ?? 'the new number'} failed: ${line.ring.cause ?? 'no cause given'}`, failedStep: 'test-ring', line };
+    }
+    if (!line.phoneNumber || !line.trunkId) {
+      return { ok: false, error: `the stack run reported an incomplete line for church ${job.churchId}`, failedStep: 'engine', line };
+    }
+    // This church's line is complete in this run, whatever else failed.
+    return { ok: true, line };
+  }
+
+  private async settleAll(runId: string, jobs: ProvisioningJob[], result: StackRunResult): Promise<ProvisioningJob[]> {
+    const settled: ProvisioningJob[] = [];
+    let emailed = false;
+    for (const job of jobs) {
+      const outcome = this.outcomeFor(job, result);
+      let changedDuringRun = false;
+      const done = await withTransaction(this.options.pool, async (tx) => {
+        if (outcome.ok) {
+          // The church changed after this run claimed it (a second event of its subscription, a new area code):
+          // the run may have read the registry before that, and no other job exists to carry the change (one
+          // open job per church), so this one goes round again instead of closing. No attempt is spent.
+          const church = await getChurch(tx, job.churchId);
+          if (church && job.lockedAt && church.updatedAt > job.lockedAt) {
+            changedDuringRun = true;
+            return (await unclaim(tx, [job], runId, new Date()))[0];
+          }
+          return settle(tx, { id: job.id, runId }, outcome);
+        }
+        const retryAt =
+          job.attempts < this.options.retry.maxAttempts
+            ? new Date(Date.now() + backoffMs({ attempts: this.options.retry.maxAttempts, ...this.options.retry }, job.attempts))
+            : undefined;
+        const after = await settle(tx, { id: job.id, runId }, { ...outcome, retryAt });
+        if (after?.state === 'failed') {
+          const church = await getChurch(tx, job.churchId);
+          const email = provisioningFailedEmail({ job: after, church, failedStep: outcome.failedStep, error: outcome.error, stackName: this.options.stackName });
+          emailed = (await queueFounderNotification(tx, {
+            dedupeKey: `job-failed:${after.id}`,
+            churchId: after.churchId,
+            jobId: after.id,
+            subject: email.subject,
+            body: email.body,
+          })) || emailed;
+        }
+        return after;
+      });
+      if (!done) {
+        this.log.warn({ runId, jobId: job.id }, 'job was taken from this run before it settled; left as it is');
+        continue;
+      }
+      settled.push(done);
+      const fields = { runId, jobId: done.id, churchId: done.churchId, attempts: done.attempts };
+      if (changedDuringRun) this.log.info(fields, 'church changed during the run; queued again so the next run applies the change');
+      else if (done.state === 'succeeded') this.log.info({ ...fields, phoneNumber: done.phoneNumber }, 'church line live');
+      else if (done.state === 'queued') this.log.warn({ ...fields, failedStep: done.failedStep, error: done.lastError, retryAt: done.nextAttemptAt }, 'provisioning attempt failed; will retry');
+      else this.log.error({ ...fields, failedStep: done.failedStep, error: done.lastError }, 'provisioning failed for good; founder emailed');
+    }
+    if (emailed) this.options.onFounderNotification?.();
+    return settled;
+  }
+}
