@@ -10,10 +10,10 @@
 import type { EngineEvent, Stack } from '@pulumi/pulumi/automation';
 import { openLiveSystems } from '../stacks/live-systems';
 import { driftReport } from '../checks/drift';
-import { upWithoutReadback } from '../stacks/provisioning-run';
+import { upWithoutReadback } from '../engine/up-without-readback';
 import { openVoiceStack, recoverStack, type VoiceStackOptions } from '../engine/voice-stack';
 
-/** `up`: the webhook's run. `drift`: the founder's drift report (checks/drift.ts: preview --refresh + unmanaged). */
+/** `up`: the webhook's run. `drift`: the founder's drift report (checks/drift/: preview --refresh + unmanaged). */
 export type EngineOperation = 'up' | 'drift';
 
 export interface EngineRunRequest {

@@ -11,6 +11,7 @@
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
+const { freshBuild } = require('../common/compiled-build');
 
 /** Global names shared with providers/shared-reads.ts (SHARED_READS_FLAG, SHARED_LISTS_STORE). */
 const SHARED_READS_FLAG = '__churchwiseSharedReads';
@@ -136,9 +137,15 @@ const providers = new Map();
 exports.load = function load(root, moduleName) {
   let provider = providers.get(moduleName);
   if (!provider) {
-    enableTypeScript(root);
-    provider = hosted(require(path.join(root, 'providers', moduleName)).provider);
+    // The compiled build (npm run build) when it was built from exactly the sources on disk: plain node, no
+    // transpiler. Otherwise the TypeScript itself, a development convenience.
+    const dist = freshBuild(root);
+    if (!dist) enableTypeScript(root);
+    provider = hosted(require(path.join(dist ?? root, 'providers', moduleName)).provider);
     providers.set(moduleName, provider);
   }
   return provider;
 };
+
+/** Whether this process runs the providers compiled (for tests and diagnostics). */
+exports.runsCompiled = () => !(/** @type {Record<string, unknown>} */ (globalThis)[TYPESCRIPT_FLAG]);

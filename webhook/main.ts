@@ -17,7 +17,8 @@ async function main(): Promise<void> {
   const migrations = await migrate(service.pool);
   service.logger.info({ applied: migrations.applied, alreadyApplied: migrations.alreadyApplied.length }, 'registry schema up to date');
   const address = await service.start();
-  service.logger.info({ address, stack: config.stackName }, 'webhook service listening');
+  // `code` says what runs: the compiled build (npm run build, plain node) or the TypeScript through ts-node.
+  service.logger.info({ address, stack: config.stackName, code: __filename.endsWith('.js') ? 'compiled' : 'typescript' }, 'webhook service listening');
 
   let closing = false;
   const shutdown = (signal: string) => {

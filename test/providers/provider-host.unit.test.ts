@@ -1,3 +1,7 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
 /**
  * What the provider host does around every provider's check: a refused credential input is reported without its
  * property, because the engine prints a property's failure with the refused value itself. No network.
@@ -34,5 +38,47 @@ describe('withoutSecretValues', () => {
       { property: 'adoptId', reason: 'locked' },
     ];
     expect(withoutSecretValues({ failures }).failures).toEqual(failures);
+  });
+});
+
+describe('which code the provider host runs', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const build = require('../../common/compiled-build.js') as {
+    STAMP_FILE: string;
+    sourcesHash: (root: string) => string;
+    freshBuild: (root: string) => string | undefined;
+  };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const host = require('../../providers/provider-host.js') as { load: (root: string, module: string) => { check: Function } };
+
+  /** A project with one provider source, and a build of it that answers check differently. */
+  function project(): string {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'provider-host-'));
+    fs.writeFileSync(path.join(root, 'tsconfig.json'), '{}');
+    fs.mkdirSync(path.join(root, 'providers'));
+    fs.writeFileSync(path.join(root, 'providers', 'greeting.ts'), 'export const provider = {};\n');
+    fs.mkdirSync(path.join(root, 'dist', 'providers'), { recursive: true });
+    fs.writeFileSync(
+      path.join(root, 'dist', 'providers', 'greeting.js'),
+      "exports.provider = { check: async (_o, news) => ({ inputs: { ...news, from: 'compiled build' } }) };\n",
+    );
+    fs.writeFileSync(path.join(root, 'dist', build.STAMP_FILE), `${build.sourcesHash(root)}\n`);
+    return root;
+  }
+
+  it('runs the compiled build when it was built from exactly the sources on disk', async () => {
+    const root = project();
+    expect(build.freshBuild(root)).toBe(path.join(root, 'dist'));
+    const provider = host.load(root, 'greeting');
+    expect(await provider.check({}, { name: 'x' })).toEqual({ inputs: { name: 'x', from: 'compiled build' } });
+  });
+
+  it('never runs a build older than the sources (an edited checkout), nor one without its stamp', () => {
+    const root = project();
+    fs.appendFileSync(path.join(root, 'providers', 'greeting.ts'), '// edited after the build\n');
+    expect(build.freshBuild(root)).toBeUndefined();
+    const unstamped = project();
+    fs.rmSync(path.join(unstamped, 'dist', build.STAMP_FILE));
+    expect(build.freshBuild(unstamped)).toBeUndefined();
   });
 });

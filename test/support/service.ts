@@ -158,10 +158,22 @@ export class ServiceProcess extends ServiceClient {
     super(base, config);
   }
 
-  static async start(stack: VoiceStackFixture, config: ServiceConfig, extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
+  /**
+   * Starts webhook/main.ts through ts-node, or with `compiled` the build in dist/ (`npm run build`) with plain node,
+   * as production runs it.
+   */
+  static async start(
+    stack: VoiceStackFixture,
+    config: ServiceConfig,
+    extraEnv: Record<string, string> = {},
+    options: { compiled?: boolean } = {},
+  ): Promise<ServiceProcess> {
     const logFile = path.join(stack.work.dir, `service-${Date.now()}.log`);
     const out = fs.openSync(logFile, 'a');
-    const child = spawn(process.execPath, [TS_NODE, '--transpile-only', path.join(REPO_ROOT, 'webhook', 'main.ts')], {
+    const entry = options.compiled
+      ? [path.join(REPO_ROOT, 'dist', 'webhook', 'main.js')]
+      : [TS_NODE, '--transpile-only', path.join(REPO_ROOT, 'webhook', 'main.ts')];
+    const child = spawn(process.execPath, entry, {
       cwd: REPO_ROOT,
       env: serviceEnvironment(stack, config, extraEnv),
       detached: true,
