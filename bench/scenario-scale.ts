@@ -2,7 +2,7 @@
  * Scenarios 2, 4 and the engine half of 5: one stack grown to each size N (test rings off, no latency, checkpoint
  * only at the end, so the growth is cheap; it is not measured), then at each N, with the injected latency:
  * - a no-op `up` (nothing changed: any vendor call here is a call for an unchanged church),
- * - the drift check (checks/drift.ts, as `npm run drift`: preview --refresh reads every resource from its
+ * - the drift check (checks/drift/, as `npm run drift`: preview --refresh reads every resource from its
  *   vendor, then the unmanaged objects are listed),
  * - adding one church (the webhook's run for a new purchase),
  * and at the largest N the add-one again with PULUMI_SKIP_CHECKPOINTS=true (what checkpoint writes cost) and the no-op

@@ -10,6 +10,7 @@ import { withOutboundCallSlot } from '../providers/call-slots';
 import { ringLine, telnyxCallControl, type RingResult } from '../providers/line-ring';
 import { telnyxSettings } from '../vendors/vendor-settings';
 import { DEFAULT_RING_TIMEOUT_SECS } from '../providers/test-ring';
+import { LIVEKIT_SIP_DISPATCH_RULE_KIND } from '../providers/livekit-sip-dispatch-rule';
 import { resourceName, stackLines, stateResources, type LiveSystems } from '../stacks/live-systems';
 import { Pool } from 'pg';
 import { recordRing } from '../registry/rings';
@@ -44,7 +45,7 @@ async function lineOf(live: LiveSystems, churchId: string): Promise<Omit<RingedL
     const known = lines.map((l) => l.churchId).join(', ') || 'none';
     throw new Error(`church ${churchId} has no line in stack ${live.stackName} (lines: ${known}); provision it first (pulumi up)`);
   }
-  const rule = (await stateResources(live.stack)).find((r) => resourceName(r.urn) === `church-${churchId}-dispatch` && r.id);
+  const rule = (await stateResources(live.stack)).find((r) => resourceName(r.urn) === LIVEKIT_SIP_DISPATCH_RULE_KIND.childName(`church-${churchId}`) && r.id);
   const roomPrefix = typeof rule?.outputs?.roomPrefix === 'string' ? rule.outputs.roomPrefix : undefined;
   return {
     churchId,

@@ -1,9 +1,9 @@
 import * as pulumi from '@pulumi/pulumi';
-import { ChurchVoiceAgentRow } from '../providers/church-voice-agent-row';
-import { LiveKitSipDispatchRule } from '../providers/livekit-sip-dispatch-rule';
-import { LiveKitSipInboundTrunk } from '../providers/livekit-sip-inbound-trunk';
-import { TelnyxPhoneNumber } from '../providers/telnyx-phone-number';
-import { TestRing } from '../providers/test-ring';
+import { CHURCH_VOICE_AGENT_ROW_KIND, ChurchVoiceAgentRow } from '../providers/church-voice-agent-row';
+import { LIVEKIT_SIP_DISPATCH_RULE_KIND, LiveKitSipDispatchRule } from '../providers/livekit-sip-dispatch-rule';
+import { LIVEKIT_SIP_INBOUND_TRUNK_KIND, LiveKitSipInboundTrunk } from '../providers/livekit-sip-inbound-trunk';
+import { TELNYX_PHONE_NUMBER_KIND, TelnyxPhoneNumber } from '../providers/telnyx-phone-number';
+import { TEST_RING_KIND, TestRing } from '../providers/test-ring';
 
 /** One church's line as the program declares it. */
 export interface ChurchVoiceLineArgs {
@@ -31,7 +31,8 @@ export function churchRoomPrefix(churchId: string): string {
 /**
  * Number -> inbound trunk (that number, no auth) -> dispatch rule (that trunk, the agent, the church id in
  * metadata) -> church_voice_agents row -> test ring. Children are parented to the component so a preview reads
- * per church, and each step depends on the one before through its inputs.
+ * per church, and each step depends on the one before through its inputs. Each child is named by its kind's
+ * descriptor (providers/resource-kinds.ts), which the run's results and drift read the names back with.
  */
 export class ChurchVoiceLine extends pulumi.ComponentResource {
   readonly phoneNumber: pulumi.Output<string>;
@@ -49,7 +50,7 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
     // Adoption verifies what the program states and changes nothing, so an adopted line states only what
     // identifies it (number, connection, church reference, trunk numbers), not labels it never had.
     const number = new TelnyxPhoneNumber(
-      `${name}-number`,
+      TELNYX_PHONE_NUMBER_KIND.childName(name),
       adopted
         ? {
             adoptId: args.adopt!.phoneNumber,
@@ -71,7 +72,7 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
     );
 
     const trunk = new LiveKitSipInboundTrunk(
-      `${name}-trunk`,
+      LIVEKIT_SIP_INBOUND_TRUNK_KIND.childName(name),
       adopted
         ? { adoptId: args.adopt!.trunkId, numbers: [number.phoneNumber], decommission: args.decommission }
         : {
@@ -87,7 +88,7 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
     // An adopted line owns its rule too: the one named in config, else the one LiveKit has routing its trunk. It
     // states only what identifies it (the trunk, the agent), like the rest of an adopted line.
     const rule = new LiveKitSipDispatchRule(
-      `${name}-dispatch`,
+      LIVEKIT_SIP_DISPATCH_RULE_KIND.childName(name),
       adopted
         ? {
             trunkIds: [trunk.sipTrunkId],
@@ -110,7 +111,7 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
     const dispatchRuleId: pulumi.Output<string | undefined> = rule.sipDispatchRuleId;
 
     const row = new ChurchVoiceAgentRow(
-      `${name}-row`,
+      CHURCH_VOICE_AGENT_ROW_KIND.childName(name),
       {
         churchId: args.churchId,
         phoneNumber: number.phoneNumber,
@@ -128,7 +129,7 @@ export class ChurchVoiceLine extends pulumi.ComponentResource {
     // Declared through the decommission too, so the ring's record goes with the rest of the line and no sooner.
     if (args.ringFrom) {
       this.ring = new TestRing(
-        `${name}-ring`,
+        TEST_RING_KIND.childName(name),
         {
           churchId: args.churchId,
           phoneNumber: number.phoneNumber,

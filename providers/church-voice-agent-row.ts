@@ -23,6 +23,7 @@ import {
 } from '../vendors/supabase-client';
 import { VendorError } from '../vendors/vendor-request';
 import { howToDecommission } from './refusals';
+import { changedByHand, formatValue, resourceKind } from './resource-kind';
 
 export interface ChurchVoiceAgentRowInputs {
   /** The church's id (its registry key), e.g. a UUID; the row's primary key. */
@@ -299,6 +300,20 @@ export const provider: pulumi.dynamic.ResourceProvider<ChurchVoiceAgentRowInputs
   },
 };
 
+/** A church's church_voice_agents row among the kinds of a line (providers/resource-kinds.ts), and how drift words it. */
+export const CHURCH_VOICE_AGENT_ROW_KIND = resourceKind({
+  module: 'supabase',
+  typeName: 'ChurchVoiceAgentRow',
+  step: 'church-row',
+  driftKind: 'row',
+  label: 'church_voice_agents row',
+  nameSuffix: '-row',
+  bookkeepingOutputs: ROW_BOOKKEEPING_OUTPUTS,
+  describeChange: (_id, _before, change) => changedByHand(`church_voice_agents.${change.property}`, change),
+  describeMissing: (id, before) =>
+    `the church_voice_agents row of ${id} was deleted by hand: the agent cannot look the church up by ${formatValue(before.phoneNumber)}`,
+});
+
 export type ChurchVoiceAgentRowArgs = ResourceArgs<ChurchVoiceAgentRowInputs>;
 
 export class ChurchVoiceAgentRow extends pulumi.dynamic.Resource {
@@ -329,6 +344,6 @@ export class ChurchVoiceAgentRow extends pulumi.dynamic.Resource {
       createdAt: undefined,
       updatedAt: undefined,
     };
-    super(projectProvider('church-voice-agent-row'), name, { ...everyOutput, ...args }, opts, 'supabase', 'ChurchVoiceAgentRow');
+    super(projectProvider('church-voice-agent-row'), name, { ...everyOutput, ...args }, opts, CHURCH_VOICE_AGENT_ROW_KIND.module, CHURCH_VOICE_AGENT_ROW_KIND.typeName);
   }
 }

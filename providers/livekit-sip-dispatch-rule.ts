@@ -20,6 +20,7 @@ import {
   type ResourceArgs,
 } from './resource-inputs';
 import { VendorError } from '../vendors/vendor-request';
+import { changedByHand, formatValue, resourceKind } from './resource-kind';
 
 /** The single multi-tenant agent deployed on LiveKit: it serves every church. */
 export const DEFAULT_AGENT_NAME = 'churchwiseai-voice';
@@ -334,6 +335,25 @@ export const provider = liveKitSipProvider<
   },
 });
 
+/** A church's dispatch rule among the kinds of a line (providers/resource-kinds.ts), and how drift words it. */
+export const LIVEKIT_SIP_DISPATCH_RULE_KIND = resourceKind({
+  module: 'livekit',
+  typeName: 'LiveKitSipDispatchRule',
+  step: 'dispatch-rule',
+  driftKind: 'dispatch-rule',
+  label: 'dispatch rule',
+  nameSuffix: '-dispatch',
+  describeChange(id, _before, change) {
+    const { property, before: was, after: now } = change;
+    if (property === 'trunkIds') return `dispatch rule ${id} now routes trunk(s) ${formatValue(now)} (was ${formatValue(was)})`;
+    if (property === 'agentName') {
+      return `dispatch rule ${id} dispatches agent "${formatValue(now)}" (was "${formatValue(was)}"): the church's calls get no answer from churchwiseai-voice`;
+    }
+    return changedByHand(`${property} of ${id}`, change);
+  },
+  describeMissing: (id) => `dispatch rule ${id} was deleted by hand: calls reach LiveKit but no room is made, so no agent answers`,
+});
+
 export type LiveKitSipDispatchRuleArgs = ResourceArgs<LiveKitSipDispatchRuleInputs>;
 
 export class LiveKitSipDispatchRule extends pulumi.dynamic.Resource {
@@ -378,6 +398,6 @@ export class LiveKitSipDispatchRule extends pulumi.dynamic.Resource {
       roomConfig: undefined,
       media: undefined,
     };
-    super(projectProvider('livekit-sip-dispatch-rule'), name, { ...outputsOnly, ...args }, opts, 'livekit', 'LiveKitSipDispatchRule');
+    super(projectProvider('livekit-sip-dispatch-rule'), name, { ...outputsOnly, ...args }, opts, LIVEKIT_SIP_DISPATCH_RULE_KIND.module, LIVEKIT_SIP_DISPATCH_RULE_KIND.typeName);
   }
 }

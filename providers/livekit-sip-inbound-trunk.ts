@@ -19,6 +19,7 @@ import {
   type FieldKind,
   type ResourceArgs,
 } from './resource-inputs';
+import { changedByHand, formatValue, resourceKind } from './resource-kind';
 
 export interface LiveKitSipInboundTrunkInputs {
   /** Human-readable trunk name, e.g. "church 7c1e... +14144007103". Required unless locked. */
@@ -250,6 +251,53 @@ export const provider = liveKitSipProvider<
   remove: (client, id) => client.deleteTrunk(id),
 });
 
+/** The auth outputs: the username and the password flag change together, so drift says them as one change. */
+const AUTH_OUTPUTS = ['authUsername', 'authPasswordSet', 'authRealm'];
+
+const asStrings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+
+/** A church's trunk among the kinds of a line (providers/resource-kinds.ts), and how drift words it. */
+export const LIVEKIT_SIP_INBOUND_TRUNK_KIND = resourceKind({
+  module: 'livekit',
+  typeName: 'LiveKitSipInboundTrunk',
+  step: 'livekit-trunk',
+  driftKind: 'trunk',
+  label: 'LiveKit trunk',
+  nameSuffix: '-trunk',
+  describeChange(id, _before, change) {
+    const { property, before: was, after: now } = change;
+    if (property === 'numbers') {
+      const oldNumbers = asStrings(was);
+      const newNumbers = asStrings(now);
+      const added = newNumbers.filter((n) => !oldNumbers.includes(n));
+      const removed = oldNumbers.filter((n) => !newNumbers.includes(n));
+      const parts = [
+        ...removed.map((n) => `${n} removed from trunk ${id} by hand: calls to it get "no trunk found"`),
+        ...added.map((n) => `${n} added to trunk ${id} by hand: calls to it now reach this trunk's church`),
+      ];
+      return parts.join('; ') || `trunk ${id} numbers changed by hand: ${formatValue(was)} -> ${formatValue(now)}`;
+    }
+    if (AUTH_OUTPUTS.includes(property)) {
+      return now
+        ? `auth set on trunk ${id} by hand: LiveKit challenges Telnyx's INVITEs, which carry no credentials, so every call fails`
+        : `auth removed from trunk ${id}`;
+    }
+    if (property === 'allowedNumbers') {
+      return `caller allow-list on trunk ${id} changed by hand to ${formatValue(now)}: every other caller is refused`;
+    }
+    return changedByHand(`${property} of ${id}`, change);
+  },
+  describeMissing: (id, before) => `trunk ${id} was deleted by hand: calls to ${formatValue(before.numbers)} get "no trunk found"`,
+  describeRepairs(changes) {
+    const was = (property: string) => changes.find((c) => c.property === property);
+    const repairs: string[] = [];
+    if (was('numbers')) repairs.push(`set the trunk's numbers back to ${formatValue(was('numbers')!.before)}`);
+    if (changes.some((c) => AUTH_OUTPUTS.includes(c.property))) repairs.push('remove the auth');
+    if (was('allowedNumbers')) repairs.push('remove the caller allow-list');
+    return repairs;
+  },
+});
+
 export type LiveKitSipInboundTrunkArgs = ResourceArgs<LiveKitSipInboundTrunkInputs>;
 
 export class LiveKitSipInboundTrunk extends pulumi.dynamic.Resource {
@@ -291,6 +339,6 @@ export class LiveKitSipInboundTrunk extends pulumi.dynamic.Resource {
       maxCallDurationSeconds: undefined,
       media: undefined,
     };
-    super(projectProvider('livekit-sip-inbound-trunk'), name, { ...outputsOnly, ...args }, opts, 'livekit', 'LiveKitSipInboundTrunk');
+    super(projectProvider('livekit-sip-inbound-trunk'), name, { ...outputsOnly, ...args }, opts, LIVEKIT_SIP_INBOUND_TRUNK_KIND.module, LIVEKIT_SIP_INBOUND_TRUNK_KIND.typeName);
   }
 }

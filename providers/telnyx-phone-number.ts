@@ -14,6 +14,7 @@ import {
 } from '../vendors/telnyx-client';
 import { VendorError } from '../vendors/vendor-request';
 import { howToDecommission } from './refusals';
+import { changedByHand, formatValue, resourceKind } from './resource-kind';
 
 /**
  * A church's Telnyx phone number: the resource that spends money and holds a customer's line.
@@ -693,6 +694,32 @@ function pickLive(olds: TelnyxPhoneNumberOutputs) {
   return withoutUndefined({ phoneNumber, phoneNumberId, orderId, connectionId, customerReference, status, tags, deletionLockEnabled });
 }
 
+/** A church's number among the kinds of a line (providers/resource-kinds.ts), and how drift words it. */
+export const TELNYX_PHONE_NUMBER_KIND = resourceKind({
+  module: 'telnyx',
+  typeName: 'TelnyxPhoneNumber',
+  step: 'telnyx-number',
+  driftKind: 'number',
+  label: 'Telnyx number',
+  nameSuffix: '-number',
+  describeChange(id, before, change) {
+    const { property, before: was, after: now } = change;
+    const number = typeof before.phoneNumber === 'string' ? before.phoneNumber : id;
+    if (property === 'connectionId') {
+      return now
+        ? `${number} moved to connection ${formatValue(now)} by hand (was ${formatValue(was)}): its calls go wherever that connection points`
+        : `${number} was taken off connection ${formatValue(was)} by hand: calls to it reach no one`;
+    }
+    if (property === 'status') return `${number} is now "${formatValue(now)}" at Telnyx (was "${formatValue(was)}")`;
+    return changedByHand(`${property} of ${id}`, change);
+  },
+  describeMissing: (id, before) => `${formatValue(before.phoneNumber ?? id)} is gone from the Telnyx account (released or ported by hand)`,
+  describeRepairs(changes) {
+    const moved = changes.find((c) => c.property === 'connectionId');
+    return moved ? [`move it back to connection ${formatValue(moved.before)}`] : [];
+  },
+});
+
 export interface TelnyxPhoneNumberArgs {
   areaCode?: pulumi.Input<string>;
   phoneNumber?: pulumi.Input<string>;
@@ -740,8 +767,8 @@ export class TelnyxPhoneNumber extends pulumi.dynamic.Resource {
         deletionLockEnabled: undefined,
       },
       opts,
-      'telnyx',
-      'TelnyxPhoneNumber',
+      TELNYX_PHONE_NUMBER_KIND.module,
+      TELNYX_PHONE_NUMBER_KIND.typeName,
     );
   }
 }

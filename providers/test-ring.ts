@@ -29,6 +29,7 @@ import {
   type FieldKind,
   type ResourceArgs,
 } from './resource-inputs';
+import { resourceKind } from './resource-kind';
 
 export interface TestRingInputs {
   churchId: string;
@@ -244,6 +245,17 @@ export const provider: pulumi.dynamic.ResourceProvider<TestRingInputs, TestRingO
   },
 };
 
+/** A line's test ring among the kinds of a line (providers/resource-kinds.ts), and how drift words it. */
+export const TEST_RING_KIND = resourceKind({
+  module: 'churchwise',
+  typeName: 'TestRing',
+  step: 'test-ring',
+  driftKind: 'test-ring',
+  label: 'test ring',
+  nameSuffix: '-ring',
+  describeMissing: (id) => `${id} is gone`,
+});
+
 export type TestRingArgs = ResourceArgs<TestRingInputs>;
 
 export class TestRing extends pulumi.dynamic.Resource {
@@ -270,6 +282,6 @@ export class TestRing extends pulumi.dynamic.Resource {
       elapsedMs: undefined,
       roomName: undefined,
     };
-    super(projectProvider('test-ring'), name, { ...outputsOnly, ...args }, opts, 'churchwise', 'TestRing');
+    super(projectProvider('test-ring'), name, { ...outputsOnly, ...args }, opts, TEST_RING_KIND.module, TEST_RING_KIND.typeName);
   }
 }

@@ -1,9 +1,13 @@
 import { ConcurrentUpdateError, EngineEvent, type Stack, type UpOptions, type UpResult } from '@pulumi/pulumi/automation';
 import { singleFlight } from '../engine/single-flight';
 import { RecoveryReport, VoiceStackOptions, openVoiceStack, recoverStack } from '../engine/voice-stack';
+import { kindOfType, type LineStep } from '../providers/resource-kinds';
 
-/** The step of a church's line a failure belongs to, named after the resource that failed. */
-export type ProvisioningStep = 'telnyx-number' | 'livekit-trunk' | 'dispatch-rule' | 'church-row' | 'test-ring' | 'engine';
+/**
+ * The step of a church's line a failure belongs to: the step of the resource kind that failed
+ * (providers/resource-kinds.ts), or the engine's.
+ */
+export type ProvisioningStep = LineStep | 'engine';
 
 /** A church's line as this run's engine events reported it (created, updated, or unchanged and confirmed). */
 export interface ChurchLine {
@@ -48,27 +52,19 @@ export interface StackRunner {
   churchResources?(churchId: string): Promise<ChurchResource[]>;
 }
 
-/** Resource type (last segment of the URN's type) -> the step of a line it is, and its name suffix. */
-const STEP_BY_TYPE: Record<string, { step: ProvisioningStep; suffix: string }> = {
-  TelnyxPhoneNumber: { step: 'telnyx-number', suffix: '-number' },
-  LiveKitSipInboundTrunk: { step: 'livekit-trunk', suffix: '-trunk' },
-  LiveKitSipDispatchRule: { step: 'dispatch-rule', suffix: '-dispatch' },
-  ChurchVoiceAgentRow: { step: 'church-row', suffix: '-row' },
-  TestRing: { step: 'test-ring', suffix: '-ring' },
-};
-
 /**
  * `urn:...::churchwise:voice:ChurchVoiceLine$pulumi-nodejs:dynamic/livekit:LiveKitSipInboundTrunk::church-<id>-trunk`
- * -> { churchId, step: 'livekit-trunk' }. The program names every child `church-<id>-<suffix>`; the type decides the
- * step, so a church id that itself ends in "-number" is still read right.
+ * -> { churchId, step: 'livekit-trunk' }. The program names every child `church-<id><suffix>` with its kind's suffix;
+ * the type (its kind's descriptor) decides the step, so a church id that itself ends in "-number" is still read right.
  */
 export function stepOfUrn(urn: string): { churchId?: string; step: ProvisioningStep } {
   const parts = urn.split('::');
   const name = parts[parts.length - 1] ?? '';
   const type = (parts[parts.length - 2] ?? '').split('$').pop() ?? '';
-  const kind = STEP_BY_TYPE[type.split(':').pop() ?? ''];
-  if (kind && name.startsWith('church-') && name.endsWith(kind.suffix) && name.length > 'church-'.length + kind.suffix.length) {
-    return { churchId: name.slice('church-'.length, -kind.suffix.length), step: kind.step };
+  const kind = kindOfType(type);
+  const suffix = kind?.nameSuffix ?? '';
+  if (kind && name.startsWith('church-') && name.endsWith(suffix) && name.length > 'church-'.length + suffix.length) {
+    return { churchId: name.slice('church-'.length, -suffix.length), step: kind.step };
   }
   return { step: 'engine' };
 }

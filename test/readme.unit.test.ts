@@ -9,7 +9,7 @@
  *
  * What counts as a read:
  *  - `process.env.NAME`, `process.env['NAME']`, and `env.NAME` / `env?.NAME` on an env object handed in
- *    (webhook/config.ts, checks/drift.ts); an assignment `env.NAME = ...` builds an environment, it is no read;
+ *    (webhook/config.ts, checks/drift/report.ts); an assignment `env.NAME = ...` builds an environment, it is no read;
  *  - a read through a helper with a computed name (`process.env[name]`, `env[name]`): every quoted UPPER_SNAKE
  *    string of that file is taken as a name it reads (the helpers take literals: `port('SANDBOX_TELNYX_PORT', ..)`,
  *    `required('ADMIN_TOKEN')`, SETTING_ENV's values). A computed read in a file not listed in COMPUTED_READS
