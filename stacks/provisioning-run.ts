@@ -1,5 +1,6 @@
-import { ConcurrentUpdateError, EngineEvent, type Stack, type UpOptions, type UpResult } from '@pulumi/pulumi/automation';
+import { ConcurrentUpdateError, EngineEvent } from '@pulumi/pulumi/automation';
 import { singleFlight } from '../engine/single-flight';
+import { upWithoutReadback } from '../engine/up-without-readback';
 import { RecoveryReport, VoiceStackOptions, openVoiceStack, recoverStack } from '../engine/voice-stack';
 import { kindOfType, type LineStep } from '../providers/resource-kinds';
 
@@ -105,20 +106,6 @@ class RunObserver {
   get firstFailure(): RunFailure | undefined {
     return this.failures.find((f) => f.churchId !== undefined) ?? this.failures[0];
   }
-}
-
-/**
- * `up`, without what Stack.up() does once the update is over: three more CLI processes, each loading the whole
- * state (`stack output` twice, masked and plain, for the outputs, and `stack history` for a summary), 0.6-1.2 s per
- * run in the bench. A run reads each church's line from the engine's events and uses neither; the update itself,
- * its events and its errors are exactly Stack.up()'s.
- */
-export function upWithoutReadback(stack: Stack, options: UpOptions): Promise<UpResult> {
-  const withoutReadback = Object.assign(Object.create(stack) as Stack, {
-    outputs: async () => ({}),
-    info: async () => undefined,
-  });
-  return withoutReadback.up(options);
 }
 
 function summarizeRecovery(report: RecoveryReport): StackRunResult['recovered'] {
