@@ -22,7 +22,7 @@ import {
   type VoiceProvider,
 } from '../vendors/supabase-client';
 import { VendorError } from '../vendors/vendor-request';
-import { howToDecommission } from './refusals';
+import { AdoptionMismatchError, NotDecommissionedError, NothingToAdoptError, NumberInUseError } from './refusals';
 import { changedByHand, formatValue, resourceKind } from './resource-kind';
 
 export interface ChurchVoiceAgentRowInputs {
@@ -203,11 +203,7 @@ async function writeRow(client: SupabaseVendorClient, inputs: ChurchVoiceAgentRo
     if (error instanceof VendorError && error.code === '23505') {
       const owner = await client.churchVoiceAgents.getByNumber(inputs.phoneNumber);
       if (owner && owner.church_id !== inputs.churchId) {
-        throw new Error(
-          `phoneNumber ${inputs.phoneNumber} already routes to church ${owner.church_id} (church_voice_agents); ` +
-            `a number rings one church only, so the row for ${inputs.churchId} was not written. Decommission the ` +
-            `other church's line first, or correct the number.`,
-        );
+        throw new NumberInUseError(inputs.phoneNumber, inputs.churchId, owner.church_id);
       }
     }
     throw error;
@@ -218,23 +214,29 @@ async function adoptRow(client: SupabaseVendorClient, inputs: ChurchVoiceAgentRo
   const churchId = inputs.adoptId as string;
   const row = await client.churchVoiceAgents.get(churchId);
   if (!row) {
-    throw new Error(`cannot adopt the church_voice_agents row of church ${churchId}: there is none at ${client.settings.url}; nothing was written`);
+    throw new NothingToAdoptError(
+      { what: `the church_voice_agents row of church ${churchId}`, holder: 'Supabase', id: churchId, churchId },
+      `cannot adopt the church_voice_agents row of church ${churchId}: there is none at ${client.settings.url}; nothing was written`,
+    );
   }
   if (row.twilio_phone_number !== inputs.phoneNumber) {
-    throw new Error(
-      `cannot adopt the church_voice_agents row of church ${churchId}: it routes ${row.twilio_phone_number}, ` +
-        `the program says phoneNumber ${inputs.phoneNumber}; nothing was written`,
+    const what = `the church_voice_agents row of church ${churchId}`;
+    throw new AdoptionMismatchError(
+      {
+        what,
+        holder: 'Supabase',
+        id: churchId,
+        churchId,
+        differences: [{ field: 'phoneNumber', holderHas: row.twilio_phone_number, programSays: inputs.phoneNumber }],
+      },
+      `cannot adopt ${what}: it routes ${row.twilio_phone_number}, the program says phoneNumber ${inputs.phoneNumber}; nothing was written`,
     );
   }
   return row;
 }
 
-export function notDecommissionedRowError(churchId: string, phoneNumber: string | undefined): Error {
-  const number = phoneNumber ? ` (${phoneNumber})` : '';
-  return new Error(
-    `refusing to delete the church_voice_agents row of church ${churchId}${number}: without it the voice agent cannot ` +
-      `route the church's calls. ${howToDecommission(churchId)}.`,
-  );
+export function notDecommissionedRowError(churchId: string, phoneNumber: string | undefined): NotDecommissionedError {
+  return new NotDecommissionedError({ kind: 'church_voice_agents row', id: churchId, churchId, phoneNumber });
 }
 
 /** Supabase answers at most 1000 rows per request by default (max-rows): the table is read in pages of that. */

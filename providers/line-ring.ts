@@ -16,7 +16,8 @@
 import { ParticipantInfo_Kind, type ParticipantInfo } from '@livekit/protocol';
 import type { LiveKitClient } from '../vendors/livekit-client';
 import { DEFAULT_AGENT_NAME } from './livekit-sip-dispatch-rule';
-import { checkE164 } from '../common/phone-numbers';
+import { checkE164, type RuleFailure } from '../common/phone-numbers';
+import { InvalidInputError } from './refusals';
 import type { TelnyxSettings } from '../vendors/vendor-settings';
 import { TelnyxClient } from '../vendors/telnyx-client';
 import { DEFAULT_RETRY_POLICY, VendorError, type RetryPolicy } from '../vendors/vendor-request';
@@ -101,13 +102,17 @@ interface Verdict {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function validate(request: RingLineRequest): void {
-  const problems = [checkE164('phoneNumber', request.phoneNumber), checkE164('from', request.from)]
-    .filter((f) => f !== undefined)
-    .map((f) => f!.reason);
-  if (!request.churchId) problems.push('churchId must be a non-empty string');
-  if (!request.expectedTrunkId) problems.push('expectedTrunkId must be a LiveKit trunk id (ST_...)');
-  if (!(request.timeoutMs > 0)) problems.push(`timeoutMs must be a positive number of milliseconds, got ${request.timeoutMs}`);
-  if (problems.length > 0) throw new Error(`ringLine: ${problems.join('; ')}`);
+  const problems: RuleFailure[] = [checkE164('phoneNumber', request.phoneNumber), checkE164('from', request.from)].filter(
+    (f): f is RuleFailure => f !== undefined,
+  );
+  if (!request.churchId) problems.push({ property: 'churchId', reason: 'churchId must be a non-empty string' });
+  if (!request.expectedTrunkId) {
+    problems.push({ property: 'expectedTrunkId', reason: 'expectedTrunkId must be a LiveKit trunk id (ST_...)' });
+  }
+  if (!(request.timeoutMs > 0)) {
+    problems.push({ property: 'timeoutMs', reason: `timeoutMs must be a positive number of milliseconds, got ${request.timeoutMs}` });
+  }
+  if (problems.length > 0) throw new InvalidInputError('ringLine', problems);
 }
 
 /**

@@ -9,7 +9,13 @@ import type { RuleFailure } from '../common/phone-numbers';
 import { configureFromStack } from '../vendors/vendor-settings';
 import { adoptionMismatch, changedInputs, checkType, containsUnknown, type FieldKind } from './resource-inputs';
 import { accountKey, readThroughList } from './shared-reads';
-import { howToDecommission } from './refusals';
+import {
+  LockedResourceError,
+  LockedWithoutAdoptIdError,
+  LockWithChangesError,
+  NotDecommissionedError,
+  NothingToAdoptError,
+} from './refusals';
 import { refuseLockedWrite } from '../vendors/livekit-locks';
 
 export type LiveKitSipObjectKind = 'trunk' | 'dispatch rule';
@@ -28,21 +34,13 @@ export function managedOnly(from: ManagedOnly | undefined): ManagedOnly {
 }
 
 /** The refusal every operation on a locked resource gets; LiveKit has not been called when it is thrown. */
-export function lockedError(kind: LiveKitSipObjectKind, id: string, name: string | undefined, action: string): Error {
-  const label = name ? ` ("${name}")` : '';
-  return new Error(
-    `${kind} ${id}${label} is LOCKED (locked: true, read-only): ${action} refused; LiveKit was not called. ` +
-      `Locked objects (e.g. the legacy Twilio trunk) must never be changed by a program. To manage it anyway, ` +
-      `remove it from the stack (pulumi state delete <urn>) and adopt it again without locked, with founder approval.`,
-  );
+export function lockedError(kind: LiveKitSipObjectKind, id: string, name: string | undefined, action: string): LockedResourceError {
+  return new LockedResourceError(kind, id, name, action);
 }
 
 /** The refusal a delete gets unless the line was explicitly decommissioned. */
-export function notDecommissionedError(kind: LiveKitSipObjectKind, id: string, name: string | undefined): Error {
-  const label = name ? ` ("${name}")` : '';
-  return new Error(
-    `refusing to delete ${kind} ${id}${label}: deleting it cuts the church's line. ${howToDecommission()}`,
-  );
+export function notDecommissionedError(kind: LiveKitSipObjectKind, id: string, name: string | undefined): NotDecommissionedError {
+  return new NotDecommissionedError({ kind, id, objectName: name });
 }
 
 /** `check` failures for a locked resource whose program inputs changed: refused before any LiveKit call. */
@@ -76,7 +74,7 @@ export function lockedUpdate<T extends { locked?: boolean; name?: string }>(
   if (!news.locked) return undefined;
   const others = changed.filter((k) => k !== 'locked');
   if (others.length > 0) {
-    throw new Error(`${kind} ${id}: locking it and changing ${others.join(', ')} at once is refused; lock it in a step of its own`);
+    throw new LockWithChangesError(kind, id, others);
   }
   return { outs: { ...olds, locked: true } };
 }
@@ -167,11 +165,15 @@ export function liveKitSipProvider<Inputs extends ManagedOnly & { name?: string 
     const id = inputs.adoptId as string;
     const live = await object.get(client, id);
     if (!live) {
-      throw new Error(`cannot adopt ${object.label} ${id}: LiveKit at ${client.settings.url} has no such ${object.noun}; nothing was created`);
+      throw new NothingToAdoptError(
+        { what: `${object.label} ${id}`, holder: 'LiveKit', id },
+        `cannot adopt ${object.label} ${id}: LiveKit at ${client.settings.url} has no such ${object.noun}; nothing was created`,
+      );
     }
     // Compared as plain records: field by field, whatever the object's own types.
     const asRecord = (value: object) => ({ ...value }) as Record<string, unknown>;
-    const mismatch = adoptionMismatch(`${object.label} ${id}`, 'LiveKit', object.fields, asRecord(object.outputs(live, {})), asRecord(inputs));
+    const held = asRecord(object.outputs(live, {}));
+    const mismatch = adoptionMismatch(`${object.label} ${id}`, 'LiveKit', id, object.fields, held, asRecord(inputs));
     if (mismatch) throw mismatch;
     return live;
   }
@@ -191,7 +193,7 @@ export function liveKitSipProvider<Inputs extends ManagedOnly & { name?: string 
 
     async create(inputs) {
       if (inputs.locked && !inputs.adoptId) {
-        throw new Error(`a locked ${object.kind} can only be adopted: set adoptId to the existing id; nothing was created`);
+        throw new LockedWithoutAdoptIdError(object.kind);
       }
       // check() refused these already; this guard stays for any path that skips it.
       if (!inputs.locked && inputs.adoptId) refuseLockedWrite(object.kind, inputs.adoptId, 'adopting it unlocked');

@@ -6,6 +6,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import type { RuleFailure } from '../common/phone-numbers';
+import { AdoptionMismatchError } from './refusals';
 
 /**
  * How an input is compared: as a value, as a set of strings (order does not matter), as a string map, or as a
@@ -95,20 +96,22 @@ export function checkType(
 }
 
 /**
- * Mismatches between an adopted object and the program, named field by field with both values (`holder` is who
- * has the live object, e.g. "LiveKit"). Flags and adoptId are the program's own, so they are not compared.
+ * Mismatches between an adopted object (`id`) and the program, as the refusal naming them field by field with both
+ * values (`holder` is who has the live object, e.g. "LiveKit"). Flags and adoptId are the program's own, so they are
+ * not compared.
  */
 export function adoptionMismatch(
   what: string,
   holder: string,
+  id: string,
   fields: Record<string, FieldKind>,
   live: Record<string, unknown>,
   wanted: Record<string, unknown>,
-): Error | undefined {
+): AdoptionMismatchError | undefined {
   const differing = changedInputs(fields, live, wanted, true).filter((k) => fields[k] !== 'flag' && k !== 'adoptId');
   if (differing.length === 0) return undefined;
-  const details = differing.map((k) => `${k}: ${holder} has ${JSON.stringify(live[k])}, program says ${JSON.stringify(wanted[k])}`);
-  return new Error(`cannot adopt ${what}: it does not match the program (${details.join('; ')}); nothing was created or changed`);
+  const differences = differing.map((field) => ({ field, holderHas: live[field], programSays: wanted[field] }));
+  return new AdoptionMismatchError({ what, holder, id, differences });
 }
 
 /** Resource arguments: every input, list entry and map value may be another resource's output (e.g. a trunk id). */

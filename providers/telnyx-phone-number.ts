@@ -13,7 +13,16 @@ import {
   type TelnyxClient,
 } from '../vendors/telnyx-client';
 import { VendorError } from '../vendors/vendor-request';
-import { howToDecommission } from './refusals';
+import {
+  AdoptionMismatchError,
+  AmbiguousHeldNumbersError,
+  DeletionLockError,
+  NotDecommissionedError,
+  NothingToAdoptError,
+  NumberUnavailableError,
+  UnknownConnectionError,
+  type AdoptionDifference,
+} from './refusals';
 import { changedByHand, formatValue, resourceKind } from './resource-kind';
 
 /**
@@ -240,25 +249,45 @@ export function orderableNumbers(found: readonly AvailableNumber[], areaCode: st
   );
 }
 
-/** Why an existing number cannot be adopted as is (adoption changes nothing at Telnyx). */
-export function adoptionMismatches(inputs: TelnyxPhoneNumberInputs, record: PhoneNumberRecord): string[] {
-  const mismatches: string[] = [];
-  if (record.status !== 'active') mismatches.push(`status is ${record.status}, only an active number can be adopted`);
+/** A way an existing number differs from the program, with the words the founder reads. */
+type NumberAdoptionDifference = AdoptionDifference & { reason: string };
+
+/** How an existing number differs from the program, field by field (adoption changes nothing at Telnyx). */
+function adoptionDifferences(inputs: TelnyxPhoneNumberInputs, record: PhoneNumberRecord): NumberAdoptionDifference[] {
+  const differences: NumberAdoptionDifference[] = [];
+  const differ = (field: string, holderHas: unknown, programSays: unknown, reason: string) =>
+    differences.push({ field, holderHas, programSays, reason });
+  if (record.status !== 'active') {
+    differ('status', record.status, 'active', `status is ${record.status}, only an active number can be adopted`);
+  }
   if (inputs.phoneNumber !== undefined && record.phoneNumber !== inputs.phoneNumber) {
-    mismatches.push(`it is ${record.phoneNumber}, not phoneNumber ${inputs.phoneNumber}`);
+    differ('phoneNumber', record.phoneNumber, inputs.phoneNumber, `it is ${record.phoneNumber}, not phoneNumber ${inputs.phoneNumber}`);
   }
   if (record.connectionId !== inputs.connectionId) {
-    mismatches.push(`connection_id is ${record.connectionId ?? '(none)'}, want connectionId ${inputs.connectionId}`);
+    differ(
+      'connectionId',
+      record.connectionId,
+      inputs.connectionId,
+      `connection_id is ${record.connectionId ?? '(none)'}, want connectionId ${inputs.connectionId}`,
+    );
   }
   if (record.customerReference !== inputs.customerReference) {
-    mismatches.push(
+    differ(
+      'customerReference',
+      record.customerReference,
+      inputs.customerReference,
       `customer_reference is ${record.customerReference ?? '(none)'}, want customerReference ${inputs.customerReference}`,
     );
   }
   if (inputs.tags !== undefined && !sameField('set', inputs.tags, record.tags)) {
-    mismatches.push(`tags are [${record.tags.join(', ')}], want [${inputs.tags.join(', ')}]`);
+    differ('tags', record.tags, inputs.tags, `tags are [${record.tags.join(', ')}], want [${inputs.tags.join(', ')}]`);
   }
-  return mismatches;
+  return differences;
+}
+
+/** Why an existing number cannot be adopted as is (adoption changes nothing at Telnyx). */
+export function adoptionMismatches(inputs: TelnyxPhoneNumberInputs, record: PhoneNumberRecord): string[] {
+  return adoptionDifferences(inputs, record).map((difference) => difference.reason);
 }
 
 /** Outputs carry no undefined: the engine's struct encoding refuses them. */
@@ -362,10 +391,7 @@ class Purchase {
       await this.client.getFqdnConnection(this.inputs.connectionId);
     } catch (error) {
       if (error instanceof VendorError && error.notFound) {
-        throw new Error(
-          `connectionId ${this.inputs.connectionId} is not an FQDN connection of this Telnyx account ` +
-            `(${error.message}); nothing was bought. Numbers join the existing connection, none is ever created`,
-        );
+        throw new UnknownConnectionError(this.inputs.connectionId, error.message);
       }
       throw error;
     }
@@ -386,11 +412,7 @@ class Purchase {
       (record) => HELD_STATUSES.has(record.status) && (wanted === undefined || record.phoneNumber === wanted),
     );
     if (held.length > 1) {
-      throw new Error(
-        `${this.label} already holds ${held.length} numbers with customer_reference ${this.inputs.customerReference} ` +
-          `(${held.map((r) => `${r.phoneNumber} id ${r.id}`).join(', ')}): refusing to guess which one this resource is; ` +
-          'adopt one with adoptId, nothing was bought',
-      );
+      throw new AmbiguousHeldNumbersError(customerReference, held.map((r) => ({ phoneNumber: r.phoneNumber, id: r.id })));
     }
     const heldRecord = held[0];
     if (heldRecord && this.inputs.areaCode && !heldRecord.phoneNumber.startsWith(`+1${this.inputs.areaCode}`)) {
@@ -433,10 +455,7 @@ class Purchase {
       const found = await this.client.searchAvailableLocalNumbers(areaCode, SEARCH_LIMIT, { endsWith: exact.slice(5) });
       const match = orderableNumbers(found, areaCode).find((candidate) => candidate.phoneNumber === exact);
       if (!match) {
-        throw new Error(
-          `phoneNumber ${exact} is not available to order at Telnyx (an exact local voice search in area code ` +
-            `${areaCode} did not return it); nothing was bought`,
-        );
+        throw new NumberUnavailableError({ churchId: this.inputs.customerReference, areaCode, phoneNumber: exact });
       }
       return [match];
     }
@@ -444,11 +463,7 @@ class Purchase {
     const found = await this.client.searchAvailableLocalNumbers(areaCode, SEARCH_LIMIT);
     const orderable = orderableNumbers(found, areaCode);
     if (orderable.length === 0) {
-      const skipped = found.length > 0 ? ` (${found.length} offered, none an exact non-555 local match)` : '';
-      throw new Error(
-        `no local voice number is available in area code ${areaCode}${skipped}: nothing was bought for ${this.label}. ` +
-          'Near matches (best_effort) and 555 numbers are never ordered; pick another area code',
-      );
+      throw new NumberUnavailableError({ churchId: this.inputs.customerReference, areaCode, offered: found.length });
     }
     // Churches provisioned side by side search the same inventory: a random start keeps them off one number.
     const start = Math.floor(Math.random() * orderable.length);
@@ -578,12 +593,23 @@ async function adopt(
     record = await client.findPhoneNumber(adoptId);
   }
   if (!record || record.status === 'deleted') {
-    throw new Error(`cannot adopt ${adoptId} for ${churchLabel(inputs)}: this Telnyx account holds no such number (adoptId)`);
+    throw new NothingToAdoptError(
+      { what: adoptId, holder: 'Telnyx', id: adoptId, churchId: inputs.customerReference },
+      `cannot adopt ${adoptId} for ${churchLabel(inputs)}: this Telnyx account holds no such number (adoptId)`,
+    );
   }
-  const mismatches = adoptionMismatches(inputs, record);
-  if (mismatches.length > 0) {
-    throw new Error(
-      `cannot adopt ${record.phoneNumber} (id ${record.id}) for ${churchLabel(inputs)}: ${mismatches.join('; ')}. ` +
+  const differences = adoptionDifferences(inputs, record);
+  if (differences.length > 0) {
+    const what = `${record.phoneNumber} (id ${record.id})`;
+    throw new AdoptionMismatchError(
+      {
+        what,
+        holder: 'Telnyx',
+        id: record.id,
+        churchId: inputs.customerReference,
+        differences: differences.map(({ field, holderHas, programSays }) => ({ field, holderHas, programSays })),
+      },
+      `cannot adopt ${what} for ${churchLabel(inputs)}: ${differences.map((d) => d.reason).join('; ')}. ` +
         'Adoption changes nothing at Telnyx: make the program match the number (or fix the number in the Telnyx portal) and run pulumi up',
     );
   }
@@ -661,10 +687,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
   async delete(id, props: TelnyxPhoneNumberOutputs) {
     const label = `${props.phoneNumber ?? `number id ${id}`} (${churchLabel(props)})`;
     if (props.decommission !== true) {
-      throw new Error(
-        `refusing to release ${label}: a number is released only by an explicit decommission. ` +
-          howToDecommission(props.customerReference),
-      );
+      throw new NotDecommissionedError({ kind: 'number', id, churchId: props.customerReference, phoneNumber: props.phoneNumber });
     }
     const client = telnyxClientFromSettings();
     const record = await liveRecord(client, id);
@@ -673,10 +696,7 @@ export const provider: pulumi.dynamic.ResourceProvider = {
       return;
     }
     if (record.deletionLockEnabled) {
-      throw new Error(
-        `refusing to release ${label}: Telnyx has a deletion lock on it (deletion_lock_enabled). Turn the lock off ` +
-          'in the Telnyx portal if the church really is leaving, then run pulumi up again',
-      );
+      throw new DeletionLockError(props.phoneNumber, id, props.customerReference);
     }
     try {
       await client.deletePhoneNumber(id);

@@ -14,7 +14,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { withOutboundCallSlot } from './call-slots';
-import { howToDecommission } from './refusals';
+import { NotDecommissionedError } from './refusals';
 import { projectProvider } from './dynamic-provider';
 import { ringLine, telnyxCallControl, type RingCause, type RingResult } from './line-ring';
 import { LiveKitClient } from '../vendors/livekit-client';
@@ -201,13 +201,8 @@ async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs
   return outs;
 }
 
-export function notDecommissionedRingError(churchId: string, phoneNumber: string | undefined): Error {
-  return new Error(
-    `refusing to delete the test ring record of church ${churchId}${phoneNumber ? ` (${phoneNumber})` : ''}: a ring ` +
-      'record goes only with its line, or the next `up` would ring the line again for nothing. ' +
-      `${howToDecommission(churchId)}. (Turned test rings off? Set testRings back to true, or drop the ring records ` +
-      'on purpose with `pulumi state delete <urn>`.)',
-  );
+export function notDecommissionedRingError(id: string, churchId: string, phoneNumber: string | undefined): NotDecommissionedError {
+  return new NotDecommissionedError({ kind: 'test ring', id, churchId, phoneNumber });
 }
 
 export const provider: pulumi.dynamic.ResourceProvider<TestRingInputs, TestRingOutputs> = {
@@ -241,7 +236,7 @@ export const provider: pulumi.dynamic.ResourceProvider<TestRingInputs, TestRingO
 
   async delete(id, props) {
     // Nothing to release at a vendor; refused so that a refused destroy leaves every ring record where it was.
-    if (props.decommission !== true) throw notDecommissionedRingError(props.churchId ?? id, props.phoneNumber);
+    if (props.decommission !== true) throw notDecommissionedRingError(id, props.churchId ?? id, props.phoneNumber);
   },
 };
 

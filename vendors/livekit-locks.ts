@@ -26,18 +26,23 @@ export class LockedObjectError extends Error {
   /** How the locked id was reached, e.g. `linesInService.twilioTrunks[1].trunkId`; absent when it is the object itself. */
   readonly via?: string;
 
-  constructor(kind: LockedObjectKind, id: string, action: string, via?: string) {
-    super(
-      `${kind} ${id} is LOCKED (lockedLiveKitIds): ${action} refused${via ? ` (${via} names it)` : ''}; LiveKit was not called. ` +
-        'Locked objects (the legacy Twilio trunk first of all) are never changed by any program, config entry or ' +
-        'command: they are only adopted read-only, by the locked resource of the shared stack.',
-    );
+  /** `message`: a refusal of its own wording by a subclass (providers/refusals.ts LockedResourceError). */
+  constructor(kind: LockedObjectKind, id: string, action: string, via?: string, message = lockedIdMessage(kind, id, action, via)) {
+    super(message);
     this.name = 'LockedObjectError';
     this.kind = kind;
     this.id = id;
     this.action = action;
     this.via = via;
   }
+}
+
+function lockedIdMessage(kind: LockedObjectKind, id: string, action: string, via: string | undefined): string {
+  return (
+    `${kind} ${id} is LOCKED (lockedLiveKitIds): ${action} refused${via ? ` (${via} names it)` : ''}; LiveKit was not called. ` +
+    'Locked objects (the legacy Twilio trunk first of all) are never changed by any program, config entry or ' +
+    'command: they are only adopted read-only, by the locked resource of the shared stack.'
+  );
 }
 
 /** Parses the setting's value: a JSON list (Pulumi array config) or a comma-separated list (the environment). */

@@ -4,6 +4,7 @@
  */
 import { provider, checkChurchVoiceAgentRow, type ChurchVoiceAgentRowInputs, type ChurchVoiceAgentRowOutputs } from '../../providers/church-voice-agent-row';
 import { resetConfiguredSettings } from '../../vendors/vendor-settings';
+import { AdoptionMismatchError, NotDecommissionedError, NothingToAdoptError, NumberInUseError } from '../../providers/refusals';
 import { startSupabaseSandbox, type SupabaseSandbox } from '../support/supabase-sandbox';
 
 let sandbox: SupabaseSandbox;
@@ -81,9 +82,9 @@ describe('create', () => {
 
   test('a number that already routes to another church is refused, naming that church; nothing is written', async () => {
     await provider.create(inputs(MEDHANIALEM));
-    await expect(provider.create(inputs({ ...MEDHANIALEM, churchId: 'melvindale' }))).rejects.toThrow(
-      /phoneNumber \+14144007103 already routes to church medhanialem .*row for melvindale was not written/,
-    );
+    const create = provider.create(inputs({ ...MEDHANIALEM, churchId: 'melvindale' }));
+    await expect(create).rejects.toBeInstanceOf(NumberInUseError);
+    await expect(create).rejects.toMatchObject({ phoneNumber: '+14144007103', churchId: 'melvindale', ownerChurchId: 'medhanialem' });
     expect(await liveRow('melvindale')).toBeUndefined();
     expect(await rowCount()).toBe(1);
   });
@@ -102,15 +103,19 @@ describe('create', () => {
   });
 
   test('adopting a row that does not exist, or that routes another number, fails and writes nothing', async () => {
-    await expect(provider.create(inputs({ ...MEDHANIALEM, adoptId: 'medhanialem' }))).rejects.toThrow(
-      /cannot adopt the church_voice_agents row of church medhanialem: there is none .*nothing was written/,
-    );
+    const adoptMissing = provider.create(inputs({ ...MEDHANIALEM, adoptId: 'medhanialem' }));
+    await expect(adoptMissing).rejects.toBeInstanceOf(NothingToAdoptError);
+    await expect(adoptMissing).rejects.toMatchObject({ holder: 'Supabase', id: 'medhanialem', churchId: 'medhanialem' });
     expect(await rowCount()).toBe(0);
     await sandbox.db.pool.query("insert into church_voice_agents (church_id, twilio_phone_number, provider) values ('medhanialem', '+17473897673', 'telnyx')");
     const before = await liveRow('medhanialem');
-    await expect(provider.create(inputs({ ...MEDHANIALEM, adoptId: 'medhanialem' }))).rejects.toThrow(
-      /it routes \+17473897673, the program says phoneNumber \+14144007103; nothing was written/,
-    );
+    const adoptOther = provider.create(inputs({ ...MEDHANIALEM, adoptId: 'medhanialem' }));
+    await expect(adoptOther).rejects.toBeInstanceOf(AdoptionMismatchError);
+    await expect(adoptOther).rejects.toMatchObject({
+      holder: 'Supabase',
+      churchId: 'medhanialem',
+      differences: [{ field: 'phoneNumber', holderHas: '+17473897673', programSays: '+14144007103' }],
+    });
     expect(await liveRow('medhanialem')).toEqual(before);
   });
 });
@@ -179,9 +184,14 @@ describe('update', () => {
 describe('delete', () => {
   test('without decommission it is refused with how to decommission, and the row stays', async () => {
     const { outs } = await created(MEDHANIALEM);
-    await expect(provider.delete!('medhanialem', outs)).rejects.toThrow(
-      /refusing to delete the church_voice_agents row of church medhanialem \(\+14144007103\).*\.\/dev church decommission --church medhanialem/,
-    );
+    const deletion = provider.delete!('medhanialem', outs);
+    await expect(deletion).rejects.toBeInstanceOf(NotDecommissionedError);
+    await expect(deletion).rejects.toMatchObject({
+      kind: 'church_voice_agents row',
+      id: 'medhanialem',
+      churchId: 'medhanialem',
+      phoneNumber: '+14144007103',
+    });
     expect(await liveRow('medhanialem')).toBeDefined();
   });
 

@@ -15,6 +15,7 @@ import {
   type LiveKitSipDispatchRuleOutputs,
 } from '../../providers/livekit-sip-dispatch-rule';
 import { resetConfiguredSettings } from '../../vendors/vendor-settings';
+import { LockedResourceError, LockedWithoutAdoptIdError, NotDecommissionedError } from '../../providers/refusals';
 
 const TRUNK = 'ST_LWgmiBSwTk7P';
 const RULE = 'SDR_5kq9cM2nPQra';
@@ -211,17 +212,28 @@ describe('provider refusals before any LiveKit call', () => {
   const lockedState: LiveKitSipDispatchRuleOutputs = { ...ruleOutputs(liveRule({ name: 'twilio demo' }), { locked: true, adoptId: RULE }) };
 
   it('update of a locked rule names the lock and the rule id', async () => {
-    await expect(provider.update!(RULE, lockedState, { ...lockedState, roomPrefix: 'x-' })).rejects.toThrow(
-      /dispatch rule SDR_5kq9cM2nPQra \("twilio demo"\) is LOCKED .*update \(roomPrefix\) refused; LiveKit was not called/,
-    );
+    const update = provider.update!(RULE, lockedState, { ...lockedState, roomPrefix: 'x-' });
+    await expect(update).rejects.toBeInstanceOf(LockedResourceError);
+    await expect(update).rejects.toMatchObject({
+      kind: 'dispatch rule',
+      id: RULE,
+      objectName: 'twilio demo',
+      action: 'update (roomPrefix)',
+    });
   });
 
   it('delete of a locked rule is refused, and of any rule without decommission', async () => {
-    await expect(provider.delete!(RULE, lockedState)).rejects.toThrow(/is LOCKED.*delete refused/);
-    await expect(provider.delete!(RULE, { ...lockedState, locked: false })).rejects.toThrow(/refusing to delete dispatch rule SDR_5kq9cM2nPQra.*decommission/);
+    const lockedDelete = provider.delete!(RULE, lockedState);
+    await expect(lockedDelete).rejects.toBeInstanceOf(LockedResourceError);
+    await expect(lockedDelete).rejects.toMatchObject({ kind: 'dispatch rule', id: RULE, action: 'delete' });
+    const unlockedDelete = provider.delete!(RULE, { ...lockedState, locked: false });
+    await expect(unlockedDelete).rejects.toBeInstanceOf(NotDecommissionedError);
+    await expect(unlockedDelete).rejects.toMatchObject({ kind: 'dispatch rule', id: RULE });
   });
 
   it('create of a locked rule without adoptId creates nothing', async () => {
-    await expect(provider.create({ locked: true })).rejects.toThrow(/can only be adopted.*nothing was created/);
+    const create = provider.create({ locked: true });
+    await expect(create).rejects.toBeInstanceOf(LockedWithoutAdoptIdError);
+    await expect(create).rejects.toMatchObject({ kind: 'dispatch rule' });
   });
 });

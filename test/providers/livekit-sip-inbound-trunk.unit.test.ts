@@ -13,6 +13,7 @@ import {
   type LiveKitSipInboundTrunkOutputs,
 } from '../../providers/livekit-sip-inbound-trunk';
 import { resetConfiguredSettings } from '../../vendors/vendor-settings';
+import { LockedResourceError, LockedWithoutAdoptIdError, LockWithChangesError, NotDecommissionedError } from '../../providers/refusals';
 
 const LOCKED_ID = 'ST_Xa3Bp9aixRFP';
 
@@ -269,28 +270,34 @@ describe('provider refusals before any LiveKit call', () => {
   const lockedState = liveOutputs({ sipTrunkId: LOCKED_ID, name: 'Twilio main', locked: true, adoptId: LOCKED_ID });
 
   it('update of a locked trunk names the lock and the trunk id', async () => {
-    await expect(provider.update!(LOCKED_ID, lockedState, { ...lockedState, numbers: ['+14696152222'] })).rejects.toThrow(
-      /trunk ST_Xa3Bp9aixRFP \("Twilio main"\) is LOCKED .*update \(numbers\) refused; LiveKit was not called/,
-    );
+    const update = provider.update!(LOCKED_ID, lockedState, { ...lockedState, numbers: ['+14696152222'] });
+    await expect(update).rejects.toBeInstanceOf(LockedResourceError);
+    await expect(update).rejects.toMatchObject({ kind: 'trunk', id: LOCKED_ID, objectName: 'Twilio main', action: 'update (numbers)' });
   });
 
   it('delete of a locked trunk is refused', async () => {
-    await expect(provider.delete!(LOCKED_ID, lockedState)).rejects.toThrow(/ST_Xa3Bp9aixRFP .*is LOCKED.*delete refused/);
+    const deletion = provider.delete!(LOCKED_ID, lockedState);
+    await expect(deletion).rejects.toBeInstanceOf(LockedResourceError);
+    await expect(deletion).rejects.toMatchObject({ kind: 'trunk', id: LOCKED_ID, action: 'delete' });
   });
 
   it('delete without decommission is refused: a trunk is a church line', async () => {
-    await expect(provider.delete!('ST_LWgmiBSwTk7P', liveOutputs())).rejects.toThrow(/refusing to delete trunk ST_LWgmiBSwTk7P.*decommission/);
+    const deletion = provider.delete!('ST_LWgmiBSwTk7P', liveOutputs());
+    await expect(deletion).rejects.toBeInstanceOf(NotDecommissionedError);
+    await expect(deletion).rejects.toMatchObject({ kind: 'trunk', id: 'ST_LWgmiBSwTk7P' });
   });
 
   it('locking a trunk is recorded without a LiveKit call, but not together with another change', async () => {
     const state = liveOutputs();
     await expect(provider.update!(state.sipTrunkId, state, { ...state, locked: true })).resolves.toEqual({ outs: { ...state, locked: true } });
-    await expect(provider.update!(state.sipTrunkId, state, { ...state, locked: true, name: 'x' })).rejects.toThrow(
-      /locking it and changing name at once is refused/,
-    );
+    const lockAndRename = provider.update!(state.sipTrunkId, state, { ...state, locked: true, name: 'x' });
+    await expect(lockAndRename).rejects.toBeInstanceOf(LockWithChangesError);
+    await expect(lockAndRename).rejects.toMatchObject({ kind: 'trunk', id: state.sipTrunkId, changed: ['name'] });
   });
 
   it('create of a locked trunk without adoptId creates nothing', async () => {
-    await expect(provider.create({ locked: true })).rejects.toThrow(/can only be adopted.*nothing was created/);
+    const create = provider.create({ locked: true });
+    await expect(create).rejects.toBeInstanceOf(LockedWithoutAdoptIdError);
+    await expect(create).rejects.toMatchObject({ kind: 'trunk' });
   });
 });

@@ -8,6 +8,7 @@ import * as ruleResource from '../../providers/livekit-sip-dispatch-rule';
 import * as trunkResource from '../../providers/livekit-sip-inbound-trunk';
 import type { LiveKitSettings } from '../../vendors/vendor-settings';
 import { VendorError } from '../../vendors/vendor-request';
+import { AdoptionMismatchError, LockedResourceError, NotDecommissionedError, NothingToAdoptError } from '../../providers/refusals';
 import { CreatedObjects, byHand, scriptedServer, useSandboxLivekit } from '../support/livekit';
 import { randomE164, uniqueName } from '../support/unique';
 
@@ -136,8 +137,12 @@ describe('trunk and dispatch rule lifecycle', () => {
   it('refuses to delete a church trunk or rule that was not decommissioned, and LiveKit keeps them', async () => {
     const trunk = await createTrunk({ name: uniqueName('kept'), numbers: [randomE164()] });
     const rule = await createRule({ roomPrefix: 'church-kept-', trunkIds: [trunk.id], agentMetadata: churchMetadata('kept') });
-    await expect(rules.delete!(rule.id, rule.outs)).rejects.toThrow(/refusing to delete dispatch rule .*decommission/);
-    await expect(trunks.delete!(trunk.id, trunk.outs)).rejects.toThrow(/refusing to delete trunk .*decommission/);
+    const ruleDelete = rules.delete!(rule.id, rule.outs);
+    await expect(ruleDelete).rejects.toBeInstanceOf(NotDecommissionedError);
+    await expect(ruleDelete).rejects.toMatchObject({ kind: 'dispatch rule', id: rule.id });
+    const trunkDelete = trunks.delete!(trunk.id, trunk.outs);
+    await expect(trunkDelete).rejects.toBeInstanceOf(NotDecommissionedError);
+    await expect(trunkDelete).rejects.toMatchObject({ kind: 'trunk', id: trunk.id });
     expect(await client.getInboundTrunk(trunk.id)).toBeDefined();
     expect(await client.getDispatchRule(rule.id)).toBeDefined();
   });
@@ -250,17 +255,23 @@ describe('locked and adopted trunks', () => {
     ]);
     expect(checkResult.failures![0].reason).toMatch(/is LOCKED .*refused/);
     await expect(trunks.diff!(id, outs, changed)).resolves.toMatchObject({ changes: true });
-    await expect(trunks.update!(id, outs, changed)).rejects.toThrow(new RegExp(`trunk ${id} .*is LOCKED .*update \\(numbers\\) refused`));
-    await expect(trunks.delete!(id, { ...outs, decommission: true })).rejects.toThrow(new RegExp(`trunk ${id} .*is LOCKED .*delete refused`));
+    const update = trunks.update!(id, outs, changed);
+    await expect(update).rejects.toBeInstanceOf(LockedResourceError);
+    await expect(update).rejects.toMatchObject({ kind: 'trunk', id, action: 'update (numbers)' });
+    const deletion = trunks.delete!(id, { ...outs, decommission: true });
+    await expect(deletion).rejects.toBeInstanceOf(LockedResourceError);
+    await expect(deletion).rejects.toMatchObject({ kind: 'trunk', id, action: 'delete' });
 
     expect((await client.getInboundTrunk(id))!.toJsonString()).toBe(snapshot);
   });
 
   it('refuses to adopt a trunk that does not exist, creating nothing', async () => {
     const inputs = await checked(trunks, {}, { locked: true, adoptId: 'ST_doesNotExist1' });
-    const { writes } = await withRecordedWrites(() =>
-      expect(trunks.create(inputs)).rejects.toThrow(/cannot adopt inbound trunk ST_doesNotExist1: .*no such trunk; nothing was created/),
-    );
+    const { writes } = await withRecordedWrites(async () => {
+      const create = trunks.create(inputs);
+      await expect(create).rejects.toBeInstanceOf(NothingToAdoptError);
+      await expect(create).rejects.toMatchObject({ what: 'inbound trunk ST_doesNotExist1', holder: 'LiveKit', id: 'ST_doesNotExist1' });
+    });
     expect(writes).toEqual([]);
   });
 
@@ -268,7 +279,14 @@ describe('locked and adopted trunks', () => {
     const legacy = await legacyTrunk();
     const other = randomE164();
     const inputs = await checked(trunks, {}, { locked: true, adoptId: legacy.sipTrunkId, numbers: [other] });
-    await expect(trunks.create(inputs)).rejects.toThrow(new RegExp(`cannot adopt inbound trunk ${legacy.sipTrunkId}.*numbers: LiveKit has .*program says \\["\\${other}"\\]`));
+    const create = trunks.create(inputs);
+    await expect(create).rejects.toBeInstanceOf(AdoptionMismatchError);
+    await expect(create).rejects.toMatchObject({
+      what: `inbound trunk ${legacy.sipTrunkId}`,
+      holder: 'LiveKit',
+      id: legacy.sipTrunkId,
+      differences: [{ field: 'numbers', holderHas: legacy.numbers, programSays: [other] }],
+    });
   });
 
   it('adopts an unlocked trunk without creating one; the next update repairs its auth', async () => {
@@ -359,8 +377,12 @@ describe('dispatch rule updates in place', () => {
     expect((await rules.check!(inputs, changed)).failures).toEqual([
       { property: 'trunkIds', reason: expect.stringMatching(new RegExp(`dispatch rule ${id} .*is LOCKED`)) },
     ]);
-    await expect(rules.update!(id, outs, changed)).rejects.toThrow(/is LOCKED .*update \(trunkIds\) refused/);
-    await expect(rules.delete!(id, { ...outs, decommission: true })).rejects.toThrow(/is LOCKED .*delete refused/);
+    const update = rules.update!(id, outs, changed);
+    await expect(update).rejects.toBeInstanceOf(LockedResourceError);
+    await expect(update).rejects.toMatchObject({ kind: 'dispatch rule', id, action: 'update (trunkIds)' });
+    const deletion = rules.delete!(id, { ...outs, decommission: true });
+    await expect(deletion).rejects.toBeInstanceOf(LockedResourceError);
+    await expect(deletion).rejects.toMatchObject({ kind: 'dispatch rule', id, action: 'delete' });
     expect((await client.getDispatchRule(id))!.toJsonString()).toBe(snapshot);
   });
 });

@@ -14,6 +14,14 @@ import {
 } from '../../providers/telnyx-phone-number';
 import { VendorError } from '../../vendors/vendor-request';
 import {
+  AdoptionMismatchError,
+  DeletionLockError,
+  NotDecommissionedError,
+  NothingToAdoptError,
+  NumberUnavailableError,
+  UnknownConnectionError,
+} from '../../providers/refusals';
+import {
   LIVEKIT_INBOUND_CONNECTION,
   LIVEKIT_INBOUND_FQDN,
   startTelnyxStandIn,
@@ -140,9 +148,9 @@ describe('create: buying a number', () => {
 
   it('orders nothing when the area code only has 555 numbers, and says so', async () => {
     const posts = orderPosts();
-    await expect(create(await checked({ areaCode: '262', customerReference: 'church-262' }))).rejects.toThrow(
-      'no local voice number is available in area code 262 (2 offered, none an exact non-555 local match): nothing was bought for church church-262',
-    );
+    const purchase = create(await checked({ areaCode: '262', customerReference: 'church-262' }));
+    await expect(purchase).rejects.toBeInstanceOf(NumberUnavailableError);
+    await expect(purchase).rejects.toMatchObject({ churchId: 'church-262', areaCode: '262', offered: 2, phoneNumber: undefined });
     expect(orderPosts() - posts).toBe(0);
     // Near matches from other area codes were not even asked for.
     const search = standIn.requests.filter((r) => r.path === '/v2/available_phone_numbers').at(-1)!;
@@ -151,9 +159,9 @@ describe('create: buying a number', () => {
 
   it('orders nothing when the area code is sold out', async () => {
     const posts = orderPosts();
-    await expect(create(await checked({ areaCode: '608', customerReference: 'church-608' }))).rejects.toThrow(
-      /^no local voice number is available in area code 608: nothing was bought/,
-    );
+    const purchase = create(await checked({ areaCode: '608', customerReference: 'church-608' }));
+    await expect(purchase).rejects.toBeInstanceOf(NumberUnavailableError);
+    await expect(purchase).rejects.toMatchObject({ churchId: 'church-608', areaCode: '608', offered: 0, phoneNumber: undefined });
     expect(orderPosts() - posts).toBe(0);
   });
 
@@ -162,18 +170,18 @@ describe('create: buying a number', () => {
     expect(outs.phoneNumber).toBe('+14142010002');
 
     const posts = orderPosts();
-    await expect(create(await checked({ phoneNumber: '+14142019999', customerReference: 'church-exact-2' }))).rejects.toThrow(
-      'phoneNumber +14142019999 is not available to order at Telnyx (an exact local voice search in area code 414 did not return it); nothing was bought',
-    );
+    const purchase = create(await checked({ phoneNumber: '+14142019999', customerReference: 'church-exact-2' }));
+    await expect(purchase).rejects.toBeInstanceOf(NumberUnavailableError);
+    await expect(purchase).rejects.toMatchObject({ churchId: 'church-exact-2', areaCode: '414', phoneNumber: '+14142019999' });
     expect(orderPosts() - posts).toBe(0);
   });
 
   it('refuses to buy for a connection the account does not have, before searching', async () => {
     const searches = standIn.countRequests('GET', '/available_phone_numbers');
     const posts = orderPosts();
-    await expect(
-      create(await checked({ areaCode: '469', customerReference: 'church-noconn', connectionId: '1999999999999999999' })),
-    ).rejects.toThrow(/connectionId 1999999999999999999 is not an FQDN connection of this Telnyx account .*nothing was bought/);
+    const purchase = create(await checked({ areaCode: '469', customerReference: 'church-noconn', connectionId: '1999999999999999999' }));
+    await expect(purchase).rejects.toBeInstanceOf(UnknownConnectionError);
+    await expect(purchase).rejects.toMatchObject({ connectionId: '1999999999999999999' });
     expect(standIn.countRequests('GET', '/available_phone_numbers') - searches).toBe(0);
     expect(orderPosts() - posts).toBe(0);
   });
@@ -277,20 +285,27 @@ describe('adoption buys nothing and changes nothing', () => {
   it('refuses a number that does not match, naming every difference, and leaves it as it was', async () => {
     const seeded = standIn.seedPhoneNumber({ phone_number: '+17473897673', connection_id: OTHER_CONNECTION });
     const patches = standIn.countRequests('PATCH', '/');
-    await expect(
-      create(await checked({ adoptId: '+17473897673', customerReference: 'melvindale', tags: ['churchwise-voice'] })),
-    ).rejects.toThrow(
-      `cannot adopt +17473897673 (id ${seeded.id}) for church melvindale: connection_id is ${OTHER_CONNECTION}, want connectionId ${CONNECTION}; ` +
-        'customer_reference is (none), want customerReference melvindale; tags are [], want [churchwise-voice]. Adoption changes nothing at Telnyx',
-    );
+    const adoption = create(await checked({ adoptId: '+17473897673', customerReference: 'melvindale', tags: ['churchwise-voice'] }));
+    await expect(adoption).rejects.toBeInstanceOf(AdoptionMismatchError);
+    await expect(adoption).rejects.toMatchObject({
+      what: `+17473897673 (id ${seeded.id})`,
+      holder: 'Telnyx',
+      id: seeded.id,
+      churchId: 'melvindale',
+      differences: [
+        { field: 'connectionId', holderHas: OTHER_CONNECTION, programSays: CONNECTION },
+        { field: 'customerReference', holderHas: null, programSays: 'melvindale' },
+        { field: 'tags', holderHas: [], programSays: ['churchwise-voice'] },
+      ],
+    });
     expect(standIn.countRequests('PATCH', '/') - patches).toBe(0);
     expect(live(seeded.id)).toMatchObject({ connection_id: OTHER_CONNECTION, customer_reference: null, tags: [] });
   });
 
   it('refuses to adopt a number the account does not hold', async () => {
-    await expect(create(await checked({ adoptId: '+13122010000', customerReference: 'nobody' }))).rejects.toThrow(
-      'cannot adopt +13122010000 for church nobody: this Telnyx account holds no such number (adoptId)',
-    );
+    const adoption = create(await checked({ adoptId: '+13122010000', customerReference: 'nobody' }));
+    await expect(adoption).rejects.toBeInstanceOf(NothingToAdoptError);
+    await expect(adoption).rejects.toMatchObject({ holder: 'Telnyx', id: '+13122010000', churchId: 'nobody' });
   });
 });
 
@@ -363,10 +378,9 @@ describe('delete: a number is released only by an explicit decommission', () => 
   it('refuses to release without decommission, and the number stays active', async () => {
     const { id, outs } = await create(await checked({ areaCode: '469', customerReference: 'church-keep' }));
     const deletes = standIn.countRequests('DELETE', '/');
-    await expect(provider.delete!(id, outs)).rejects.toThrow(
-      `refusing to release ${outs.phoneNumber} (church church-keep): a number is released only by an explicit decommission. ` +
-        'To release the line on purpose run `./dev church decommission --church church-keep`',
-    );
+    const release = provider.delete!(id, outs);
+    await expect(release).rejects.toBeInstanceOf(NotDecommissionedError);
+    await expect(release).rejects.toMatchObject({ kind: 'number', id, phoneNumber: outs.phoneNumber, churchId: 'church-keep' });
     expect(standIn.countRequests('DELETE', '/') - deletes).toBe(0);
     expect(live(id).status).toBe('active');
   });
@@ -399,9 +413,9 @@ describe('delete: a number is released only by an explicit decommission', () => 
     const { id, outs } = await create(await checked({ adoptId: seeded.id, customerReference: 'church-locked', decommission: true }));
     expect(outs.deletionLockEnabled).toBe(true);
     const deletes = standIn.countRequests('DELETE', '/');
-    await expect(provider.delete!(id, outs)).rejects.toThrow(
-      'refusing to release +14142016000 (church church-locked): Telnyx has a deletion lock on it (deletion_lock_enabled)',
-    );
+    const release = provider.delete!(id, outs);
+    await expect(release).rejects.toBeInstanceOf(DeletionLockError);
+    await expect(release).rejects.toMatchObject({ phoneNumber: '+14142016000', id, churchId: 'church-locked' });
     expect(standIn.countRequests('DELETE', '/') - deletes).toBe(0);
     expect(live(id).status).toBe('active');
   });
@@ -424,7 +438,9 @@ describe('delete: a number is released only by an explicit decommission', () => 
     expect(newId).not.toBe(oldId);
     expect(newOuts.phoneNumber).toBe(offer!.phone_number);
     // Then it deletes the old one, which was never decommissioned.
-    await expect(provider.delete!(oldId, oldOuts)).rejects.toThrow(/^refusing to release \+14142010001 \(church church-typo\)/);
+    const release = provider.delete!(oldId, oldOuts);
+    await expect(release).rejects.toBeInstanceOf(NotDecommissionedError);
+    await expect(release).rejects.toMatchObject({ kind: 'number', id: oldId, phoneNumber: '+14142010001', churchId: 'church-typo' });
     expect(live(oldId).status).toBe('active');
   });
 });

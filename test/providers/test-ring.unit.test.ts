@@ -1,6 +1,7 @@
 /** TestRing's pure rules: what `check` refuses (naming the field and the rule) and when `diff` rings again. */
 import * as pulumi from '@pulumi/pulumi';
 import { checkTestRing, diffTestRing, provider, ringFailureMessage, type TestRingInputs, type TestRingOutputs } from '../../providers/test-ring';
+import { NotDecommissionedError } from '../../providers/refusals';
 
 const good: TestRingInputs = {
   churchId: 'church-7c1e',
@@ -113,9 +114,14 @@ describe('a ring record goes only with its line', () => {
   } as TestRingOutputs;
 
   it('refuses a delete unless the line was decommissioned, so a refused destroy leaves the state as it was', async () => {
-    await expect(provider.delete!('ring:grace:+13305550101', outputs)).rejects.toThrow(
-      /refusing to delete the test ring record of church grace \(\+13305550101\).*church decommission --church grace/s,
-    );
+    const deletion = provider.delete!('ring:grace:+13305550101', outputs);
+    await expect(deletion).rejects.toBeInstanceOf(NotDecommissionedError);
+    await expect(deletion).rejects.toMatchObject({
+      kind: 'test ring',
+      id: 'ring:grace:+13305550101',
+      churchId: 'grace',
+      phoneNumber: '+13305550101',
+    });
     await expect(provider.delete!('ring:grace:+13305550101', { ...outputs, decommission: true })).resolves.toBeUndefined();
   });
 
