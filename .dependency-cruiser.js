@@ -72,7 +72,9 @@ module.exports = {
       comment: 'the registry is the shared store: it knows tables, not the layers that use it',
       severity: 'error',
       from: { path: '^registry/' },
-      to: { path: folders(['cli', 'webhook', 'worker', 'stacks', 'checks', 'engine', 'infra', 'providers', 'vendors']) },
+      to: {
+        path: folders(['cli', 'webhook', 'worker', 'stacks', 'checks', 'engine', 'infra', 'providers', 'vendors']),
+      },
     },
     {
       name: 'stacks-do-not-import-checks',

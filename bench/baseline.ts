@@ -52,7 +52,11 @@ export async function provisionVoiceLineDirect(
   const found = orderableNumbers(await telnyx.searchAvailableLocalNumbers(church.areaCode, 20), church.areaCode);
   if (found.length === 0) throw new Error(`baseline: no number available in ${church.areaCode}`);
   step('search', found);
-  let order = await telnyx.createNumberOrder({ phoneNumber: found[0].phoneNumber, connectionId: settings.connectionId, customerReference: church.churchId });
+  let order = await telnyx.createNumberOrder({
+    phoneNumber: found[0].phoneNumber,
+    connectionId: settings.connectionId,
+    customerReference: church.churchId,
+  });
   step('order', order);
   for (let pause = 250; order.status === 'pending'; pause = Math.min(pause * 2, 5000)) {
     order = await telnyx.getNumberOrder(order.id);
@@ -66,7 +70,12 @@ export async function provisionVoiceLineDirect(
   const metadata = JSON.stringify({ churchId: church.churchId, churchName: church.name });
   const trunk = step(
     'create trunk',
-    await livekit.createInboundTrunk({ name: `church ${church.churchId}`, numbers: [record.phoneNumber], metadata, krispEnabled: true }),
+    await livekit.createInboundTrunk({
+      name: `church ${church.churchId}`,
+      numbers: [record.phoneNumber],
+      metadata,
+      krispEnabled: true,
+    }),
   );
   const rule = step(
     'create rule',
@@ -104,5 +113,12 @@ export async function provisionVoiceLineDirect(
       livekit,
     }),
   );
-  return { ms: Date.now() - started, phoneNumber: record.phoneNumber, trunkId: trunk.sipTrunkId, dispatchRuleId: rule.sipDispatchRuleId, ring, stepsMs };
+  return {
+    ms: Date.now() - started,
+    phoneNumber: record.phoneNumber,
+    trunkId: trunk.sipTrunkId,
+    dispatchRuleId: rule.sipDispatchRuleId,
+    ring,
+    stepsMs,
+  };
 }

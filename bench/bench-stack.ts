@@ -21,7 +21,11 @@ export interface BenchStack {
   /** For openVoiceStack / VoiceStackRunner: the fixture's stack with the proxies in its environment. */
   options: VoiceStackOptions;
   /** Vendor endpoints as the providers see them (the proxies, the stand-in). */
-  vendors: { telnyx: { baseUrl: string; apiKey: string }; livekit: typeof SANDBOX_LIVEKIT; supabase: { url: string; serviceKey: string } };
+  vendors: {
+    telnyx: { baseUrl: string; apiKey: string };
+    livekit: typeof SANDBOX_LIVEKIT;
+    supabase: { url: string; serviceKey: string };
+  };
   setLatency(ms: number): void;
   /** Puts churches [from, to) of the bench's church list in the registry. */
   addChurches(from: number, to: number): Promise<string[]>;
@@ -45,7 +49,10 @@ export function benchChurch(index: number, prefix = 'bench'): { churchId: string
   };
 }
 
-export async function openBenchStack(name: string, options: { testRings: boolean; latencyMs: number; churchPrefix?: string }): Promise<BenchStack> {
+export async function openBenchStack(
+  name: string,
+  options: { testRings: boolean; latencyMs: number; churchPrefix?: string },
+): Promise<BenchStack> {
   const fixture = await newVoiceStack(name, { testRings: options.testRings, linesInService: false });
   const livekitProxy = await startDelayingProxy({ target: SANDBOX_LIVEKIT.url, latencyMs: options.latencyMs });
   const supabaseProxy = await startDelayingProxy({ target: fixture.supabase.url, latencyMs: options.latencyMs });
@@ -57,7 +64,11 @@ export async function openBenchStack(name: string, options: { testRings: boolean
   stack.config['churchwise-voice:livekitUrl'] = livekitProxy.url;
   stack.config['churchwise-voice:supabaseUrl'] = supabaseProxy.url;
   fs.writeFileSync(stackFile, stringify(stack));
-  const vendorEnv: Record<string, string> = { ...fixture.vendorEnv, LIVEKIT_URL: livekitProxy.url, SUPABASE_URL: supabaseProxy.url };
+  const vendorEnv: Record<string, string> = {
+    ...fixture.vendorEnv,
+    LIVEKIT_URL: livekitProxy.url,
+    SUPABASE_URL: supabaseProxy.url,
+  };
 
   const meter = new VendorCallMeter({ telnyx: fixture.telnyx, livekit: livekitProxy, supabase: supabaseProxy });
   const prefix = options.churchPrefix ?? 'bench';

@@ -21,10 +21,14 @@ export interface BenchChild {
 
 /** `entry` is relative to the repository, e.g. `webhook/main.ts`. */
 export function startBenchChild(entry: string, env: Record<string, string>): BenchChild {
-  const child: ChildProcess = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO_ROOT, entry)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO_ROOT, entry)],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   if (child.pid === undefined) throw new Error(`could not start ${entry}`);
   const pid = child.pid;
   const sampler = new ProcessTreeMemory(pid).start();
@@ -65,7 +69,13 @@ export function startBenchChild(entry: string, env: Record<string, string>): Ben
       const seen = lines.find((line) => pattern.test(line));
       if (seen) return Promise.resolve(seen);
       return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${entry} printed no line matching ${pattern} within ${timeoutMs} ms; stderr:\n${stderr}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`${entry} printed no line matching ${pattern} within ${timeoutMs} ms; stderr:\n${stderr}`),
+            ),
+          timeoutMs,
+        );
         waiters.push({
           pattern,
           resolve: (line) => {
@@ -93,7 +103,11 @@ export function startBenchChild(entry: string, env: Record<string, string>): Ben
 }
 
 /** Runs an entry to completion and parses its `BENCH_RESULT {...}` line. */
-export async function runBenchChild<T>(entry: string, env: Record<string, string>, timeoutMs = 15 * 60_000): Promise<{ result: T; memory: MemoryReport }> {
+export async function runBenchChild<T>(
+  entry: string,
+  env: Record<string, string>,
+  timeoutMs = 15 * 60_000,
+): Promise<{ result: T; memory: MemoryReport }> {
   const child = startBenchChild(entry, env);
   const timer = setTimeout(() => void child.stop(1000), timeoutMs);
   const code = await child.exited;

@@ -40,7 +40,11 @@ export async function startDelayingProxy(options: { target: string; latencyMs: n
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
   const server = http.createServer((request, response) => {
-    const call: ProxiedCall = { operation: operationOf(request.method ?? 'GET', request.url ?? '/'), status: 0, at: Date.now() };
+    const call: ProxiedCall = {
+      operation: operationOf(request.method ?? 'GET', request.url ?? '/'),
+      status: 0,
+      at: Date.now(),
+    };
     calls.push(call);
     const forward = async () => {
       if (latencyMs > 0) await sleep(latencyMs);

@@ -96,10 +96,30 @@ async function runDriftReport(request: EngineRunRequest): Promise<EngineRunResul
   try {
     const report = await driftReport(live);
     const done = Date.now();
-    return { ok: true, wallMs: done - started, openMs: opened - started, recoverMs: 0, operationMs: done - opened, steps: {}, watchedSteps: [], resourceCount: 0, drift: report.drift };
+    return {
+      ok: true,
+      wallMs: done - started,
+      openMs: opened - started,
+      recoverMs: 0,
+      operationMs: done - opened,
+      steps: {},
+      watchedSteps: [],
+      resourceCount: 0,
+      drift: report.drift,
+    };
   } catch (error) {
     const done = Date.now();
-    return { ok: false, error: (error as Error).message.slice(-4000), wallMs: done - started, openMs: opened - started, recoverMs: 0, operationMs: done - opened, steps: {}, watchedSteps: [], resourceCount: 0 };
+    return {
+      ok: false,
+      error: (error as Error).message.slice(-4000),
+      wallMs: done - started,
+      openMs: opened - started,
+      recoverMs: 0,
+      operationMs: done - opened,
+      steps: {},
+      watchedSteps: [],
+      resourceCount: 0,
+    };
   }
 }
 
@@ -133,9 +153,15 @@ export async function runEngineOperation(request: EngineRunRequest): Promise<Eng
     recoverMs: t2 - t1,
     operationMs: t3 - t2,
     startupMs: timeline.prelude !== undefined ? timeline.prelude - t2 : undefined,
-    engineMs: timeline.prelude !== undefined && timeline.summary !== undefined ? timeline.summary - timeline.prelude : undefined,
+    engineMs:
+      timeline.prelude !== undefined && timeline.summary !== undefined
+        ? timeline.summary - timeline.prelude
+        : undefined,
     finishMs: timeline.summary !== undefined ? t3 - timeline.summary : undefined,
-    firstStepMs: timeline.firstStep !== undefined && timeline.firstDynamicStep !== undefined ? timeline.firstDynamicStep - timeline.firstStep : undefined,
+    firstStepMs:
+      timeline.firstStep !== undefined && timeline.firstDynamicStep !== undefined
+        ? timeline.firstDynamicStep - timeline.firstStep
+        : undefined,
     steps: timeline.steps,
     watchedMs: timeline.watched.length ? watchedEnd - watchedStart : undefined,
     watchedSteps: timeline.watched.map((w) => ({ name: w.name, op: w.op, ms: w.end - w.start })),

@@ -30,7 +30,10 @@ const USAGE = `usage: npm run bench -- [options]
 
 function positive(name: string, raw: string, allowZero = false): number {
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) throw new Error(`--${name} must be a whole number${allowZero ? '' : ' above 0'}, got ${JSON.stringify(raw)}\n${USAGE}`);
+  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1))
+    throw new Error(
+      `--${name} must be a whole number${allowZero ? '' : ' above 0'}, got ${JSON.stringify(raw)}\n${USAGE}`,
+    );
   return value;
 }
 
@@ -53,7 +56,9 @@ function options() {
   }
   const sizes = values.sizes.split(',').map((n) => positive('sizes', n.trim()));
   const only = new Set(values.only.split(',').map((s) => s.trim()));
-  for (const part of only) if (part !== 'webhook' && part !== 'scale') throw new Error(`--only takes webhook and/or scale, got ${JSON.stringify(part)}\n${USAGE}`);
+  for (const part of only)
+    if (part !== 'webhook' && part !== 'scale')
+      throw new Error(`--only takes webhook and/or scale, got ${JSON.stringify(part)}\n${USAGE}`);
   return {
     latencyMs: positive('latency-ms', values['latency-ms'], true),
     sizes: [...new Set(sizes)].sort((a, b) => a - b),
@@ -67,7 +72,10 @@ function options() {
 
 /** The dev stack's ring-from number and connection: the baseline rings exactly as the providers do. */
 function devStackSettings(): { ringFrom: string; connectionId: string } {
-  const config = (parse(fs.readFileSync(path.join(REPO_ROOT, 'Pulumi.dev.yaml'), 'utf8'))?.config ?? {}) as Record<string, string>;
+  const config = (parse(fs.readFileSync(path.join(REPO_ROOT, 'Pulumi.dev.yaml'), 'utf8'))?.config ?? {}) as Record<
+    string,
+    string
+  >;
   return {
     ringFrom: config['churchwise-voice:ringFromNumber'] ?? '+14697288326',
     connectionId: config['churchwise-voice:telnyxConnectionId'] ?? LIVEKIT_INBOUND_CONNECTION.id,
@@ -79,7 +87,9 @@ async function main(): Promise<void> {
   const say = (line: string) => console.log(`[bench] ${line}`);
   const started = Date.now();
   const machine = machineInfo();
-  say(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, load ${machine.loadAtStart}; latency ${opts.latencyMs} ms per vendor call`);
+  say(
+    `machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, load ${machine.loadAtStart}; latency ${opts.latencyMs} ms per vendor call`,
+  );
   say('sandbox: starting what is not running');
   await startSandbox((line) => say(`  ${line}`));
   const report: Omit<BenchReport, 'goals'> = {
@@ -94,7 +104,17 @@ async function main(): Promise<void> {
     say(`1/3 paid webhook -> live line (${opts.repeats} runs, baseline alternating) and a burst of ${opts.burst}`);
     const stack = await openBenchStack('bench-webhook', { testRings: true, latencyMs: 0 });
     try {
-      report.webhook = await runWebhookScenario(stack, { ...devStackSettings(), agentName: DEFAULT_AGENT_NAME, repeats: opts.repeats, burst: opts.burst, latencyMs: opts.latencyMs }, say);
+      report.webhook = await runWebhookScenario(
+        stack,
+        {
+          ...devStackSettings(),
+          agentName: DEFAULT_AGENT_NAME,
+          repeats: opts.repeats,
+          burst: opts.burst,
+          latencyMs: opts.latencyMs,
+        },
+        say,
+      );
     } finally {
       await stack.close();
     }

@@ -59,7 +59,7 @@ function parentOf(pid: number): number | undefined {
 /** Undefined when the command line cannot be read (a process exiting shows an empty one). */
 function kindOf(pid: number, root: number): ProcessKind | undefined {
   if (pid === root) return 'host';
-  let argv: string[] = [];
+  let argv: string[];
   try {
     argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   } catch {
@@ -112,7 +112,9 @@ export class ProcessTreeMemory {
       ticksByKind[kind] = (ticksByKind[kind] ?? 0) + own;
       ticks += own;
     }
-    const cpuByKind = Object.fromEntries(Object.entries(ticksByKind).map(([kind, t]) => [kind, seconds(t)])) as MemoryReport['cpuByKind'];
+    const cpuByKind = Object.fromEntries(
+      Object.entries(ticksByKind).map(([kind, t]) => [kind, seconds(t)]),
+    ) as MemoryReport['cpuByKind'];
     return {
       hostPeakMiB: mib(this.peaks.get(this.rootPid)?.hwmKb ?? 0),
       byKind,

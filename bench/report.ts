@@ -46,7 +46,9 @@ export interface BenchReport {
 export function machineInfo(): MachineInfo {
   let pulumi = 'unknown';
   try {
-    pulumi = execFileSync(pulumiBinary(), ['version'], { env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: 'true' } }).toString().trim();
+    pulumi = execFileSync(pulumiBinary(), ['version'], { env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: 'true' } })
+      .toString()
+      .trim();
   } catch {
     /* reported as unknown */
   }
@@ -71,14 +73,22 @@ export function evaluateGoals(report: Omit<BenchReport, 'goals'>): BenchReport['
   const runs = report.webhook?.runs ?? [];
   if (runs.length) {
     const ratio = median(runs.map((r) => r.ms)) / median(runs.map((r) => r.baseline.ms));
-    goals.push({ goal: `webhook -> live line <= ${GOALS.webhookRatio}x the imperative baseline`, figure: x(ratio), met: ratio <= GOALS.webhookRatio && runs.every((r) => r.ok) });
+    goals.push({
+      goal: `webhook -> live line <= ${GOALS.webhookRatio}x the imperative baseline`,
+      figure: x(ratio),
+      met: ratio <= GOALS.webhookRatio && runs.every((r) => r.ok),
+    });
   }
   const scale = report.scale ?? [];
   if (scale.length > 1) {
     const first = scale[0];
     const last = scale[scale.length - 1];
     const ratio = last.addOne.run.wallMs / first.addOne.run.wallMs;
-    goals.push({ goal: `add one church: time(N=${last.n}) <= ${GOALS.addOneScale}x time(N=${first.n})`, figure: x(ratio), met: ratio <= GOALS.addOneScale });
+    goals.push({
+      goal: `add one church: time(N=${last.n}) <= ${GOALS.addOneScale}x time(N=${first.n})`,
+      figure: x(ratio),
+      met: ratio <= GOALS.addOneScale,
+    });
     // A no-op up is the run for unchanged churches: any vendor call in it is one.
     const unchangedCalls = scale.map((step) => step.noop.calls.total);
     goals.push({
@@ -87,11 +97,19 @@ export function evaluateGoals(report: Omit<BenchReport, 'goals'>): BenchReport['
       met: unchangedCalls.every((c) => c === 0),
     });
     const perChurch = (last.drift.calls.total - first.drift.calls.total) / (last.n - first.n);
-    goals.push({ goal: `drift check: vendor calls grow sublinearly (< ${GOALS.driftCallsPerChurch} call per extra church)`, figure: `${perChurch.toFixed(2)} calls/church`, met: perChurch < GOALS.driftCallsPerChurch });
+    goals.push({
+      goal: `drift check: vendor calls grow sublinearly (< ${GOALS.driftCallsPerChurch} call per extra church)`,
+      figure: `${perChurch.toFixed(2)} calls/church`,
+      met: perChurch < GOALS.driftCallsPerChurch,
+    });
   }
   const burst = report.webhook?.burst;
   if (burst) {
-    goals.push({ goal: `burst of ${burst.purchases} purchases: <= ${GOALS.burstRuns} engine runs`, figure: `${burst.engineRuns} run${burst.engineRuns === 1 ? '' : 's'}, ${burst.succeeded}/${burst.purchases} live`, met: burst.engineRuns <= GOALS.burstRuns && burst.succeeded === burst.purchases });
+    goals.push({
+      goal: `burst of ${burst.purchases} purchases: <= ${GOALS.burstRuns} engine runs`,
+      figure: `${burst.engineRuns} run${burst.engineRuns === 1 ? '' : 's'}, ${burst.succeeded}/${burst.purchases} live`,
+      met: burst.engineRuns <= GOALS.burstRuns && burst.succeeded === burst.purchases,
+    });
   }
   return goals;
 }
@@ -109,7 +127,16 @@ function callCell(calls: VendorCallCounts): string {
 
 function memoryRows(label: string, memory: MemoryReport): string[][] {
   const kind = (k: keyof MemoryReport['byKind']) => (memory.byKind[k] ? `${memory.byKind[k]!.peakMiB}` : '-');
-  return [[label, `${memory.hostPeakMiB}`, kind('engine'), kind('providers'), `${memory.treePeakMiB}`, memory.cpuSeconds.toFixed(1)]];
+  return [
+    [
+      label,
+      `${memory.hostPeakMiB}`,
+      kind('engine'),
+      kind('providers'),
+      `${memory.treePeakMiB}`,
+      memory.cpuSeconds.toFixed(1),
+    ],
+  ];
 }
 
 export function reportTables(report: BenchReport): Table[] {
@@ -123,20 +150,47 @@ export function reportTables(report: BenchReport): Table[] {
       title: `1. Paid webhook -> line live (ring passed), ${webhook.runs.length} runs each, alternating`,
       headers: ['path', 'median s', 'min s', 'max s', 'vendor calls (last run)', 'ratio', 'goal'],
       rows: [
-        ['webhook + engine', s(median(engine)), s(Math.min(...engine)), s(Math.max(...engine)), callCell(webhook.runs[webhook.runs.length - 1].calls), x(ratio), `<= ${GOALS.webhookRatio}x ${verdict(ratio <= GOALS.webhookRatio)}`],
-        ['imperative baseline', s(median(base)), s(Math.min(...base)), s(Math.max(...base)), callCell(webhook.runs[webhook.runs.length - 1].baseline.calls), '1.00x', ''],
+        [
+          'webhook + engine',
+          s(median(engine)),
+          s(Math.min(...engine)),
+          s(Math.max(...engine)),
+          callCell(webhook.runs[webhook.runs.length - 1].calls),
+          x(ratio),
+          `<= ${GOALS.webhookRatio}x ${verdict(ratio <= GOALS.webhookRatio)}`,
+        ],
+        [
+          'imperative baseline',
+          s(median(base)),
+          s(Math.min(...base)),
+          s(Math.max(...base)),
+          callCell(webhook.runs[webhook.runs.length - 1].baseline.calls),
+          '1.00x',
+          '',
+        ],
       ],
       notes: [
-        ...webhook.runs.filter((r) => r.timeline).map((r, i) => {
-          const t = r.timeline!;
-          const done = Object.entries(t.resourceDoneMs).map(([k, v]) => `${k} ${s(v)}`).join(', ');
-          return `webhook run ${i + 1} (s): queued ${s(t.queuedMs)}, run ${s(t.runMs)} [first engine output ${s(t.engineStartMs)}; done: ${done}], settle ${s(t.settleMs)}`;
-        }),
-        `baseline steps (last run, s): ${Object.entries(webhook.runs[webhook.runs.length - 1].baseline.stepsMs).map(([k, v]) => `${k} ${s(v)}`).join(', ')}`,
+        ...webhook.runs
+          .filter((r) => r.timeline)
+          .map((r, i) => {
+            const t = r.timeline!;
+            const done = Object.entries(t.resourceDoneMs)
+              .map(([k, v]) => `${k} ${s(v)}`)
+              .join(', ');
+            return `webhook run ${i + 1} (s): queued ${s(t.queuedMs)}, run ${s(t.runMs)} [first engine output ${s(t.engineStartMs)}; done: ${done}], settle ${s(t.settleMs)}`;
+          }),
+        `baseline steps (last run, s): ${Object.entries(webhook.runs[webhook.runs.length - 1].baseline.stepsMs)
+          .map(([k, v]) => `${k} ${s(v)}`)
+          .join(', ')}`,
         `failed webhook runs: ${webhook.runs.filter((r) => !r.ok).length}`,
         ...webhook.runs
           .filter((r) => Object.keys(r.calls.failed).length)
-          .map((r) => `failed vendor calls in ${r.churchId}'s run: ${Object.entries(r.calls.failed).map(([k, v]) => `${k} x${v}`).join(', ')}`),
+          .map(
+            (r) =>
+              `failed vendor calls in ${r.churchId}'s run: ${Object.entries(r.calls.failed)
+                .map(([k, v]) => `${k} x${v}`)
+                .join(', ')}`,
+          ),
       ],
     });
   }
@@ -145,7 +199,19 @@ export function reportTables(report: BenchReport): Table[] {
     const base = scale[0].addOne.run.wallMs;
     tables.push({
       title: '2. Adding one church to a stack of N churches (the run a purchase triggers; test rings off)',
-      headers: ['N', 'wall s', 'engine s', 'start-up s', 'finish s', 'new line s', 'CPU s', 'vendor calls', 'calls in no-op up', 'vs N=' + scale[0].n, 'goal'],
+      headers: [
+        'N',
+        'wall s',
+        'engine s',
+        'start-up s',
+        'finish s',
+        'new line s',
+        'CPU s',
+        'vendor calls',
+        'calls in no-op up',
+        'vs N=' + scale[0].n,
+        'goal',
+      ],
       rows: scale.map((step) => {
         const run = step.addOne.run;
         const ratio = run.wallMs / base;
@@ -165,7 +231,7 @@ export function reportTables(report: BenchReport): Table[] {
       }),
       notes: [
         'wall = open stack + recover + up (what the webhook worker runs); engine = prelude -> summary events; start-up = CLI start -> prelude;',
-        'finish = summary -> up returns (last checkpoint, CLI exit); new line = the new church\'s steps, first start -> last end;',
+        "finish = summary -> up returns (last checkpoint, CLI exit); new line = the new church's steps, first start -> last end;",
         'CPU s = CPU time of the whole run (host, CLI, provider process): unlike wall time it does not grow when other work shares the machine.',
         ...scale.map(
           (step) =>
@@ -174,10 +240,18 @@ export function reportTables(report: BenchReport): Table[] {
         ),
         ...scale
           .filter((step) => Object.keys(step.addOne.calls.failed).length)
-          .map((step) => `N=${step.n}: failed calls while adding one: ${Object.entries(step.addOne.calls.failed).map(([k, v]) => `${k} x${v}`).join(', ')}`),
+          .map(
+            (step) =>
+              `N=${step.n}: failed calls while adding one: ${Object.entries(step.addOne.calls.failed)
+                .map(([k, v]) => `${k} x${v}`)
+                .join(', ')}`,
+          ),
         ...scale
           .filter((step) => step.addOneSkipCheckpoints)
-          .map((step) => `N=${step.n}: add one with PULUMI_SKIP_CHECKPOINTS=true: wall ${s(step.addOneSkipCheckpoints!.run.wallMs)} s, engine ${s(step.addOneSkipCheckpoints!.run.engineMs)} s, finish ${s(step.addOneSkipCheckpoints!.run.finishMs)} s`),
+          .map(
+            (step) =>
+              `N=${step.n}: add one with PULUMI_SKIP_CHECKPOINTS=true: wall ${s(step.addOneSkipCheckpoints!.run.wallMs)} s, engine ${s(step.addOneSkipCheckpoints!.run.engineMs)} s, finish ${s(step.addOneSkipCheckpoints!.run.finishMs)} s`,
+          ),
         ...scale
           .filter((step) => step.noopPlainStackTraces)
           .map(
@@ -192,7 +266,16 @@ export function reportTables(report: BenchReport): Table[] {
   if (burst) {
     tables.push({
       title: '3. Burst of purchases through the webhook (test rings on)',
-      headers: ['purchases', 'sent within s', 'engine runs', 'first live s', 'median live s', 'all live s', 'live', 'goal'],
+      headers: [
+        'purchases',
+        'sent within s',
+        'engine runs',
+        'first live s',
+        'median live s',
+        'all live s',
+        'live',
+        'goal',
+      ],
       rows: [
         [
           String(burst.purchases),
@@ -217,18 +300,27 @@ export function reportTables(report: BenchReport): Table[] {
       title: '4. Drift check (checks/drift.ts as `npm run drift`: preview --refresh, then unmanaged objects)',
       headers: ['N', 'wall s', 'vendor calls', 'calls per church', 'goal'],
       rows: scale.map((step) => {
-        const perExtra = step === first ? undefined : (step.drift.calls.total - first.drift.calls.total) / (step.n - first.n);
+        const perExtra =
+          step === first ? undefined : (step.drift.calls.total - first.drift.calls.total) / (step.n - first.n);
         return [
           String(step.n),
           s(step.drift.run.wallMs),
           callCell(step.drift.calls),
           (step.drift.calls.total / step.n).toFixed(2),
-          perExtra === undefined ? '' : `< ${GOALS.driftCallsPerChurch}/extra church: ${perExtra.toFixed(2)} ${verdict(perExtra < GOALS.driftCallsPerChurch)}`,
+          perExtra === undefined
+            ? ''
+            : `< ${GOALS.driftCallsPerChurch}/extra church: ${perExtra.toFixed(2)} ${verdict(perExtra < GOALS.driftCallsPerChurch)}`,
         ];
       }),
       notes: [
-        ...scale.filter((step) => step.drift.run.drift).map((step) => `N=${step.n}: the report found drift on a stack nobody edited (check the bench)`),
-        `calls by operation at N=${scale[scale.length - 1].n}: ${Object.entries(scale[scale.length - 1].drift.calls.byOperation).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        ...scale
+          .filter((step) => step.drift.run.drift)
+          .map((step) => `N=${step.n}: the report found drift on a stack nobody edited (check the bench)`),
+        `calls by operation at N=${scale[scale.length - 1].n}: ${Object.entries(
+          scale[scale.length - 1].drift.calls.byOperation,
+        )
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
       ],
     });
   }
@@ -244,7 +336,9 @@ export function reportTables(report: BenchReport): Table[] {
       title: '5. Peak memory (MiB, VmHWM sampled every 100 ms from /proc)',
       headers: ['process tree', 'host process', 'pulumi CLI', 'provider process', 'whole tree', 'CPU s'],
       rows: memory,
-      notes: ['host = the Node process running the inline program (the webhook service itself, or the engine-run host).'],
+      notes: [
+        'host = the Node process running the inline program (the webhook service itself, or the engine-run host).',
+      ],
     });
   }
   return tables;
@@ -264,7 +358,13 @@ export function renderText(report: BenchReport): string {
   for (const table of reportTables(report)) {
     out.push(table.title, renderTable(table.headers, table.rows), ...(table.notes ?? []).map((n) => `  ${n}`), '');
   }
-  out.push('Goals:', renderTable(['goal', 'figure', ''], report.goals.map((g) => [g.goal, g.figure, verdict(g.met)])));
+  out.push(
+    'Goals:',
+    renderTable(
+      ['goal', 'figure', ''],
+      report.goals.map((g) => [g.goal, g.figure, verdict(g.met)]),
+    ),
+  );
   return out.join('\n');
 }
 
@@ -288,7 +388,12 @@ export function renderMarkdown(report: BenchReport): string {
     '',
   ];
   for (const table of reportTables(report)) {
-    out.push(`## ${table.title}`, '', `| ${table.headers.map(cell).join(' | ')} |`, `|${table.headers.map(() => '---').join('|')}|`);
+    out.push(
+      `## ${table.title}`,
+      '',
+      `| ${table.headers.map(cell).join(' | ')} |`,
+      `|${table.headers.map(() => '---').join('|')}|`,
+    );
     out.push(...table.rows.map((row) => `| ${row.map(cell).join(' | ')} |`), '');
     if (table.notes?.length) out.push(...table.notes.map((n) => `- ${n}`), '');
   }

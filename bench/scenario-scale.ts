@@ -43,7 +43,10 @@ export async function measureEngine(
     options: { ...stack.options, vendorEnv: { ...stack.options.vendorEnv, ...extra.engineEnv } },
     watchChurchIds: extra.watchChurchIds,
   };
-  const { result, memory } = await runBenchChild<EngineRunResult>('bench/engine-run.ts', { ...extra.hostEnv, BENCH_ENGINE_RUN: JSON.stringify(request) });
+  const { result, memory } = await runBenchChild<EngineRunResult>('bench/engine-run.ts', {
+    ...extra.hostEnv,
+    BENCH_ENGINE_RUN: JSON.stringify(request),
+  });
   const calls = stack.meter.since(mark);
   if (!result.ok) throw new Error(`${operation} failed on the bench stack: ${result.error}`);
   return { run: result, calls, memory };
@@ -65,7 +68,9 @@ export async function runScaleScenario(
       await stack.addChurches(churches, n);
       // Not measured: the checkpoint is written once at the end instead of after each of the ~4 steps per church.
       await measureEngine(stack, 'up', { engineEnv: { PULUMI_SKIP_CHECKPOINTS: 'true' } });
-      say(`  stack grown to ${n} churches (${churches} -> ${n}) in ${((Date.now() - started) / 1000).toFixed(1)} s (not measured)`);
+      say(
+        `  stack grown to ${n} churches (${churches} -> ${n}) in ${((Date.now() - started) / 1000).toFixed(1)} s (not measured)`,
+      );
       churches = n;
     }
     stack.setLatency(latencyMs);
@@ -76,15 +81,22 @@ export async function runScaleScenario(
     const [added] = await stack.addChurches(churches, churches + 1);
     churches += 1;
     const addOne = await measureEngine(stack, 'up', { watchChurchIds: [added] });
-    say(`  N=${n}: add one church ${addOne.run.wallMs} ms (engine ${addOne.run.engineMs} ms), ${addOne.calls.total} vendor calls`);
+    say(
+      `  N=${n}: add one church ${addOne.run.wallMs} ms (engine ${addOne.run.engineMs} ms), ${addOne.calls.total} vendor calls`,
+    );
     const step: ScaleStep = { n, noop, drift, addOne };
     if (n === largest) {
       const [again] = await stack.addChurches(churches, churches + 1);
       churches += 1;
-      step.addOneSkipCheckpoints = await measureEngine(stack, 'up', { watchChurchIds: [again], engineEnv: { PULUMI_SKIP_CHECKPOINTS: 'true' } });
+      step.addOneSkipCheckpoints = await measureEngine(stack, 'up', {
+        watchChurchIds: [again],
+        engineEnv: { PULUMI_SKIP_CHECKPOINTS: 'true' },
+      });
       say(`  N=${n}: add one church, PULUMI_SKIP_CHECKPOINTS=true: ${step.addOneSkipCheckpoints.run.wallMs} ms`);
       const preload = path.join(__dirname, 'plain-stack-traces.js');
-      step.noopPlainStackTraces = await measureEngine(stack, 'up', { hostEnv: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${preload}`.trim() } });
+      step.noopPlainStackTraces = await measureEngine(stack, 'up', {
+        hostEnv: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${preload}`.trim() },
+      });
       say(`  N=${n}: no-op up, host without source-mapped stack traces: ${step.noopPlainStackTraces.run.wallMs} ms`);
     }
     steps.push(step);

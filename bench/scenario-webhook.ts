@@ -61,7 +61,14 @@ function finishedMs(job: ProvisioningJob, since: number): number {
 
 export async function runWebhookScenario(
   stack: BenchStack,
-  options: { repeats: number; burst: number; latencyMs: number; ringFrom: string; connectionId: string; agentName: string },
+  options: {
+    repeats: number;
+    burst: number;
+    latencyMs: number;
+    ringFrom: string;
+    connectionId: string;
+    agentName: string;
+  },
   say: (line: string) => void,
 ): Promise<WebhookScenarioResult> {
   // The stack exists before the first purchase (as production's does): the first run only adds the church.
@@ -84,7 +91,9 @@ export async function runWebhookScenario(
         ringTimeoutMs: 30_000,
       });
       const baselineCalls = stack.meter.since(baselineMark);
-      say(`  baseline ${i + 1}/${options.repeats}: ${baseline.ms} ms, ring ${baseline.ring.ok ? 'ok' : `FAILED ${baseline.ring.cause}`}, ${baselineCalls.total} vendor calls`);
+      say(
+        `  baseline ${i + 1}/${options.repeats}: ${baseline.ms} ms, ring ${baseline.ring.ok ? 'ok' : `FAILED ${baseline.ring.cause}`}, ${baselineCalls.total} vendor calls`,
+      );
 
       const church = benchChurch(next++, 'webhook');
       const logFrom = service.child.lines.length;
@@ -104,7 +113,9 @@ export async function runWebhookScenario(
         baseline: { ...baseline, calls: baselineCalls },
       };
       runs.push(run);
-      say(`  webhook ${i + 1}/${options.repeats}: ${run.ms} ms to a live line (${job.state}), ${calls.total} vendor calls`);
+      say(
+        `  webhook ${i + 1}/${options.repeats}: ${run.ms} ms to a live line (${job.state}), ${calls.total} vendor calls`,
+      );
     }
 
     if (options.burst > 0) {
@@ -121,8 +132,13 @@ export async function runWebhookScenario(
       }
       const statuses = await Promise.all(posts);
       const spreadMs = Date.now() - started;
-      if (statuses.some((s) => s !== 200)) throw new Error(`the webhook refused purchases of the burst: ${statuses.join(',')}`);
-      const jobs = await service.settled(churches.map((c) => c.churchId), new Date(started), 15 * 60_000);
+      if (statuses.some((s) => s !== 200))
+        throw new Error(`the webhook refused purchases of the burst: ${statuses.join(',')}`);
+      const jobs = await service.settled(
+        churches.map((c) => c.churchId),
+        new Date(started),
+        15 * 60_000,
+      );
       const perChurchMs = jobs.map((j) => finishedMs(j, started)).sort((a, b) => a - b);
       burst = {
         purchases: options.burst,
@@ -131,11 +147,15 @@ export async function runWebhookScenario(
         settlingRuns: new Set(jobs.map((j) => j.runId)).size,
         allLiveMs: perChurchMs[perChurchMs.length - 1],
         succeeded: jobs.filter((j) => j.state === 'succeeded').length,
-        failed: jobs.filter((j) => j.state !== 'succeeded').map((j) => ({ churchId: j.churchId, failedStep: j.failedStep, error: j.lastError })),
+        failed: jobs
+          .filter((j) => j.state !== 'succeeded')
+          .map((j) => ({ churchId: j.churchId, failedStep: j.failedStep, error: j.lastError })),
         perChurchMs,
         calls: stack.meter.since(mark),
       };
-      say(`  burst: ${burst.purchases} purchases in ${spreadMs} ms -> ${burst.engineRuns} engine runs, all settled after ${burst.allLiveMs} ms (${burst.succeeded} live)`);
+      say(
+        `  burst: ${burst.purchases} purchases in ${spreadMs} ms -> ${burst.engineRuns} engine runs, all settled after ${burst.allLiveMs} ms (${burst.succeeded} live)`,
+      );
     }
   } finally {
     serviceMemory = await service.stop();

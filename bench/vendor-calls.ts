@@ -28,9 +28,7 @@ export function telnyxOperation(method: string, path: string): string {
 }
 
 export class VendorCallMeter {
-  constructor(
-    private readonly sources: { telnyx: TelnyxStandIn; livekit: DelayingProxy; supabase: DelayingProxy },
-  ) {}
+  constructor(private readonly sources: { telnyx: TelnyxStandIn; livekit: DelayingProxy; supabase: DelayingProxy }) {}
 
   /** Where the logs are now: pass it to `since` after the step. */
   mark(): CallMark {
@@ -43,16 +41,31 @@ export class VendorCallMeter {
 
   since(mark: CallMark): VendorCallCounts {
     const operations: Array<[VendorName, string, number]> = [
-      ...this.sources.telnyx.requests.slice(mark.telnyx).map((r) => ['telnyx', telnyxOperation(r.method, r.path), r.status] as [VendorName, string, number]),
-      ...this.sources.livekit.calls.slice(mark.livekit).map((c) => ['livekit', c.operation, c.status] as [VendorName, string, number]),
-      ...this.sources.supabase.calls.slice(mark.supabase).map((c) => ['supabase', c.operation, c.status] as [VendorName, string, number]),
+      ...this.sources.telnyx.requests
+        .slice(mark.telnyx)
+        .map((r) => ['telnyx', telnyxOperation(r.method, r.path), r.status] as [VendorName, string, number]),
+      ...this.sources.livekit.calls
+        .slice(mark.livekit)
+        .map((c) => ['livekit', c.operation, c.status] as [VendorName, string, number]),
+      ...this.sources.supabase.calls
+        .slice(mark.supabase)
+        .map((c) => ['supabase', c.operation, c.status] as [VendorName, string, number]),
     ];
-    const counts: VendorCallCounts = { telnyx: 0, livekit: 0, supabase: 0, total: operations.length, byOperation: {}, failed: {} };
+    const counts: VendorCallCounts = {
+      telnyx: 0,
+      livekit: 0,
+      supabase: 0,
+      total: operations.length,
+      byOperation: {},
+      failed: {},
+    };
     for (const [vendor, operation, status] of operations) {
       counts[vendor] += 1;
       const key = `${vendor} ${operation}`;
       counts.byOperation[key] = (counts.byOperation[key] ?? 0) + 1;
-      if (!(status >= 200 && status < 400)) counts.failed[`${key} -> ${status || 'no answer'}`] = (counts.failed[`${key} -> ${status || 'no answer'}`] ?? 0) + 1;
+      if (!(status >= 200 && status < 400))
+        counts.failed[`${key} -> ${status || 'no answer'}`] =
+          (counts.failed[`${key} -> ${status || 'no answer'}`] ?? 0) + 1;
     }
     return counts;
   }

@@ -90,7 +90,12 @@ export async function startBenchWebhookService(stack: BenchStack): Promise<Bench
     child,
     url,
     purchase: async (church) => {
-      const event = subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId: church.churchId, areaCode: church.areaCode, churchName: church.name });
+      const event = subscriptionEvent({
+        subscriptionId: uniqueId('sub'),
+        churchId: church.churchId,
+        areaCode: church.areaCode,
+        churchName: church.name,
+      });
       const { payload, headers } = signedDelivery(event, secret);
       const response = await fetch(`${url}/stripe/webhook`, { method: 'POST', headers, body: payload });
       await response.arrayBuffer();
@@ -100,16 +105,22 @@ export async function startBenchWebhookService(stack: BenchStack): Promise<Bench
       const deadline = Date.now() + timeoutMs;
       const wanted = new Set(churchIds);
       for (;;) {
-        const jobs = (await listJobs(pool)).filter((j) => wanted.has(j.churchId) && j.createdAt >= new Date(since.getTime() - 1000));
+        const jobs = (await listJobs(pool)).filter(
+          (j) => wanted.has(j.churchId) && j.createdAt >= new Date(since.getTime() - 1000),
+        );
         const done = jobs.filter((j) => j.state === 'succeeded' || j.state === 'failed');
         if (done.length >= wanted.size) return done;
         if (Date.now() > deadline) {
-          throw new Error(`${done.length} of ${wanted.size} purchases settled within ${timeoutMs} ms; service stderr:\n${child.stderr()}`);
+          throw new Error(
+            `${done.length} of ${wanted.size} purchases settled within ${timeoutMs} ms; service stderr:\n${child.stderr()}`,
+          );
         }
         await sleep(100);
       }
     },
-    runsCompleted: (from = 0) => records(child.lines.slice(from)).filter((r) => r.msg === 'stack run succeeded' || r.msg === 'stack run failed').length,
+    runsCompleted: (from = 0) =>
+      records(child.lines.slice(from)).filter((r) => r.msg === 'stack run succeeded' || r.msg === 'stack run failed')
+        .length,
     timeline: (churchId, postedAt, from = 0) => {
       const log = records(child.lines.slice(from));
       const start = log.find((r) => r.msg === 'stack run starting' && r.churches?.includes(churchId));

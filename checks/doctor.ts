@@ -14,19 +14,14 @@ import { renderTable } from './line-table';
 import type { LiveSystems } from '../stacks/live-systems';
 
 export type DoctorCheck =
-  | 'fqdn-transport'
-  | 'fqdn-host'
-  | 'line-trunk'
-  | 'fictional-555'
-  | 'telnyx-number'
-  | 'legacy-twilio'
-  | 'locked-trunk';
+  'fqdn-transport' | 'fqdn-host' | 'line-trunk' | 'fictional-555' | 'telnyx-number' | 'legacy-twilio' | 'locked-trunk';
 
 /** What each check is about, in the founder's words (also the order of the report). */
 export const DOCTOR_CHECKS: Record<DoctorCheck, string> = {
   'fqdn-transport': 'the Telnyx FQDN connection sends SIP over TCP',
   'fqdn-host': "the connection's FQDN is LiveKit's SIP host by project ID",
-  'line-trunk': 'every number in church_voice_agents is on exactly one trunk, without auth, with a rule that dispatches the agent',
+  'line-trunk':
+    'every number in church_voice_agents is on exactly one trunk, without auth, with a rule that dispatches the agent',
   'fictional-555': 'no 555 number in a row a caller could dial',
   'telnyx-number': 'every Telnyx number in church_voice_agents is active on the FQDN connection',
   'legacy-twilio': 'legacy Twilio numbers are still on their trunk',
@@ -85,7 +80,7 @@ export function isProjectNameSipHost(host: string, livekitUrl: string): boolean 
 function lineFix(cause: RingCause, number: string, trunkId: string, agentName: string, ruleOnRecord: boolean): string {
   const ruleOwner = ruleOnRecord
     ? '`pulumi up --refresh` recreates or repairs the managed rule'
-    : "the row names no rule, so the stack does not manage one: create it (voice-agent-livekit/scripts/setup_sip.py) and adopt it with linesInService.churches[].dispatchRuleId";
+    : 'the row names no rule, so the stack does not manage one: create it (voice-agent-livekit/scripts/setup_sip.py) and adopt it with linesInService.churches[].dispatchRuleId';
   switch (cause) {
     case 'not_found':
       return `put ${number} on trunk ${trunkId}: \`pulumi up --refresh\` restores a managed trunk's numbers (\`npm run drift\` shows what changed); for a trunk made by hand, updateSipInboundTrunkFields(${trunkId}, { numbers: add ${number} })`;
@@ -102,7 +97,10 @@ function lineFix(cause: RingCause, number: string, trunkId: string, agentName: s
   }
 }
 
-async function checkConnection(live: LiveSystems, findings: DoctorFinding[]): Promise<{ transport: number; host: number }> {
+async function checkConnection(
+  live: LiveSystems,
+  findings: DoctorFinding[],
+): Promise<{ transport: number; host: number }> {
   const { telnyxConnectionId: connectionId, livekitSipHost, livekitUrl } = live.settings;
   const connection = await live.telnyx.getFqdnConnection(connectionId);
   const transport = (connection.transportProtocol ?? '').toUpperCase();
@@ -152,7 +150,9 @@ async function checkConnection(live: LiveSystems, findings: DoctorFinding[]): Pr
 async function activeRows(live: LiveSystems): Promise<ChurchVoiceAgentRecord[]> {
   const rows = await live
     .supabase()
-    .request<ChurchVoiceAgentRecord[]>('GET', CHURCH_VOICE_AGENTS_TABLE, (db) => db.from(CHURCH_VOICE_AGENTS_TABLE).select('*').order('church_id'));
+    .request<ChurchVoiceAgentRecord[]>('GET', CHURCH_VOICE_AGENTS_TABLE, (db) =>
+      db.from(CHURCH_VOICE_AGENTS_TABLE).select('*').order('church_id'),
+    );
   return (rows ?? []).filter((row) => row.status === 'active');
 }
 
@@ -175,7 +175,9 @@ async function checkRows(live: LiveSystems, rows: ChurchVoiceAgentRecord[], find
       continue;
     }
 
-    const trunks = (await live.livekit.listInboundTrunks({ numbers: [number] })).filter((t) => t.numbers.includes(number));
+    const trunks = (await live.livekit.listInboundTrunks({ numbers: [number] })).filter((t) =>
+      t.numbers.includes(number),
+    );
     if (!row.livekit_trunk_id) {
       findings.push({
         check: 'line-trunk',
@@ -209,7 +211,13 @@ async function checkRows(live: LiveSystems, rows: ChurchVoiceAgentRecord[], find
           subject: number,
           churchId,
           problem: `${diagnosis.cause}: ${diagnosis.detail}`,
-          fix: lineFix(diagnosis.cause, number, row.livekit_trunk_id, agentName ?? 'the agent', Boolean(row.dispatch_rule_id)),
+          fix: lineFix(
+            diagnosis.cause,
+            number,
+            row.livekit_trunk_id,
+            agentName ?? 'the agent',
+            Boolean(row.dispatch_rule_id),
+          ),
         });
       }
     }
@@ -314,7 +322,11 @@ export function renderDoctor(report: DoctorReport): string {
   out.push(
     renderTable(
       ['Check', 'Result', 'What it checks'],
-      report.checks.map((c) => [c.check, c.ok ? `ok (${c.checked})` : `FAILED (${report.findings.filter((f) => f.check === c.check).length})`, c.description]),
+      report.checks.map((c) => [
+        c.check,
+        c.ok ? `ok (${c.checked})` : `FAILED (${report.findings.filter((f) => f.check === c.check).length})`,
+        c.description,
+      ]),
     ),
   );
   if (report.ok) {
@@ -323,7 +335,12 @@ export function renderDoctor(report: DoctorReport): string {
   }
   out.push('', `${report.findings.length} finding(s):`);
   for (const f of report.findings) {
-    out.push('', `[${f.check}] ${f.subject}${f.churchId ? ` (church ${f.churchId})` : ''}`, `  wrong: ${f.problem}`, `  fix:   ${f.fix}`);
+    out.push(
+      '',
+      `[${f.check}] ${f.subject}${f.churchId ? ` (church ${f.churchId})` : ''}`,
+      `  wrong: ${f.problem}`,
+      `  fix:   ${f.fix}`,
+    );
   }
   return out.join('\n');
 }

@@ -3,7 +3,11 @@ import type { LineSummary } from '../infra/program';
 /** Renders rows as a plain-text table (what the founder reads at the end of a run). */
 export function renderTable(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (c ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -16,6 +20,14 @@ function ringCell(ring: LineSummary['ring']): string {
 export function renderLines(lines: LineSummary[]): string {
   const rows = [...lines]
     .sort((a, b) => a.source.localeCompare(b.source) || a.churchName.localeCompare(b.churchName))
-    .map((l) => [l.churchName, l.phoneNumber, l.trunkId, l.dispatchRuleId ?? '-', l.row, l.source === 'in-service' ? 'in service (adopted)' : l.registryStatus, ringCell(l.ring)]);
+    .map((l) => [
+      l.churchName,
+      l.phoneNumber,
+      l.trunkId,
+      l.dispatchRuleId ?? '-',
+      l.row,
+      l.source === 'in-service' ? 'in service (adopted)' : l.registryStatus,
+      ringCell(l.ring),
+    ]);
   return renderTable(['Church', 'Number', 'LiveKit trunk', 'Dispatch rule', 'Row', 'Status', 'Last test ring'], rows);
 }

@@ -43,9 +43,13 @@ async function lineOf(live: LiveSystems, churchId: string): Promise<Omit<RingedL
   const line = lines.find((l) => l.churchId === churchId);
   if (!line) {
     const known = lines.map((l) => l.churchId).join(', ') || 'none';
-    throw new Error(`church ${churchId} has no line in stack ${live.stackName} (lines: ${known}); provision it first (pulumi up)`);
+    throw new Error(
+      `church ${churchId} has no line in stack ${live.stackName} (lines: ${known}); provision it first (pulumi up)`,
+    );
   }
-  const rule = (await stateResources(live.stack)).find((r) => resourceName(r.urn) === LIVEKIT_SIP_DISPATCH_RULE_KIND.childName(`church-${churchId}`) && r.id);
+  const rule = (await stateResources(live.stack)).find(
+    (r) => resourceName(r.urn) === LIVEKIT_SIP_DISPATCH_RULE_KIND.childName(`church-${churchId}`) && r.id,
+  );
   const roomPrefix = typeof rule?.outputs?.roomPrefix === 'string' ? rule.outputs.roomPrefix : undefined;
   return {
     churchId,
@@ -58,11 +62,24 @@ async function lineOf(live: LiveSystems, churchId: string): Promise<Omit<RingedL
 }
 
 /** Keeps the result in the registry's line_rings, where the status route reads the newest ring of a church. */
-async function recordInRegistry(registryDatabaseUrl: string | undefined, churchId: string, result: RingResult): Promise<string> {
-  if (!registryDatabaseUrl) return 'not recorded: no registry (set REGISTRY_DATABASE_URL); this result is printed here only';
+async function recordInRegistry(
+  registryDatabaseUrl: string | undefined,
+  churchId: string,
+  result: RingResult,
+): Promise<string> {
+  if (!registryDatabaseUrl)
+    return 'not recorded: no registry (set REGISTRY_DATABASE_URL); this result is printed here only';
   const pool = new Pool({ connectionString: registryDatabaseUrl, max: 1 });
   try {
-    await recordRing(pool, { churchId, ok: result.ok, cause: result.cause, detail: result.detail, elapsedMs: result.elapsedMs, at: new Date(result.at), source: 'on-demand' });
+    await recordRing(pool, {
+      churchId,
+      ok: result.ok,
+      cause: result.cause,
+      detail: result.detail,
+      elapsedMs: result.elapsedMs,
+      at: new Date(result.at),
+      source: 'on-demand',
+    });
     return 'recorded in the registry (line_rings): the status route shows it';
   } finally {
     await pool.end();
@@ -90,17 +107,17 @@ export async function ringChurch(
   const result = await withOutboundCallSlot(
     () =>
       ringLine({
-    phoneNumber: line.phoneNumber,
-    churchId,
-    expectedTrunkId: line.trunkId,
-    expectedDispatchRuleId: line.dispatchRuleId,
-    roomPrefix: line.roomPrefix,
-    // Unset, the ring expects the one deployed agent (its own default).
-    agentName: live.settings.agentName || undefined,
-    from,
-    timeoutMs: (options.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000,
-    telnyx: telnyxCallControl(telnyx, callControlAppId),
-    livekit: live.livekit,
+        phoneNumber: line.phoneNumber,
+        churchId,
+        expectedTrunkId: line.trunkId,
+        expectedDispatchRuleId: line.dispatchRuleId,
+        roomPrefix: line.roomPrefix,
+        // Unset, the ring expects the one deployed agent (its own default).
+        agentName: live.settings.agentName || undefined,
+        from,
+        timeoutMs: (options.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000,
+        telnyx: telnyxCallControl(telnyx, callControlAppId),
+        livekit: live.livekit,
       }),
     { databaseUrl: options.registryDatabaseUrl, onWait: (message) => notes.push(message) },
   );

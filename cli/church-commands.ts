@@ -22,6 +22,7 @@ import { ConfigError, loadConfig, voiceStackOptions } from '../webhook/config';
 import { createLogger, secretScrubber } from '../common/logger';
 import { ProvisioningWorker } from '../worker/provisioning-worker';
 import { UsageError } from './usage';
+import { sleep } from '../common/timing';
 
 export const CHURCH_USAGE = '  church provision|status|decommission --church <id> [--area-code NPA] [--name NAME]';
 
@@ -40,11 +41,19 @@ function cliWorker(pool: Pool): ProvisioningWorker {
     /* only DATABASE_URL is needed here */
   }
   const stackName = process.env.PULUMI_STACK?.trim() || 'prod';
-  const secrets = [process.env.DATABASE_URL ?? '', process.env.PULUMI_CONFIG_PASSPHRASE ?? ''].filter((s) => s.length >= 6);
+  const secrets = [process.env.DATABASE_URL ?? '', process.env.PULUMI_CONFIG_PASSPHRASE ?? ''].filter(
+    (s) => s.length >= 6,
+  );
   const logger = createLogger({ level: process.env.LOG_LEVEL?.trim() || 'info', secrets });
   return new ProvisioningWorker({
     pool,
-    runner: new VoiceStackRunner(voiceStackOptions({ stackName, workDir: process.env.PULUMI_WORK_DIR?.trim() || undefined, databaseUrl: databaseUrl() })),
+    runner: new VoiceStackRunner(
+      voiceStackOptions({
+        stackName,
+        workDir: process.env.PULUMI_WORK_DIR?.trim() || undefined,
+        databaseUrl: databaseUrl(),
+      }),
+    ),
     logger,
     stackName,
     retry,
@@ -52,7 +61,12 @@ function cliWorker(pool: Pool): ProvisioningWorker {
   });
 }
 
-async function provision(pool: Pool, churchId: string, areaCode: string | undefined, name: string | undefined): Promise<boolean> {
+async function provision(
+  pool: Pool,
+  churchId: string,
+  areaCode: string | undefined,
+  name: string | undefined,
+): Promise<boolean> {
   const { job } = await withTransaction(pool, async (tx) => {
     const existing = await getChurch(tx, churchId, { forUpdate: true });
     if (!existing || areaCode || name) {
@@ -67,9 +81,9 @@ async function provision(pool: Pool, churchId: string, areaCode: string | undefi
     if (current && current.state !== 'queued') break;
     const report = await worker.runOnce();
     if (report.skipped !== 'stack-busy') break;
-    await new Promise((resolve) => setTimeout(resolve, 5000));
+    await sleep(5000);
   }
-  while ((await getJob(pool, job.id))?.state === 'running') await new Promise((resolve) => setTimeout(resolve, 5000));
+  while ((await getJob(pool, job.id))?.state === 'running') await sleep(5000);
   const status = await churchStatus(pool, churchId);
   console.log(JSON.stringify(status, null, 2));
   return status?.state === 'live';
@@ -86,8 +100,12 @@ async function decommission(pool: Pool, churchId: string): Promise<boolean> {
     error: report.error,
   };
   console.log(JSON.stringify(summary, null, 2));
-  if (report.done) console.log(`church ${churchId} decommissioned: its number, trunk, dispatch rule and row are released`);
-  else console.error(`church ${churchId} is not fully decommissioned yet: ${report.error}; run this command again once the cause is fixed`);
+  if (report.done)
+    console.log(`church ${churchId} decommissioned: its number, trunk, dispatch rule and row are released`);
+  else
+    console.error(
+      `church ${churchId} is not fully decommissioned yet: ${report.error}; run this command again once the cause is fixed`,
+    );
   return report.done;
 }
 

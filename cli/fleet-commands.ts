@@ -25,15 +25,18 @@ export const FLEET_COMMANDS = ['drift', 'doctor', 'ring', 'lines'] as const;
 
 const USAGE = [
   '  drift  [--json] [--email]                 hand edits since the last pulumi up (exit 0 none, 2 drift, 1 error)',
-  '  doctor [--json]                           the design document\'s gotchas on the live systems (exit 0 ok, 2 findings, 1 error)',
+  "  doctor [--json]                           the design document's gotchas on the live systems (exit 0 ok, 2 findings, 1 error)",
   '  ring   --church <id> [--json] [--timeout <secs>]   a test call now (exit 0 ok, 1 failed or error)',
-  '  lines  [--json]                           the stack\'s lines as its last update left them',
+  "  lines  [--json]                           the stack's lines as its last update left them",
   '  every one: [--stack <name>] [--cwd <dir>]',
 ].join('\n');
 
 export const FLEET_USAGE = USAGE;
 
-export async function runFleetCommand(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+export async function runFleetCommand(
+  argv: string[],
+  out: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -47,10 +50,15 @@ export async function runFleetCommand(argv: string[], out: (text: string) => voi
     },
   });
   const [command, ...extra] = positionals;
-  if (!command || extra.length > 0 || !(FLEET_COMMANDS as readonly string[]).includes(command)) throw new UsageError(USAGE);
+  if (!command || extra.length > 0 || !(FLEET_COMMANDS as readonly string[]).includes(command))
+    throw new UsageError(USAGE);
   const stackName = values.stack?.trim() || process.env.PULUMI_STACK?.trim() || 'prod';
   const workDir = values.cwd ? path.resolve(values.cwd) : undefined;
-  const options: VoiceStackOptions = { stackName, workDir, registryDatabaseUrl: process.env.REGISTRY_DATABASE_URL || process.env.DATABASE_URL };
+  const options: VoiceStackOptions = {
+    stackName,
+    workDir,
+    registryDatabaseUrl: process.env.REGISTRY_DATABASE_URL || process.env.DATABASE_URL,
+  };
   // Progress goes to stderr so that --json output stays parseable.
   const progress = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -58,10 +66,15 @@ export async function runFleetCommand(argv: string[], out: (text: string) => voi
     if (!values.church) throw new UsageError(`ring needs --church <id>\n${USAGE}`);
     const timeoutSecs = values.timeout === undefined ? undefined : Number(values.timeout);
     if (timeoutSecs !== undefined && !(Number.isInteger(timeoutSecs) && timeoutSecs >= 5 && timeoutSecs <= 120)) {
-      throw new UsageError(`--timeout must be a whole number of seconds from 5 to 120, got ${JSON.stringify(values.timeout)}`);
+      throw new UsageError(
+        `--timeout must be a whole number of seconds from 5 to 120, got ${JSON.stringify(values.timeout)}`,
+      );
     }
     const live = await openLiveSystems(options);
-    const outcome = await ringChurch(live, values.church, { timeoutSecs, registryDatabaseUrl: options.registryDatabaseUrl });
+    const outcome = await ringChurch(live, values.church, {
+      timeoutSecs,
+      registryDatabaseUrl: options.registryDatabaseUrl,
+    });
     out(values.json ? `${JSON.stringify(outcome, null, 2)}\n` : `${renderRing(outcome)}\n`);
     return outcome.result.ok ? 0 : 1;
   }

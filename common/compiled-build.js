@@ -13,7 +13,20 @@ const fs = require('fs');
 const path = require('path');
 
 /** The folders `npm run build` compiles (tsconfig.json's include). */
-const PRODUCT_FOLDERS = ['cli', 'webhook', 'worker', 'registry', 'stacks', 'checks', 'engine', 'infra', 'providers', 'vendors', 'common', 'db'];
+const PRODUCT_FOLDERS = [
+  'cli',
+  'webhook',
+  'worker',
+  'registry',
+  'stacks',
+  'checks',
+  'engine',
+  'infra',
+  'providers',
+  'vendors',
+  'common',
+  'db',
+];
 const STAMP_FILE = '.sources.sha256';
 
 /** @param {string} dir @returns {string[]} */
@@ -32,7 +45,10 @@ function sourceFiles(dir) {
 /** Hash of the product's sources as they are on disk now. @param {string} root */
 function sourcesHash(root) {
   const hash = crypto.createHash('sha256');
-  for (const file of [path.join(root, 'tsconfig.json'), ...PRODUCT_FOLDERS.flatMap((f) => sourceFiles(path.join(root, f)))]) {
+  for (const file of [
+    path.join(root, 'tsconfig.json'),
+    ...PRODUCT_FOLDERS.flatMap((f) => sourceFiles(path.join(root, f))),
+  ]) {
     hash.update(path.relative(root, file)).update('\0').update(fs.readFileSync(file)).update('\0');
   }
   return hash.digest('hex');

@@ -60,14 +60,20 @@ export async function migrate(pool: Pool, options: MigrateOptions = {}): Promise
   }
 }
 
-async function applyPending(client: PoolClient, migrations: Migration[], log: (line: string) => void): Promise<MigrationResult> {
+async function applyPending(
+  client: PoolClient,
+  migrations: Migration[],
+  log: (line: string) => void,
+): Promise<MigrationResult> {
   await client.query(`
     create table if not exists public.schema_migrations (
       name text primary key,
       checksum text not null,
       applied_at timestamptz not null default now()
     )`);
-  const { rows } = await client.query<{ name: string; checksum: string }>('select name, checksum from public.schema_migrations');
+  const { rows } = await client.query<{ name: string; checksum: string }>(
+    'select name, checksum from public.schema_migrations',
+  );
   const recorded = new Map(rows.map((row) => [row.name, row.checksum]));
   const result: MigrationResult = { applied: [], alreadyApplied: [] };
   for (const migration of migrations) {
@@ -85,13 +91,18 @@ async function applyPending(client: PoolClient, migrations: Migration[], log: (l
     await client.query('begin');
     try {
       await client.query(migration.sql);
-      await client.query('insert into public.schema_migrations (name, checksum) values ($1, $2)', [migration.name, migration.checksum]);
+      await client.query('insert into public.schema_migrations (name, checksum) values ($1, $2)', [
+        migration.name,
+        migration.checksum,
+      ]);
       await client.query('commit');
     } catch (error) {
       await client.query('rollback');
       const e = error as { message: string; position?: string };
       const where = e.position ? ` at line ${lineOf(migration.sql, Number(e.position))}` : '';
-      throw new Error(`migration ${migration.name} failed${where}, nothing of it was applied: ${e.message}`);
+      throw new Error(`migration ${migration.name} failed${where}, nothing of it was applied: ${e.message}`, {
+        cause: error,
+      });
     }
     result.applied.push(migration.name);
     log(`applied ${migration.name}`);
@@ -122,7 +133,9 @@ function argValue(args: string[], flag: string): string | undefined {
 async function main(args: string[]): Promise<void> {
   const databaseUrl = argValue(args, '--database-url') ?? process.env.DATABASE_URL;
   if (!databaseUrl) {
-    throw new Error('no database: pass --database-url URL or set DATABASE_URL (the sandbox: postgresql://postgres@127.0.0.1:55432/postgres)');
+    throw new Error(
+      'no database: pass --database-url URL or set DATABASE_URL (the sandbox: postgresql://postgres@127.0.0.1:55432/postgres)',
+    );
   }
   const pool = new Pool({ connectionString: databaseUrl, max: 1 });
   try {

@@ -56,13 +56,16 @@ export function pulumiBinary(): string {
   const tools = developmentToolsDir();
   const candidates = [
     ...(tools ? [path.join(tools, 'bin', 'pulumi')] : []),
-    ...(process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => path.join(dir, 'pulumi')),
+    ...(process.env.PATH ?? '')
+      .split(':')
+      .filter(Boolean)
+      .map((dir) => path.join(dir, 'pulumi')),
   ];
   const found = candidates.find((file) => fs.existsSync(file));
   if (!found) {
     throw new Error(
       'no pulumi CLI found on PATH: install Pulumi (https://www.pulumi.com/docs/install/), or in a checkout of this ' +
-        'repository run through ./dev, which builds the project\'s own and puts it first',
+        "repository run through ./dev, which builds the project's own and puts it first",
     );
   }
   return found;

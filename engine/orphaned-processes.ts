@@ -11,6 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { sleep } from '../common/timing';
 
 export interface ProcessInfo {
   pid: number;
@@ -30,7 +31,10 @@ export function readProcess(pid: number): ProcessInfo | undefined {
     const stat = fs.readFileSync(path.join(PROC, String(pid), 'stat'), 'utf8');
     // `pid (comm) state ppid ...`: comm may contain spaces and parentheses, so parse after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const argv = fs.readFileSync(path.join(PROC, String(pid), 'cmdline'), 'utf8').split('\0').filter(Boolean);
+    const argv = fs
+      .readFileSync(path.join(PROC, String(pid), 'cmdline'), 'utf8')
+      .split('\0')
+      .filter(Boolean);
     // Fields from the state on: state(3) ppid(4) ... starttime(22), see proc(5).
     return { pid, ppid: Number(fields[1]), state: fields[0], startTime: Number(fields[19]), argv };
   } catch {
@@ -78,7 +82,10 @@ export function isOrphan(info: ProcessInfo): boolean {
 
 function environment(pid: number): Map<string, string> | undefined {
   try {
-    const entries = fs.readFileSync(path.join(PROC, String(pid), 'environ'), 'utf8').split('\0').filter(Boolean);
+    const entries = fs
+      .readFileSync(path.join(PROC, String(pid), 'environ'), 'utf8')
+      .split('\0')
+      .filter(Boolean);
     return new Map(entries.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]));
   } catch {
     return undefined; // another user's process: not ours to judge
@@ -132,8 +139,6 @@ export function processesOfDeadHosts(): Array<ProcessInfo & { host: string }> {
   }
   return found;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until none of the pids runs any more; returns those still running at the deadline. */
 export async function waitForExit(pids: number[], timeoutMs: number): Promise<number[]> {

@@ -15,4 +15,3 @@ export function singleFlight<T>(stackKey: string, work: () => Promise<T>): Promi
   });
   return run;
 }
-

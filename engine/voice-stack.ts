@@ -18,6 +18,7 @@ import {
   readProcess,
   stopOrphanedEngine,
 } from './orphaned-processes';
+import { sleep } from '../common/timing';
 
 export const PROJECT_NAME = 'churchwise-voice';
 
@@ -50,7 +51,11 @@ export async function openVoiceStack(options: VoiceStackOptions): Promise<Stack>
   const pulumiCommand = await projectPulumiCommand();
   const { registryDatabaseUrl } = options;
   return LocalWorkspace.createOrSelectStack(
-    { stackName: options.stackName, projectName: PROJECT_NAME, program: () => voiceLinesProgram({ registryDatabaseUrl }) },
+    {
+      stackName: options.stackName,
+      projectName: PROJECT_NAME,
+      program: () => voiceLinesProgram({ registryDatabaseUrl }),
+    },
     {
       workDir: options.workDir ?? PROJECT_ROOT,
       // The marker every process of the run inherits: recovery after a crash finds them all by it.
@@ -112,7 +117,11 @@ function lockFiles(backendDir: string, stackName: string): string[] {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.json') && path.basename(dir) === stackName && full.includes(`${path.sep}${PROJECT_NAME}${path.sep}`)) {
+      else if (
+        entry.name.endsWith('.json') &&
+        path.basename(dir) === stackName &&
+        full.includes(`${path.sep}${PROJECT_NAME}${path.sep}`)
+      ) {
         found.push(full);
       }
     }
@@ -128,7 +137,9 @@ function lockFiles(backendDir: string, stackName: string): string[] {
 function pendingOperationsOnDisk(backendDir: string, stackName: string): unknown[] | undefined {
   try {
     const file = path.join(backendDir, '.pulumi', 'stacks', PROJECT_NAME, `${stackName}.json`);
-    const checkpoint = JSON.parse(fs.readFileSync(file, 'utf8')) as { checkpoint?: { latest?: { pending_operations?: unknown[] } } };
+    const checkpoint = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      checkpoint?: { latest?: { pending_operations?: unknown[] } };
+    };
     if (!checkpoint.checkpoint) return undefined;
     return checkpoint.checkpoint.latest?.pending_operations ?? [];
   } catch {
@@ -166,7 +177,12 @@ function readLock(file: string): LockHolder | undefined {
  *   LiveKit trunk and rule creates look first for what a cut-short attempt made (livekit-client.ts createOnce).
  */
 export async function recoverStack(stack: Stack, options: VoiceStackOptions): Promise<RecoveryReport> {
-  const report: RecoveryReport = { staleLocksRemoved: [], orphanedEnginesStopped: [], orphanedPluginsKilled: [], pendingOperationsCleared: [] };
+  const report: RecoveryReport = {
+    staleLocksRemoved: [],
+    orphanedEnginesStopped: [],
+    orphanedPluginsKilled: [],
+    pendingOperationsCleared: [],
+  };
   const backendUrl = options.backendUrl ?? process.env.PULUMI_BACKEND_URL;
   const backendDir = localBackendDir(backendUrl);
   const graceMs = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
@@ -185,7 +201,10 @@ export async function recoverStack(stack: Stack, options: VoiceStackOptions): Pr
       const foreign = lock.hostname !== undefined && lock.hostname !== os.hostname();
       const holder = lock.pid && !foreign ? readProcess(lock.pid) : undefined;
       const holderRuns =
-        !foreign && lock.pid !== undefined && isRunning(lock.pid) && (!procAvailable() || (holder !== undefined && isPulumiEngine(holder)));
+        !foreign &&
+        lock.pid !== undefined &&
+        isRunning(lock.pid) &&
+        (!procAvailable() || (holder !== undefined && isPulumiEngine(holder)));
       if (holderRuns && holder && isInlineProgramEngine(holder) && isOrphan(holder)) {
         const ended = await stopOrphanedEngine(holder.pid, graceMs);
         report.orphanedEnginesStopped.push({ pid: holder.pid, ended });
@@ -222,7 +241,7 @@ export async function recoverStack(stack: Stack, options: VoiceStackOptions): Pr
   if (pending.length > 0) {
     report.pendingOperationsCleared = pending.map((op) => ({ type: op.type, urn: op.resource.urn }));
     if (crashFound && pending.some((op) => op.type === 'creating')) {
-      await new Promise((resolve) => setTimeout(resolve, options.inFlightSettleMs ?? DEFAULT_IN_FLIGHT_SETTLE_MS));
+      await sleep(options.inFlightSettleMs ?? DEFAULT_IN_FLIGHT_SETTLE_MS);
     }
     await stack.importStack({ ...state, deployment: { ...state.deployment, pending_operations: [] } });
   }

@@ -68,7 +68,13 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
   const base = { telnyxConnectionId: settings.telnyxConnectionId, agentName: settings.agentName, ringFrom };
 
   const summaries: pulumi.Output<LineSummary>[] = [];
-  const summarize = (line: ChurchVoiceLine, churchId: string, churchName: string, source: LineSummary['source'], registryStatus: string) =>
+  const summarize = (
+    line: ChurchVoiceLine,
+    churchId: string,
+    churchName: string,
+    source: LineSummary['source'],
+    registryStatus: string,
+  ) =>
     summaries.push(
       pulumi
         .all([line.phoneNumber, line.trunkId, line.dispatchRuleId, line.ring?.ok, line.ring?.cause, line.ring?.at])
@@ -115,11 +121,15 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
       ? checkOrderableNumber('requestedNumber', church.requestedNumber)
       : checkAreaCode('areaCode', church.areaCode);
     if (invalid) {
-      void pulumi.log.warn(`church ${church.churchId} is left out of this update: ${invalid.reason}. Fix it in the registry.`);
+      void pulumi.log.warn(
+        `church ${church.churchId} is left out of this update: ${invalid.reason}. Fix it in the registry.`,
+      );
       continue;
     }
     if (adoptedIds.has(church.churchId)) {
-      pulumi.log.warn(`church ${church.churchId} is both in the registry and a line in service; the line in service is adopted as is`);
+      pulumi.log.warn(
+        `church ${church.churchId} is both in the registry and a line in service; the line in service is adopted as is`,
+      );
       continue;
     }
     const line = declareLine({
@@ -142,7 +152,11 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
       { protect: true },
     );
     for (const ruleId of trunk.dispatchRuleIds ?? []) {
-      new LiveKitSipDispatchRule(`twilio-dispatch-${ruleId}`, { adoptId: ruleId }, { protect: true, dependsOn: [adopted] });
+      new LiveKitSipDispatchRule(
+        `twilio-dispatch-${ruleId}`,
+        { adoptId: ruleId },
+        { protect: true, dependsOn: [adopted] },
+      );
     }
     return adopted;
   });

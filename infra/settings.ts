@@ -99,7 +99,10 @@ export function checkLinesInService(lines: LinesInService, locked: ReadonlySet<s
     ]),
     ...lines.twilioTrunks.flatMap((t, i): Array<[string, unknown]> => [
       [`linesInService.twilioTrunks[${i}].trunkId`, t.trunkId],
-      ...(t.dispatchRuleIds ?? []).map((id, j): [string, unknown] => [`linesInService.twilioTrunks[${i}].dispatchRuleIds[${j}]`, id]),
+      ...(t.dispatchRuleIds ?? []).map((id, j): [string, unknown] => [
+        `linesInService.twilioTrunks[${i}].dispatchRuleIds[${j}]`,
+        id,
+      ]),
     ]),
   ];
   for (const [field, id] of named) {

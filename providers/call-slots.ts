@@ -10,6 +10,7 @@
  */
 import { Client } from 'pg';
 import { outboundCallLimit, registryDatabaseUrl } from '../vendors/vendor-settings';
+import { sleep } from '../common/timing';
 
 /** First key of the two-key advisory locks that are call slots (the second is the slot number). */
 export const CALL_SLOT_LOCK_CLASS = 0x43_57_56_31; // "CWV1"
@@ -26,7 +27,6 @@ export interface CallSlotOptions {
 }
 
 const DEFAULT_WAIT_TIMEOUT_MS = 10 * 60_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Calls placed by this process when there is no registry to share slots through. */
 let localCalls = 0;
@@ -43,7 +43,9 @@ export async function withOutboundCallSlot<T>(work: () => Promise<T>, options: C
   const waiting = (inUse: string) => {
     if (Date.now() - toldAt < 30_000) return;
     toldAt = Date.now();
-    options.onWait?.(`waiting for a free outbound call slot (${inUse} of ${limit} in use; the Telnyx account allows ${limit} at once)`);
+    options.onWait?.(
+      `waiting for a free outbound call slot (${inUse} of ${limit} in use; the Telnyx account allows ${limit} at once)`,
+    );
   };
   const timedOut = () =>
     new Error(
@@ -91,7 +93,10 @@ export async function withOutboundCallSlot<T>(work: () => Promise<T>, options: C
 /** The first slot this session could lock, or undefined when all are held. */
 async function takeFreeSlot(db: Client, limit: number): Promise<number | undefined> {
   for (let slot = 0; slot < limit; slot++) {
-    const { rows } = await db.query<{ taken: boolean }>('select pg_try_advisory_lock($1, $2) as taken', [CALL_SLOT_LOCK_CLASS, slot]);
+    const { rows } = await db.query<{ taken: boolean }>('select pg_try_advisory_lock($1, $2) as taken', [
+      CALL_SLOT_LOCK_CLASS,
+      slot,
+    ]);
     if (rows[0]?.taken) return slot;
   }
   return undefined;

@@ -9,7 +9,13 @@ import * as pulumi from '@pulumi/pulumi';
 import { projectProvider } from './dynamic-provider';
 import { checkE164, type RuleFailure } from '../common/phone-numbers';
 import { configureFromStack, supabaseSettings } from '../vendors/vendor-settings';
-import { changedInputs, containsUnknown, unknownInputFailures, type FieldKind, type ResourceArgs } from './resource-inputs';
+import {
+  changedInputs,
+  containsUnknown,
+  unknownInputFailures,
+  type FieldKind,
+  type ResourceArgs,
+} from './resource-inputs';
 import { accountKey, readThroughList } from './shared-reads';
 import {
   CHURCH_VOICE_AGENTS_TABLE,
@@ -69,12 +75,21 @@ export const ROW_FIELDS: Record<keyof ChurchVoiceAgentRowInputs, FieldKind> = {
 };
 
 /** Inputs stored in the row; the others (decommission, adoptId) are recorded in the state only. */
-const ROW_COLUMNS: (keyof ChurchVoiceAgentRowInputs)[] = ['churchId', 'phoneNumber', 'provider', 'livekitTrunkId', 'dispatchRuleId', 'status'];
+const ROW_COLUMNS: (keyof ChurchVoiceAgentRowInputs)[] = [
+  'churchId',
+  'phoneNumber',
+  'provider',
+  'livekitTrunkId',
+  'dispatchRuleId',
+  'status',
+];
 
 type Check = (property: string, value: unknown) => RuleFailure | undefined;
 
 const requiredString: Check = (property, value) =>
-  typeof value === 'string' ? undefined : { property, reason: `${property} is required and must be a string, got ${JSON.stringify(value)}` };
+  typeof value === 'string'
+    ? undefined
+    : { property, reason: `${property} is required and must be a string, got ${JSON.stringify(value)}` };
 
 function matching(pattern: RegExp, rule: string): Check {
   return (property, value) =>
@@ -91,15 +106,29 @@ function oneOf(values: readonly string[]): Check {
 }
 
 const boolean: Check = (property, value) =>
-  typeof value === 'boolean' ? undefined : { property, reason: `${property} must be true or false, got ${JSON.stringify(value)}` };
+  typeof value === 'boolean'
+    ? undefined
+    : { property, reason: `${property} must be true or false, got ${JSON.stringify(value)}` };
 
 /** Each input's rule; optional inputs are checked only when given. Unknown (preview) values are checked later. */
 const INPUT_RULES: Record<keyof ChurchVoiceAgentRowInputs, { required: boolean; checks: Check[] }> = {
-  churchId: { required: true, checks: [requiredString, matching(CHURCH_ID_PATTERN, '1-64 letters, digits, "_" or "-", starting with a letter or digit')] },
+  churchId: {
+    required: true,
+    checks: [
+      requiredString,
+      matching(CHURCH_ID_PATTERN, '1-64 letters, digits, "_" or "-", starting with a letter or digit'),
+    ],
+  },
   phoneNumber: { required: true, checks: [requiredString, checkE164] },
   provider: { required: true, checks: [oneOf(VOICE_PROVIDERS)] },
-  livekitTrunkId: { required: false, checks: [matching(TRUNK_ID_PATTERN, 'a LiveKit SIP trunk id like ST_LWgmiBSwTk7P')] },
-  dispatchRuleId: { required: false, checks: [matching(DISPATCH_RULE_ID_PATTERN, 'a LiveKit dispatch rule id like SDR_8zU3mLqP2x')] },
+  livekitTrunkId: {
+    required: false,
+    checks: [matching(TRUNK_ID_PATTERN, 'a LiveKit SIP trunk id like ST_LWgmiBSwTk7P')],
+  },
+  dispatchRuleId: {
+    required: false,
+    checks: [matching(DISPATCH_RULE_ID_PATTERN, 'a LiveKit dispatch rule id like SDR_8zU3mLqP2x')],
+  },
   status: { required: false, checks: [oneOf(CHURCH_VOICE_AGENT_STATUSES)] },
   decommission: { required: false, checks: [boolean] },
   adoptId: { required: false, checks: [requiredString] },
@@ -120,7 +149,12 @@ export function checkChurchVoiceAgentRow(
     const failure = rule.checks.map((check) => check(property, value)).find((f) => f !== undefined);
     if (failure) failures.push(failure);
   }
-  if (typeof news.adoptId === 'string' && !containsUnknown(news.adoptId) && !containsUnknown(news.churchId) && news.adoptId !== news.churchId) {
+  if (
+    typeof news.adoptId === 'string' &&
+    !containsUnknown(news.adoptId) &&
+    !containsUnknown(news.churchId) &&
+    news.adoptId !== news.churchId
+  ) {
     failures.push({
       property: 'adoptId',
       reason: `adoptId names the church whose existing row is adopted, so it must equal churchId (${JSON.stringify(news.churchId)}), got ${JSON.stringify(news.adoptId)}`,
@@ -147,10 +181,16 @@ export const ROW_BOOKKEEPING_OUTPUTS = ['createdAt', 'updatedAt'] as const;
 
 /** Row columns whose wanted value differs from the recorded one (what a write would change). */
 export function rowChanges(olds: Record<string, any>, news: Record<string, any>): string[] {
-  return changedInputs(ROW_FIELDS, olds, news).filter((key) => ROW_COLUMNS.includes(key as keyof ChurchVoiceAgentRowInputs));
+  return changedInputs(ROW_FIELDS, olds, news).filter((key) =>
+    ROW_COLUMNS.includes(key as keyof ChurchVoiceAgentRowInputs),
+  );
 }
 
-export function diffChurchVoiceAgentRow(_id: string, olds: Record<string, any>, news: Record<string, any>): pulumi.dynamic.DiffResult {
+export function diffChurchVoiceAgentRow(
+  _id: string,
+  olds: Record<string, any>,
+  news: Record<string, any>,
+): pulumi.dynamic.DiffResult {
   const changed = changedInputs(ROW_FIELDS, olds, news);
   // The church id is the row's key: another church is another row. Everything else is updated in place.
   const replaces = changed.filter((key) => key === 'churchId');
@@ -164,11 +204,18 @@ export function diffChurchVoiceAgentRow(_id: string, olds: Record<string, any>, 
 }
 
 /** The state-only inputs, carried from inputs or previous outputs into new outputs. */
-function stateOnly(from: Partial<ChurchVoiceAgentRowInputs> | undefined): Pick<ChurchVoiceAgentRowOutputs, 'decommission' | 'adoptId'> {
-  return from?.adoptId ? { decommission: from.decommission ?? false, adoptId: from.adoptId } : { decommission: from?.decommission ?? false };
+function stateOnly(
+  from: Partial<ChurchVoiceAgentRowInputs> | undefined,
+): Pick<ChurchVoiceAgentRowOutputs, 'decommission' | 'adoptId'> {
+  return from?.adoptId
+    ? { decommission: from.decommission ?? false, adoptId: from.adoptId }
+    : { decommission: from?.decommission ?? false };
 }
 
-export function rowOutputs(row: ChurchVoiceAgentRecord, from: Partial<ChurchVoiceAgentRowInputs> | undefined): ChurchVoiceAgentRowOutputs {
+export function rowOutputs(
+  row: ChurchVoiceAgentRecord,
+  from: Partial<ChurchVoiceAgentRowInputs> | undefined,
+): ChurchVoiceAgentRowOutputs {
   const outputs: ChurchVoiceAgentRowOutputs = {
     churchId: row.church_id,
     phoneNumber: row.twilio_phone_number,
@@ -196,7 +243,10 @@ export function rowWrite(inputs: ChurchVoiceAgentRowInputs): ChurchVoiceAgentWri
 }
 
 /** Upserts the row; a number already routed to another church gets an error naming that church. */
-async function writeRow(client: SupabaseVendorClient, inputs: ChurchVoiceAgentRowInputs): Promise<ChurchVoiceAgentRecord> {
+async function writeRow(
+  client: SupabaseVendorClient,
+  inputs: ChurchVoiceAgentRowInputs,
+): Promise<ChurchVoiceAgentRecord> {
   try {
     return await client.churchVoiceAgents.upsert(rowWrite(inputs));
   } catch (error) {
@@ -210,7 +260,10 @@ async function writeRow(client: SupabaseVendorClient, inputs: ChurchVoiceAgentRo
   }
 }
 
-async function adoptRow(client: SupabaseVendorClient, inputs: ChurchVoiceAgentRowInputs): Promise<ChurchVoiceAgentRecord> {
+async function adoptRow(
+  client: SupabaseVendorClient,
+  inputs: ChurchVoiceAgentRowInputs,
+): Promise<ChurchVoiceAgentRecord> {
   const churchId = inputs.adoptId as string;
   const row = await client.churchVoiceAgents.get(churchId);
   if (!row) {
@@ -248,7 +301,11 @@ async function allRows(client: SupabaseVendorClient): Promise<ChurchVoiceAgentRe
   for (let from = 0; ; from += ROWS_PAGE) {
     const page =
       (await client.request<ChurchVoiceAgentRecord[]>('GET', CHURCH_VOICE_AGENTS_TABLE, (db) =>
-        db.from(CHURCH_VOICE_AGENTS_TABLE).select('*').order('church_id').range(from, from + ROWS_PAGE - 1),
+        db
+          .from(CHURCH_VOICE_AGENTS_TABLE)
+          .select('*')
+          .order('church_id')
+          .range(from, from + ROWS_PAGE - 1),
       )) ?? [];
     rows.push(...page);
     if (page.length < ROWS_PAGE) return rows;
@@ -319,8 +376,7 @@ export const CHURCH_VOICE_AGENT_ROW_KIND = resourceKind({
 export type ChurchVoiceAgentRowArgs = ResourceArgs<ChurchVoiceAgentRowInputs>;
 
 export class ChurchVoiceAgentRow extends pulumi.dynamic.Resource {
-  // `declare`, not `!:`: under ES2022 class fields a `!:` field is set to undefined after super() returns,
-  // wiping the outputs Pulumi has just registered.
+  // Output properties are `declare`d, never `!:` (why: providers/resource-kind.ts, "Resource classes").
   declare public readonly churchId: pulumi.Output<string>;
   declare public readonly phoneNumber: pulumi.Output<string>;
   declare public readonly provider: pulumi.Output<VoiceProvider>;
@@ -346,6 +402,13 @@ export class ChurchVoiceAgentRow extends pulumi.dynamic.Resource {
       createdAt: undefined,
       updatedAt: undefined,
     };
-    super(projectProvider('church-voice-agent-row'), name, { ...everyOutput, ...args }, opts, CHURCH_VOICE_AGENT_ROW_KIND.module, CHURCH_VOICE_AGENT_ROW_KIND.typeName);
+    super(
+      projectProvider('church-voice-agent-row'),
+      name,
+      { ...everyOutput, ...args },
+      opts,
+      CHURCH_VOICE_AGENT_ROW_KIND.module,
+      CHURCH_VOICE_AGENT_ROW_KIND.typeName,
+    );
   }
 }

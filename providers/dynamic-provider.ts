@@ -43,7 +43,8 @@ function projectProviderShim(moduleName: string): pulumi.dynamic.ResourceProvide
     let root: string = process.env.CHURCHWISE_VOICE_ROOT ?? process.cwd();
     const manifest = (dir: string) => path.join(dir, 'package.json');
     const isProject = (dir: string) =>
-      fs.existsSync(manifest(dir)) && JSON.parse(fs.readFileSync(manifest(dir), 'utf8')).name === 'churchwise-voice-infra';
+      fs.existsSync(manifest(dir)) &&
+      JSON.parse(fs.readFileSync(manifest(dir), 'utf8')).name === 'churchwise-voice-infra';
     while (!isProject(root)) {
       if (path.dirname(root) === root) {
         throw new Error(

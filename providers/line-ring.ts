@@ -21,6 +21,7 @@ import { InvalidInputError } from './refusals';
 import type { TelnyxSettings } from '../vendors/vendor-settings';
 import { TelnyxClient } from '../vendors/telnyx-client';
 import { DEFAULT_RETRY_POLICY, VendorError, type RetryPolicy } from '../vendors/vendor-request';
+import { sleep } from '../common/timing';
 
 /** Why a ring failed; `detail` says it in words. */
 export type RingCause =
@@ -99,18 +100,20 @@ interface Verdict {
   participantIdentity?: string;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function validate(request: RingLineRequest): void {
-  const problems: RuleFailure[] = [checkE164('phoneNumber', request.phoneNumber), checkE164('from', request.from)].filter(
-    (f): f is RuleFailure => f !== undefined,
-  );
+  const problems: RuleFailure[] = [
+    checkE164('phoneNumber', request.phoneNumber),
+    checkE164('from', request.from),
+  ].filter((f): f is RuleFailure => f !== undefined);
   if (!request.churchId) problems.push({ property: 'churchId', reason: 'churchId must be a non-empty string' });
   if (!request.expectedTrunkId) {
     problems.push({ property: 'expectedTrunkId', reason: 'expectedTrunkId must be a LiveKit trunk id (ST_...)' });
   }
   if (!(request.timeoutMs > 0)) {
-    problems.push({ property: 'timeoutMs', reason: `timeoutMs must be a positive number of milliseconds, got ${request.timeoutMs}` });
+    problems.push({
+      property: 'timeoutMs',
+      reason: `timeoutMs must be a positive number of milliseconds, got ${request.timeoutMs}`,
+    });
   }
   if (problems.length > 0) throw new InvalidInputError('ringLine', problems);
 }
@@ -154,7 +157,10 @@ export async function ringLine(request: RingLineRequest): Promise<RingResult> {
     await request.telnyx.hangup(callControlId);
   } catch (error) {
     if (failure === undefined && verdict) {
-      verdict = { ...verdict, detail: `${verdict.detail ?? 'rang through'}; hanging up the test call failed: ${message(error)}` };
+      verdict = {
+        ...verdict,
+        detail: `${verdict.detail ?? 'rang through'}; hanging up the test call failed: ${message(error)}`,
+      };
     }
   }
   if (failure !== undefined) throw failure;
@@ -192,7 +198,9 @@ interface FoundParticipant {
 async function findRingParticipant(request: RingLineRequest, started: number): Promise<FoundParticipant | undefined> {
   const rooms = await request.livekit.rooms('ListRooms', (r) => r.listRooms());
   const candidates = rooms.filter(
-    (room) => room.name.includes(request.from) || (request.roomPrefix !== undefined && room.name.startsWith(request.roomPrefix)),
+    (room) =>
+      room.name.includes(request.from) ||
+      (request.roomPrefix !== undefined && room.name.startsWith(request.roomPrefix)),
   );
   for (const room of candidates) {
     let participants: ParticipantInfo[];
@@ -325,9 +333,13 @@ export interface LineDiagnosisRequest {
  * What in LiveKit keeps a call to `phoneNumber` from reaching the church's room, in the order LiveKit evaluates
  * an INVITE (trunk by called number, trunk auth, dispatch rule of that trunk); undefined when nothing does.
  */
-export async function diagnoseLine(request: LineDiagnosisRequest): Promise<{ cause: RingCause; detail: string } | undefined> {
+export async function diagnoseLine(
+  request: LineDiagnosisRequest,
+): Promise<{ cause: RingCause; detail: string } | undefined> {
   const { phoneNumber, expectedTrunkId, livekit } = request;
-  const trunks = (await livekit.listInboundTrunks({ numbers: [phoneNumber] })).filter((t) => t.numbers.includes(phoneNumber));
+  const trunks = (await livekit.listInboundTrunks({ numbers: [phoneNumber] })).filter((t) =>
+    t.numbers.includes(phoneNumber),
+  );
   if (trunks.length === 0) {
     return { cause: 'not_found', detail: `no trunk found: no LiveKit inbound trunk lists ${phoneNumber}` };
   }
@@ -374,7 +386,10 @@ export async function diagnoseLine(request: LineDiagnosisRequest): Promise<{ cau
   }
   const agentName = request.agentName ?? DEFAULT_AGENT_NAME;
   if (!(rule.roomConfig?.agents ?? []).some((a) => a.agentName === agentName)) {
-    return { cause: 'no_agent', detail: `dispatch rule ${rule.sipDispatchRuleId} does not dispatch agent ${agentName}` };
+    return {
+      cause: 'no_agent',
+      detail: `dispatch rule ${rule.sipDispatchRuleId} does not dispatch agent ${agentName}`,
+    };
   }
   return undefined;
 }
@@ -384,7 +399,9 @@ function message(error: unknown): string {
 }
 
 /** Waits after each 403 "User channel limit exceeded" before dialing again: about 2 minutes in all. */
-export const CHANNEL_LIMIT_WAITS_MS: readonly number[] = [1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 15_000, 15_000, 15_000, 15_000, 15_000];
+export const CHANNEL_LIMIT_WAITS_MS: readonly number[] = [
+  1_000, 2_000, 4_000, 8_000, 15_000, 15_000, 15_000, 15_000, 15_000, 15_000, 15_000,
+];
 
 /** Telnyx's answer when the account's concurrent outbound calls are all in use. */
 export function isChannelLimitExceeded(error: unknown): boolean {

@@ -8,8 +8,19 @@
 import * as pulumi from '@pulumi/pulumi';
 import { projectProvider } from './dynamic-provider';
 import { lockedIdFailures } from '../vendors/livekit-locks';
-import type { AgentDispatchSpec, DispatchRuleChanges, LiveKitClient, SIPDispatchRuleInfo } from '../vendors/livekit-client';
-import { checkLockAndAdopt, diffLiveKitSipObject, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-object';
+import type {
+  AgentDispatchSpec,
+  DispatchRuleChanges,
+  LiveKitClient,
+  SIPDispatchRuleInfo,
+} from '../vendors/livekit-client';
+import {
+  checkLockAndAdopt,
+  diffLiveKitSipObject,
+  liveKitSipProvider,
+  lockedInputFailures,
+  type ManagedOnly,
+} from './livekit-sip-object';
 import type { RuleFailure } from '../common/phone-numbers';
 import {
   checkType,
@@ -111,7 +122,10 @@ function checkAgentMetadata(value: unknown): RuleFailure | undefined {
   try {
     parsed = JSON.parse(value);
   } catch (error) {
-    return { property: 'agentMetadata', reason: `agentMetadata must be a JSON object string: ${(error as Error).message}` };
+    return {
+      property: 'agentMetadata',
+      reason: `agentMetadata must be a JSON object string: ${(error as Error).message}`,
+    };
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return { property: 'agentMetadata', reason: `agentMetadata must be a JSON object, got ${value}` };
@@ -145,7 +159,8 @@ export function checkLiveKitSipDispatchRule(
     checkType('attributes', news.attributes, 'map', false),
   ].filter((f): f is RuleFailure => f !== undefined);
   failures.push(...typeFailures, ...checkLockAndAdopt(news, 'SDR_'));
-  const typed = (property: string) => !typeFailures.some((f) => f.property === property) && !containsUnknown(news[property]);
+  const typed = (property: string) =>
+    !typeFailures.some((f) => f.property === property) && !containsUnknown(news[property]);
 
   if (typed('roomPrefix') && typeof news.roomPrefix === 'string' && !ROOM_PREFIX_PATTERN.test(news.roomPrefix)) {
     failures.push({
@@ -154,37 +169,59 @@ export function checkLiveKitSipDispatchRule(
     });
   }
   if (typed('agentName') && typeof news.agentName === 'string' && !AGENT_NAME_PATTERN.test(news.agentName)) {
-    failures.push({ property: 'agentName', reason: `agentName must be the deployed agent's name (e.g. ${DEFAULT_AGENT_NAME}), got ${JSON.stringify(news.agentName)}` });
+    failures.push({
+      property: 'agentName',
+      reason: `agentName must be the deployed agent's name (e.g. ${DEFAULT_AGENT_NAME}), got ${JSON.stringify(news.agentName)}`,
+    });
   }
   if (Array.isArray(news.trunkIds) && !typeFailures.some((f) => f.property === 'trunkIds')) {
     if (news.trunkIds.length === 0) {
       failures.push({
         property: 'trunkIds',
-        reason: 'trunkIds must list the church trunk: a rule without trunks applies to EVERY trunk, the legacy Twilio lines included',
+        reason:
+          'trunkIds must list the church trunk: a rule without trunks applies to EVERY trunk, the legacy Twilio lines included',
       });
     }
     news.trunkIds.forEach((id: string, i: number) => {
       if (containsUnknown(id)) return;
-      if (!TRUNK_ID_PATTERN.test(id)) failures.push({ property: `trunkIds[${i}]`, reason: `trunkIds[${i}] must be a trunk id like ST_LWgmiBSwTk7P, got ${JSON.stringify(id)}` });
-      if (news.trunkIds.indexOf(id) !== i) failures.push({ property: `trunkIds[${i}]`, reason: `trunkIds lists ${id} twice` });
+      if (!TRUNK_ID_PATTERN.test(id))
+        failures.push({
+          property: `trunkIds[${i}]`,
+          reason: `trunkIds[${i}] must be a trunk id like ST_LWgmiBSwTk7P, got ${JSON.stringify(id)}`,
+        });
+      if (news.trunkIds.indexOf(id) !== i)
+        failures.push({ property: `trunkIds[${i}]`, reason: `trunkIds lists ${id} twice` });
     });
   }
   if (news.adoptByTrunk === true) {
     if (news.adoptId !== undefined) {
-      failures.push({ property: 'adoptByTrunk', reason: 'adoptByTrunk and adoptId are exclusive: name the rule, or let it be found by its trunk' });
+      failures.push({
+        property: 'adoptByTrunk',
+        reason: 'adoptByTrunk and adoptId are exclusive: name the rule, or let it be found by its trunk',
+      });
     }
     if (Array.isArray(news.trunkIds) && news.trunkIds.length !== 1) {
-      failures.push({ property: 'trunkIds', reason: 'adoptByTrunk finds the rule of ONE trunk: trunkIds must list exactly that trunk' });
+      failures.push({
+        property: 'trunkIds',
+        reason: 'adoptByTrunk finds the rule of ONE trunk: trunkIds must list exactly that trunk',
+      });
     }
   }
   const metadataFailure = checkAgentMetadata(news.agentMetadata);
   if (metadataFailure) failures.push(metadataFailure);
   if (typed('attributes') && news.attributes) {
     for (const [key, value] of Object.entries(news.attributes as Record<string, string>)) {
-      if (value === '') failures.push({ property: `attributes.${key}`, reason: `attributes.${key} must not be empty (LiveKit treats an empty value as "remove")` });
+      if (value === '')
+        failures.push({
+          property: `attributes.${key}`,
+          reason: `attributes.${key} must not be empty (LiveKit treats an empty value as "remove")`,
+        });
     }
   }
-  failures.push(...lockedInputFailures('dispatch rule', RULE_FIELDS, olds, news), ...lockedIdFailures('dispatch rule', news));
+  failures.push(
+    ...lockedInputFailures('dispatch rule', RULE_FIELDS, olds, news),
+    ...lockedIdFailures('dispatch rule', news),
+  );
 
   const inputs: LiveKitSipDispatchRuleInputs = {
     roomPrefix: news.roomPrefix,
@@ -193,7 +230,12 @@ export function checkLiveKitSipDispatchRule(
     ...(adopted
       ? // A locked or adopted rule is compared only on what the program states: no defaults.
         { agentName: news.agentName, name: news.name, metadata: news.metadata, attributes: news.attributes }
-      : { agentName: news.agentName ?? DEFAULT_AGENT_NAME, name: news.name ?? '', metadata: news.metadata ?? '', attributes: news.attributes ?? {} }),
+      : {
+          agentName: news.agentName ?? DEFAULT_AGENT_NAME,
+          name: news.name ?? '',
+          metadata: news.metadata ?? '',
+          attributes: news.attributes ?? {},
+        }),
     locked: news.locked ?? false,
     adoptId: news.adoptId,
     adoptByTrunk: news.adoptByTrunk,
@@ -236,7 +278,8 @@ export function ruleOutputs(live: SIPDispatchRuleInfo, managed: ManagedOnly): Li
   const agents = (live.roomConfig?.agents ?? []).map((a) => ({ agentName: a.agentName, metadata: a.metadata }));
   const outputs: LiveKitSipDispatchRuleOutputs = {
     sipDispatchRuleId: live.sipDispatchRuleId,
-    roomPrefix: body?.case === 'dispatchRuleIndividual' || body?.case === 'dispatchRuleCallee' ? body.value.roomPrefix : '',
+    roomPrefix:
+      body?.case === 'dispatchRuleIndividual' || body?.case === 'dispatchRuleCallee' ? body.value.roomPrefix : '',
     trunkIds: [...live.trunkIds],
     agentName: agents[0]?.agentName ?? '',
     agentMetadata: agents[0]?.metadata ?? '',
@@ -267,7 +310,8 @@ async function ruleRoutingTrunk(client: LiveKitClient, inputs: LiveKitSipDispatc
   const trunkId = (inputs.trunkIds ?? [])[0];
   const routing = (await client.listDispatchRules({ trunkIds: [trunkId] })).filter((r) => r.trunkIds.includes(trunkId));
   if (routing.length === 1) return routing[0].sipDispatchRuleId;
-  const found = routing.length === 0 ? 'none does' : `${routing.length} do (${routing.map((r) => r.sipDispatchRuleId).join(', ')})`;
+  const found =
+    routing.length === 0 ? 'none does' : `${routing.length} do (${routing.map((r) => r.sipDispatchRuleId).join(', ')})`;
   throw new Error(
     `cannot adopt the dispatch rule of trunk ${trunkId}: exactly one rule must route it and ${found}; nothing was ` +
       'adopted or created. Name the right one in the stack config (linesInService.churches[].dispatchRuleId) ' +
@@ -345,20 +389,21 @@ export const LIVEKIT_SIP_DISPATCH_RULE_KIND = resourceKind({
   nameSuffix: '-dispatch',
   describeChange(id, _before, change) {
     const { property, before: was, after: now } = change;
-    if (property === 'trunkIds') return `dispatch rule ${id} now routes trunk(s) ${formatValue(now)} (was ${formatValue(was)})`;
+    if (property === 'trunkIds')
+      return `dispatch rule ${id} now routes trunk(s) ${formatValue(now)} (was ${formatValue(was)})`;
     if (property === 'agentName') {
       return `dispatch rule ${id} dispatches agent "${formatValue(now)}" (was "${formatValue(was)}"): the church's calls get no answer from churchwiseai-voice`;
     }
     return changedByHand(`${property} of ${id}`, change);
   },
-  describeMissing: (id) => `dispatch rule ${id} was deleted by hand: calls reach LiveKit but no room is made, so no agent answers`,
+  describeMissing: (id) =>
+    `dispatch rule ${id} was deleted by hand: calls reach LiveKit but no room is made, so no agent answers`,
 });
 
 export type LiveKitSipDispatchRuleArgs = ResourceArgs<LiveKitSipDispatchRuleInputs>;
 
 export class LiveKitSipDispatchRule extends pulumi.dynamic.Resource {
-  // `declare`, not `!:`: with ES2022 class fields a `!:` field is defined as undefined after super() returns,
-  // wiping the outputs Pulumi just registered.
+  // Output properties are `declare`d, never `!:` (why: providers/resource-kind.ts, "Resource classes").
   declare public readonly sipDispatchRuleId: pulumi.Output<string>;
   declare public readonly roomPrefix: pulumi.Output<string>;
   declare public readonly trunkIds: pulumi.Output<string[]>;
@@ -384,7 +429,10 @@ export class LiveKitSipDispatchRule extends pulumi.dynamic.Resource {
   declare public readonly media: pulumi.Output<Record<string, unknown> | undefined>;
 
   constructor(name: string, args: LiveKitSipDispatchRuleArgs, opts?: pulumi.CustomResourceOptions) {
-    const outputsOnly: Record<Exclude<keyof LiveKitSipDispatchRuleOutputs, keyof LiveKitSipDispatchRuleInputs>, undefined> = {
+    const outputsOnly: Record<
+      Exclude<keyof LiveKitSipDispatchRuleOutputs, keyof LiveKitSipDispatchRuleInputs>,
+      undefined
+    > = {
       sipDispatchRuleId: undefined,
       ruleType: undefined,
       roomName: undefined,
@@ -398,6 +446,13 @@ export class LiveKitSipDispatchRule extends pulumi.dynamic.Resource {
       roomConfig: undefined,
       media: undefined,
     };
-    super(projectProvider('livekit-sip-dispatch-rule'), name, { ...outputsOnly, ...args }, opts, LIVEKIT_SIP_DISPATCH_RULE_KIND.module, LIVEKIT_SIP_DISPATCH_RULE_KIND.typeName);
+    super(
+      projectProvider('livekit-sip-dispatch-rule'),
+      name,
+      { ...outputsOnly, ...args },
+      opts,
+      LIVEKIT_SIP_DISPATCH_RULE_KIND.module,
+      LIVEKIT_SIP_DISPATCH_RULE_KIND.typeName,
+    );
   }
 }

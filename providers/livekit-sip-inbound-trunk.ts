@@ -8,7 +8,13 @@ import { SIPHeaderOptions } from '@livekit/protocol';
 import { projectProvider } from './dynamic-provider';
 import { lockedIdFailures } from '../vendors/livekit-locks';
 import type { InboundTrunkChanges, SIPInboundTrunkInfo } from '../vendors/livekit-client';
-import { checkLockAndAdopt, diffLiveKitSipObject, liveKitSipProvider, lockedInputFailures, type ManagedOnly } from './livekit-sip-object';
+import {
+  checkLockAndAdopt,
+  diffLiveKitSipObject,
+  liveKitSipProvider,
+  lockedInputFailures,
+  type ManagedOnly,
+} from './livekit-sip-object';
 import { checkE164, type RuleFailure } from '../common/phone-numbers';
 import {
   checkType,
@@ -96,10 +102,12 @@ export function looksLikeAuth(key: string): boolean {
 function checkAddress(property: string, value: string): RuleFailure | undefined {
   const [address, prefix, extra] = value.split('/');
   const family = net.isIP(address);
-  const prefixOk =
-    prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+  const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
   if (family !== 0 && prefixOk && extra === undefined) return undefined;
-  return { property, reason: `${property} must be an IP address or CIDR range (e.g. 192.76.120.10 or 10.0.0.0/8), got ${JSON.stringify(value)}` };
+  return {
+    property,
+    reason: `${property} must be an IP address or CIDR range (e.g. 192.76.120.10 or 10.0.0.0/8), got ${JSON.stringify(value)}`,
+  };
 }
 
 export function checkLiveKitSipInboundTrunk(
@@ -128,17 +136,20 @@ export function checkLiveKitSipInboundTrunk(
     failures.push({ property: 'name', reason: 'name must not be empty' });
   }
   if (Array.isArray(news.numbers) && !typeFailures.some((f) => f.property === 'numbers')) {
-    if (news.numbers.length === 0) failures.push({ property: 'numbers', reason: 'numbers must list at least one number' });
+    if (news.numbers.length === 0)
+      failures.push({ property: 'numbers', reason: 'numbers must list at least one number' });
     news.numbers.forEach((n: string, i: number) => {
       if (containsUnknown(n)) return;
       const failure = checkE164(`numbers[${i}]`, n);
       if (failure) failures.push(failure);
-      if (news.numbers.indexOf(n) !== i) failures.push({ property: `numbers[${i}]`, reason: `numbers lists ${n} twice` });
+      if (news.numbers.indexOf(n) !== i)
+        failures.push({ property: `numbers[${i}]`, reason: `numbers lists ${n} twice` });
     });
   }
   if (Array.isArray(news.allowedAddresses)) {
     news.allowedAddresses.forEach((a: unknown, i: number) => {
-      const failure = typeof a === 'string' && !containsUnknown(a) ? checkAddress(`allowedAddresses[${i}]`, a) : undefined;
+      const failure =
+        typeof a === 'string' && !containsUnknown(a) ? checkAddress(`allowedAddresses[${i}]`, a) : undefined;
       if (failure) failures.push(failure);
     });
   }
@@ -150,7 +161,11 @@ export function checkLiveKitSipInboundTrunk(
     ...(news.locked === true
       ? // A locked trunk is compared only on what the program states: no defaults.
         { krispEnabled: news.krispEnabled, metadata: news.metadata, allowedAddresses: news.allowedAddresses }
-      : { krispEnabled: news.krispEnabled ?? false, metadata: news.metadata ?? '', allowedAddresses: news.allowedAddresses ?? [] }),
+      : {
+          krispEnabled: news.krispEnabled ?? false,
+          metadata: news.metadata ?? '',
+          allowedAddresses: news.allowedAddresses ?? [],
+        }),
     locked: news.locked ?? false,
     adoptId: news.adoptId,
     decommission: news.decommission ?? false,
@@ -254,7 +269,8 @@ export const provider = liveKitSipProvider<
 /** The auth outputs: the username and the password flag change together, so drift says them as one change. */
 const AUTH_OUTPUTS = ['authUsername', 'authPasswordSet', 'authRealm'];
 
-const asStrings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+const asStrings = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 
 /** A church's trunk among the kinds of a line (providers/resource-kinds.ts), and how drift words it. */
 export const LIVEKIT_SIP_INBOUND_TRUNK_KIND = resourceKind({
@@ -287,7 +303,8 @@ export const LIVEKIT_SIP_INBOUND_TRUNK_KIND = resourceKind({
     }
     return changedByHand(`${property} of ${id}`, change);
   },
-  describeMissing: (id, before) => `trunk ${id} was deleted by hand: calls to ${formatValue(before.numbers)} get "no trunk found"`,
+  describeMissing: (id, before) =>
+    `trunk ${id} was deleted by hand: calls to ${formatValue(before.numbers)} get "no trunk found"`,
   describeRepairs(changes) {
     const was = (property: string) => changes.find((c) => c.property === property);
     const repairs: string[] = [];
@@ -301,8 +318,7 @@ export const LIVEKIT_SIP_INBOUND_TRUNK_KIND = resourceKind({
 export type LiveKitSipInboundTrunkArgs = ResourceArgs<LiveKitSipInboundTrunkInputs>;
 
 export class LiveKitSipInboundTrunk extends pulumi.dynamic.Resource {
-  // `declare`, not `!:`: with ES2022 class fields a `!:` field is defined as undefined after super() returns,
-  // wiping the outputs Pulumi just registered.
+  // Output properties are `declare`d, never `!:` (why: providers/resource-kind.ts, "Resource classes").
   declare public readonly sipTrunkId: pulumi.Output<string>;
   declare public readonly name: pulumi.Output<string>;
   declare public readonly numbers: pulumi.Output<string[]>;
@@ -325,7 +341,10 @@ export class LiveKitSipInboundTrunk extends pulumi.dynamic.Resource {
   declare public readonly media: pulumi.Output<Record<string, unknown> | undefined>;
 
   constructor(name: string, args: LiveKitSipInboundTrunkArgs, opts?: pulumi.CustomResourceOptions) {
-    const outputsOnly: Record<Exclude<keyof LiveKitSipInboundTrunkOutputs, keyof LiveKitSipInboundTrunkInputs>, undefined> = {
+    const outputsOnly: Record<
+      Exclude<keyof LiveKitSipInboundTrunkOutputs, keyof LiveKitSipInboundTrunkInputs>,
+      undefined
+    > = {
       sipTrunkId: undefined,
       allowedNumbers: undefined,
       authUsername: undefined,
@@ -339,6 +358,13 @@ export class LiveKitSipInboundTrunk extends pulumi.dynamic.Resource {
       maxCallDurationSeconds: undefined,
       media: undefined,
     };
-    super(projectProvider('livekit-sip-inbound-trunk'), name, { ...outputsOnly, ...args }, opts, LIVEKIT_SIP_INBOUND_TRUNK_KIND.module, LIVEKIT_SIP_INBOUND_TRUNK_KIND.typeName);
+    super(
+      projectProvider('livekit-sip-inbound-trunk'),
+      name,
+      { ...outputsOnly, ...args },
+      opts,
+      LIVEKIT_SIP_INBOUND_TRUNK_KIND.module,
+      LIVEKIT_SIP_INBOUND_TRUNK_KIND.typeName,
+    );
   }
 }

@@ -30,16 +30,30 @@ export interface ManagedOnly {
 }
 
 export function managedOnly(from: ManagedOnly | undefined): ManagedOnly {
-  return { locked: from?.locked, adoptId: from?.adoptId, adoptByTrunk: from?.adoptByTrunk, decommission: from?.decommission };
+  return {
+    locked: from?.locked,
+    adoptId: from?.adoptId,
+    adoptByTrunk: from?.adoptByTrunk,
+    decommission: from?.decommission,
+  };
 }
 
 /** The refusal every operation on a locked resource gets; LiveKit has not been called when it is thrown. */
-export function lockedError(kind: LiveKitSipObjectKind, id: string, name: string | undefined, action: string): LockedResourceError {
+export function lockedError(
+  kind: LiveKitSipObjectKind,
+  id: string,
+  name: string | undefined,
+  action: string,
+): LockedResourceError {
   return new LockedResourceError(kind, id, name, action);
 }
 
 /** The refusal a delete gets unless the line was explicitly decommissioned. */
-export function notDecommissionedError(kind: LiveKitSipObjectKind, id: string, name: string | undefined): NotDecommissionedError {
+export function notDecommissionedError(
+  kind: LiveKitSipObjectKind,
+  id: string,
+  name: string | undefined,
+): NotDecommissionedError {
   return new NotDecommissionedError({ kind, id, objectName: name });
 }
 
@@ -53,8 +67,12 @@ export function lockedInputFailures(
   if (!olds || !olds.locked) return [];
   return changedInputs(fields, olds, news).map((property) => ({
     property,
-    reason: lockedError(kind, String(olds.adoptId ?? '(unknown id)'), olds.name as string | undefined, `changing ${property}`)
-      .message,
+    reason: lockedError(
+      kind,
+      String(olds.adoptId ?? '(unknown id)'),
+      olds.name as string | undefined,
+      `changing ${property}`,
+    ).message,
   }));
 }
 
@@ -108,13 +126,21 @@ export function checkLockAndAdopt(news: Record<string, unknown>, idPrefix: strin
   ]) {
     if (failure) failures.push(failure);
   }
-  if (typeof news.adoptId === 'string' && !containsUnknown(news.adoptId) && !new RegExp(`^${idPrefix}[A-Za-z0-9]+$`).test(news.adoptId)) {
-    failures.push({ property: 'adoptId', reason: `adoptId must be a LiveKit id like ${idPrefix}Xa3Bp9aixRFP, got ${JSON.stringify(news.adoptId)}` });
+  if (
+    typeof news.adoptId === 'string' &&
+    !containsUnknown(news.adoptId) &&
+    !new RegExp(`^${idPrefix}[A-Za-z0-9]+$`).test(news.adoptId)
+  ) {
+    failures.push({
+      property: 'adoptId',
+      reason: `adoptId must be a LiveKit id like ${idPrefix}Xa3Bp9aixRFP, got ${JSON.stringify(news.adoptId)}`,
+    });
   }
   if (news.locked === true && !news.adoptId) {
     failures.push({
       property: 'adoptId',
-      reason: 'a locked resource is read-only: it can only be adopted, so adoptId (the existing LiveKit id) is required',
+      reason:
+        'a locked resource is read-only: it can only be adopted, so adoptId (the existing LiveKit id) is required',
     });
   }
   return failures;
@@ -129,7 +155,12 @@ function routedTrunks(...states: object[]): string[] {
 }
 
 /** What one kind of LiveKit SIP object brings to the provider: its checks, its LiveKit calls, its outputs. */
-export interface LiveKitSipObject<Inputs extends ManagedOnly & { name?: string }, Outputs extends Inputs, Live, Changes extends object> {
+export interface LiveKitSipObject<
+  Inputs extends ManagedOnly & { name?: string },
+  Outputs extends Inputs,
+  Live,
+  Changes extends object,
+> {
   kind: LiveKitSipObjectKind;
   /** Its name in messages, e.g. "inbound trunk". */
   label: string;
@@ -158,9 +189,12 @@ export interface LiveKitSipObject<Inputs extends ManagedOnly & { name?: string }
  * only adopted. update refuses a locked object and repairs drift in place. delete refuses a locked object, and any
  * object not explicitly decommissioned. Clients are built per call from the provider settings.
  */
-export function liveKitSipProvider<Inputs extends ManagedOnly & { name?: string }, Outputs extends Inputs, Live, Changes extends object>(
-  object: LiveKitSipObject<Inputs, Outputs, Live, Changes>,
-): pulumi.dynamic.ResourceProvider<Inputs, Outputs> {
+export function liveKitSipProvider<
+  Inputs extends ManagedOnly & { name?: string },
+  Outputs extends Inputs,
+  Live,
+  Changes extends object,
+>(object: LiveKitSipObject<Inputs, Outputs, Live, Changes>): pulumi.dynamic.ResourceProvider<Inputs, Outputs> {
   async function adopt(client: LiveKitClient, inputs: Inputs): Promise<Live> {
     const id = inputs.adoptId as string;
     const live = await object.get(client, id);
@@ -220,14 +254,22 @@ export function liveKitSipProvider<Inputs extends ManagedOnly & { name?: string 
     },
 
     async update(id, olds, news) {
-      const lockOutcome = lockedUpdate<Outputs>(object.kind, object.fields, id, olds, news as unknown as Partial<Outputs>);
+      const lockOutcome = lockedUpdate<Outputs>(
+        object.kind,
+        object.fields,
+        id,
+        olds,
+        news as unknown as Partial<Outputs>,
+      );
       if (lockOutcome) return lockOutcome;
       // The lock belongs to the LiveKit id, whatever this resource's state says about itself.
       refuseLockedWrite(object.kind, id, 'update', routedTrunks(olds, news));
       const client = new LiveKitClient();
       const live = await object.get(client, id);
       if (!live) {
-        throw new Error(`${object.label} ${id} no longer exists at LiveKit ${client.settings.url}: run pulumi refresh, then up to recreate it`);
+        throw new Error(
+          `${object.label} ${id} no longer exists at LiveKit ${client.settings.url}: run pulumi refresh, then up to recreate it`,
+        );
       }
       const changes = object.changes(live, news);
       const updated = Object.keys(changes).length > 0 ? await object.update(client, id, changes) : live;

@@ -39,7 +39,10 @@ function enableTypeScript(root) {
   let compilerOptions;
   const transpile = (/** @type {string} */ source, /** @type {string} */ fileName) => {
     const ts = require(typescriptDir);
-    compilerOptions ??= ts.convertCompilerOptionsFromJson(ts.parseConfigFileTextToJson('tsconfig.json', tsconfigText).config.compilerOptions, root).options;
+    compilerOptions ??= ts.convertCompilerOptionsFromJson(
+      ts.parseConfigFileTextToJson('tsconfig.json', tsconfigText).config.compilerOptions,
+      root,
+    ).options;
     const options = { ...compilerOptions, sourceMap: false, inlineSourceMap: true, inlineSources: false };
     return ts.transpileModule(source, { fileName, compilerOptions: options }).outputText;
   };
@@ -99,7 +102,8 @@ function hosted(impl) {
       global[SHARED_READS_FLAG] = true;
       return impl.read ? impl.read(id, props) : { id, props };
     },
-    update: async (id, olds, news) => (impl.update ? write(() => /** @type {any} */ (impl.update)(id, olds, news)) : { outs: news }),
+    update: async (id, olds, news) =>
+      impl.update ? write(() => /** @type {any} */ (impl.update)(id, olds, news)) : { outs: news },
     delete: (id, props) => write(async () => impl.delete?.(id, props)),
   };
 }
@@ -120,7 +124,9 @@ function withoutSecretValues(result) {
   return {
     ...result,
     failures: result.failures.map((failure) =>
-      looksSecret(failure.property) ? { property: '', reason: `input ${failure.property}: ${failure.reason}` } : failure,
+      looksSecret(failure.property)
+        ? { property: '', reason: `input ${failure.property}: ${failure.reason}` }
+        : failure,
     ),
   };
 }
@@ -139,9 +145,12 @@ exports.load = function load(root, moduleName) {
   if (!provider) {
     // The compiled build (npm run build) when it was built from exactly the sources on disk: plain node, no
     // transpiler. Otherwise the TypeScript itself, a development convenience.
+    // A module the build does not have (a test's own provider, outside the product) is loaded from its TypeScript.
     const dist = freshBuild(root);
-    if (!dist) enableTypeScript(root);
-    provider = hosted(require(path.join(dist ?? root, 'providers', moduleName)).provider);
+    const compiled = dist && path.join(dist, 'providers', moduleName);
+    const runCompiled = compiled !== undefined && fs.existsSync(`${compiled}.js`);
+    if (!runCompiled) enableTypeScript(root);
+    provider = hosted(require(runCompiled ? compiled : path.join(root, 'providers', moduleName)).provider);
     providers.set(moduleName, provider);
   }
   return provider;

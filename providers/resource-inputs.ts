@@ -41,7 +41,11 @@ function sortedCopy(values: unknown): unknown {
 
 function canonicalMap(value: unknown): string {
   const map = (value ?? {}) as Record<string, unknown>;
-  return JSON.stringify(Object.keys(map).sort().map((k) => [k, map[k]]));
+  return JSON.stringify(
+    Object.keys(map)
+      .sort()
+      .map((k) => [k, map[k]]),
+  );
 }
 
 export function sameField(kind: FieldKind, a: unknown, b: unknown): boolean {
@@ -88,10 +92,18 @@ export function checkType(
     type === 'string[]'
       ? Array.isArray(value) && value.every((v) => typeof v === 'string')
       : type === 'map'
-        ? typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')
+        ? typeof value === 'object' &&
+          value !== null &&
+          !Array.isArray(value) &&
+          Object.values(value).every((v) => typeof v === 'string')
         : typeof value === type;
   if (ok) return undefined;
-  const wanted = { string: 'a string', boolean: 'a boolean', 'string[]': 'a list of strings', map: 'a map of string to string' }[type];
+  const wanted = {
+    string: 'a string',
+    boolean: 'a boolean',
+    'string[]': 'a list of strings',
+    map: 'a map of string to string',
+  }[type];
   return { property, reason: `${property} must be ${wanted}, got ${JSON.stringify(value)}` };
 }
 

@@ -51,7 +51,8 @@ export function dynamicResourceType(module: string, typeName: string): string {
 export function formatValue(value: unknown): string {
   if (value === undefined || value === null) return '(none)';
   if (value === '') return '""';
-  if (Array.isArray(value)) return value.length === 0 ? '[]' : value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ');
+  if (Array.isArray(value))
+    return value.length === 0 ? '[]' : value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ');
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
 }
@@ -66,7 +67,10 @@ export function changedByHand(where: string, change: PropertyChange): string {
  * the kind does not word itself is said with `changedByHand` as `<property> of <id>`.
  */
 export function resourceKind<const Step extends string, const DriftKind extends string>(
-  spec: Pick<ResourceKindDescriptor<Step, DriftKind>, 'module' | 'typeName' | 'step' | 'driftKind' | 'label' | 'nameSuffix' | 'describeMissing'> &
+  spec: Pick<
+    ResourceKindDescriptor<Step, DriftKind>,
+    'module' | 'typeName' | 'step' | 'driftKind' | 'label' | 'nameSuffix' | 'describeMissing'
+  > &
     Partial<Pick<ResourceKindDescriptor<Step, DriftKind>, 'bookkeepingOutputs' | 'describeChange' | 'describeRepairs'>>,
 ): ResourceKindDescriptor<Step, DriftKind> {
   return {
@@ -78,3 +82,10 @@ export function resourceKind<const Step extends string, const DriftKind extends 
     childName: (lineName) => `${lineName}${spec.nameSuffix}`,
   };
 }
+
+/*
+ * Resource classes: each provider's `pulumi.dynamic.Resource` subclass lists its outputs as
+ * `declare public readonly x: pulumi.Output<...>`, never `public readonly x!: pulumi.Output<...>`. With target
+ * ES2022, TypeScript emits a `!:` property as a class field, which JavaScript initialises to undefined right after
+ * super() returns: that wipes the outputs the Resource constructor has just registered. `declare` emits nothing.
+ */

@@ -63,7 +63,9 @@ export async function readThroughList<T>(options: {
   const entries = store();
   let entry = entries.get(options.listKey);
   if (!entry || Date.now() - entry.at >= SHARED_LIST_TTL_MS) {
-    const items = options.list().then((all) => new Map(all.map((item) => [options.idOf(item), item] as [string, unknown])));
+    const items = options
+      .list()
+      .then((all) => new Map(all.map((item) => [options.idOf(item), item] as [string, unknown])));
     entry = { at: Date.now(), items };
     entries.set(options.listKey, entry);
     // A failed list is not shared: the next read tries again (and this read fails as a GET would have).

@@ -1,7 +1,14 @@
 import * as pulumi from '@pulumi/pulumi';
 import { containsUnknown, sameField } from './resource-inputs';
 import { projectProvider } from './dynamic-provider';
-import { US_LOCAL_PATTERN, checkAreaCode, checkE164, checkOrderableNumber, isFictional555, type RuleFailure } from '../common/phone-numbers';
+import {
+  US_LOCAL_PATTERN,
+  checkAreaCode,
+  checkE164,
+  checkOrderableNumber,
+  isFictional555,
+  type RuleFailure,
+} from '../common/phone-numbers';
 import { configureFromStack, telnyxSettings } from '../vendors/vendor-settings';
 import { accountKey, readThroughList } from './shared-reads';
 import {
@@ -24,6 +31,7 @@ import {
   type AdoptionDifference,
 } from './refusals';
 import { changedByHand, formatValue, resourceKind } from './resource-kind';
+import { sleep } from '../common/timing';
 
 /**
  * A church's Telnyx phone number: the resource that spends money and holds a customer's line.
@@ -110,7 +118,8 @@ export function checkTelnyxPhoneNumber(
     if (given(news.areaCode)) {
       add({
         property: 'areaCode',
-        reason: 'areaCode cannot be combined with adoptId: an area code only applies to a new purchase, an adopted number keeps its own',
+        reason:
+          'areaCode cannot be combined with adoptId: an area code only applies to a new purchase, an adopted number keeps its own',
       });
     }
     if (given(news.phoneNumber) && !containsUnknown(news.phoneNumber)) {
@@ -135,11 +144,15 @@ export function checkTelnyxPhoneNumber(
   } else {
     add({
       property: 'areaCode',
-      reason: 'set one of areaCode (buy a new local number in that area code), phoneNumber (buy exactly this number) or adoptId (adopt a number the account already holds)',
+      reason:
+        'set one of areaCode (buy a new local number in that area code), phoneNumber (buy exactly this number) or adoptId (adopt a number the account already holds)',
     });
   }
 
-  if (!containsUnknown(news.connectionId) && (typeof news.connectionId !== 'string' || !TELNYX_ID_PATTERN.test(news.connectionId))) {
+  if (
+    !containsUnknown(news.connectionId) &&
+    (typeof news.connectionId !== 'string' || !TELNYX_ID_PATTERN.test(news.connectionId))
+  ) {
     add({
       property: 'connectionId',
       reason: `connectionId must be a Telnyx FQDN connection id (digits, e.g. 2925216093662349036), got ${JSON.stringify(news.connectionId)}`,
@@ -150,12 +163,24 @@ export function checkTelnyxPhoneNumber(
       add({ property: 'tags', reason: `tags must be a list of non-empty strings, got ${JSON.stringify(news.tags)}` });
     }
   }
-  if (news.decommission !== undefined && typeof news.decommission !== 'boolean' && !containsUnknown(news.decommission)) {
-    add({ property: 'decommission', reason: `decommission must be true or false, got ${JSON.stringify(news.decommission)}` });
+  if (
+    news.decommission !== undefined &&
+    typeof news.decommission !== 'boolean' &&
+    !containsUnknown(news.decommission)
+  ) {
+    add({
+      property: 'decommission',
+      reason: `decommission must be true or false, got ${JSON.stringify(news.decommission)}`,
+    });
   }
   const timeout = news.orderTimeoutSeconds;
   if (timeout !== undefined && !containsUnknown(timeout)) {
-    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > MAX_ORDER_TIMEOUT_SECONDS) {
+    if (
+      typeof timeout !== 'number' ||
+      !Number.isInteger(timeout) ||
+      timeout < 1 ||
+      timeout > MAX_ORDER_TIMEOUT_SECONDS
+    ) {
       add({
         property: 'orderTimeoutSeconds',
         reason: `orderTimeoutSeconds must be a whole number of seconds from 1 to ${MAX_ORDER_TIMEOUT_SECONDS}, got ${JSON.stringify(timeout)}`,
@@ -183,10 +208,14 @@ export function recordOnlyChanges(olds: TelnyxPhoneNumberOutputs, news: TelnyxPh
     );
   }
   if (news.adoptId !== olds.adoptId && (news.adoptId === undefined || namesHeldNumber(news.adoptId, olds))) {
-    notes.push(`adoptId ${olds.adoptId ?? '(none)'} -> ${news.adoptId ?? '(none)'}: recorded only, ${holds} is unchanged`);
+    notes.push(
+      `adoptId ${olds.adoptId ?? '(none)'} -> ${news.adoptId ?? '(none)'}: recorded only, ${holds} is unchanged`,
+    );
   }
   if (news.orderTimeoutSeconds !== olds.orderTimeoutSeconds) {
-    notes.push(`orderTimeoutSeconds -> ${news.orderTimeoutSeconds ?? DEFAULT_ORDER_TIMEOUT_SECONDS}: only used by a new purchase`);
+    notes.push(
+      `orderTimeoutSeconds -> ${news.orderTimeoutSeconds ?? DEFAULT_ORDER_TIMEOUT_SECONDS}: only used by a new purchase`,
+    );
   }
   if ((news.decommission ?? false) !== (olds.decommission ?? false)) {
     notes.push(
@@ -261,7 +290,12 @@ function adoptionDifferences(inputs: TelnyxPhoneNumberInputs, record: PhoneNumbe
     differ('status', record.status, 'active', `status is ${record.status}, only an active number can be adopted`);
   }
   if (inputs.phoneNumber !== undefined && record.phoneNumber !== inputs.phoneNumber) {
-    differ('phoneNumber', record.phoneNumber, inputs.phoneNumber, `it is ${record.phoneNumber}, not phoneNumber ${inputs.phoneNumber}`);
+    differ(
+      'phoneNumber',
+      record.phoneNumber,
+      inputs.phoneNumber,
+      `it is ${record.phoneNumber}, not phoneNumber ${inputs.phoneNumber}`,
+    );
   }
   if (record.connectionId !== inputs.connectionId) {
     differ(
@@ -295,7 +329,11 @@ function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-function outputsFor(inputs: TelnyxPhoneNumberInputs, record: PhoneNumberRecord, orderId?: string): TelnyxPhoneNumberOutputs {
+function outputsFor(
+  inputs: TelnyxPhoneNumberInputs,
+  record: PhoneNumberRecord,
+  orderId?: string,
+): TelnyxPhoneNumberOutputs {
   return withoutUndefined({
     ...inputs,
     phoneNumber: record.phoneNumber,
@@ -310,8 +348,6 @@ function outputsFor(inputs: TelnyxPhoneNumberInputs, record: PhoneNumberRecord, 
 }
 
 const churchLabel = (inputs: { customerReference: string }) => `church ${inputs.customerReference}`;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `probe` with growing pauses until it returns a value or the deadline passes (then undefined). */
 async function pollUntil<T>(deadline: number, probe: () => Promise<T | undefined>): Promise<T | undefined> {
@@ -412,7 +448,10 @@ class Purchase {
       (record) => HELD_STATUSES.has(record.status) && (wanted === undefined || record.phoneNumber === wanted),
     );
     if (held.length > 1) {
-      throw new AmbiguousHeldNumbersError(customerReference, held.map((r) => ({ phoneNumber: r.phoneNumber, id: r.id })));
+      throw new AmbiguousHeldNumbersError(
+        customerReference,
+        held.map((r) => ({ phoneNumber: r.phoneNumber, id: r.id })),
+      );
     }
     const heldRecord = held[0];
     if (heldRecord && this.inputs.areaCode && !heldRecord.phoneNumber.startsWith(`+1${this.inputs.areaCode}`)) {
@@ -475,7 +514,11 @@ class Purchase {
    * exist, so we look it up by customer reference instead of ordering again.
    */
   private async placeOrder(phoneNumber: string): Promise<NumberOrder> {
-    const order = { phoneNumber, connectionId: this.inputs.connectionId, customerReference: this.inputs.customerReference };
+    const order = {
+      phoneNumber,
+      connectionId: this.inputs.connectionId,
+      customerReference: this.inputs.customerReference,
+    };
     try {
       return await this.client.createNumberOrder(order);
     } catch (error) {
@@ -493,6 +536,7 @@ class Purchase {
         `ordering ${phoneNumber} for ${this.label} had no clear answer (${(error as Error).message}) and no order with ` +
           `customer_reference ${this.inputs.customerReference} is visible yet. Run pulumi up again: it looks the ` +
           'order up by customer reference before ordering anything',
+        { cause: error },
       );
     }
   }
@@ -523,7 +567,8 @@ class Purchase {
   private async waitForOrder(placed: NumberOrder): Promise<NumberOrder> {
     let polls = 0;
     const order = await pollUntil(this.deadline, async () => {
-      const current = polls++ === 0 && placed.status !== 'pending' ? placed : await this.client.getNumberOrder(placed.id);
+      const current =
+        polls++ === 0 && placed.status !== 'pending' ? placed : await this.client.getNumberOrder(placed.id);
       if (current.status === 'pending' && polls % 5 === 0) {
         await pulumi.log.info(`${this.label}: order ${current.id} still pending`);
       }
@@ -557,7 +602,9 @@ class Purchase {
         record = await this.client.updatePhoneNumber(record.id, changes);
       }
       if (record.connectionId !== this.inputs.connectionId) {
-        throw new Error(`its connection is ${record.connectionId ?? '(none)'} after the update, not ${this.inputs.connectionId}`);
+        throw new Error(
+          `its connection is ${record.connectionId ?? '(none)'} after the update, not ${this.inputs.connectionId}`,
+        );
       }
       if (record.status !== 'active') {
         record =
@@ -570,7 +617,9 @@ class Purchase {
       throw new BoughtButNotReady(outputsFor(this.inputs, record, orderId), (error as Error).message);
     }
     if (record.status !== 'active') {
-      await pulumi.log.warn(`${record.phoneNumber} (${this.label}) is ${record.status}; refresh will show when it is active`);
+      await pulumi.log.warn(
+        `${record.phoneNumber} (${this.label}) is ${record.status}; refresh will show when it is active`,
+      );
     }
     await pulumi.log.info(`${this.label}: ${record.phoneNumber} is on connection ${record.connectionId}`);
     return { id: record.id, outs: outputsFor(this.inputs, record, orderId) };
@@ -687,7 +736,12 @@ export const provider: pulumi.dynamic.ResourceProvider = {
   async delete(id, props: TelnyxPhoneNumberOutputs) {
     const label = `${props.phoneNumber ?? `number id ${id}`} (${churchLabel(props)})`;
     if (props.decommission !== true) {
-      throw new NotDecommissionedError({ kind: 'number', id, churchId: props.customerReference, phoneNumber: props.phoneNumber });
+      throw new NotDecommissionedError({
+        kind: 'number',
+        id,
+        churchId: props.customerReference,
+        phoneNumber: props.phoneNumber,
+      });
     }
     const client = telnyxClientFromSettings();
     const record = await liveRecord(client, id);
@@ -710,8 +764,18 @@ export const provider: pulumi.dynamic.ResourceProvider = {
 
 /** The outputs that come from Telnyx, not from the program. */
 function pickLive(olds: TelnyxPhoneNumberOutputs) {
-  const { phoneNumber, phoneNumberId, orderId, connectionId, customerReference, status, tags, deletionLockEnabled } = olds;
-  return withoutUndefined({ phoneNumber, phoneNumberId, orderId, connectionId, customerReference, status, tags, deletionLockEnabled });
+  const { phoneNumber, phoneNumberId, orderId, connectionId, customerReference, status, tags, deletionLockEnabled } =
+    olds;
+  return withoutUndefined({
+    phoneNumber,
+    phoneNumberId,
+    orderId,
+    connectionId,
+    customerReference,
+    status,
+    tags,
+    deletionLockEnabled,
+  });
 }
 
 /** A church's number among the kinds of a line (providers/resource-kinds.ts), and how drift words it. */
@@ -733,7 +797,8 @@ export const TELNYX_PHONE_NUMBER_KIND = resourceKind({
     if (property === 'status') return `${number} is now "${formatValue(now)}" at Telnyx (was "${formatValue(was)}")`;
     return changedByHand(`${property} of ${id}`, change);
   },
-  describeMissing: (id, before) => `${formatValue(before.phoneNumber ?? id)} is gone from the Telnyx account (released or ported by hand)`,
+  describeMissing: (id, before) =>
+    `${formatValue(before.phoneNumber ?? id)} is gone from the Telnyx account (released or ported by hand)`,
   describeRepairs(changes) {
     const moved = changes.find((c) => c.property === 'connectionId');
     return moved ? [`move it back to connection ${formatValue(moved.before)}`] : [];
@@ -753,8 +818,7 @@ export interface TelnyxPhoneNumberArgs {
 }
 
 export class TelnyxPhoneNumber extends pulumi.dynamic.Resource {
-  // `declare`, not `!:`: with target ES2022 a `!:` field is emitted as a class field that resets the output the
-  // base constructor just set to undefined.
+  // Output properties are `declare`d, never `!:` (why: providers/resource-kind.ts, "Resource classes").
   declare public readonly phoneNumber: pulumi.Output<string>;
   declare public readonly phoneNumberId: pulumi.Output<string>;
   declare public readonly orderId: pulumi.Output<string | undefined>;

@@ -20,7 +20,12 @@ import { ringLine, telnyxCallControl, type RingCause, type RingResult } from './
 import { LiveKitClient } from '../vendors/livekit-client';
 import { DEFAULT_AGENT_NAME } from './livekit-sip-dispatch-rule';
 import { checkE164, type RuleFailure } from '../common/phone-numbers';
-import { configureFromStack, telnyxCallControlAppId, telnyxSettings, type TelnyxSettings } from '../vendors/vendor-settings';
+import {
+  configureFromStack,
+  telnyxCallControlAppId,
+  telnyxSettings,
+  type TelnyxSettings,
+} from '../vendors/vendor-settings';
 import {
   changedInputs,
   checkType,
@@ -95,7 +100,10 @@ function checkId(property: string, value: unknown, prefix: string, required: boo
     : { property, reason: `${property} must be a LiveKit id like ${prefix}LWgmiBSwTk7P, got ${JSON.stringify(value)}` };
 }
 
-export function checkTestRing(_olds: Partial<TestRingInputs> | undefined, news: Record<string, unknown>): pulumi.dynamic.CheckResult {
+export function checkTestRing(
+  _olds: Partial<TestRingInputs> | undefined,
+  news: Record<string, unknown>,
+): pulumi.dynamic.CheckResult {
   const failures: RuleFailure[] = [...unknownInputFailures(news, Object.keys(TEST_RING_FIELDS))];
   const add = (failure: RuleFailure | undefined) => failure && failures.push(failure);
   add(checkType('churchId', news.churchId, 'string', true));
@@ -122,13 +130,20 @@ export function checkTestRing(_olds: Partial<TestRingInputs> | undefined, news: 
     }
   }
   if (known(news.phoneNumber) && news.phoneNumber === news.from) {
-    failures.push({ property: 'from', reason: `from must be the company number, not the church's own number ${news.from}` });
+    failures.push({
+      property: 'from',
+      reason: `from must be the company number, not the church's own number ${news.from}`,
+    });
   }
   return { inputs: news, failures };
 }
 
 /** Re-ring when any input changes, and while the last ring failed (a line stays red until it really works). */
-export function diffTestRing(_id: string, olds: Partial<TestRingOutputs>, news: Partial<TestRingInputs>): pulumi.dynamic.DiffResult {
+export function diffTestRing(
+  _id: string,
+  olds: Partial<TestRingOutputs>,
+  news: Partial<TestRingInputs>,
+): pulumi.dynamic.DiffResult {
   const changed = changedInputs(TEST_RING_FIELDS, olds as Record<string, unknown>, news as Record<string, unknown>);
   const lastFailed = olds.ok === false && news.decommission !== true;
   return { changes: changed.length > 0 || lastFailed, replaces: [], deleteBeforeReplace: false };
@@ -179,18 +194,22 @@ async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs
   const callControlAppId = await callControlAppFor(inputs, telnyx);
   // One call at a time per slot of the account's outbound call limit, across this run and every other process.
   const onWait = (message: string) => void pulumi.log.info(`test ring of ${inputs.phoneNumber}: ${message}`);
-  const result = await withOutboundCallSlot(() => ringLine({
-    phoneNumber: inputs.phoneNumber,
-    churchId: inputs.churchId,
-    expectedTrunkId: inputs.trunkId,
-    expectedDispatchRuleId: inputs.dispatchRuleId,
-    roomPrefix: inputs.roomPrefix,
-    agentName: inputs.agentName ?? DEFAULT_AGENT_NAME,
-    from: inputs.from,
-    timeoutMs: (inputs.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000,
-    telnyx: telnyxCallControl(telnyx, callControlAppId),
-    livekit: new LiveKitClient(),
-  }), { onWait });
+  const result = await withOutboundCallSlot(
+    () =>
+      ringLine({
+        phoneNumber: inputs.phoneNumber,
+        churchId: inputs.churchId,
+        expectedTrunkId: inputs.trunkId,
+        expectedDispatchRuleId: inputs.dispatchRuleId,
+        roomPrefix: inputs.roomPrefix,
+        agentName: inputs.agentName ?? DEFAULT_AGENT_NAME,
+        from: inputs.from,
+        timeoutMs: (inputs.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000,
+        telnyx: telnyxCallControl(telnyx, callControlAppId),
+        livekit: new LiveKitClient(),
+      }),
+    { onWait },
+  );
   const outs = outputsOf(inputs, result);
   if (!outs.ok) {
     // Pulumi's "created but failed to initialise": the step fails, the outputs (the failed result) are kept.
@@ -201,7 +220,11 @@ async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs
   return outs;
 }
 
-export function notDecommissionedRingError(id: string, churchId: string, phoneNumber: string | undefined): NotDecommissionedError {
+export function notDecommissionedRingError(
+  id: string,
+  churchId: string,
+  phoneNumber: string | undefined,
+): NotDecommissionedError {
   return new NotDecommissionedError({ kind: 'test ring', id, churchId, phoneNumber });
 }
 
@@ -254,7 +277,7 @@ export const TEST_RING_KIND = resourceKind({
 export type TestRingArgs = ResourceArgs<TestRingInputs>;
 
 export class TestRing extends pulumi.dynamic.Resource {
-  // `declare`, not `!:`: with ES2022 class fields a `!:` field would be reset to undefined after super().
+  // Output properties are `declare`d, never `!:` (why: providers/resource-kind.ts, "Resource classes").
   declare public readonly churchId: pulumi.Output<string>;
   declare public readonly phoneNumber: pulumi.Output<string>;
   declare public readonly trunkId: pulumi.Output<string>;
@@ -277,6 +300,13 @@ export class TestRing extends pulumi.dynamic.Resource {
       elapsedMs: undefined,
       roomName: undefined,
     };
-    super(projectProvider('test-ring'), name, { ...outputsOnly, ...args }, opts, TEST_RING_KIND.module, TEST_RING_KIND.typeName);
+    super(
+      projectProvider('test-ring'),
+      name,
+      { ...outputsOnly, ...args },
+      opts,
+      TEST_RING_KIND.module,
+      TEST_RING_KIND.typeName,
+    );
   }
 }

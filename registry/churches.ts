@@ -86,7 +86,10 @@ export function checkChurchId(property: string, value: unknown): RuleFailure | u
 
 function checkText(property: string, value: unknown, maxLength: number): RuleFailure | undefined {
   if (typeof value !== 'string' || value.trim() === '' || value.length > maxLength) {
-    return { property, reason: `${property} must be a non-blank string of at most ${maxLength} characters, got ${JSON.stringify(value)}` };
+    return {
+      property,
+      reason: `${property} must be a non-blank string of at most ${maxLength} characters, got ${JSON.stringify(value)}`,
+    };
   }
   return undefined;
 }
@@ -97,11 +100,14 @@ export function checkChurchUpsert(input: ChurchUpsert, existing: Church | undefi
   if (input.name !== undefined) failures.push(checkText('name', input.name, 200));
   if (input.plan !== undefined) failures.push(checkText('plan', input.plan, 200));
   if (input.areaCode !== undefined) failures.push(checkAreaCode('areaCode', input.areaCode));
-  if (input.requestedNumber !== undefined) failures.push(checkOrderableNumber('requestedNumber', input.requestedNumber));
+  if (input.requestedNumber !== undefined)
+    failures.push(checkOrderableNumber('requestedNumber', input.requestedNumber));
   if (input.stripeCustomerId !== undefined) failures.push(checkText('stripeCustomerId', input.stripeCustomerId, 255));
-  if (input.stripeSubscriptionId !== undefined) failures.push(checkText('stripeSubscriptionId', input.stripeSubscriptionId, 255));
+  if (input.stripeSubscriptionId !== undefined)
+    failures.push(checkText('stripeSubscriptionId', input.stripeSubscriptionId, 255));
   if (!existing) {
-    if (input.plan === undefined) failures.push({ property: 'plan', reason: `plan is required to add church ${input.churchId} to the registry` });
+    if (input.plan === undefined)
+      failures.push({ property: 'plan', reason: `plan is required to add church ${input.churchId} to the registry` });
     if (input.areaCode === undefined && input.requestedNumber === undefined) {
       failures.push({
         property: 'areaCode',
@@ -140,7 +146,11 @@ function toChurch(row: ChurchRow): Church {
   };
 }
 
-export async function getChurch(db: Queryable, churchId: string, options: { forUpdate?: boolean } = {}): Promise<Church | undefined> {
+export async function getChurch(
+  db: Queryable,
+  churchId: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<Church | undefined> {
   const { rows } = await db.query<ChurchRow>(
     `select * from churches where church_id = $1${options.forUpdate ? ' for update' : ''}`,
     [churchId],
@@ -148,15 +158,25 @@ export async function getChurch(db: Queryable, churchId: string, options: { forU
   return rows[0] ? toChurch(rows[0]) : undefined;
 }
 
-export async function findChurchBySubscription(db: Queryable, stripeSubscriptionId: string): Promise<Church | undefined> {
-  const { rows } = await db.query<ChurchRow>('select * from churches where stripe_subscription_id = $1', [stripeSubscriptionId]);
+export async function findChurchBySubscription(
+  db: Queryable,
+  stripeSubscriptionId: string,
+): Promise<Church | undefined> {
+  const { rows } = await db.query<ChurchRow>('select * from churches where stripe_subscription_id = $1', [
+    stripeSubscriptionId,
+  ]);
   return rows[0] ? toChurch(rows[0]) : undefined;
 }
 
 /** Every church, ordered by id; the Pulumi program reads this (optionally only some statuses). */
-export async function listChurches(db: Queryable, options: { statuses?: readonly ChurchStatus[] } = {}): Promise<Church[]> {
+export async function listChurches(
+  db: Queryable,
+  options: { statuses?: readonly ChurchStatus[] } = {},
+): Promise<Church[]> {
   const { rows } = options.statuses
-    ? await db.query<ChurchRow>('select * from churches where status = any($1::text[]) order by church_id', [options.statuses])
+    ? await db.query<ChurchRow>('select * from churches where status = any($1::text[]) order by church_id', [
+        options.statuses,
+      ])
     : await db.query<ChurchRow>('select * from churches order by church_id');
   return rows.map(toChurch);
 }
@@ -239,7 +259,8 @@ export async function markCancelled(
     (await findChurchBySubscription(db, match.stripeSubscriptionId)) ??
     (match.churchId ? await getChurch(db, match.churchId) : undefined);
   if (!church) return undefined;
-  if (church.stripeSubscriptionId !== null && church.stripeSubscriptionId !== match.stripeSubscriptionId) return undefined;
+  if (church.stripeSubscriptionId !== null && church.stripeSubscriptionId !== match.stripeSubscriptionId)
+    return undefined;
   if (church.status !== 'active') return { church, changed: false };
   const { rows } = await db.query<ChurchRow>(
     `update churches set status = 'cancelled', stripe_subscription_id = coalesce(stripe_subscription_id, $2)
@@ -255,11 +276,19 @@ export async function markCancelled(
  * `reopen` brings a church marked `decommissioned` back to this phase (its resources were found without the
  * decommission recorded, so phase 1 must run again before anything can be deleted).
  */
-export async function requestDecommission(db: Queryable, churchId: string, options: { reopen?: boolean } = {}): Promise<StatusChange> {
+export async function requestDecommission(
+  db: Queryable,
+  churchId: string,
+  options: { reopen?: boolean } = {},
+): Promise<StatusChange> {
   const church = await getChurch(db, churchId, { forUpdate: true });
   if (!church) throw new ChurchNotFoundError(churchId);
-  if (church.status === 'decommission' || (church.status === 'decommissioned' && !options.reopen)) return { church, changed: false };
-  const { rows } = await db.query<ChurchRow>(`update churches set status = 'decommission' where church_id = $1 returning *`, [churchId]);
+  if (church.status === 'decommission' || (church.status === 'decommissioned' && !options.reopen))
+    return { church, changed: false };
+  const { rows } = await db.query<ChurchRow>(
+    `update churches set status = 'decommission' where church_id = $1 returning *`,
+    [churchId],
+  );
   return { church: toChurch(rows[0]), changed: true };
 }
 
@@ -280,6 +309,9 @@ export async function markDecommissioned(db: Queryable, churchId: string): Promi
       },
     ]);
   }
-  const { rows } = await db.query<ChurchRow>(`update churches set status = 'decommissioned' where church_id = $1 returning *`, [churchId]);
+  const { rows } = await db.query<ChurchRow>(
+    `update churches set status = 'decommissioned' where church_id = $1 returning *`,
+    [churchId],
+  );
   return { church: toChurch(rows[0]), changed: true };
 }

@@ -55,12 +55,21 @@ export async function queueFounderNotification(
   const { rowCount } = await db.query(
     `insert into founder_notifications (dedupe_key, church_id, job_id, subject, body) values ($1, $2, $3, $4, $5)
      on conflict (dedupe_key) do nothing`,
-    [notification.dedupeKey, notification.churchId ?? null, notification.jobId ?? null, notification.subject, notification.body],
+    [
+      notification.dedupeKey,
+      notification.churchId ?? null,
+      notification.jobId ?? null,
+      notification.subject,
+      notification.body,
+    ],
   );
   return rowCount === 1;
 }
 
-export async function listFounderNotifications(db: Queryable, options: { churchId?: string } = {}): Promise<FounderNotification[]> {
+export async function listFounderNotifications(
+  db: Queryable,
+  options: { churchId?: string } = {},
+): Promise<FounderNotification[]> {
   const { rows } = await db.query<NotificationRow>(
     'select * from founder_notifications where ($1::text is null or church_id = $1) order by id',
     [options.churchId ?? null],
@@ -110,11 +119,14 @@ export async function deliverFounderNotifications(
         report.failed += 1;
         return true;
       }
-      await client.query('update founder_notifications set sent_at = now(), attempts = attempts + 1, last_error = null where id = $1', [
-        notification.id,
-      ]);
+      await client.query(
+        'update founder_notifications set sent_at = now(), attempts = attempts + 1, last_error = null where id = $1',
+        [notification.id],
+      );
       if (notification.jobId !== null) {
-        await client.query('update provisioning_jobs set founder_notified_at = now() where id = $1', [notification.jobId]);
+        await client.query('update provisioning_jobs set founder_notified_at = now() where id = $1', [
+          notification.jobId,
+        ]);
       }
       report.sent += 1;
       return true;

@@ -72,7 +72,8 @@ function toJob(row: JobRow): ProvisioningJob {
     phoneNumber: row.phone_number,
     trunkId: row.trunk_id,
     dispatchRuleId: row.dispatch_rule_id,
-    ring: row.ring_ok === null || row.ring_at === null ? null : { ok: row.ring_ok, cause: row.ring_cause, at: row.ring_at },
+    ring:
+      row.ring_ok === null || row.ring_at === null ? null : { ok: row.ring_ok, cause: row.ring_cause, at: row.ring_at },
     finishedAt: row.finished_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -99,7 +100,10 @@ export async function enqueue(db: Queryable, churchId: string, reason: string): 
       [churchId, reason],
     );
     if (inserted.rows[0]) return { job: toJob(inserted.rows[0]), created: true };
-    const open = await db.query<JobRow>(`select * from provisioning_jobs where church_id = $1 and state in ('queued', 'running')`, [churchId]);
+    const open = await db.query<JobRow>(
+      `select * from provisioning_jobs where church_id = $1 and state in ('queued', 'running')`,
+      [churchId],
+    );
     if (open.rows[0]) return { job: toJob(open.rows[0]), created: false };
   }
   throw new Error(`could not enqueue a provisioning job for church ${churchId}: its open job kept changing state`);
@@ -109,7 +113,10 @@ export async function enqueue(db: Queryable, churchId: string, reason: string): 
  * Claims every due queued job for one stack run: state running, attempts + 1, tagged with the run and worker.
  * SKIP LOCKED lets a second worker pass over rows another one is claiming instead of waiting for them.
  */
-export async function claim(db: Queryable, opts: { workerId: string; runId: string; limit?: number }): Promise<ProvisioningJob[]> {
+export async function claim(
+  db: Queryable,
+  opts: { workerId: string; runId: string; limit?: number },
+): Promise<ProvisioningJob[]> {
   const { rows } = await db.query<JobRow>(
     `with due as (
        select id from provisioning_jobs
@@ -151,7 +158,11 @@ export type SettleOutcome =
  * job is no longer running under that run (it was re-queued as orphaned meanwhile), so a late settle never
  * overwrites a newer state.
  */
-export async function settle(db: Queryable, job: { id: number; runId: string }, outcome: SettleOutcome): Promise<ProvisioningJob | undefined> {
+export async function settle(
+  db: Queryable,
+  job: { id: number; runId: string },
+  outcome: SettleOutcome,
+): Promise<ProvisioningJob | undefined> {
   const line = outcome.line ?? {};
   const ring = line.ring;
   const state: JobState = outcome.ok ? 'succeeded' : outcome.retryAt ? 'queued' : 'failed';
@@ -194,7 +205,12 @@ export async function settle(db: Queryable, job: { id: number; runId: string }, 
  * Gives claimed jobs back to the queue without spending an attempt: the run never happened (another engine held
  * the stack). Due again at `retryAt`. Only jobs still running under `runId` are touched.
  */
-export async function unclaim(db: Queryable, jobs: Array<{ id: number }>, runId: string, retryAt: Date): Promise<ProvisioningJob[]> {
+export async function unclaim(
+  db: Queryable,
+  jobs: Array<{ id: number }>,
+  runId: string,
+  retryAt: Date,
+): Promise<ProvisioningJob[]> {
   const { rows } = await db.query<JobRow>(
     `update provisioning_jobs set
        state = 'queued', attempts = greatest(attempts - 1, 0), next_attempt_at = $3, locked_by = null, locked_at = null
@@ -243,7 +259,10 @@ export async function getJob(db: Queryable, id: number): Promise<ProvisioningJob
   return rows[0] ? toJob(rows[0]) : undefined;
 }
 
-export async function listJobs(db: Queryable, options: { churchId?: string; states?: readonly JobState[] } = {}): Promise<ProvisioningJob[]> {
+export async function listJobs(
+  db: Queryable,
+  options: { churchId?: string; states?: readonly JobState[] } = {},
+): Promise<ProvisioningJob[]> {
   const { rows } = await db.query<JobRow>(
     `select * from provisioning_jobs
      where ($1::text is null or church_id = $1) and ($2::text[] is null or state = any($2::text[]))
@@ -255,7 +274,9 @@ export async function listJobs(db: Queryable, options: { churchId?: string; stat
 
 /** Time the earliest queued job becomes due, so the worker can sleep until then. */
 export async function nextDueAt(db: Queryable): Promise<Date | undefined> {
-  const { rows } = await db.query<{ at: Date | null }>(`select min(next_attempt_at) as at from provisioning_jobs where state = 'queued'`);
+  const { rows } = await db.query<{ at: Date | null }>(
+    `select min(next_attempt_at) as at from provisioning_jobs where state = 'queued'`,
+  );
   return rows[0]?.at ?? undefined;
 }
 
@@ -329,6 +350,9 @@ export async function churchStatus(db: Queryable, churchId: string): Promise<Chu
 
 /** True once a run has provisioned the church's line (some job of it succeeded). */
 export async function hasSucceededJob(db: Queryable, churchId: string): Promise<boolean> {
-  const { rows } = await db.query(`select 1 from provisioning_jobs where church_id = $1 and state = 'succeeded' limit 1`, [churchId]);
+  const { rows } = await db.query(
+    `select 1 from provisioning_jobs where church_id = $1 and state = 'succeeded' limit 1`,
+    [churchId],
+  );
   return rows.length > 0;
 }

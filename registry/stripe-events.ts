@@ -45,10 +45,21 @@ export async function setStripeEventOutcome(
 }
 
 export async function getStripeEvent(db: Queryable, eventId: string): Promise<StripeEventRecord | undefined> {
-  const { rows } = await db.query<{ event_id: string; type: string; church_id: string | null; outcome: StripeEventOutcome; received_at: Date }>(
-    'select * from stripe_events where event_id = $1',
-    [eventId],
-  );
+  const { rows } = await db.query<{
+    event_id: string;
+    type: string;
+    church_id: string | null;
+    outcome: StripeEventOutcome;
+    received_at: Date;
+  }>('select * from stripe_events where event_id = $1', [eventId]);
   const row = rows[0];
-  return row && { eventId: row.event_id, type: row.type, churchId: row.church_id, outcome: row.outcome, receivedAt: row.received_at };
+  return (
+    row && {
+      eventId: row.event_id,
+      type: row.type,
+      churchId: row.church_id,
+      outcome: row.outcome,
+      receivedAt: row.received_at,
+    }
+  );
 }

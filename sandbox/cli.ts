@@ -20,15 +20,16 @@ export function shellQuote(value: string): string {
 export function renderShellEnvironment(env: Record<string, string>, inheritedPath = process.env.PATH ?? ''): string {
   const lines = [
     '# The local sandbox\'s dev stack, for this shell: eval "$(./dev sandbox env)", then from the project root',
-    '# `pulumi stack select dev && pulumi preview` (or `pulumi up`). Every value is the sandbox\'s own:',
+    "# `pulumi stack select dev && pulumi preview` (or `pulumi up`). Every value is the sandbox's own:",
     `# PULUMI_CONFIG_PASSPHRASE is the sandbox's throw-away passphrase of the dev stack's state (${DEV_STACK.backendUrl}),`,
     '# and the vendor keys open only its loopback peers. No production secret is printed here.',
   ];
   for (const [key, value] of Object.entries(env)) {
     if (key === 'PATH') {
       // engineEnvironment() puts the tool folders in front of this process's PATH: keep only that front part.
-      const front = inheritedPath && value.endsWith(`:${inheritedPath}`) ? value.slice(0, -inheritedPath.length - 1) : value;
-      lines.push(`export PATH=${shellQuote(front)}"\${PATH:+:\$PATH}"`);
+      const front =
+        inheritedPath && value.endsWith(`:${inheritedPath}`) ? value.slice(0, -inheritedPath.length - 1) : value;
+      lines.push(`export PATH=${shellQuote(front)}"\${PATH:+:$PATH}"`);
     } else {
       lines.push(`export ${key}=${shellQuote(value)}`);
     }
@@ -42,7 +43,9 @@ async function main(command: string): Promise<void> {
     case 'start': {
       const sandbox = await startSandbox(say);
       if (await ensureDevStack(devStackEnvironment(sandbox))) say(`dev stack created in ${DEV_STACK.backendUrl}`);
-      say('ready; `eval "$(./dev sandbox env)"` sets up a shell for pulumi on the dev stack, `./dev service` runs the webhook service');
+      say(
+        'ready; `eval "$(./dev sandbox env)"` sets up a shell for pulumi on the dev stack, `./dev service` runs the webhook service',
+      );
       return;
     }
     case 'stop':

@@ -39,11 +39,23 @@ export interface StackFileSettings {
 
 /** The lines in service and lock settings a stack file (Pulumi.<stack>.yaml) declares. */
 export function stackFileSettings(stack = 'dev', dir = REPO_ROOT): StackFileSettings {
-  const config = (parse(fs.readFileSync(path.join(dir, `Pulumi.${stack}.yaml`), 'utf8'))?.config ?? {}) as Record<string, any>;
+  /** The keys of the project's namespace this reads, as YAML gives them. */
+  interface StackFile {
+    'churchwise-voice:linesInService'?: Partial<LinesInService>;
+    'churchwise-voice:lockedLiveKitIds'?: string[];
+    'churchwise-voice:telnyxConnectionId'?: string;
+  }
+  const config = (parse(fs.readFileSync(path.join(dir, `Pulumi.${stack}.yaml`), 'utf8'))?.config ?? {}) as StackFile;
   const lines = config['churchwise-voice:linesInService'] ?? {};
   return {
-    linesInService: { churches: lines.churches ?? [], twilioTrunks: lines.twilioTrunks ?? [], fallbackNumber: lines.fallbackNumber },
-    lockedTrunkIds: [...lockedLiveKitIds(config['churchwise-voice:lockedLiveKitIds'] ?? [])].filter((id) => id.startsWith('ST_')),
+    linesInService: {
+      churches: lines.churches ?? [],
+      twilioTrunks: lines.twilioTrunks ?? [],
+      fallbackNumber: lines.fallbackNumber,
+    },
+    lockedTrunkIds: [...lockedLiveKitIds(config['churchwise-voice:lockedLiveKitIds'] ?? [])].filter((id) =>
+      id.startsWith('ST_'),
+    ),
     telnyxConnectionId: config['churchwise-voice:telnyxConnectionId'] ?? '2925216093662349036',
   };
 }
@@ -65,7 +77,9 @@ export interface SeedReport {
 }
 
 function redis(args: string[], input?: Buffer, port = SANDBOX_PORTS.redis): string {
-  return execFileSync(toolPath('redis-cli'), ['-h', '127.0.0.1', '-p', String(port), ...args], { input }).toString().trim();
+  return execFileSync(toolPath('redis-cli'), ['-h', '127.0.0.1', '-p', String(port), ...args], { input })
+    .toString()
+    .trim();
 }
 
 function seedTrunk(id: string, name: string, numbers: string[], port?: number): boolean {
@@ -76,25 +90,42 @@ function seedTrunk(id: string, name: string, numbers: string[], port?: number): 
   return true;
 }
 
-async function seedNumber(telnyx: SeedTargets['telnyx'], phoneNumber: string, connectionId: string | null, customerReference?: string): Promise<boolean> {
+async function seedNumber(
+  telnyx: SeedTargets['telnyx'],
+  phoneNumber: string,
+  connectionId: string | null,
+  customerReference?: string,
+): Promise<boolean> {
   if (await new TelnyxClient({ apiKey: telnyx.apiKey, baseUrl: telnyx.url }).findPhoneNumber(phoneNumber)) return false;
   // Putting a number into the account is the stand-in's own control route (Telnyx has no such call).
   const seeded = await fetch(`${telnyx.url.replace(/\/v2$/, '')}/_standin/phone-numbers`, {
     method: 'POST',
     headers: { authorization: `Bearer ${telnyx.apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ phone_number: phoneNumber, connection_id: connectionId, customer_reference: customerReference }),
+    body: JSON.stringify({
+      phone_number: phoneNumber,
+      connection_id: connectionId,
+      customer_reference: customerReference,
+    }),
   });
-  if (!seeded.ok) throw new Error(`seeding ${phoneNumber} into the Telnyx stand-in failed: HTTP ${seeded.status} ${await seeded.text()}`);
+  if (!seeded.ok)
+    throw new Error(
+      `seeding ${phoneNumber} into the Telnyx stand-in failed: HTTP ${seeded.status} ${await seeded.text()}`,
+    );
   return true;
 }
 
-export async function seedLinesInService(targets: SeedTargets, settings: StackFileSettings = stackFileSettings()): Promise<SeedReport> {
+export async function seedLinesInService(
+  targets: SeedTargets,
+  settings: StackFileSettings = stackFileSettings(),
+): Promise<SeedReport> {
   const report: SeedReport = { trunks: [], rules: [], numbers: [], rows: [] };
   const livekit = new LiveKitClient(targets.livekit ?? SANDBOX_LIVEKIT);
   const { linesInService: lines } = settings;
   for (const church of lines.churches) {
-    if (seedTrunk(church.trunkId, church.name, [church.phoneNumber], targets.redisPort)) report.trunks.push(church.trunkId);
-    if (await seedNumber(targets.telnyx, church.phoneNumber, settings.telnyxConnectionId, church.churchId)) report.numbers.push(church.phoneNumber);
+    if (seedTrunk(church.trunkId, church.name, [church.phoneNumber], targets.redisPort))
+      report.trunks.push(church.trunkId);
+    if (await seedNumber(targets.telnyx, church.phoneNumber, settings.telnyxConnectionId, church.churchId))
+      report.numbers.push(church.phoneNumber);
     if ((await livekit.listDispatchRules({ trunkIds: [church.trunkId] })).length === 0) {
       const metadata = JSON.stringify({ churchId: church.churchId, churchName: church.name });
       const rule = await livekit.createDispatchRule({
@@ -108,13 +139,16 @@ export async function seedLinesInService(targets: SeedTargets, settings: StackFi
     }
   }
   for (const trunk of lines.twilioTrunks) {
-    if (seedTrunk(trunk.trunkId, `twilio ${trunk.trunkId}`, trunk.numbers, targets.redisPort)) report.trunks.push(trunk.trunkId);
+    if (seedTrunk(trunk.trunkId, `twilio ${trunk.trunkId}`, trunk.numbers, targets.redisPort))
+      report.trunks.push(trunk.trunkId);
   }
   for (const id of settings.lockedTrunkIds) {
-    if (seedTrunk(id, 'main twilio trunk (LOCKED)', [SANDBOX_LOCKED_TRUNK_NUMBER], targets.redisPort)) report.trunks.push(id);
+    if (seedTrunk(id, 'main twilio trunk (LOCKED)', [SANDBOX_LOCKED_TRUNK_NUMBER], targets.redisPort))
+      report.trunks.push(id);
   }
   // The company fallback answers with TeXML: it is on no SIP connection of ours.
-  if (lines.fallbackNumber && (await seedNumber(targets.telnyx, lines.fallbackNumber, null))) report.numbers.push(lines.fallbackNumber);
+  if (lines.fallbackNumber && (await seedNumber(targets.telnyx, lines.fallbackNumber, null)))
+    report.numbers.push(lines.fallbackNumber);
 
   const pool = new Pool({ connectionString: targets.databaseUrl, max: 1 });
   try {

@@ -80,7 +80,8 @@ export async function ensureLivekitServer(): Promise<LiveKitSettings> {
       const config = stringify(livekitServerConfig());
       const previous = fs.existsSync(LIVEKIT_CONFIG_FILE) ? fs.readFileSync(LIVEKIT_CONFIG_FILE, 'utf8') : undefined;
       // A server of ours started from an older config would keep it: restart it so the sandbox is what the code says.
-      if (previous !== config && runningPid(LIVEKIT_DAEMONS.livekitServer)) await stopDaemon(LIVEKIT_DAEMONS.livekitServer);
+      if (previous !== config && runningPid(LIVEKIT_DAEMONS.livekitServer))
+        await stopDaemon(LIVEKIT_DAEMONS.livekitServer);
       fs.mkdirSync(SANDBOX_DIR, { recursive: true });
       fs.writeFileSync(LIVEKIT_CONFIG_FILE, config);
     },

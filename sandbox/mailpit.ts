@@ -28,15 +28,18 @@ export async function ensureMailpit(): Promise<MailpitConnection> {
     name: 'mailpit',
     command,
     args: [
-      '--listen', `127.0.0.1:${SANDBOX_PORTS.mailpitHttp}`,
-      '--smtp', `127.0.0.1:${SANDBOX_PORTS.smtp}`,
+      '--listen',
+      `127.0.0.1:${SANDBOX_PORTS.mailpitHttp}`,
+      '--smtp',
+      `127.0.0.1:${SANDBOX_PORTS.smtp}`,
       // Loopback sink: any credentials (or none) over plain SMTP, like a relay that trusts its network.
       '--smtp-auth-accept-any',
       '--smtp-auth-allow-insecure',
       // Nothing may leave the machine: no GitHub release check, no reverse DNS of the sender.
       '--disable-version-check',
       '--smtp-disable-rdns',
-      '--max', '5000',
+      '--max',
+      '5000',
     ],
     port: SANDBOX_PORTS.mailpitHttp,
     readyTimeoutMs: READY_TIMEOUT_MS,
@@ -70,7 +73,9 @@ export interface MailMessage extends MailSummary {
 async function api<T>(connection: MailpitConnection, method: string, route: string): Promise<T> {
   const response = await fetch(`${connection.apiUrl}${route}`, { method, headers: { accept: 'application/json' } });
   if (!response.ok) {
-    throw new Error(`mailpit ${method} ${route} answered HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`);
+    throw new Error(
+      `mailpit ${method} ${route} answered HTTP ${response.status}: ${(await response.text()).slice(0, 300)}`,
+    );
   }
   const text = await response.text();
   return (text ? JSON.parse(text) : undefined) as T;
@@ -83,8 +88,15 @@ export async function listMessages(connection: MailpitConnection = sandboxMailpi
 }
 
 /** Messages sent to one address (tests give each founder address its own, so parallel tests never mix). */
-export async function messagesTo(address: string, connection: MailpitConnection = sandboxMailpit()): Promise<MailSummary[]> {
-  const page = await api<{ messages: MailSummary[] }>(connection, 'GET', `/api/v1/search?limit=5000&query=${encodeURIComponent(`to:"${address}"`)}`);
+export async function messagesTo(
+  address: string,
+  connection: MailpitConnection = sandboxMailpit(),
+): Promise<MailSummary[]> {
+  const page = await api<{ messages: MailSummary[] }>(
+    connection,
+    'GET',
+    `/api/v1/search?limit=5000&query=${encodeURIComponent(`to:"${address}"`)}`,
+  );
   return page.messages.filter((m) => m.To.some((to) => to.Address.toLowerCase() === address.toLowerCase()));
 }
 

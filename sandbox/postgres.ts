@@ -75,7 +75,7 @@ function runPostgresTool(args: string[], cwd: string): void {
   } catch (error) {
     const e = error as { stderr?: Buffer; stdout?: Buffer; message: string };
     const output = `${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`.trim();
-    throw new Error(`${args.join(' ')} failed: ${output || e.message}`);
+    throw new Error(`${args.join(' ')} failed: ${output || e.message}`, { cause: error });
   }
 }
 
@@ -102,7 +102,17 @@ function initCluster(): void {
   }
   fs.chmodSync(POSTGRES_DATA_DIR, 0o700);
   runPostgresTool(
-    [initdb, '-D', POSTGRES_DATA_DIR, '-U', POSTGRES_SUPERUSER, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-instructions'],
+    [
+      initdb,
+      '-D',
+      POSTGRES_DATA_DIR,
+      '-U',
+      POSTGRES_SUPERUSER,
+      '--auth=trust',
+      '--encoding=UTF8',
+      '--locale=C',
+      '--no-instructions',
+    ],
     POSTGRES_DIR,
   );
 }
@@ -125,15 +135,23 @@ export async function ensurePostgres(port: number = SANDBOX_PORTS.postgres): Pro
     command,
     args: [
       ...prefix,
-      '-D', POSTGRES_DATA_DIR,
-      '-p', String(port),
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'max_connections=300',
+      '-D',
+      POSTGRES_DATA_DIR,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=300',
       // A throw-away sandbox: durability costs seconds per CREATE DATABASE and buys nothing here.
-      '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
     ],
     port,
     cwd: POSTGRES_DIR,
@@ -162,6 +180,7 @@ async function waitUntilAcceptingQueries(connection: PostgresConnection): Promis
         throw new Error(
           `PostgreSQL on 127.0.0.1:${connection.port} does not accept queries: ${(error as Error).message} ` +
             `(log: ${logFile(DAEMON_NAME)})`,
+          { cause: error },
         );
       }
       await new Promise((r) => setTimeout(r, 200));
@@ -205,7 +224,9 @@ export interface TestDatabaseOptions {
  */
 export async function createTestDatabase(prefix: string, options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   if (!TEST_DATABASE_PREFIX.test(prefix)) {
-    throw new Error(`test database prefix must match ${TEST_DATABASE_PREFIX} (lower-case, at most 30 chars), got ${JSON.stringify(prefix)}`);
+    throw new Error(
+      `test database prefix must match ${TEST_DATABASE_PREFIX} (lower-case, at most 30 chars), got ${JSON.stringify(prefix)}`,
+    );
   }
   const server = await ensurePostgres();
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;

@@ -12,11 +12,15 @@ import { PROJECT_ROOT } from '../common/project';
 /** The repository (the sandbox is development machinery and lives in it). */
 export const REPO_ROOT = PROJECT_ROOT;
 export const SANDBOX_DIR = process.env.CHURCHWISE_SANDBOX_DIR ?? path.join(REPO_ROOT, '.sandbox');
-export const TOOLS_DIR = process.env.VOICE_TOOLS_DIR ?? path.join(process.env.HOME ?? '/root', '.cache', 'churchwise-voice-tools');
+export const TOOLS_DIR =
+  process.env.VOICE_TOOLS_DIR ?? path.join(process.env.HOME ?? '/root', '.cache', 'churchwise-voice-tools');
 
 /** Absolute path of a tool built by scripts/tools.sh, or an error that says how to get it. */
 export function toolPath(name: string): string {
-  const candidates = [path.join(TOOLS_DIR, 'bin', name), ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, name))];
+  const candidates = [
+    path.join(TOOLS_DIR, 'bin', name),
+    ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, name)),
+  ];
   const found = candidates.find((p) => fs.existsSync(p));
   if (!found) {
     throw new Error(`${name} is not installed: run scripts/tools.sh (it builds or installs every peer the tests need)`);
@@ -80,7 +84,10 @@ export async function waitForPort(port: number, timeoutMs: number, what: string,
     if (await portOpen(port)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const tail = log && fs.existsSync(log) ? `\n--- last lines of ${log} ---\n${fs.readFileSync(log, 'utf8').split('\n').slice(-20).join('\n')}` : '';
+  const tail =
+    log && fs.existsSync(log)
+      ? `\n--- last lines of ${log} ---\n${fs.readFileSync(log, 'utf8').split('\n').slice(-20).join('\n')}`
+      : '';
   throw new Error(`${what} did not open 127.0.0.1:${port} within ${timeoutMs} ms${tail}`);
 }
 
@@ -109,11 +116,21 @@ async function withStartLock<T>(name: string, holdMs: number, body: () => Promis
     release = await lockfile.lock(target, {
       // The holder refreshes the lock while it lives; one that died leaves it stale after this long.
       stale: waitMs,
-      retries: { retries: Math.ceil(waitMs / START_LOCK_POLL_MS), minTimeout: START_LOCK_POLL_MS, maxTimeout: START_LOCK_POLL_MS * 2, factor: 1 },
+      retries: {
+        retries: Math.ceil(waitMs / START_LOCK_POLL_MS),
+        minTimeout: START_LOCK_POLL_MS,
+        maxTimeout: START_LOCK_POLL_MS * 2,
+        factor: 1,
+      },
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
-    throw new Error(`could not start ${name}: another process has held its start lock ${target} for over ${waitMs} ms`);
+    throw new Error(
+      `could not start ${name}: another process has held its start lock ${target} for over ${waitMs} ms`,
+      {
+        cause: error,
+      },
+    );
   }
   try {
     return await body();

@@ -62,7 +62,11 @@ export function sandboxVendorEnv(sandbox: Omit<Sandbox, 'seeded'>): Record<strin
  */
 export function devStackEnvironment(sandbox: Omit<Sandbox, 'seeded'>): Record<string, string> {
   return {
-    ...engineEnvironment({ backendUrl: DEV_STACK.backendUrl, passphrase: DEV_STACK.passphrase, vendorEnv: sandboxVendorEnv(sandbox) }),
+    ...engineEnvironment({
+      backendUrl: DEV_STACK.backendUrl,
+      passphrase: DEV_STACK.passphrase,
+      vendorEnv: sandboxVendorEnv(sandbox),
+    }),
     DATABASE_URL: sandbox.databaseUrl,
     PULUMI_STACK: DEV_STACK.name,
   };
@@ -75,14 +79,22 @@ export function devStackEnvironment(sandbox: Omit<Sandbox, 'seeded'>): Record<st
 export async function ensureDevStack(env: Record<string, string>): Promise<boolean> {
   const backendDir = DEV_STACK.backendUrl.slice('file://'.length);
   const stacksDir = path.join(backendDir, '.pulumi', 'stacks');
-  const exists = (dir: string) => fs.existsSync(path.join(dir, `${DEV_STACK.name}.json`)) || fs.existsSync(path.join(dir, `${DEV_STACK.name}.json.gz`));
+  const exists = (dir: string) =>
+    fs.existsSync(path.join(dir, `${DEV_STACK.name}.json`)) ||
+    fs.existsSync(path.join(dir, `${DEV_STACK.name}.json.gz`));
   // The backend belongs to this project alone: its stacks live in .pulumi/stacks/<project>/ (or, in a backend
   // made by an older CLI, in .pulumi/stacks/ itself).
-  const projects = fs.existsSync(stacksDir) ? fs.readdirSync(stacksDir).map((entry) => path.join(stacksDir, entry)) : [];
+  const projects = fs.existsSync(stacksDir)
+    ? fs.readdirSync(stacksDir).map((entry) => path.join(stacksDir, entry))
+    : [];
   if ([stacksDir, ...projects].some(exists)) return false;
   fs.mkdirSync(backendDir, { recursive: true });
-  const init = await runPulumi(['stack', 'init', DEV_STACK.name, '--no-select'], { cwd: REPO_ROOT, env: { ...(process.env as Record<string, string>), ...env } });
-  if (init.code !== 0 && !/already exists/.test(init.stderr)) throw new Error(`pulumi stack init ${DEV_STACK.name} failed:\n${init.stderr || init.stdout}`);
+  const init = await runPulumi(['stack', 'init', DEV_STACK.name, '--no-select'], {
+    cwd: REPO_ROOT,
+    env: { ...(process.env as Record<string, string>), ...env },
+  });
+  if (init.code !== 0 && !/already exists/.test(init.stderr))
+    throw new Error(`pulumi stack init ${DEV_STACK.name} failed:\n${init.stderr || init.stdout}`);
   return init.code === 0;
 }
 
@@ -108,7 +120,11 @@ async function ensureTelnyxStandIn(): Promise<{ url: string; apiKey: string }> {
   await startDaemon({
     name: TELNYX_DAEMON,
     command: process.execPath,
-    args: [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO_ROOT, 'sandbox', 'telnyx', 'main.ts')],
+    args: [
+      require.resolve('ts-node/dist/bin.js'),
+      '--transpile-only',
+      path.join(REPO_ROOT, 'sandbox', 'telnyx', 'main.ts'),
+    ],
     port: SANDBOX_PORTS.telnyx,
     // The first start parses the 4 MB OpenAPI spec (then cached under .sandbox/cache).
     readyTimeoutMs: 120_000,
@@ -132,13 +148,28 @@ export async function startSandbox(progress: (line: string) => void = () => unde
   progress(`mail sink: ${mail.smtpUrl} (read at ${mail.apiUrl})`);
   const telnyx = await ensureTelnyxStandIn();
   progress(`telnyx stand-in: ${telnyx.url}`);
-  const base = { databaseUrl, telnyx, livekit: SANDBOX_LIVEKIT, supabase: { url: postgrest.url, serviceKey: SANDBOX_SUPABASE_SERVICE_KEY }, mail };
+  const base = {
+    databaseUrl,
+    telnyx,
+    livekit: SANDBOX_LIVEKIT,
+    supabase: { url: postgrest.url, serviceKey: SANDBOX_SUPABASE_SERVICE_KEY },
+    mail,
+  };
   const seeded = await seedLinesInService({ telnyx, databaseUrl });
-  progress(`lines in service seeded: ${seeded.trunks.length} trunks, ${seeded.rules.length} rules, ${seeded.numbers.length} numbers, ${seeded.rows.length} rows new`);
+  progress(
+    `lines in service seeded: ${seeded.trunks.length} trunks, ${seeded.rules.length} rules, ${seeded.numbers.length} numbers, ${seeded.rows.length} rows new`,
+  );
   return { ...base, seeded };
 }
 
-const DAEMONS = [TELNYX_DAEMON, 'mailpit', LIVEKIT_SIP_DAEMON, LIVEKIT_DAEMONS.livekitServer, LIVEKIT_DAEMONS.redis, POSTGREST_DAEMON_NAME];
+const DAEMONS = [
+  TELNYX_DAEMON,
+  'mailpit',
+  LIVEKIT_SIP_DAEMON,
+  LIVEKIT_DAEMONS.livekitServer,
+  LIVEKIT_DAEMONS.redis,
+  POSTGREST_DAEMON_NAME,
+];
 
 export async function stopSandbox(progress: (line: string) => void = () => undefined): Promise<void> {
   for (const name of DAEMONS) {
@@ -158,6 +189,11 @@ export async function sandboxStatus(): Promise<Array<{ name: string; pid?: numbe
     [TELNYX_DAEMON]: SANDBOX_PORTS.telnyx,
   };
   return Promise.all(
-    Object.entries(ports).map(async ([name, port]) => ({ name, pid: runningPid(name), port, open: await portOpen(port) })),
+    Object.entries(ports).map(async ([name, port]) => ({
+      name,
+      pid: runningPid(name),
+      port,
+      open: await portOpen(port),
+    })),
   );
 }

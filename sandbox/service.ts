@@ -53,7 +53,11 @@ export function sandboxServiceEnvironment(sandbox: Omit<Sandbox, 'seeded'>): Rec
 }
 
 /** A voice-plan checkout.session.completed as Stripe sends it (the fields the service reads). */
-export function voiceCheckoutEvent(church: { churchId: string; areaCode: string; name?: string }): Record<string, unknown> {
+export function voiceCheckoutEvent(church: {
+  churchId: string;
+  areaCode: string;
+  name?: string;
+}): Record<string, unknown> {
   const id = randomBytes(8).toString('hex');
   const metadata: Record<string, string> = { church_id: church.churchId, area_code: church.areaCode, plan: 'voice' };
   if (church.name) metadata.church_name = church.name;
@@ -78,7 +82,10 @@ export function voiceCheckoutEvent(church: { churchId: string; areaCode: string;
 }
 
 /** Body and Stripe-Signature header of a delivery, signed as Stripe signs (timestamp now). */
-export function signStripeEvent(event: unknown, secret: string = SANDBOX_SERVICE.stripeWebhookSecret): { payload: string; signature: string } {
+export function signStripeEvent(
+  event: unknown,
+  secret: string = SANDBOX_SERVICE.stripeWebhookSecret,
+): { payload: string; signature: string } {
   const payload = JSON.stringify(event);
   return { payload, signature: Stripe.webhooks.generateTestHeaderString({ payload, secret }) };
 }
@@ -117,21 +124,29 @@ async function waitForHealth(url: string, alive: () => boolean): Promise<boolean
 async function runService(): Promise<number> {
   const url = sandboxServiceUrl();
   if (await portOpen(SANDBOX_PORTS.webhook)) {
-    throw new Error(`127.0.0.1:${SANDBOX_PORTS.webhook} is already in use (another \`./dev service\`?); SANDBOX_WEBHOOK_PORT moves the service`);
+    throw new Error(
+      `127.0.0.1:${SANDBOX_PORTS.webhook} is already in use (another \`./dev service\`?); SANDBOX_WEBHOOK_PORT moves the service`,
+    );
   }
   const sandbox = await startSandbox((line) => console.log(`[sandbox] ${line}`));
   const sandboxEnv = sandboxServiceEnvironment(sandbox);
   if (await ensureDevStack(sandboxEnv)) console.log(`[sandbox] dev stack created in ${DEV_STACK.backendUrl}`);
   const inherited = Object.fromEntries(
-    Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined && !PRODUCTION_ONLY.includes(entry[0])),
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && !PRODUCTION_ONLY.includes(entry[0]),
+    ),
   );
   console.log(banner(url));
   // node + ts-node directly (not npm/npx), in this process group: SIGTERM and Ctrl-C reach the service itself.
-  const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO_ROOT, 'webhook', 'main.ts')], {
-    cwd: REPO_ROOT,
-    env: { ...inherited, ...sandboxEnv },
-    stdio: 'inherit',
-  });
+  const child = spawn(
+    process.execPath,
+    [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO_ROOT, 'webhook', 'main.ts')],
+    {
+      cwd: REPO_ROOT,
+      env: { ...inherited, ...sandboxEnv },
+      stdio: 'inherit',
+    },
+  );
   const forward = (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
@@ -155,7 +170,12 @@ async function runService(): Promise<number> {
 async function sendEvent(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { church: { type: 'string' }, 'area-code': { type: 'string' }, name: { type: 'string' }, curl: { type: 'boolean', default: false } },
+    options: {
+      church: { type: 'string' },
+      'area-code': { type: 'string' },
+      name: { type: 'string' },
+      curl: { type: 'boolean', default: false },
+    },
   });
   if (!values.church || !values['area-code']) {
     console.error('usage: ./dev service event --church <id> --area-code <NPA> [--name NAME] [--curl]');
@@ -172,9 +192,15 @@ async function sendEvent(argv: string[]): Promise<number> {
   }
   let response: Response;
   try {
-    response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+      body: payload,
+    });
   } catch (error) {
-    console.error(`nothing answers at ${url} (${(error as Error).message}): start the service with \`./dev service\` first`);
+    console.error(
+      `nothing answers at ${url} (${(error as Error).message}): start the service with \`./dev service\` first`,
+    );
     return 1;
   }
   console.log(`${response.status} ${await response.text()}`);
@@ -190,7 +216,9 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'run') return runService();
   if (command === 'event') return sendEvent(rest);
-  console.error('usage: ./dev service [run] | ./dev service event --church <id> --area-code <NPA> [--name NAME] [--curl]');
+  console.error(
+    'usage: ./dev service [run] | ./dev service event --church <id> --area-code <NPA> [--name NAME] [--curl]',
+  );
   return 2;
 }
 

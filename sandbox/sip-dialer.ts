@@ -16,7 +16,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { SANDBOX_SIP_ENDPOINT, type SipEndpoint } from './livekit-sip';
 import { REPO_ROOT, toolPath } from './processes';
-import type { CallDialer, DialHandle, DialRequest, DialRoute, DialState, TelnyxHangupCause } from './telnyx/call-dialer';
+import type {
+  CallDialer,
+  DialHandle,
+  DialRequest,
+  DialRoute,
+  DialState,
+  TelnyxHangupCause,
+} from './telnyx/call-dialer';
 
 export const TEST_RING_SCENARIO = path.join(REPO_ROOT, 'sandbox', 'sipp', 'test-ring-uac.xml');
 
@@ -170,7 +177,10 @@ class SippCall implements DialHandle {
   private async start(): Promise<void> {
     const route = this.request.route;
     if (!route) {
-      this.finish('not_found', `${this.request.to} routes nowhere: not an active number on an FQDN connection with an FQDN`);
+      this.finish(
+        'not_found',
+        `${this.request.to} routes nowhere: not an active number on an FQDN connection with an FQDN`,
+      );
       this.onExit(null, null);
       return;
     }
@@ -189,19 +199,32 @@ class SippCall implements DialHandle {
     const endpoint = sipTarget(route, this.options.endpoint);
     if (this.options.traceDir) fs.mkdirSync(this.options.traceDir, { recursive: true });
     const args = [
-      '-sf', this.options.scenarioFile,
-      '-s', calledNumberAsSent(this.request.to, route.dnisNumberFormat),
-      '-key', 'caller', this.request.from,
-      '-t', transport,
-      '-i', '127.0.0.1',
-      '-m', '1',
-      '-3pcc', `127.0.0.1:${twinPort}`,
+      '-sf',
+      this.options.scenarioFile,
+      '-s',
+      calledNumberAsSent(this.request.to, route.dnisNumberFormat),
+      '-key',
+      'caller',
+      this.request.from,
+      '-t',
+      transport,
+      '-i',
+      '127.0.0.1',
+      '-m',
+      '1',
+      '-3pcc',
+      `127.0.0.1:${twinPort}`,
       '-nostdin',
       // sipp's own bound, a little after ours: if this process dies, sipp still ends.
-      '-timeout', `${Math.ceil(this.options.maxCallMs / 1000) + 10}s`,
+      '-timeout',
+      `${Math.ceil(this.options.maxCallMs / 1000) + 10}s`,
       '-timeout_error',
-      '-trace_msg', '-message_file', this.traceFile(),
-      '-trace_err', '-error_file', path.join(this.workDir, 'errors.log'),
+      '-trace_msg',
+      '-message_file',
+      this.traceFile(),
+      '-trace_err',
+      '-error_file',
+      path.join(this.workDir, 'errors.log'),
       `${endpoint.host}:${endpoint.port}`,
     ];
     const child = spawn(this.options.sippPath, args, { cwd: this.workDir, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -220,7 +243,10 @@ class SippCall implements DialHandle {
         if (!this.twin) this.kill(`sipp did not connect its control socket within ${TWIN_CONNECT_TIMEOUT_MS} ms`);
       }, TWIN_CONNECT_TIMEOUT_MS),
       setTimeout(() => void this.hangup(), this.options.maxCallMs),
-      setTimeout(() => this.kill(`call still up ${this.options.maxCallMs + 20_000} ms after it was placed`), this.options.maxCallMs + 20_000),
+      setTimeout(
+        () => this.kill(`call still up ${this.options.maxCallMs + 20_000} ms after it was placed`),
+        this.options.maxCallMs + 20_000,
+      ),
     );
   }
 
@@ -241,7 +267,8 @@ class SippCall implements DialHandle {
 
   private onTwinMessage(message: TwinEvent & { callId?: string }): void {
     if (message.callId) this.sipCallId = message.callId;
-    const status = message.statusCode !== undefined ? hangupCauseForSipStatus(message.statusCode, message.statusReason) : undefined;
+    const status =
+      message.statusCode !== undefined ? hangupCauseForSipStatus(message.statusCode, message.statusReason) : undefined;
     switch (message.event) {
       case 'dialing':
         this.markTwinReady();

@@ -17,10 +17,14 @@ const next = path.join(root, `dist.building-${process.pid}`);
 const started = Date.now();
 fs.rmSync(next, { recursive: true, force: true });
 try {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json'), '--outDir', next], {
-    stdio: 'inherit',
-    cwd: root,
-  });
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json'), '--outDir', next],
+    {
+      stdio: 'inherit',
+      cwd: root,
+    },
+  );
   for (const file of ['providers/provider-host.js', 'common/compiled-build.js']) {
     fs.copyFileSync(path.join(root, file), path.join(next, file));
   }

@@ -36,7 +36,11 @@ async function main(): Promise<void> {
   fs.mkdirSync(DEV_STACK.backendUrl.slice('file://'.length), { recursive: true });
   const env = {
     ...(process.env as Record<string, string>),
-    ...engineEnvironment({ backendUrl: DEV_STACK.backendUrl, passphrase: DEV_STACK.passphrase, vendorEnv: sandboxVendorEnv(sandbox) }),
+    ...engineEnvironment({
+      backendUrl: DEV_STACK.backendUrl,
+      passphrase: DEV_STACK.passphrase,
+      vendorEnv: sandboxVendorEnv(sandbox),
+    }),
   };
   const cli = (args: string[], onLine?: (line: string) => void) => runPulumi(args, { cwd: REPO_ROOT, env, onLine });
   if ((await cli(['stack', 'select', 'dev'])).code !== 0) {
@@ -55,7 +59,9 @@ async function main(): Promise<void> {
 
   say('\n== 4/4 a second run changes nothing');
   const again = await cli(['preview', '--expect-no-changes', '--stack', 'dev']);
-  say(again.code === 0 ? '   pulumi preview --expect-no-changes: no changes' : `   UNEXPECTED CHANGES:\n${again.stdout}`);
+  say(
+    again.code === 0 ? '   pulumi preview --expect-no-changes: no changes' : `   UNEXPECTED CHANGES:\n${again.stdout}`,
+  );
   if (again.code !== 0) process.exitCode = 1;
 }
 

@@ -96,7 +96,9 @@ export function trimTelnyxSpec(source: JsonObject, selection: TrimSelection = de
     if (found.length === 0) throw new Error(`operation ${id} is not in the source spec`);
     const chosen = found.length === 1 ? found[0] : AMBIGUOUS_OPERATIONS[id];
     if (!chosen || !found.includes(chosen)) {
-      throw new Error(`operationId ${id} names ${found.length} operations (${found.join(', ')}): say which one in AMBIGUOUS_OPERATIONS`);
+      throw new Error(
+        `operationId ${id} names ${found.length} operations (${found.join(', ')}): say which one in AMBIGUOUS_OPERATIONS`,
+      );
     }
     wantedOperations.add(chosen);
   }
@@ -127,7 +129,8 @@ export function trimTelnyxSpec(source: JsonObject, selection: TrimSelection = de
   const queue: Json[] = [];
   const reach = (section: string, name: string, from: string) => {
     const target = sourceComponents[section]?.[name];
-    if (target === undefined) throw new Error(`${from} points at components/${section}/${name}, which the source lacks`);
+    if (target === undefined)
+      throw new Error(`${from} points at components/${section}/${name}, which the source lacks`);
     let names = reached.get(section);
     if (!names) reached.set(section, (names = new Set()));
     if (names.has(name)) return;
@@ -136,7 +139,8 @@ export function trimTelnyxSpec(source: JsonObject, selection: TrimSelection = de
   };
   const securityNames = (requirements: Json | undefined) => {
     for (const requirement of Array.isArray(requirements) ? requirements : []) {
-      if (isObject(requirement)) for (const name of Object.keys(requirement)) reach('securitySchemes', name, 'security');
+      if (isObject(requirement))
+        for (const name of Object.keys(requirement)) reach('securitySchemes', name, 'security');
     }
   };
   const walk = (node: Json) => {
@@ -178,13 +182,15 @@ export function trimTelnyxSpec(source: JsonObject, selection: TrimSelection = de
   const usedTags = new Set<string>();
   for (const item of Object.values(paths)) {
     for (const [key, value] of Object.entries(item as JsonObject)) {
-      if (HTTP_METHODS.includes(key) && isObject(value) && Array.isArray(value.tags)) value.tags.forEach((t) => usedTags.add(String(t)));
+      if (HTTP_METHODS.includes(key) && isObject(value) && Array.isArray(value.tags))
+        value.tags.forEach((t) => usedTags.add(String(t)));
     }
   }
   const trimmed: JsonObject = { openapi: source.openapi, info: source.info };
   if (source.servers !== undefined) trimmed.servers = source.servers;
   if (source.security !== undefined) trimmed.security = source.security;
-  if (Array.isArray(source.tags)) trimmed.tags = source.tags.filter((tag) => isObject(tag) && usedTags.has(String(tag.name)));
+  if (Array.isArray(source.tags))
+    trimmed.tags = source.tags.filter((tag) => isObject(tag) && usedTags.has(String(tag.name)));
   trimmed.paths = paths;
   trimmed.components = components;
   return trimmed;
@@ -195,7 +201,8 @@ export function operationsOf(document: JsonObject): Array<{ method: string; temp
   const out: Array<{ method: string; template: string; operationId: string }> = [];
   for (const [template, item] of Object.entries(document.paths as Record<string, JsonObject>)) {
     for (const [method, operation] of Object.entries(item)) {
-      if (HTTP_METHODS.includes(method) && isObject(operation)) out.push({ method, template, operationId: String(operation.operationId) });
+      if (HTTP_METHODS.includes(method) && isObject(operation))
+        out.push({ method, template, operationId: String(operation.operationId) });
     }
   }
   return out;
@@ -211,18 +218,25 @@ export interface TrimmedHeader {
 const DATE_LINE = /^# Generated: .*$/m;
 
 /** The whole file for a source spec's bytes; `generated` is a YYYY-MM-DD date, `sourceArg` the path as typed. */
-export function renderTrimmedSpec(sourceBytes: Buffer, generated: string, sourceArg = `<path to ${SOURCE_FILE_NAME}>`): string {
+export function renderTrimmedSpec(
+  sourceBytes: Buffer,
+  generated: string,
+  sourceArg = `<path to ${SOURCE_FILE_NAME}>`,
+): string {
   const source = parseYaml(sourceBytes.toString('utf8'), { maxAliasCount: -1 }) as JsonObject;
   const trimmed = trimTelnyxSpec(source);
   const operations = operationsOf(trimmed);
-  const componentCount = Object.values(trimmed.components as Record<string, JsonObject>).reduce((n, s) => n + Object.keys(s).length, 0);
+  const componentCount = Object.values(trimmed.components as Record<string, JsonObject>).reduce(
+    (n, s) => n + Object.keys(s).length,
+    0,
+  );
   const sha256 = createHash('sha256').update(sourceBytes).digest('hex');
   const version = String((source.info as JsonObject | undefined)?.version ?? 'unknown');
   const header = [
     '# GENERATED FILE - DO NOT EDIT BY HAND. Regenerate it from the full spec with the command below.',
     '#',
-    "# The Telnyx API operations the Telnyx stand-in (sandbox/telnyx) serves, plus the number reservation operations,",
-    '# with every component they reference, cut from Telnyx\'s official OpenAPI spec.',
+    '# The Telnyx API operations the Telnyx stand-in (sandbox/telnyx) serves, plus the number reservation operations,',
+    "# with every component they reference, cut from Telnyx's official OpenAPI spec.",
     `# Source: Telnyx's official OpenAPI spec, ${SOURCE_FILE_NAME}`,
     `# Source info.version: ${version}`,
     `# Source sha256: ${sha256}`,
@@ -237,7 +251,11 @@ export function renderTrimmedSpec(sourceBytes: Buffer, generated: string, source
 /** The provenance recorded in a trimmed file's header. */
 export function readTrimmedHeader(text: string): TrimmedHeader {
   const field = (name: string) => new RegExp(`^# ${name}: (.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
-  return { sourceVersion: field('Source info\\.version'), sourceSha256: field('Source sha256'), generated: field('Generated') };
+  return {
+    sourceVersion: field('Source info\\.version'),
+    sourceSha256: field('Source sha256'),
+    generated: field('Generated'),
+  };
 }
 
 function today(): string {

@@ -15,7 +15,13 @@ import type { LineSummary } from '../infra/program';
 import type { LinesInService } from '../infra/settings';
 import { LiveKitClient } from '../vendors/livekit-client';
 import { lockedLiveKitIds, parseLockedIds } from '../vendors/livekit-locks';
-import { CONFIG_NAMESPACE, configureFromStack, livekitSettings, supabaseSettings, telnyxSettings } from '../vendors/vendor-settings';
+import {
+  CONFIG_NAMESPACE,
+  configureFromStack,
+  livekitSettings,
+  supabaseSettings,
+  telnyxSettings,
+} from '../vendors/vendor-settings';
 import { SupabaseVendorClient } from '../vendors/supabase-client';
 import { TelnyxClient } from '../vendors/telnyx-client';
 import { PROJECT_ROOT } from '../common/project';
@@ -61,7 +67,10 @@ interface ConfigEntry {
 /** Pulumi.yaml's declared defaults of the project's keys, so a stack file need not repeat them. */
 function projectDefaults(workDir: string): Record<string, unknown> {
   const file = path.join(workDir, 'Pulumi.yaml');
-  const declared = (parse(fs.readFileSync(file, 'utf8'))?.config ?? {}) as Record<string, { default?: unknown } | unknown>;
+  const declared = (parse(fs.readFileSync(file, 'utf8'))?.config ?? {}) as Record<
+    string,
+    { default?: unknown } | unknown
+  >;
   const defaults: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(declared)) {
     if (spec && typeof spec === 'object' && 'default' in spec) defaults[key] = (spec as { default?: unknown }).default;
@@ -70,7 +79,10 @@ function projectDefaults(workDir: string): Record<string, unknown> {
 }
 
 /** The stack's config as the checks need it; a malformed value is an error naming the key. */
-export function stackSettingsFrom(config: Record<string, ConfigEntry>, defaults: Record<string, unknown>): StackSettings {
+export function stackSettingsFrom(
+  config: Record<string, ConfigEntry>,
+  defaults: Record<string, unknown>,
+): StackSettings {
   const raw = (key: string): unknown => {
     const full = `${CONFIG_NAMESPACE}:${key}`;
     return config[full] !== undefined ? config[full].value : defaults[full];
@@ -89,7 +101,11 @@ export function stackSettingsFrom(config: Record<string, ConfigEntry>, defaults:
   // Array config arrives as JSON text from `pulumi config --json` and as a list from Pulumi.yaml's default.
   const listText = (key: string): string | undefined => {
     const value = raw(key);
-    return Array.isArray(value) ? JSON.stringify(value) : value === undefined || value === null ? undefined : String(value);
+    return Array.isArray(value)
+      ? JSON.stringify(value)
+      : value === undefined || value === null
+        ? undefined
+        : String(value);
   };
   let lines: Partial<LinesInService> = {};
   const linesValue = raw('linesInService');
@@ -97,7 +113,9 @@ export function stackSettingsFrom(config: Record<string, ConfigEntry>, defaults:
     try {
       lines = JSON.parse(linesValue) as Partial<LinesInService>;
     } catch (error) {
-      throw new Error(`config ${CONFIG_NAMESPACE}:linesInService is not valid JSON: ${(error as Error).message}`);
+      throw new Error(`config ${CONFIG_NAMESPACE}:linesInService is not valid JSON: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   } else if (linesValue && typeof linesValue === 'object') {
     lines = linesValue as Partial<LinesInService>;
@@ -111,7 +129,11 @@ export function stackSettingsFrom(config: Record<string, ConfigEntry>, defaults:
     telnyxCallControlAppId: text('telnyxCallControlAppId'),
     lockedLiveKitIds: [...lockedLiveKitIds(parseLockedIds(listText('lockedLiveKitIds')))],
     adoptLinesInService: flag('adoptLinesInService', true),
-    linesInService: { churches: lines.churches ?? [], twilioTrunks: lines.twilioTrunks ?? [], fallbackNumber: lines.fallbackNumber },
+    linesInService: {
+      churches: lines.churches ?? [],
+      twilioTrunks: lines.twilioTrunks ?? [],
+      fallbackNumber: lines.fallbackNumber,
+    },
   };
 }
 

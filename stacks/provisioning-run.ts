@@ -37,7 +37,12 @@ export interface StackRunResult {
   /** Another engine holds the stack (a run of another process, the founder's `pulumi up`): nothing ran. */
   busy?: boolean;
   /** What recovery cleaned before the run (a previous process died mid-update). */
-  recovered?: { staleLocksRemoved: number; orphanedEnginesStopped: number; orphanedPluginsKilled: number; pendingOperationsCleared: number };
+  recovered?: {
+    staleLocksRemoved: number;
+    orphanedEnginesStopped: number;
+    orphanedPluginsKilled: number;
+    pendingOperationsCleared: number;
+  };
 }
 
 /** A resource of a church in the stack's state, and whether its decommission is recorded (it may be deleted). */
@@ -71,7 +76,14 @@ export function stepOfUrn(urn: string): { churchId?: string; step: ProvisioningS
 }
 
 /** Steps that remove a resource: they report no line. */
-const REMOVING_OPS = new Set(['delete', 'delete-replaced', 'discard', 'discard-replaced', 'remove-pending-replace', 'read-discard']);
+const REMOVING_OPS = new Set([
+  'delete',
+  'delete-replaced',
+  'discard',
+  'discard-replaced',
+  'remove-pending-replace',
+  'read-discard',
+]);
 
 /** Collects, from one run's engine events, each church's line and every failure with its church and step. */
 class RunObserver {
@@ -94,7 +106,8 @@ class RunObserver {
     if (kind === 'telnyx-number') line.phoneNumber = text(outputs.phoneNumber);
     if (kind === 'livekit-trunk') line.trunkId = text(outputs.sipTrunkId);
     if (kind === 'dispatch-rule') line.dispatchRuleId = text(outputs.sipDispatchRuleId);
-    if (kind === 'test-ring' && typeof outputs.ok === 'boolean') line.ring = { ok: outputs.ok, cause: text(outputs.cause), at: text(outputs.at) };
+    if (kind === 'test-ring' && typeof outputs.ok === 'boolean')
+      line.ring = { ok: outputs.ok, cause: text(outputs.cause), at: text(outputs.at) };
     this.lines.set(churchId, line);
   };
 
@@ -132,7 +145,15 @@ export class VoiceStackRunner implements StackRunner {
     return `${this.options.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? 'default'}#${this.options.stackName}`;
   }
 
-  provision({ reason, onOutput, signal }: { reason: string; onOutput?: (line: string) => void; signal?: AbortSignal }): Promise<StackRunResult> {
+  provision({
+    reason,
+    onOutput,
+    signal,
+  }: {
+    reason: string;
+    onOutput?: (line: string) => void;
+    signal?: AbortSignal;
+  }): Promise<StackRunResult> {
     return singleFlight(this.stackKey, async () => {
       const stack = await openVoiceStack(this.options);
       const recovery = await recoverStack(stack, this.options);
@@ -140,20 +161,47 @@ export class VoiceStackRunner implements StackRunner {
       if (recovery.busy) {
         const { pid, hostname, since } = recovery.busy;
         const message = `stack ${this.options.stackName} is being updated by another engine (pid ${pid}${hostname ? ` on ${hostname}` : ''}${since ? `, since ${since}` : ''}); nothing ran`;
-        return { ok: false, busy: true, churches: [], recovered, error: { message, failedStep: 'engine' }, failures: [] };
+        return {
+          ok: false,
+          busy: true,
+          churches: [],
+          recovered,
+          error: { message, failedStep: 'engine' },
+          failures: [],
+        };
       }
       const observer = new RunObserver();
       try {
-        await upWithoutReadback(stack, { message: reason, onOutput, onEvent: observer.onEvent, signal, continueOnError: true });
+        await upWithoutReadback(stack, {
+          message: reason,
+          onOutput,
+          onEvent: observer.onEvent,
+          signal,
+          continueOnError: true,
+        });
         return { ok: true, churches: observer.churches, failures: observer.failures, recovered };
       } catch (error) {
         if (error instanceof ConcurrentUpdateError) {
           const message = `stack ${this.options.stackName} was locked by another engine as this run started; nothing ran`;
-          return { ok: false, busy: true, churches: [], recovered, error: { message, failedStep: 'engine' }, failures: [] };
+          return {
+            ok: false,
+            busy: true,
+            churches: [],
+            recovered,
+            error: { message, failedStep: 'engine' },
+            failures: [],
+          };
         }
         const message = error instanceof Error ? error.message : String(error);
-        const failures = observer.failures.length > 0 ? observer.failures : [{ message, failedStep: 'engine' as const }];
-        return { ok: false, churches: observer.churches, failures, error: observer.firstFailure ?? failures[0], recovered };
+        const failures =
+          observer.failures.length > 0 ? observer.failures : [{ message, failedStep: 'engine' as const }];
+        return {
+          ok: false,
+          churches: observer.churches,
+          failures,
+          error: observer.firstFailure ?? failures[0],
+          recovered,
+        };
       }
     });
   }
@@ -163,7 +211,11 @@ export class VoiceStackRunner implements StackRunner {
     return singleFlight(this.stackKey, async () => {
       const stack = await openVoiceStack(this.options);
       const state = await stack.exportStack();
-      const resources = (state.deployment?.resources ?? []) as Array<{ urn: string; custom?: boolean; inputs?: Record<string, unknown> }>;
+      const resources = (state.deployment?.resources ?? []) as Array<{
+        urn: string;
+        custom?: boolean;
+        inputs?: Record<string, unknown>;
+      }>;
       return resources
         .filter((r) => r.custom !== false)
         .map((r) => ({ urn: r.urn, ...stepOfUrn(r.urn), decommission: r.inputs?.decommission === true }))

@@ -11,7 +11,24 @@ import { REPO_ROOT } from '../sandbox/processes';
 
 const DEPCRUISE = path.join(REPO_ROOT, 'node_modules', '.bin', 'depcruise');
 const CONFIG = path.join(REPO_ROOT, '.dependency-cruiser.js');
-const SOURCE_FOLDERS = ['cli', 'webhook', 'worker', 'registry', 'stacks', 'checks', 'engine', 'infra', 'providers', 'vendors', 'common', 'db', 'sandbox', 'scripts', 'bench', 'test'];
+const SOURCE_FOLDERS = [
+  'cli',
+  'webhook',
+  'worker',
+  'registry',
+  'stacks',
+  'checks',
+  'engine',
+  'infra',
+  'providers',
+  'vendors',
+  'common',
+  'db',
+  'sandbox',
+  'scripts',
+  'bench',
+  'test',
+];
 
 interface Violation {
   from: string;
@@ -23,12 +40,16 @@ interface Violation {
 function violations(cwd: string, folders: string[], tsConfig = path.join(REPO_ROOT, 'tsconfig.json')): string[] {
   let output: string;
   try {
-    output = execFileSync(DEPCRUISE, [...folders, '--config', CONFIG, '--ts-config', tsConfig, '--output-type', 'json'], {
-      cwd,
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    output = execFileSync(
+      DEPCRUISE,
+      [...folders, '--config', CONFIG, '--ts-config', tsConfig, '--output-type', 'json'],
+      {
+        cwd,
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
   } catch (error) {
     // depcruise exits non-zero when it finds violations; its JSON is still on stdout.
     output = (error as { stdout?: string }).stdout ?? '';
@@ -45,7 +66,10 @@ function tree(files: Record<string, string>): string {
     fs.mkdirSync(path.join(dir, path.dirname(file)), { recursive: true });
     fs.writeFileSync(path.join(dir, file), source);
   }
-  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'commonjs', target: 'ES2022' } }));
+  fs.writeFileSync(
+    path.join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { module: 'commonjs', target: 'ES2022' } }),
+  );
   return dir;
 }
 
@@ -57,32 +81,54 @@ describe('the dependency rules', () => {
   test.each([
     [
       'a provider importing the program (up the flow)',
-      { 'providers/thing.ts': "import { x } from '../infra/program';\nexport const y = x;\n", 'infra/program.ts': 'export const x = 1;\n' },
+      {
+        'providers/thing.ts': "import { x } from '../infra/program';\nexport const y = x;\n",
+        'infra/program.ts': 'export const x = 1;\n',
+      },
       'no-import-up-the-flow-from-providers: providers/thing.ts -> infra/program.ts',
     ],
     [
       'a vendor client reading the registry',
-      { 'vendors/client.ts': "import { x } from '../registry/churches';\nexport const y = x;\n", 'registry/churches.ts': 'export const x = 1;\n' },
+      {
+        'vendors/client.ts': "import { x } from '../registry/churches';\nexport const y = x;\n",
+        'registry/churches.ts': 'export const x = 1;\n',
+      },
       'no-import-up-the-flow-from-vendors: vendors/client.ts -> registry/churches.ts',
     ],
     [
       'production code taking a constant from the sandbox',
-      { 'webhook/config.ts': "import { PORT } from '../sandbox/ports';\nexport const p = PORT;\n", 'sandbox/ports.ts': 'export const PORT = 1;\n' },
+      {
+        'webhook/config.ts': "import { PORT } from '../sandbox/ports';\nexport const p = PORT;\n",
+        'sandbox/ports.ts': 'export const PORT = 1;\n',
+      },
       'no-development-machinery-in-production: webhook/config.ts -> sandbox/ports.ts',
     ],
     [
       'a dynamic import() dodging a cycle',
-      { 'checks/drift.ts': "export async function f() { return import('../common/mail'); }\n", 'common/mail.ts': 'export const m = 1;\n' },
+      {
+        'checks/drift.ts': "export async function f() { return import('../common/mail'); }\n",
+        'common/mail.ts': 'export const m = 1;\n',
+      },
       'no-dynamic-import-in-production: checks/drift.ts -> common/mail.ts',
     ],
-  ])('fail on %s', (_what, files, expected) => {
-    const dir = tree(files);
-    try {
-      expect(violations(dir, Object.keys(files).map((f) => f.split('/')[0]), path.join(dir, 'tsconfig.json'))).toContain(expected);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }, 60_000);
+  ])(
+    'fail on %s',
+    (_what, files, expected) => {
+      const dir = tree(files);
+      try {
+        expect(
+          violations(
+            dir,
+            Object.keys(files).map((f) => f.split('/')[0]),
+            path.join(dir, 'tsconfig.json'),
+          ),
+        ).toContain(expected);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 
   test('fail on a cycle', () => {
     const dir = tree({
@@ -91,7 +137,9 @@ describe('the dependency rules', () => {
     });
     try {
       expect(violations(dir, ['registry'], path.join(dir, 'tsconfig.json'))).toEqual(
-        expect.arrayContaining([expect.stringMatching(/^no-circular: registry\/(jobs|rings)\.ts -> registry\/(rings|jobs)\.ts$/)]),
+        expect.arrayContaining([
+          expect.stringMatching(/^no-circular: registry\/(jobs|rings)\.ts -> registry\/(rings|jobs)\.ts$/),
+        ]),
       );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

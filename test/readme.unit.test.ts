@@ -24,7 +24,23 @@ import * as path from 'path';
 import { REPO_ROOT } from '../sandbox/processes';
 import { ENVIRONMENT } from '../webhook/config';
 
-const SOURCE_DIRS = ['cli', 'webhook', 'worker', 'registry', 'stacks', 'checks', 'engine', 'infra', 'providers', 'vendors', 'common', 'db', 'sandbox', 'scripts', 'bench'];
+const SOURCE_DIRS = [
+  'cli',
+  'webhook',
+  'worker',
+  'registry',
+  'stacks',
+  'checks',
+  'engine',
+  'infra',
+  'providers',
+  'vendors',
+  'common',
+  'db',
+  'sandbox',
+  'scripts',
+  'bench',
+];
 const SHELL_SCRIPTS = ['dev', path.join('scripts', 'tools.sh')];
 const NOT_PROJECT_SETTINGS = new Set(['HOME', 'PATH', 'PWD', 'NODE_OPTIONS']);
 /** Files that read variables by a computed name, and how the names reach them (all as quoted literals). */
@@ -80,7 +96,9 @@ function variablesReadByCode(): { reads: Map<string, Set<string>>; unexplained: 
       .split('\n')
       .filter((line) => !/^\s*#/.test(line))
       .join('\n');
-    const assigned = new Set([...text.matchAll(/(?:^|[\s;(])(?:export\s+|local\s+)?([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]));
+    const assigned = new Set(
+      [...text.matchAll(/(?:^|[\s;(])(?:export\s+|local\s+)?([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]),
+    );
     for (const m of text.matchAll(/\$\{([A-Z_][A-Z0-9_]*):?[-=?+]/g)) add(m[1], script);
     for (const m of text.matchAll(/(?<!\\)\$\{?([A-Z_][A-Z0-9_]*)/g)) if (!assigned.has(m[1])) add(m[1], script);
   }
@@ -110,7 +128,14 @@ describe("README's environment overrides table", () => {
   const documented = documentedVariables();
 
   it('finds the reads it knows to be there (the scan itself works)', () => {
-    for (const name of ['SANDBOX_TELNYX_PORT', 'ADMIN_TOKEN', 'PROVISION_MAX_ATTEMPTS', 'TELNYX_API_KEY', 'VOICE_TOOLS_DIR', 'PULUMI_BACKEND_URL']) {
+    for (const name of [
+      'SANDBOX_TELNYX_PORT',
+      'ADMIN_TOKEN',
+      'PROVISION_MAX_ATTEMPTS',
+      'TELNYX_API_KEY',
+      'VOICE_TOOLS_DIR',
+      'PULUMI_BACKEND_URL',
+    ]) {
       expect([name, reads.has(name)]).toEqual([name, true]);
     }
     expect(documented.size).toBeGreaterThan(20);
@@ -121,7 +146,9 @@ describe("README's environment overrides table", () => {
   });
 
   it('documents every variable the code reads', () => {
-    const missing = [...reads.keys()].filter((name) => !documented.has(name)).map((name) => `${name} (read by ${[...reads.get(name)!].join(', ')})`);
+    const missing = [...reads.keys()]
+      .filter((name) => !documented.has(name))
+      .map((name) => `${name} (read by ${[...reads.get(name)!].join(', ')})`);
     expect(missing).toEqual([]);
   });
 

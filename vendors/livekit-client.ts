@@ -201,13 +201,17 @@ export class LiveKitClient {
    * `client.rooms('ListRooms', (r) => r.listRooms())`. Pass idempotent=false for calls that must not repeat.
    */
   rooms<T>(method: string, attempt: (rooms: RoomServiceClient) => Promise<T>, idempotent = true): Promise<T> {
-    const rooms = new RoomServiceClient(this.settings.url, this.settings.apiKey, this.settings.apiSecret, { failover: false });
+    const rooms = new RoomServiceClient(this.settings.url, this.settings.apiKey, this.settings.apiSecret, {
+      failover: false,
+    });
     return this.call(ROOM_SERVICE, method, () => attempt(rooms), idempotent);
   }
 
   /** The agent dispatches of a room: which agents were sent into it, with what metadata. */
   listAgentDispatches(roomName: string): Promise<AgentDispatch[]> {
-    const dispatch = new AgentDispatchClient(this.settings.url, this.settings.apiKey, this.settings.apiSecret, { failover: false });
+    const dispatch = new AgentDispatchClient(this.settings.url, this.settings.apiKey, this.settings.apiSecret, {
+      failover: false,
+    });
     return this.call(AGENT_DISPATCH_SERVICE, 'ListDispatch', () => dispatch.listDispatch(roomName));
   }
 

@@ -27,7 +27,13 @@ export class LockedObjectError extends Error {
   readonly via?: string;
 
   /** `message`: a refusal of its own wording by a subclass (providers/refusals.ts LockedResourceError). */
-  constructor(kind: LockedObjectKind, id: string, action: string, via?: string, message = lockedIdMessage(kind, id, action, via)) {
+  constructor(
+    kind: LockedObjectKind,
+    id: string,
+    action: string,
+    via?: string,
+    message = lockedIdMessage(kind, id, action, via),
+  ) {
     super(message);
     this.name = 'LockedObjectError';
     this.kind = kind;
@@ -54,13 +60,20 @@ export function parseLockedIds(value: string | undefined): string[] {
     try {
       ids = JSON.parse(trimmed);
     } catch {
-      throw new Error(`setting lockedLiveKitIds must be a list of LiveKit ids (ST_... or SDR_...), got unparseable JSON`);
+      throw new Error(
+        `setting lockedLiveKitIds must be a list of LiveKit ids (ST_... or SDR_...), got unparseable JSON`,
+      );
     }
   } else {
-    ids = trimmed.split(',').map((id) => id.trim()).filter(Boolean);
+    ids = trimmed
+      .split(',')
+      .map((id) => id.trim())
+      .filter(Boolean);
   }
   if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || !LIVEKIT_ID.test(id))) {
-    throw new Error(`setting lockedLiveKitIds must be a list of LiveKit ids (ST_... or SDR_...), got ${JSON.stringify(ids)}`);
+    throw new Error(
+      `setting lockedLiveKitIds must be a list of LiveKit ids (ST_... or SDR_...), got ${JSON.stringify(ids)}`,
+    );
   }
   return ids as string[];
 }

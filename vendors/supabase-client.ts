@@ -8,14 +8,25 @@
  */
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { supabaseSettings, type SupabaseSettings } from './vendor-settings';
-import { DEFAULT_RETRY_POLICY, callVendor, type AttemptFailure, type RetryPolicy, type VendorCall } from './vendor-request';
+import {
+  DEFAULT_RETRY_POLICY,
+  callVendor,
+  type AttemptFailure,
+  type RetryPolicy,
+  type VendorCall,
+} from './vendor-request';
 
 export const CHURCH_VOICE_AGENTS_TABLE = 'church_voice_agents';
 
 export type VoiceProvider = 'telnyx' | 'twilio';
 export type ChurchVoiceAgentStatus = 'provisioning' | 'active' | 'suspended' | 'decommissioned';
 export const VOICE_PROVIDERS: readonly VoiceProvider[] = ['telnyx', 'twilio'];
-export const CHURCH_VOICE_AGENT_STATUSES: readonly ChurchVoiceAgentStatus[] = ['provisioning', 'active', 'suspended', 'decommissioned'];
+export const CHURCH_VOICE_AGENT_STATUSES: readonly ChurchVoiceAgentStatus[] = [
+  'provisioning',
+  'active',
+  'suspended',
+  'decommissioned',
+];
 
 /** A church_voice_agents row as PostgREST returns it (db/migrations/001_church_voice_agents.sql). */
 export interface ChurchVoiceAgentRecord {
@@ -120,7 +131,12 @@ export class SupabaseVendorClient {
    * Resolves to `data`; a PostgREST error or a transport failure rejects with a VendorError.
    * Pass idempotent=false for a write that must not be repeated blindly (a plain insert).
    */
-  request<T>(method: HttpVerb, table: string, run: (db: SupabaseClient) => PromiseLike<PostgrestResult<T>>, idempotent = true): Promise<T | null> {
+  request<T>(
+    method: HttpVerb,
+    table: string,
+    run: (db: SupabaseClient) => PromiseLike<PostgrestResult<T>>,
+    idempotent = true,
+  ): Promise<T | null> {
     const call: VendorCall = { vendor: 'supabase', method, path: `/rest/v1/${table}`, idempotent };
     return callVendor(
       call,

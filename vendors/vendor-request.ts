@@ -4,6 +4,7 @@
  * any other 4xx is final. A call that is not idempotent (ordering a number) passes `idempotent: false`
  * and is never retried blindly: the caller must look the result up before trying again.
  */
+import { sleep } from '../common/timing';
 
 export type Vendor = 'telnyx' | 'livekit' | 'supabase' | 'stripe';
 
@@ -87,8 +88,6 @@ export function parseRetryAfter(headers: { get(name: string): string | null } | 
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `attempt` under the retry rule. `classify` turns whatever the SDK threw into an AttemptFailure;

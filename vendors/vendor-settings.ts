@@ -131,7 +131,9 @@ export function outboundCallLimit(): number {
   if (value === undefined) return DEFAULT_OUTBOUND_CALL_LIMIT;
   const limit = Number(value);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-    throw new Error(`setting ${CONFIG_NAMESPACE}:outboundCallLimit must be a whole number from 1 to 1000, got ${JSON.stringify(value)}`);
+    throw new Error(
+      `setting ${CONFIG_NAMESPACE}:outboundCallLimit must be a whole number from 1 to 1000, got ${JSON.stringify(value)}`,
+    );
   }
   return limit;
 }

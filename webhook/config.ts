@@ -36,25 +36,73 @@ interface VariableDoc {
 
 /** Every variable the service reads. `secret` values are scrubbed from every log line. */
 export const ENVIRONMENT: Record<string, VariableDoc> = {
-  DATABASE_URL: { required: true, secret: true, doc: 'PostgreSQL URL of the customer registry (churches, stripe_events, provisioning_jobs)' },
-  STRIPE_WEBHOOK_SECRET: { required: true, secret: true, doc: 'signing secret of the Stripe webhook endpoint (whsec_...)' },
+  DATABASE_URL: {
+    required: true,
+    secret: true,
+    doc: 'PostgreSQL URL of the customer registry (churches, stripe_events, provisioning_jobs)',
+  },
+  STRIPE_WEBHOOK_SECRET: {
+    required: true,
+    secret: true,
+    doc: 'signing secret of the Stripe webhook endpoint (whsec_...)',
+  },
   STRIPE_SECRET_KEY: {
     required: false,
     secret: true,
     doc: 'Stripe API key (sk_...); optional: every decision is made from the signed event, but when set it is scrubbed from logs',
   },
-  ADMIN_TOKEN: { required: true, secret: true, doc: 'bearer token of POST /admin/provision-number and GET /churches/:id/status (at least 32 characters)' },
-  SMTP_URL: { required: true, secret: true, doc: 'SMTP server for founder emails, e.g. smtps://user:password@smtp.example.com:465' },
+  ADMIN_TOKEN: {
+    required: true,
+    secret: true,
+    doc: 'bearer token of POST /admin/provision-number and GET /churches/:id/status (at least 32 characters)',
+  },
+  SMTP_URL: {
+    required: true,
+    secret: true,
+    doc: 'SMTP server for founder emails, e.g. smtps://user:password@smtp.example.com:465',
+  },
   FOUNDER_EMAIL: { required: true, secret: false, doc: 'where failure and cancellation emails go' },
   MAIL_FROM: { required: false, secret: false, doc: 'sender of founder emails (default: FOUNDER_EMAIL)' },
-  VOICE_PRICE_LOOKUP_KEYS: { required: false, secret: false, doc: 'comma-separated Stripe price lookup keys of voice plans' },
-  VOICE_PRODUCT_IDS: { required: false, secret: false, doc: 'comma-separated Stripe product ids (prod_...) of voice plans; metadata plan=voice* always counts too' },
-  PORT: { required: false, secret: false, doc: `HTTP port (default ${DEFAULT_SERVICE_PORT}; 0 = any free port, logged at start)` },
-  HOST: { required: false, secret: false, doc: 'interface to listen on (default 127.0.0.1; 0.0.0.0 behind a load balancer)' },
-  PULUMI_STACK: { required: false, secret: false, doc: 'stack the worker runs (default prod); PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE are read by the engine' },
-  PULUMI_WORK_DIR: { required: false, secret: false, doc: 'folder with Pulumi.yaml and Pulumi.<stack>.yaml (default: this repository)' },
-  PROVISION_MAX_ATTEMPTS: { required: false, secret: false, doc: 'stack runs per job before the founder is emailed (default 5)' },
-  PROVISION_RETRY_BASE_SECONDS: { required: false, secret: false, doc: 'first retry delay, doubled each attempt (default 60)' },
+  VOICE_PRICE_LOOKUP_KEYS: {
+    required: false,
+    secret: false,
+    doc: 'comma-separated Stripe price lookup keys of voice plans',
+  },
+  VOICE_PRODUCT_IDS: {
+    required: false,
+    secret: false,
+    doc: 'comma-separated Stripe product ids (prod_...) of voice plans; metadata plan=voice* always counts too',
+  },
+  PORT: {
+    required: false,
+    secret: false,
+    doc: `HTTP port (default ${DEFAULT_SERVICE_PORT}; 0 = any free port, logged at start)`,
+  },
+  HOST: {
+    required: false,
+    secret: false,
+    doc: 'interface to listen on (default 127.0.0.1; 0.0.0.0 behind a load balancer)',
+  },
+  PULUMI_STACK: {
+    required: false,
+    secret: false,
+    doc: 'stack the worker runs (default prod); PULUMI_BACKEND_URL and PULUMI_CONFIG_PASSPHRASE are read by the engine',
+  },
+  PULUMI_WORK_DIR: {
+    required: false,
+    secret: false,
+    doc: 'folder with Pulumi.yaml and Pulumi.<stack>.yaml (default: this repository)',
+  },
+  PROVISION_MAX_ATTEMPTS: {
+    required: false,
+    secret: false,
+    doc: 'stack runs per job before the founder is emailed (default 5)',
+  },
+  PROVISION_RETRY_BASE_SECONDS: {
+    required: false,
+    secret: false,
+    doc: 'first retry delay, doubled each attempt (default 60)',
+  },
   PROVISION_RETRY_MAX_SECONDS: { required: false, secret: false, doc: 'longest retry delay (default 1800)' },
   FALLBACK_MESSAGE: { required: false, secret: false, doc: 'what POST /voice/fallback says before hanging up' },
   LOG_LEVEL: { required: false, secret: false, doc: 'pino level (default info)' },
@@ -64,7 +112,10 @@ export const DEFAULT_FALLBACK_MESSAGE =
   'Thank you for calling ChurchWise. We cannot take your call right now. Please try again later. Goodbye.';
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, reason: string) {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
     super(`${variable}: ${reason} (${ENVIRONMENT[variable]?.doc ?? 'see webhook/config.ts'})`);
     this.name = 'ConfigError';
   }
@@ -84,7 +135,8 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(name, `must be a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new ConfigError(name, `must be a positive integer, got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -95,19 +147,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     return value;
   };
   const databaseUrl = required('DATABASE_URL');
-  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl))
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
   const stripeWebhookSecret = required('STRIPE_WEBHOOK_SECRET');
-  if (!stripeWebhookSecret.startsWith('whsec_')) throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'must start with whsec_');
+  if (!stripeWebhookSecret.startsWith('whsec_'))
+    throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'must start with whsec_');
   const adminToken = required('ADMIN_TOKEN');
   if (adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
-    throw new ConfigError('ADMIN_TOKEN', `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`);
+    throw new ConfigError(
+      'ADMIN_TOKEN',
+      `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`,
+    );
   }
   const smtpUrl = required('SMTP_URL');
   if (!/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('SMTP_URL', 'must be an smtp:// or smtps:// URL');
   const founderEmail = required('FOUNDER_EMAIL');
-  if (!EMAIL.test(founderEmail)) throw new ConfigError('FOUNDER_EMAIL', `must be an email address, got ${JSON.stringify(founderEmail)}`);
+  if (!EMAIL.test(founderEmail))
+    throw new ConfigError('FOUNDER_EMAIL', `must be an email address, got ${JSON.stringify(founderEmail)}`);
   const port = env.PORT ? Number(env.PORT) : DEFAULT_SERVICE_PORT;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT', `must be a TCP port (0 for any free one), got ${JSON.stringify(env.PORT)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError('PORT', `must be a TCP port (0 for any free one), got ${JSON.stringify(env.PORT)}`);
   const maxAttempts = positiveInteger(env, 'PROVISION_MAX_ATTEMPTS', 5);
   const baseSeconds = positiveInteger(env, 'PROVISION_RETRY_BASE_SECONDS', 60);
   const maxSeconds = positiveInteger(env, 'PROVISION_RETRY_MAX_SECONDS', 1800);
@@ -131,7 +190,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
 }
 
 /** The stack the worker and the CLI run: this config's stack and registry; the engine reads the rest from env. */
-export function voiceStackOptions(config: Pick<ServiceConfig, 'stackName' | 'workDir' | 'databaseUrl'>): VoiceStackOptions {
+export function voiceStackOptions(
+  config: Pick<ServiceConfig, 'stackName' | 'workDir' | 'databaseUrl'>,
+): VoiceStackOptions {
   return { stackName: config.stackName, workDir: config.workDir, registryDatabaseUrl: config.databaseUrl };
 }
 
@@ -139,8 +200,16 @@ export function voiceStackOptions(config: Pick<ServiceConfig, 'stackName' | 'wor
  * Every secret value of the configuration, and the password inside each URL on its own, so the log scrubber can
  * remove them wherever they turn up (an engine line, an error message, a connection string).
  */
-export function secretValues(config: Pick<ServiceConfig, 'databaseUrl' | 'stripeWebhookSecret' | 'stripeSecretKey' | 'adminToken' | 'smtpUrl'>): string[] {
-  const values = [config.databaseUrl, config.stripeWebhookSecret, config.stripeSecretKey, config.adminToken, config.smtpUrl];
+export function secretValues(
+  config: Pick<ServiceConfig, 'databaseUrl' | 'stripeWebhookSecret' | 'stripeSecretKey' | 'adminToken' | 'smtpUrl'>,
+): string[] {
+  const values = [
+    config.databaseUrl,
+    config.stripeWebhookSecret,
+    config.stripeSecretKey,
+    config.adminToken,
+    config.smtpUrl,
+  ];
   for (const url of [config.databaseUrl, config.smtpUrl]) {
     try {
       const password = decodeURIComponent(new URL(url).password);

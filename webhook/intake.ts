@@ -53,7 +53,10 @@ export async function intakeStripeEvent(
         result = await purchase(tx, event, decision);
         break;
     }
-    await setStripeEventOutcome(tx, event.id, { outcome: result.outcome as StripeEventOutcome, churchId: result.churchId });
+    await setStripeEventOutcome(tx, event.id, {
+      outcome: result.outcome as StripeEventOutcome,
+      churchId: result.churchId,
+    });
     return result;
   });
 }
@@ -67,7 +70,12 @@ async function cancel(
 ): Promise<StripeIntakeResult> {
   const change = await markCancelled(tx, { stripeSubscriptionId, churchId });
   if (!change) {
-    return { outcome: 'ignored', founderNotified: false, jobCreated: false, detail: `no church holds subscription ${stripeSubscriptionId}` };
+    return {
+      outcome: 'ignored',
+      founderNotified: false,
+      jobCreated: false,
+      detail: `no church holds subscription ${stripeSubscriptionId}`,
+    };
   }
   let founderNotified = false;
   if (change.changed) {
@@ -83,7 +91,12 @@ async function cancel(
   return { outcome: 'cancelled', churchId: change.church.churchId, founderNotified, jobCreated: false };
 }
 
-async function notifyUnusable(tx: Queryable, event: StripeEventLike, decision: VoicePurchase, failures: RegistryInputError['failures']): Promise<StripeIntakeResult> {
+async function notifyUnusable(
+  tx: Queryable,
+  event: StripeEventLike,
+  decision: VoicePurchase,
+  failures: RegistryInputError['failures'],
+): Promise<StripeIntakeResult> {
   const email = unusablePurchaseEmail({
     eventId: event.id,
     eventType: event.type,
@@ -145,10 +158,23 @@ async function purchase(tx: Queryable, event: StripeEventLike, decision: VoicePu
     if (error instanceof RegistryInputError) return notifyUnusable(tx, event, decision, error.failures);
     throw error;
   }
-  if (staleEvent) return { outcome: 'unchanged', churchId, founderNotified: false, jobCreated: false, detail: 'subscription already cancelled' };
+  if (staleEvent)
+    return {
+      outcome: 'unchanged',
+      churchId,
+      founderNotified: false,
+      jobCreated: false,
+      detail: 'subscription already cancelled',
+    };
   // A paid invoice every month for a live, unchanged church needs no stack run.
   if (!upserted.changed && (await hasSucceededJob(tx, churchId))) {
-    return { outcome: 'unchanged', churchId, founderNotified: false, jobCreated: false, detail: 'line already provisioned' };
+    return {
+      outcome: 'unchanged',
+      churchId,
+      founderNotified: false,
+      jobCreated: false,
+      detail: 'line already provisioned',
+    };
   }
   const { job, created } = await enqueue(tx, churchId, `stripe ${event.type} ${event.id}`);
   return { outcome: 'queued', churchId, job, founderNotified: false, jobCreated: created };

@@ -15,10 +15,16 @@ async function main(): Promise<void> {
   const runner = new VoiceStackRunner(voiceStackOptions(config));
   const service = createService(config, { runner });
   const migrations = await migrate(service.pool);
-  service.logger.info({ applied: migrations.applied, alreadyApplied: migrations.alreadyApplied.length }, 'registry schema up to date');
+  service.logger.info(
+    { applied: migrations.applied, alreadyApplied: migrations.alreadyApplied.length },
+    'registry schema up to date',
+  );
   const address = await service.start();
   // `code` says what runs: the compiled build (npm run build, plain node) or the TypeScript through ts-node.
-  service.logger.info({ address, stack: config.stackName, code: __filename.endsWith('.js') ? 'compiled' : 'typescript' }, 'webhook service listening');
+  service.logger.info(
+    { address, stack: config.stackName, code: __filename.endsWith('.js') ? 'compiled' : 'typescript' },
+    'webhook service listening',
+  );
 
   let closing = false;
   const shutdown = (signal: string) => {
@@ -39,6 +45,10 @@ async function main(): Promise<void> {
 
 main().catch((error) => {
   // Configuration errors name the variable; nothing else is printed (no secret is in these messages).
-  console.error(error instanceof ConfigError ? `configuration error: ${error.message}` : `webhook service failed to start: ${(error as Error).message}`);
+  console.error(
+    error instanceof ConfigError
+      ? `configuration error: ${error.message}`
+      : `webhook service failed to start: ${(error as Error).message}`,
+  );
   process.exit(1);
 });

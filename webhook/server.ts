@@ -60,7 +60,10 @@ export function bearerTokenMatches(authorization: string | undefined, expected: 
 }
 
 function xmlEscape(text: string): string {
-  return text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string);
+  return text.replace(
+    /[<>&'"]/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string,
+  );
 }
 
 export function fallbackTexml(message: string): string {
@@ -76,23 +79,43 @@ function parseAdminBody(body: unknown): { churchId: string; areaCode: string; na
   }
   const fields = body as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((key) => !ADMIN_FIELDS.includes(key));
-  if (unknown.length) throw new HttpError(400, `unknown field ${unknown.join(', ')}: allowed are ${ADMIN_FIELDS.join(', ')}`, unknown[0]);
+  if (unknown.length)
+    throw new HttpError(400, `unknown field ${unknown.join(', ')}: allowed are ${ADMIN_FIELDS.join(', ')}`, unknown[0]);
   const failures: (RuleFailure | undefined)[] = [
-    fields.churchId === undefined ? { property: 'churchId', reason: 'churchId is required' } : checkChurchId('churchId', fields.churchId),
-    fields.areaCode === undefined ? { property: 'areaCode', reason: 'areaCode is required' } : checkAreaCode('areaCode', fields.areaCode),
+    fields.churchId === undefined
+      ? { property: 'churchId', reason: 'churchId is required' }
+      : checkChurchId('churchId', fields.churchId),
+    fields.areaCode === undefined
+      ? { property: 'areaCode', reason: 'areaCode is required' }
+      : checkAreaCode('areaCode', fields.areaCode),
   ];
-  if (fields.name !== undefined && (typeof fields.name !== 'string' || fields.name.trim() === '' || fields.name.length > 200)) {
-    failures.push({ property: 'name', reason: `name must be a non-blank string of at most 200 characters, got ${JSON.stringify(fields.name)}` });
+  if (
+    fields.name !== undefined &&
+    (typeof fields.name !== 'string' || fields.name.trim() === '' || fields.name.length > 200)
+  ) {
+    failures.push({
+      property: 'name',
+      reason: `name must be a non-blank string of at most 200 characters, got ${JSON.stringify(fields.name)}`,
+    });
   }
   const failure = failures.find((f) => f !== undefined);
   if (failure) throw new HttpError(400, failure.reason, failure.property);
-  return { churchId: fields.churchId as string, areaCode: fields.areaCode as string, name: fields.name as string | undefined };
+  return {
+    churchId: fields.churchId as string,
+    areaCode: fields.areaCode as string,
+    name: fields.name as string | undefined,
+  };
 }
 
 function requireAdmin(request: FastifyRequest, reply: FastifyReply, token: string): void {
   if (!bearerTokenMatches(request.headers.authorization, token)) {
     reply.header('www-authenticate', 'Bearer realm="churchwise-voice-admin"');
-    throw new HttpError(401, request.headers.authorization ? 'wrong bearer token' : 'missing bearer token (Authorization: Bearer <ADMIN_TOKEN>)');
+    throw new HttpError(
+      401,
+      request.headers.authorization
+        ? 'wrong bearer token'
+        : 'missing bearer token (Authorization: Bearer <ADMIN_TOKEN>)',
+    );
   }
 }
 
@@ -141,19 +164,32 @@ export function buildServer(deps: ServerDependencies): FastifyInstance {
   // Stripe signs the exact bytes it sent: this route gets the raw body, and only this one.
   app.register(async (stripeScope) => {
     stripeScope.removeAllContentTypeParsers();
-    stripeScope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: STRIPE_BODY_LIMIT }, (_request, body, done) => done(null, body));
+    stripeScope.addContentTypeParser(
+      'application/json',
+      { parseAs: 'buffer', bodyLimit: STRIPE_BODY_LIMIT },
+      (_request, body, done) => done(null, body),
+    );
     stripeScope.post('/stripe/webhook', { bodyLimit: STRIPE_BODY_LIMIT }, async (request, reply) => {
       if (!Buffer.isBuffer(request.body)) throw new HttpError(400, 'empty body: a Stripe event is required');
       const event = verifyStripeEvent(request.body, request.headers['stripe-signature'], config.stripeWebhookSecret);
       const decision = decideStripeEvent(event, config.voicePlans);
       const result = await intakeStripeEvent(pool, event, decision, { stackName: config.stackName });
       request.log.info(
-        { eventId: event.id, type: event.type, outcome: result.outcome, churchId: result.churchId, jobId: result.job?.id, detail: result.detail },
+        {
+          eventId: event.id,
+          type: event.type,
+          outcome: result.outcome,
+          churchId: result.churchId,
+          jobId: result.job?.id,
+          detail: result.detail,
+        },
         'stripe event handled',
       );
       if (result.jobCreated) deps.onJobQueued?.();
       if (result.founderNotified) deps.onFounderNotification?.();
-      return reply.status(200).send({ received: true, outcome: result.outcome, churchId: result.churchId, jobId: result.job?.id });
+      return reply
+        .status(200)
+        .send({ received: true, outcome: result.outcome, churchId: result.churchId, jobId: result.job?.id });
     });
   });
 
@@ -167,7 +203,10 @@ export function buildServer(deps: ServerDependencies): FastifyInstance {
       if (error instanceof RegistryInputError) throw new HttpError(400, error.message, error.failures[0]?.property);
       throw error;
     }
-    request.log.info({ churchId: result.church.churchId, jobId: result.job.id, created: result.jobCreated }, 'admin provisioning queued');
+    request.log.info(
+      { churchId: result.church.churchId, jobId: result.job.id, created: result.jobCreated },
+      'admin provisioning queued',
+    );
     if (result.jobCreated) deps.onJobQueued?.();
     return reply.status(202).send({
       churchId: result.church.churchId,
@@ -180,9 +219,14 @@ export function buildServer(deps: ServerDependencies): FastifyInstance {
   // Telnyx posts TeXML callbacks form-encoded (and may be set to GET); the body is not needed, so any is accepted.
   app.register(async (voiceScope) => {
     voiceScope.removeAllContentTypeParsers();
-    voiceScope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ADMIN_BODY_LIMIT }, (_request, _body, done) => done(null, undefined));
+    voiceScope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ADMIN_BODY_LIMIT }, (_request, _body, done) =>
+      done(null, undefined),
+    );
     const texml = async (_request: FastifyRequest, reply: FastifyReply) =>
-      reply.status(200).header('content-type', 'application/xml; charset=utf-8').send(fallbackTexml(config.fallbackMessage));
+      reply
+        .status(200)
+        .header('content-type', 'application/xml; charset=utf-8')
+        .send(fallbackTexml(config.fallbackMessage));
     voiceScope.post('/voice/fallback', texml);
     voiceScope.get('/voice/fallback', texml);
   });

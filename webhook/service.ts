@@ -40,7 +40,8 @@ export function createService(config: ServiceConfig, options: ServiceOptions): S
   const logger = createLogger({ level: config.logLevel, secrets, destination: options.logDestination });
   const pool = new Pool({ connectionString: config.databaseUrl, max: 10 });
   pool.on('error', (error) => logger.error({ err: error }, 'idle registry connection failed'));
-  const mailer = options.mailer ?? smtpFounderMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, to: config.founderEmail });
+  const mailer =
+    options.mailer ?? smtpFounderMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, to: config.founderEmail });
   const notifier = new FounderNotifier(pool, mailer, logger, options.notifier);
   const worker = new ProvisioningWorker({
     pool,
@@ -60,7 +61,9 @@ export function createService(config: ServiceConfig, options: ServiceOptions): S
     onFounderNotification: () => notifier.wake(),
   });
   if (config.voicePlans.lookupKeys.length === 0 && config.voicePlans.productIds.length === 0) {
-    logger.warn('VOICE_PRICE_LOOKUP_KEYS and VOICE_PRODUCT_IDS are empty: only metadata plan=voice* marks a voice plan');
+    logger.warn(
+      'VOICE_PRICE_LOOKUP_KEYS and VOICE_PRODUCT_IDS are empty: only metadata plan=voice* marks a voice plan',
+    );
   }
   return {
     app,

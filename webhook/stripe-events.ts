@@ -70,9 +70,11 @@ export const HANDLED_EVENT_TYPES = [
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 const asObject = (value: unknown): Json => (isObject(value) ? value : {});
-const asString = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined);
+const asString = (value: unknown): string | undefined =>
+  typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 /** An expandable field is an id or the expanded object with an id. */
 const idOf = (value: unknown): string | undefined => asString(value) ?? asString(asObject(value).id);
 const listData = (value: unknown): Json[] => {
@@ -128,7 +130,11 @@ function voicePlan(rules: VoicePlanRules, prices: PriceFacts[], metadatas: Json[
   return undefined;
 }
 
-function purchase(plan: string, metadata: Json, extra: { churchId?: string; customer?: unknown; subscription?: unknown }): VoicePurchase {
+function purchase(
+  plan: string,
+  metadata: Json,
+  extra: { churchId?: string; customer?: unknown; subscription?: unknown },
+): VoicePurchase {
   return {
     kind: 'purchase',
     churchId: asString(metadata.church_id) ?? extra.churchId,
@@ -186,7 +192,10 @@ function decideInvoice(invoice: Json, rules: VoicePlanRules): StripeEventDecisio
   const metadata = { ...asObject(invoice.metadata), ...subscriptionMetadata };
   const plan = voicePlan(rules, invoicePrices(invoice), [subscriptionMetadata, asObject(invoice.metadata)]);
   if (!plan) return notVoice;
-  return purchase(plan, metadata, { customer: invoice.customer, subscription: parentDetails.subscription ?? invoice.subscription });
+  return purchase(plan, metadata, {
+    customer: invoice.customer,
+    subscription: parentDetails.subscription ?? invoice.subscription,
+  });
 }
 
 export function decideStripeEvent(event: StripeEventLike, rules: VoicePlanRules): StripeEventDecision {

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Pool } from 'pg';
+import { WakeableLoop, type PassOutcome } from '../common/timing';
 import type { FounderMailer } from '../vendors/smtp-client';
 import { backoffMs } from '../vendors/vendor-request';
 import type { Church } from '../registry/churches';
@@ -33,7 +34,11 @@ export function provisioningFailedEmail(input: {
   stackName: string;
 }): EmailText {
   const { job, church, failedStep, error, stackName } = input;
-  const where = church?.requestedNumber ? `number ${church.requestedNumber}` : church?.areaCode ? `area code ${church.areaCode}` : 'no area code on record';
+  const where = church?.requestedNumber
+    ? `number ${church.requestedNumber}`
+    : church?.areaCode
+      ? `area code ${church.areaCode}`
+      : 'no area code on record';
   return {
     subject: `[ChurchWise voice] Line for church ${job.churchId} NOT provisioned: failed at ${failedStep}`,
     body: [
@@ -52,7 +57,12 @@ export function provisioningFailedEmail(input: {
   };
 }
 
-export function cancellationEmail(input: { church: Church; eventId: string; stripeSubscriptionId: string; stackName: string }): EmailText {
+export function cancellationEmail(input: {
+  church: Church;
+  eventId: string;
+  stripeSubscriptionId: string;
+  stackName: string;
+}): EmailText {
   const { church } = input;
   return {
     subject: `[ChurchWise voice] Church ${church.churchId} cancelled its voice plan (line kept)`,
@@ -98,10 +108,7 @@ export function unusablePurchaseEmail(input: {
  * delivery pass at a time in this process; across processes the outbox rows are locked one by one.
  */
 export class FounderNotifier {
-  private running?: Promise<void>;
-  private again = false;
-  private timer?: NodeJS.Timeout;
-  private stopped = false;
+  private readonly loop: WakeableLoop;
 
   constructor(
     private readonly pool: Pool,
@@ -112,7 +119,14 @@ export class FounderNotifier {
       retryBaseMs: 5000,
       retryMaxMs: 600000,
     },
-  ) {}
+  ) {
+    this.loop = new WakeableLoop({
+      pass: () => this.deliver(),
+      restMs: () => this.options.retryPollMs,
+      onError: (error) =>
+        this.logger.error({ component: 'founder-mail', err: error }, 'founder email outbox could not be read'),
+    });
+  }
 
   /** Starts the retry timer and sends anything left unsent by a previous process. */
   start(): void {
@@ -120,56 +134,47 @@ export class FounderNotifier {
   }
 
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.deliverLoop().finally(() => {
-      this.running = undefined;
-      this.schedule();
-    });
+    this.loop.wake();
   }
 
   /** Resolves once no delivery pass is running (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    await this.loop.idle();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.idle();
+    await this.loop.stop();
     this.mailer.close();
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.wake(), this.options.retryPollMs);
-    this.timer.unref();
-  }
-
-  private async deliverLoop(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        const report = await deliverFounderNotifications(this.pool, (n) => this.send(n), {
-          retryDelayMs: (attempts) =>
-            backoffMs({ attempts: Number.MAX_SAFE_INTEGER, baseDelayMs: this.options.retryBaseMs, maxDelayMs: this.options.retryMaxMs }, attempts),
-        });
-        if (report.sent || report.failed) this.logger.info({ component: 'founder-mail', ...report }, 'founder emails delivered');
-      } catch (error) {
-        this.logger.error({ component: 'founder-mail', err: error }, 'founder email outbox could not be read');
-      }
-    } while (this.again && !this.stopped);
+  /** One pass over the outbox: every due email, each sent once. */
+  private async deliver(): Promise<PassOutcome> {
+    const report = await deliverFounderNotifications(this.pool, (n) => this.send(n), {
+      retryDelayMs: (attempts) =>
+        backoffMs(
+          {
+            attempts: Number.MAX_SAFE_INTEGER,
+            baseDelayMs: this.options.retryBaseMs,
+            maxDelayMs: this.options.retryMaxMs,
+          },
+          attempts,
+        ),
+    });
+    if (report.sent || report.failed)
+      this.logger.info({ component: 'founder-mail', ...report }, 'founder emails delivered');
+    return 'rest';
   }
 
   private async send(notification: FounderNotification): Promise<void> {
     try {
       await this.mailer.send({ subject: notification.subject, text: notification.body });
       this.logger.info(
-        { component: 'founder-mail', notificationId: notification.id, churchId: notification.churchId, subject: notification.subject },
+        {
+          component: 'founder-mail',
+          notificationId: notification.id,
+          churchId: notification.churchId,
+          subject: notification.subject,
+        },
         'founder emailed',
       );
     } catch (error) {

@@ -21,9 +21,16 @@ import { randomBytes } from 'crypto';
 import * as os from 'os';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
+import { sleep, WakeableLoop, type PassOutcome } from '../common/timing';
 import { backoffMs } from '../vendors/vendor-request';
 import type { ChurchResource, StackRunResult, StackRunner } from '../stacks/provisioning-run';
-import { ChurchNotFoundError, getChurch, markDecommissioned, requestDecommission, type ChurchStatus } from '../registry/churches';
+import {
+  ChurchNotFoundError,
+  getChurch,
+  markDecommissioned,
+  requestDecommission,
+  type ChurchStatus,
+} from '../registry/churches';
 import { withTransaction } from '../registry/db';
 import { queueFounderNotification } from '../registry/founder-notifications';
 import {
@@ -96,9 +103,8 @@ export interface DecommissionReport {
   error?: string;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-const newRunId = () => `run-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+const newRunId = () =>
+  `run-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
 
 /** The first failure of the runs, for a report. */
 function runError(runs: RunReport[]): string | undefined {
@@ -110,9 +116,7 @@ export class ProvisioningWorker {
   private readonly log: Logger;
   private readonly engineLog: Logger;
   private readonly scrub: (text: string) => string;
-  private loop?: Promise<void>;
-  private pending = false;
-  private timer?: NodeJS.Timeout;
+  private readonly loop: WakeableLoop;
   private stopped = false;
   private readonly abort = new AbortController();
 
@@ -121,6 +125,14 @@ export class ProvisioningWorker {
     this.log = options.logger.child({ component: 'worker', workerId: this.workerId, stack: options.stackName });
     this.engineLog = options.logger.child({ component: 'engine', stack: options.stackName });
     this.scrub = options.scrub ?? ((text) => text);
+    this.loop = new WakeableLoop({
+      pass: () => this.pass(),
+      restMs: async () => {
+        const due = await nextDueAt(this.options.pool);
+        return due ? Math.min(this.pollIntervalMs, due.getTime() - Date.now()) : this.pollIntervalMs;
+      },
+      onError: (error) => this.log.error({ err: error }, 'provisioning cycle failed; retrying at the next poll'),
+    });
   }
 
   /** Re-queues what a dead process left running, then works the queue until stopped. */
@@ -131,12 +143,7 @@ export class ProvisioningWorker {
 
   /** Something was queued: run soon (a run in progress is followed by another that picks it up). */
   wake(): void {
-    if (this.stopped) return;
-    this.pending = true;
-    if (this.loop) return;
-    this.loop = this.runLoop().finally(() => {
-      this.loop = undefined;
-    });
+    this.loop.wake();
   }
 
   /**
@@ -146,8 +153,8 @@ export class ProvisioningWorker {
   async whenIdle(): Promise<void> {
     for (;;) {
       if (this.stopped) throw new Error('worker stopped before the queue drained');
-      if (this.loop) {
-        await this.loop;
+      if (this.loop.isRunning) {
+        await this.loop.idle();
         continue;
       }
       const open = await listJobs(this.options.pool, { states: ['queued', 'running'] });
@@ -165,9 +172,8 @@ export class ProvisioningWorker {
    */
   async stop(options: { abortRun?: boolean } = {}): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
     if (options.abortRun) this.abort.abort(new Error('worker stopping'));
-    await this.loop;
+    await this.loop.stop();
     this.log.info('provisioning worker stopped');
   }
 
@@ -175,40 +181,16 @@ export class ProvisioningWorker {
     return this.options.pollIntervalMs ?? 5000;
   }
 
-  private async runLoop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    let busy = false;
-    while (this.pending && !this.stopped) {
-      this.pending = false;
-      await sleep(this.options.gatherMs ?? 250);
-      if (this.stopped) break;
-      try {
-        const report = await this.runOnce();
-        busy = report.skipped === 'stack-busy';
-        // After a run, look again: purchases that arrived during it are waiting for the next one.
-        if (report.jobs.length > 0) this.pending = true;
-      } catch (error) {
-        this.log.error({ err: error }, 'provisioning cycle failed; retrying at the next poll');
-        break;
-      }
-      if (busy) break;
-    }
-    await this.scheduleNext();
-  }
-
-  private async scheduleNext(): Promise<void> {
-    if (this.stopped) return;
-    let delay = this.pollIntervalMs;
-    try {
-      const due = await nextDueAt(this.options.pool);
-      if (due) delay = Math.max(0, Math.min(delay, due.getTime() - Date.now()));
-    } catch {
-      /* the database is unreachable: poll again later */
-    }
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.wake(), delay);
-    this.timer.unref();
+  /**
+   * One pass of the loop: gather the purchases of the next moment into one run, run it, and go round again while
+   * runs find jobs (purchases that arrived during a run wait for the next). A stack busy elsewhere: rest.
+   */
+  private async pass(): Promise<PassOutcome> {
+    await sleep(this.options.gatherMs ?? 250);
+    if (this.stopped) return 'rest';
+    const report = await this.runOnce();
+    if (report.skipped === 'stack-busy') return 'rest';
+    return report.jobs.length > 0 ? 'again' : 'rest';
   }
 
   /**
@@ -232,7 +214,8 @@ export class ProvisioningWorker {
    */
   async decommission(churchId: string): Promise<DecommissionReport> {
     const runner = this.options.runner;
-    if (!runner.churchResources) throw new Error('decommission needs a stack runner that can read the state (VoiceStackRunner)');
+    if (!runner.churchResources)
+      throw new Error('decommission needs a stack runner that can read the state (VoiceStackRunner)');
     const resourcesOf = () => runner.churchResources!(churchId);
     for (;;) {
       const runId = newRunId();
@@ -253,7 +236,11 @@ export class ProvisioningWorker {
         }
         if ((await getChurch(this.options.pool, churchId))!.status === 'decommission') {
           if (resources.some((r) => !r.decommission)) {
-            const run = await this.claimAndRun(runId, `decommission ${churchId} (1/2: record decommission)`, recovered.splice(0));
+            const run = await this.claimAndRun(
+              runId,
+              `decommission ${churchId} (1/2: record decommission)`,
+              recovered.splice(0),
+            );
             if (run.skipped === 'stack-busy') return undefined;
             report.runs.push(run);
             resources = await resourcesOf();
@@ -266,10 +253,17 @@ export class ProvisioningWorker {
             return report;
           }
           await markDecommissioned(this.options.pool, churchId);
-          this.log.info({ churchId, resources: resources.length }, 'decommission recorded on every resource; church marked decommissioned');
+          this.log.info(
+            { churchId, resources: resources.length },
+            'decommission recorded on every resource; church marked decommissioned',
+          );
         }
         if (resources.length > 0) {
-          const run = await this.claimAndRun(`${runId}-release`, `decommission ${churchId} (2/2: release)`, recovered.splice(0));
+          const run = await this.claimAndRun(
+            `${runId}-release`,
+            `decommission ${churchId} (2/2: release)`,
+            recovered.splice(0),
+          );
           if (run.skipped === 'stack-busy') return undefined;
           report.runs.push(run);
           resources = await resourcesOf();
@@ -294,7 +288,10 @@ export class ProvisioningWorker {
    * Runs `body` holding the stack's cross-process run lock, after re-queueing what a dead process left running.
    * Returns undefined when another process holds the lock.
    */
-  private async withStackLock<T>(runId: string, body: (recovered: ProvisioningJob[]) => Promise<T>): Promise<T | undefined> {
+  private async withStackLock<T>(
+    runId: string,
+    body: (recovered: ProvisioningJob[]) => Promise<T>,
+  ): Promise<T | undefined> {
     const lockClient = await this.options.pool.connect();
     let locked = false;
     let broken = false;
@@ -306,7 +303,10 @@ export class ProvisioningWorker {
       }
       const recovered = await requeueOrphaned(this.options.pool, 'interrupted: a worker stopped during the stack run');
       for (const job of recovered) {
-        this.log.warn({ jobId: job.id, churchId: job.churchId, note: job.lastError }, 'job left running by a dead worker queued again');
+        this.log.warn(
+          { jobId: job.id, churchId: job.churchId, note: job.lastError },
+          'job left running by a dead worker queued again',
+        );
       }
       return await body(recovered);
     } catch (error) {
@@ -332,7 +332,10 @@ export class ProvisioningWorker {
     if (report.result.busy) {
       // Nothing ran: the jobs go back as they were, due at the next look.
       await unclaim(this.options.pool, report.jobs, runId, new Date(Date.now() + this.pollIntervalMs));
-      this.log.info({ runId, jobs: report.jobs.map((j) => j.id), reason: report.result.error?.message }, 'stack busy; jobs given back to the queue');
+      this.log.info(
+        { runId, jobs: report.jobs.map((j) => j.id), reason: report.result.error?.message },
+        'stack busy; jobs given back to the queue',
+      );
       return { ...report, skipped: 'stack-busy' };
     }
     report.settled = await this.settleAll(runId, report.jobs, report.result);
@@ -344,7 +347,9 @@ export class ProvisioningWorker {
   }
 
   private async tryLock(client: PoolClient): Promise<boolean> {
-    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtext($1)) as locked', [this.lockKey]);
+    const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtext($1)) as locked', [
+      this.lockKey,
+    ]);
     return rows[0].locked;
   }
 
@@ -364,12 +369,21 @@ export class ProvisioningWorker {
         signal: this.abort.signal,
       });
     } catch (error) {
-      result = { ok: false, churches: [], error: { message: error instanceof Error ? error.message : String(error), failedStep: 'engine' } };
+      result = {
+        ok: false,
+        churches: [],
+        error: { message: error instanceof Error ? error.message : String(error), failedStep: 'engine' },
+      };
     }
     const scrubbed = (failure?: { message: string }) => failure && { ...failure, message: this.scrub(failure.message) };
     if (result.ok) log.info({ lines: result.churches.length, recovered: result.recovered }, 'stack run succeeded');
-    else if (result.busy) log.info({ reason: result.error?.message, recovered: result.recovered }, 'stack run did not start: stack busy');
-    else log.warn({ error: scrubbed(result.error), failures: result.failures?.map(scrubbed), recovered: result.recovered }, 'stack run failed');
+    else if (result.busy)
+      log.info({ reason: result.error?.message, recovered: result.recovered }, 'stack run did not start: stack busy');
+    else
+      log.warn(
+        { error: scrubbed(result.error), failures: result.failures?.map(scrubbed), recovered: result.recovered },
+        'stack run failed',
+      );
     return result;
   }
 
@@ -377,24 +391,45 @@ export class ProvisioningWorker {
   private outcomeFor(job: ProvisioningJob, result: StackRunResult): JobOutcome {
     const line = result.churches.find((c) => c.churchId === job.churchId);
     const failure =
-      result.failures?.find((f) => f.churchId === job.churchId) ?? (result.error?.churchId === job.churchId ? result.error : undefined);
+      result.failures?.find((f) => f.churchId === job.churchId) ??
+      (result.error?.churchId === job.churchId ? result.error : undefined);
     if (failure) {
-      return { ok: false, error: this.scrub(failure.message || 'the stack run failed without an error message'), failedStep: failure.failedStep ?? 'engine', line };
+      return {
+        ok: false,
+        error: this.scrub(failure.message || 'the stack run failed without an error message'),
+        failedStep: failure.failedStep ?? 'engine',
+        line,
+      };
     }
     if (!line) {
       // Not reached: the run failed as a whole (program, engine) or stopped at another church first.
       const general = result.error && result.error.churchId === undefined ? result.error : undefined;
-      if (general) return { ok: false, error: this.scrub(general.message || 'the stack run failed without an error message'), failedStep: general.failedStep ?? 'engine' };
+      if (general)
+        return {
+          ok: false,
+          error: this.scrub(general.message || 'the stack run failed without an error message'),
+          failedStep: general.failedStep ?? 'engine',
+        };
       const why = result.ok
         ? `the stack run succeeded but reported no line for church ${job.churchId}`
         : `the stack run stopped at church ${result.error?.churchId} (${result.error?.failedStep ?? 'engine'}: ${result.error?.message}) before church ${job.churchId} was provisioned`;
       return { ok: false, error: this.scrub(why), failedStep: 'engine' };
     }
     if (line.ring && !line.ring.ok) {
-      return { ok: false, error: `test ring of ${line.phoneNumber ?? 'the new number'} failed: ${line.ring.cause ?? 'no cause given'}`, failedStep: 'test-ring', line };
+      return {
+        ok: false,
+        error: `test ring of ${line.phoneNumber ?? 'the new number'} failed: ${line.ring.cause ?? 'no cause given'}`,
+        failedStep: 'test-ring',
+        line,
+      };
     }
     if (!line.phoneNumber || !line.trunkId) {
-      return { ok: false, error: `the stack run reported an incomplete line for church ${job.churchId}`, failedStep: 'engine', line };
+      return {
+        ok: false,
+        error: `the stack run reported an incomplete line for church ${job.churchId}`,
+        failedStep: 'engine',
+        line,
+      };
     }
     // This church's line is complete in this run, whatever else failed.
     return { ok: true, line };
@@ -420,19 +455,29 @@ export class ProvisioningWorker {
         }
         const retryAt =
           job.attempts < this.options.retry.maxAttempts
-            ? new Date(Date.now() + backoffMs({ attempts: this.options.retry.maxAttempts, ...this.options.retry }, job.attempts))
+            ? new Date(
+                Date.now() +
+                  backoffMs({ attempts: this.options.retry.maxAttempts, ...this.options.retry }, job.attempts),
+              )
             : undefined;
         const after = await settle(tx, { id: job.id, runId }, { ...outcome, retryAt });
         if (after?.state === 'failed') {
           const church = await getChurch(tx, job.churchId);
-          const email = provisioningFailedEmail({ job: after, church, failedStep: outcome.failedStep, error: outcome.error, stackName: this.options.stackName });
-          emailed = (await queueFounderNotification(tx, {
-            dedupeKey: `job-failed:${after.id}`,
-            churchId: after.churchId,
-            jobId: after.id,
-            subject: email.subject,
-            body: email.body,
-          })) || emailed;
+          const email = provisioningFailedEmail({
+            job: after,
+            church,
+            failedStep: outcome.failedStep,
+            error: outcome.error,
+            stackName: this.options.stackName,
+          });
+          emailed =
+            (await queueFounderNotification(tx, {
+              dedupeKey: `job-failed:${after.id}`,
+              churchId: after.churchId,
+              jobId: after.id,
+              subject: email.subject,
+              body: email.body,
+            })) || emailed;
         }
         return after;
       });
@@ -442,10 +487,20 @@ export class ProvisioningWorker {
       }
       settled.push(done);
       const fields = { runId, jobId: done.id, churchId: done.churchId, attempts: done.attempts };
-      if (changedDuringRun) this.log.info(fields, 'church changed during the run; queued again so the next run applies the change');
-      else if (done.state === 'succeeded') this.log.info({ ...fields, phoneNumber: done.phoneNumber }, 'church line live');
-      else if (done.state === 'queued') this.log.warn({ ...fields, failedStep: done.failedStep, error: done.lastError, retryAt: done.nextAttemptAt }, 'provisioning attempt failed; will retry');
-      else this.log.error({ ...fields, failedStep: done.failedStep, error: done.lastError }, 'provisioning failed for good; founder emailed');
+      if (changedDuringRun)
+        this.log.info(fields, 'church changed during the run; queued again so the next run applies the change');
+      else if (done.state === 'succeeded')
+        this.log.info({ ...fields, phoneNumber: done.phoneNumber }, 'church line live');
+      else if (done.state === 'queued')
+        this.log.warn(
+          { ...fields, failedStep: done.failedStep, error: done.lastError, retryAt: done.nextAttemptAt },
+          'provisioning attempt failed; will retry',
+        );
+      else
+        this.log.error(
+          { ...fields, failedStep: done.failedStep, error: done.lastError },
+          'provisioning failed for good; founder emailed',
+        );
     }
     if (emailed) this.options.onFounderNotification?.();
     return settled;

@@ -27,7 +27,11 @@ export function normalized(value: unknown): unknown {
 }
 
 /** Output properties whose value differs after the read, engine keys and the kind's `bookkeeping` left out. */
-export function changedProperties(before: Outputs, after: Outputs, bookkeeping: readonly string[] = []): PropertyDrift[] {
+export function changedProperties(
+  before: Outputs,
+  after: Outputs,
+  bookkeeping: readonly string[] = [],
+): PropertyDrift[] {
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])]
     .filter((k) => !isEngineKey(k) && !bookkeeping.includes(k))
     .sort();

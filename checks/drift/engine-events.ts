@@ -49,7 +49,12 @@ export function previewObserver(): { onEvent: (event: EngineEvent) => void; obse
     const diagnostic = event.diagnosticEvent;
     if (diagnostic) {
       const text = diagnostic.message.trim();
-      const sink = diagnostic.severity === 'warning' ? observations.warnings : diagnostic.severity === 'error' ? observations.errors : undefined;
+      const sink =
+        diagnostic.severity === 'warning'
+          ? observations.warnings
+          : diagnostic.severity === 'error'
+            ? observations.errors
+            : undefined;
       if (sink && text && !sink.includes(text)) sink.push(text);
       return;
     }

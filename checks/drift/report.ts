@@ -36,7 +36,12 @@ export function buildDriftReport(input: DriftInputs): DriftReport {
   const group = (churchId: string | null) => {
     let found = groups.get(churchId);
     if (!found) {
-      found = { churchId, ...(churchId && names.has(churchId) ? { churchName: names.get(churchId) } : {}), resources: [], warnings: [] };
+      found = {
+        churchId,
+        ...(churchId && names.has(churchId) ? { churchName: names.get(churchId) } : {}),
+        resources: [],
+        warnings: [],
+      };
       groups.set(churchId, found);
     }
     return found;
@@ -44,7 +49,9 @@ export function buildDriftReport(input: DriftInputs): DriftReport {
 
   for (const [urn, refreshed] of observations.refreshed) {
     const kind = kindOfType(refreshed.type)!;
-    const properties = refreshed.after ? changedProperties(refreshed.before, refreshed.after, kind.bookkeepingOutputs) : [];
+    const properties = refreshed.after
+      ? changedProperties(refreshed.before, refreshed.after, kind.bookkeepingOutputs)
+      : [];
     if (refreshed.after && properties.length === 0) continue;
     const { churchId = null } = stepOfUrn(urn);
     const planned = observations.planned.get(urn);
@@ -66,25 +73,39 @@ export function buildDriftReport(input: DriftInputs): DriftReport {
   for (const [urn, planned] of observations.planned) {
     const refreshed = observations.refreshed.get(urn);
     const { churchId = null } = stepOfUrn(urn);
-    const warnings = warningsFor(kindOfType(planned.type), { churchId, resource: resourceName(urn) }, planned, refreshed, names);
+    const warnings = warningsFor(
+      kindOfType(planned.type),
+      { churchId, resource: resourceName(urn) },
+      planned,
+      refreshed,
+      names,
+    );
     if (warnings.length > 0) {
       group(churchId).warnings.push(...warnings);
       continue;
     }
     const drifted =
       refreshed &&
-      (refreshed.after === undefined || changedProperties(refreshed.before, refreshed.after, kindOfType(refreshed.type)?.bookkeepingOutputs).length > 0);
+      (refreshed.after === undefined ||
+        changedProperties(refreshed.before, refreshed.after, kindOfType(refreshed.type)?.bookkeepingOutputs).length >
+          0);
     const changes = planned.steps.filter((s) => s !== 'same' && s !== 'read');
     // An update whose inputs are unknown in a preview follows from a change upstream (a re-bought number makes the
     // trunk's numbers unknown): it is not a change of its own.
-    if (drifted || changes.length === 0 || (changes.every((s) => s === 'update') && containsUnknown(planned.inputs ?? {}))) continue;
+    if (
+      drifted ||
+      changes.length === 0 ||
+      (changes.every((s) => s === 'update') && containsUnknown(planned.inputs ?? {}))
+    )
+      continue;
     pending.push({ churchId, resource: resourceName(urn), step: changes.join('+') });
   }
 
   const churches = [...groups.values()].sort((a, b) =>
     a.churchId === null ? 1 : b.churchId === null ? -1 : a.churchId.localeCompare(b.churchId),
   );
-  const touchesUs = input.unmanaged.numbers.length + input.unmanaged.trunks.length + input.unmanaged.dispatchRules.length;
+  const touchesUs =
+    input.unmanaged.numbers.length + input.unmanaged.trunks.length + input.unmanaged.dispatchRules.length;
   const drift = churches.some((c) => c.resources.length > 0 || c.warnings.length > 0) || touchesUs > 0;
   return {
     stack: input.stack,
@@ -99,18 +120,33 @@ export function buildDriftReport(input: DriftInputs): DriftReport {
 }
 
 /** Runs the preview with refresh on the real engine, then looks for unmanaged objects. Writes nothing anywhere. */
-export async function driftReport(live: LiveSystems, options: { onOutput?: (text: string) => void } = {}): Promise<DriftReport> {
+export async function driftReport(
+  live: LiveSystems,
+  options: { onOutput?: (text: string) => void } = {},
+): Promise<DriftReport> {
   const { onEvent, observations } = previewObserver();
   try {
     await live.stack.preview({ refresh: true, onEvent, onOutput: options.onOutput });
   } catch (error) {
     const why = observations.errors.length ? observations.errors.join('\n') : (error as Error).message;
-    throw new Error(`pulumi preview --refresh of stack ${live.stackName} failed, so drift could not be measured:\n${why}`);
+    throw new Error(
+      `pulumi preview --refresh of stack ${live.stackName} failed, so drift could not be measured:\n${why}`,
+      {
+        cause: error,
+      },
+    );
   }
   const resources = await stateResources(live.stack);
   const lines = await stackLines(live.stack);
   const { unmanaged, otherTrunks } = await findUnmanaged(live, resources);
-  return buildDriftReport({ stack: live.stackName, checkedAt: new Date().toISOString(), observations, lines, unmanaged, otherTrunks });
+  return buildDriftReport({
+    stack: live.stackName,
+    checkedAt: new Date().toISOString(),
+    observations,
+    lines,
+    unmanaged,
+    otherTrunks,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -126,13 +162,25 @@ const truncate = (text: string, max = 48) => (text.length > max ? `${text.slice(
 export function renderDrift(report: DriftReport): string {
   const out: string[] = [`Drift report, stack ${report.stack}, ${report.checkedAt}`, summary(report)];
   for (const church of report.churches) {
-    const title = church.churchId === null ? 'Fleet (not a church: legacy Twilio trunks, the locked trunk)' : church.churchName ? `${church.churchName} (${church.churchId})` : church.churchId;
+    const title =
+      church.churchId === null
+        ? 'Fleet (not a church: legacy Twilio trunks, the locked trunk)'
+        : church.churchName
+          ? `${church.churchName} (${church.churchId})`
+          : church.churchId;
     out.push('', `== ${title}`);
     if (church.resources.length > 0) {
       const rows = church.resources.flatMap((r) =>
         r.state === 'missing'
           ? [[r.resource, r.id, '(whole object)', 'exists', 'GONE', 'missing']]
-          : r.properties.map((p) => [r.resource, r.id, p.property, truncate(formatValue(p.before)), truncate(formatValue(p.after)), 'changed']),
+          : r.properties.map((p) => [
+              r.resource,
+              r.id,
+              p.property,
+              truncate(formatValue(p.before)),
+              truncate(formatValue(p.after)),
+              'changed',
+            ]),
       );
       out.push(renderTable(['Resource', 'Id', 'Property', 'Before', 'After', 'State'], rows));
       for (const r of church.resources) for (const action of r.actions) out.push(`  -> ${action}`);
@@ -146,9 +194,17 @@ export function renderDrift(report: DriftReport): string {
       renderTable(
         ['Kind', 'Id', 'Details'],
         [
-          ...numbers.map((n) => ['number', n.phoneNumber, `Telnyx id ${n.id}, connection ${n.connectionId}${n.customerReference ? `, customer_reference ${n.customerReference}` : ''}`]),
+          ...numbers.map((n) => [
+            'number',
+            n.phoneNumber,
+            `Telnyx id ${n.id}, connection ${n.connectionId}${n.customerReference ? `, customer_reference ${n.customerReference}` : ''}`,
+          ]),
           ...trunks.map((t) => ['trunk', t.sipTrunkId, `"${t.name}", numbers ${t.numbers.join(', ')}`]),
-          ...dispatchRules.map((r) => ['dispatch rule', r.sipDispatchRuleId, `"${r.name}", trunks ${r.trunkIds.join(', ') || '(every trunk)'}`]),
+          ...dispatchRules.map((r) => [
+            'dispatch rule',
+            r.sipDispatchRuleId,
+            `"${r.name}", trunks ${r.trunkIds.join(', ') || '(every trunk)'}`,
+          ]),
         ],
       ),
     );

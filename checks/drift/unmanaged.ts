@@ -26,7 +26,9 @@ export async function findUnmanaged(
   resources: StateResource[],
 ): Promise<{ unmanaged: DriftReport['unmanaged']; otherTrunks: DriftReport['otherTrunks'] }> {
   const connectionId = live.settings.telnyxConnectionId;
-  const ownedNumbers = new Set(ownedBy(resources, TELNYX_PHONE_NUMBER_KIND).map((r) => String(r.outputs?.phoneNumber ?? '')));
+  const ownedNumbers = new Set(
+    ownedBy(resources, TELNYX_PHONE_NUMBER_KIND).map((r) => String(r.outputs?.phoneNumber ?? '')),
+  );
   const ownedTrunkIds = new Set(ownedBy(resources, LIVEKIT_SIP_INBOUND_TRUNK_KIND).map((r) => r.id!));
   const ownedRuleIds = new Set(ownedBy(resources, LIVEKIT_SIP_DISPATCH_RULE_KIND).map((r) => r.id!));
   const stack = `stack ${live.stackName}`;
@@ -71,7 +73,7 @@ export async function findUnmanaged(
       ourNumbers: ours,
       message:
         `trunk ${trunk.sipTrunkId} ("${trunk.name}") lists ${ours.join(', ')} but no resource of ${stack} owns it: it was made by hand ` +
-        'and takes the calls to those numbers. Adopt it into the stack, or delete it once the number is on its church\'s trunk',
+        "and takes the calls to those numbers. Adopt it into the stack, or delete it once the number is on its church's trunk",
     });
   }
 
@@ -81,7 +83,10 @@ export async function findUnmanaged(
     .filter((r) => !ownedRuleIds.has(r.sipDispatchRuleId))
     .filter((r) => r.trunkIds.length === 0 || r.trunkIds.some((t) => ourTrunkIds.has(t)))
     .map((r) => {
-      const routes = r.trunkIds.length === 0 ? 'EVERY trunk (it names none)' : `trunk(s) ${r.trunkIds.filter((t) => ourTrunkIds.has(t)).join(', ')}, which take calls to our numbers,`;
+      const routes =
+        r.trunkIds.length === 0
+          ? 'EVERY trunk (it names none)'
+          : `trunk(s) ${r.trunkIds.filter((t) => ourTrunkIds.has(t)).join(', ')}, which take calls to our numbers,`;
       return {
         sipDispatchRuleId: r.sipDispatchRuleId,
         name: r.name,

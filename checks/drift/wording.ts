@@ -15,26 +15,37 @@ import type { DriftReport, DriftedResource, UpWarning } from './types';
 export const UP = '`pulumi up --refresh`';
 
 /** What `pulumi up` does with a drifted resource, as one sentence. */
-export function upConsequence(kind: LineResourceKind, resource: DriftedResource, planned: Planned | undefined, before: Outputs): string {
+export function upConsequence(
+  kind: LineResourceKind,
+  resource: DriftedResource,
+  planned: Planned | undefined,
+  before: Outputs,
+): string {
   const steps = planned?.steps ?? [];
   if (resource.state === 'missing') {
     if (steps.includes('create') || steps.includes('create-replacement')) {
-      return resource.kind === 'row'
-        ? `${UP} will write the row back`
-        : `${UP} will create it again (see the warning)`;
+      return resource.kind === 'row' ? `${UP} will write the row back` : `${UP} will create it again (see the warning)`;
     }
     return `${UP} will drop it from the state (the program no longer declares it)`;
   }
-  if (before.locked === true) return `LOCKED: ${UP} will not touch it; put it back by hand, with the founder's approval`;
+  if (before.locked === true)
+    return `LOCKED: ${UP} will not touch it; put it back by hand, with the founder's approval`;
   if (steps.some((s) => s === 'update' || s === 'replace')) {
     const repairs = kind.describeRepairs(resource.properties);
-    return repairs.length > 0 ? `${UP} will ${repairs.join(', and ')}` : `${UP} will set it back to what the program states`;
+    return repairs.length > 0
+      ? `${UP} will ${repairs.join(', and ')}`
+      : `${UP} will set it back to what the program states`;
   }
   return `${UP} leaves it as it is now (the program does not manage ${resource.properties.map((p) => p.property).join(', ')}); \`pulumi refresh\` records it`;
 }
 
 /** What happened to a drifted resource (its kind's sentences) and what `pulumi up` will do about it. */
-export function driftActions(kind: LineResourceKind, resource: DriftedResource, refreshed: Refreshed, planned: Planned | undefined): string[] {
+export function driftActions(
+  kind: LineResourceKind,
+  resource: DriftedResource,
+  refreshed: Refreshed,
+  planned: Planned | undefined,
+): string[] {
   const actions = refreshed.after
     ? [...new Set(resource.properties.map((p) => kind.describeChange(refreshed.id, refreshed.before, p)))]
     : [kind.describeMissing(refreshed.id, refreshed.before)];
@@ -83,16 +94,39 @@ export function warningsFor(
       ? 'the church was decommissioned, so it goes through'
       : 'the provider refuses it without a decommission, so the update will fail';
     return kind.driftKind === 'number'
-      ? [{ ...whose, what: 'release', message: `${UP} plans to RELEASE ${number} of ${church} (no longer in the program): ${consequence}` }]
-      : [{ ...whose, what: 'delete', message: `${UP} plans to DELETE the ${kind.label} ${id ?? resource} of ${church} (no longer in the program): ${consequence}` }];
+      ? [
+          {
+            ...whose,
+            what: 'release',
+            message: `${UP} plans to RELEASE ${number} of ${church} (no longer in the program): ${consequence}`,
+          },
+        ]
+      : [
+          {
+            ...whose,
+            what: 'delete',
+            message: `${UP} plans to DELETE the ${kind.label} ${id ?? resource} of ${church} (no longer in the program): ${consequence}`,
+          },
+        ];
   }
   const gone = refreshed !== undefined && refreshed.after === undefined;
   if (gone && steps.includes('create') && kind.driftKind !== 'row') {
     if (typeof inputs.adoptId === 'string' && inputs.adoptId) {
-      return [{ ...whose, what: 'recreate', message: `${UP} will FAIL for ${church}: the adopted ${kind.label} ${inputs.adoptId} no longer exists, and adoption never creates one` }];
+      return [
+        {
+          ...whose,
+          what: 'recreate',
+          message: `${UP} will FAIL for ${church}: the adopted ${kind.label} ${inputs.adoptId} no longer exists, and adoption never creates one`,
+        },
+      ];
     }
     if (kind.driftKind === 'number') {
-      const where = typeof inputs.phoneNumber === 'string' ? `${inputs.phoneNumber} again, if Telnyx still sells it` : typeof inputs.areaCode === 'string' ? `a NEW number in area code ${inputs.areaCode}` : 'a new number';
+      const where =
+        typeof inputs.phoneNumber === 'string'
+          ? `${inputs.phoneNumber} again, if Telnyx still sells it`
+          : typeof inputs.areaCode === 'string'
+            ? `a NEW number in area code ${inputs.areaCode}`
+            : 'a new number';
       return [
         {
           ...whose,
@@ -119,8 +153,10 @@ export function warningsFor(
 export function summary(report: DriftReport): string {
   const resources = report.churches.reduce((n, c) => n + c.resources.length, 0);
   const warnings = report.churches.reduce((n, c) => n + c.warnings.length, 0);
-  const unmanaged = report.unmanaged.numbers.length + report.unmanaged.trunks.length + report.unmanaged.dispatchRules.length;
-  if (!report.drift) return `No drift on stack ${report.stack}: every resource matches the live systems, and nothing unmanaged touches our lines.`;
+  const unmanaged =
+    report.unmanaged.numbers.length + report.unmanaged.trunks.length + report.unmanaged.dispatchRules.length;
+  if (!report.drift)
+    return `No drift on stack ${report.stack}: every resource matches the live systems, and nothing unmanaged touches our lines.`;
   return (
     `DRIFT on stack ${report.stack}: ${resources} resource(s) changed or missing, ${warnings} warning(s), ${unmanaged} unmanaged object(s).\n` +
     `The repairs below need ${UP}: a plain \`pulumi up\` compares the program with the last recorded state and does not see hand edits.`

@@ -16,12 +16,18 @@ export interface PostgrestDaemonOptions {
 }
 
 /** Starts the daemon unless it already serves its port; returns the Supabase URL to hand to createClient. */
-export async function ensurePostgrestDaemon(options: PostgrestDaemonOptions): Promise<{ url: string; status: 'started' | 'running' }> {
+export async function ensurePostgrestDaemon(
+  options: PostgrestDaemonOptions,
+): Promise<{ url: string; status: 'started' | 'running' }> {
   const port = options.port ?? SANDBOX_PORTS.postgrest;
   const status = await startDaemon({
     name: POSTGREST_DAEMON_NAME,
     command: process.execPath,
-    args: [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO_ROOT, 'sandbox', 'postgrest', 'main.ts')],
+    args: [
+      require.resolve('ts-node/dist/bin.js'),
+      '--transpile-only',
+      path.join(REPO_ROOT, 'sandbox', 'postgrest', 'main.ts'),
+    ],
     env: {
       DATABASE_URL: options.databaseUrl,
       SUPABASE_SERVICE_ROLE_KEY: options.serviceKey,

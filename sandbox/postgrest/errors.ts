@@ -15,7 +15,13 @@ export class PostgrestHttpError extends Error {
   readonly status: number;
   readonly body: PostgrestErrorBody;
 
-  constructor(status: number, code: string, message: string, details: string | null = null, hint: string | null = null) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    details: string | null = null,
+    hint: string | null = null,
+  ) {
     super(message);
     this.name = 'PostgrestHttpError';
     this.status = status;
@@ -44,16 +50,30 @@ export function unknownTableError(table: string, suggestion?: string): Postgrest
 }
 
 export function unknownColumnError(table: string, column: string): PostgrestHttpError {
-  return new PostgrestHttpError(400, 'PGRST204', `Could not find the '${column}' column of '${table}' in the schema cache`);
+  return new PostgrestHttpError(
+    400,
+    'PGRST204',
+    `Could not find the '${column}' column of '${table}' in the schema cache`,
+  );
 }
 
 /** PGRST116: `Accept: application/vnd.pgrst.object+json` (supabase-js .single()) but not exactly one row. */
 export function singularityError(rows: number): PostgrestHttpError {
-  return new PostgrestHttpError(406, 'PGRST116', 'Cannot coerce the result to a single JSON object', `The result contains ${rows} rows`);
+  return new PostgrestHttpError(
+    406,
+    'PGRST116',
+    'Cannot coerce the result to a single JSON object',
+    `The result contains ${rows} rows`,
+  );
 }
 
 export function schemaNotExposedError(schema: string): PostgrestHttpError {
-  return new PostgrestHttpError(406, 'PGRST106', 'The schema must be one of the following: public', `requested schema: ${schema}`);
+  return new PostgrestHttpError(
+    406,
+    'PGRST106',
+    'The schema must be one of the following: public',
+    `requested schema: ${schema}`,
+  );
 }
 
 export function unacceptableMediaError(accept: string): PostgrestHttpError {
@@ -122,15 +142,25 @@ interface DatabaseErrorLike {
 }
 
 function isDatabaseError(error: unknown): error is DatabaseErrorLike & { code: string } {
-  return typeof error === 'object' && error !== null && typeof (error as DatabaseErrorLike).code === 'string' &&
-    /^[0-9A-Z]{5}$/.test((error as DatabaseErrorLike).code!);
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as DatabaseErrorLike).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((error as DatabaseErrorLike).code!)
+  );
 }
 
 /** Turns anything a request handler threw into PostgREST's status and body. */
 export function toPostgrestError(error: unknown): PostgrestHttpError {
   if (error instanceof PostgrestHttpError) return error;
   if (isDatabaseError(error)) {
-    return new PostgrestHttpError(statusForSqlState(error.code), error.code, error.message, error.detail ?? null, error.hint ?? null);
+    return new PostgrestHttpError(
+      statusForSqlState(error.code),
+      error.code,
+      error.message,
+      error.detail ?? null,
+      error.hint ?? null,
+    );
   }
   // Connection refused / pool errors: PostgREST answers 503 when it cannot reach the database.
   const code = (error as { code?: string })?.code;

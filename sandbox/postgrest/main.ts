@@ -17,8 +17,14 @@ function requiredEnv(name: string, example: string): string {
 }
 
 async function main(): Promise<void> {
-  const databaseUrl = requiredEnv('DATABASE_URL', `e.g. postgresql://postgres@127.0.0.1:${SANDBOX_PORTS.postgres}/postgres`);
-  const serviceKey = requiredEnv('SUPABASE_SERVICE_ROLE_KEY', 'the key clients must send in apikey and Authorization: Bearer');
+  const databaseUrl = requiredEnv(
+    'DATABASE_URL',
+    `e.g. postgresql://postgres@127.0.0.1:${SANDBOX_PORTS.postgres}/postgres`,
+  );
+  const serviceKey = requiredEnv(
+    'SUPABASE_SERVICE_ROLE_KEY',
+    'the key clients must send in apikey and Authorization: Bearer',
+  );
   const server = await startPostgrest({
     databaseUrl,
     port: SANDBOX_PORTS.postgrest,

@@ -116,8 +116,10 @@ function columnName(token: string, where: string): string {
   if (/[()]/.test(trimmed)) {
     throw parseError(`embedded resources are not supported by this PostgREST subset (in ${where}: ${trimmed})`);
   }
-  if (trimmed.includes('::')) throw parseError(`casts are not supported by this PostgREST subset (in ${where}: ${trimmed})`);
-  if (trimmed.includes('->')) throw parseError(`JSON paths are not supported by this PostgREST subset (in ${where}: ${trimmed})`);
+  if (trimmed.includes('::'))
+    throw parseError(`casts are not supported by this PostgREST subset (in ${where}: ${trimmed})`);
+  if (trimmed.includes('->'))
+    throw parseError(`JSON paths are not supported by this PostgREST subset (in ${where}: ${trimmed})`);
   if (trimmed.includes('.')) {
     throw parseError(`related-table columns are not supported by this PostgREST subset (in ${where}: ${trimmed})`);
   }
@@ -139,7 +141,10 @@ export function parseSelect(value: string | null): SelectItem[] {
 /** `(a,b,"c,d")` -> ['a','b','c,d']. */
 export function parseInList(raw: string): string[] {
   if (!raw.startsWith('(') || !raw.endsWith(')')) {
-    throw parseError(`failed to parse filter (in.${raw})`, 'the value of in must be a parenthesised list, e.g. in.(a,b)');
+    throw parseError(
+      `failed to parse filter (in.${raw})`,
+      'the value of in must be a parenthesised list, e.g. in.(a,b)',
+    );
   }
   const inner = raw.slice(1, -1);
   if (inner.trim() === '') return [];
@@ -166,7 +171,10 @@ export function parseFilter(column: string, raw: string): Filter {
   if (operator === 'in') return { column: name, operator, negated, value: parseInList(operand) };
   if (operator === 'is') {
     if (!Object.prototype.hasOwnProperty.call(IS_VALUES, operand.toLowerCase())) {
-      throw parseError(`failed to parse filter (${raw}) on column ${name}`, `is takes one of ${Object.keys(IS_VALUES).join(', ')}`);
+      throw parseError(
+        `failed to parse filter (${raw}) on column ${name}`,
+        `is takes one of ${Object.keys(IS_VALUES).join(', ')}`,
+      );
     }
     return { column: name, operator, negated, value: operand.toLowerCase() };
   }
@@ -272,14 +280,19 @@ export function orderSql(relation: string, order: OrderTerm[]): string {
   if (!order.length) return '';
   const terms = order.map(
     (term) =>
-      `${relation}.${ident(term.column)} ${term.descending ? 'desc' : 'asc'}` + (term.nulls ? ` nulls ${term.nulls}` : ''),
+      `${relation}.${ident(term.column)} ${term.descending ? 'desc' : 'asc'}` +
+      (term.nulls ? ` nulls ${term.nulls}` : ''),
   );
   return ` order by ${terms.join(', ')}`;
 }
 
 export function selectListSql(relation: string, select: SelectItem[]): string {
   return select
-    .map((item) => (item.column === '*' ? `${relation}.*` : `${relation}.${ident(item.column)} as ${ident(item.alias ?? item.column)}`))
+    .map((item) =>
+      item.column === '*'
+        ? `${relation}.*`
+        : `${relation}.${ident(item.column)} as ${ident(item.alias ?? item.column)}`,
+    )
     .join(', ');
 }
 

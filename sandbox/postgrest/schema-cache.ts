@@ -39,7 +39,10 @@ export class SchemaCache {
        where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'f')
        group by c.oid, c.relname`);
     this.tables = new Map(
-      rows.map((row) => [row.table_name, { name: row.table_name, columns: row.columns, primaryKey: row.primary_key ?? [] }]),
+      rows.map((row) => [
+        row.table_name,
+        { name: row.table_name, columns: row.columns, primaryKey: row.primary_key ?? [] },
+      ]),
     );
   }
 
@@ -69,6 +72,8 @@ export class SchemaCache {
 
   private closestTable(name: string): string | undefined {
     const lower = name.toLowerCase();
-    return [...this.tables.keys()].find((known) => known.toLowerCase() === lower || known.startsWith(lower) || lower.startsWith(known));
+    return [...this.tables.keys()].find(
+      (known) => known.toLowerCase() === lower || known.startsWith(lower) || lower.startsWith(known),
+    );
   }
 }

@@ -165,7 +165,12 @@ class RestHandler {
     private readonly schema: SchemaCache,
   ) {}
 
-  async read(table: TableInfo, query: ParsedQuery, prefs: Preferences, representation: Representation): Promise<Outcome> {
+  async read(
+    table: TableInfo,
+    query: ParsedQuery,
+    prefs: Preferences,
+    representation: Representation,
+  ): Promise<Outcome> {
     const params = new Params();
     const relation = tableRef(table.name);
     const where = whereSql(relation, query.filters, params);
@@ -177,7 +182,14 @@ class RestHandler {
     return { rowCount: rows[0].row_count, body: rows[0].body, total: rows[0].total ?? undefined };
   }
 
-  async insert(client: PoolClient, table: TableInfo, query: ParsedQuery, prefs: Preferences, representation: Representation, body: unknown): Promise<Outcome> {
+  async insert(
+    client: PoolClient,
+    table: TableInfo,
+    query: ParsedQuery,
+    prefs: Preferences,
+    representation: Representation,
+    body: unknown,
+  ): Promise<Outcome> {
     const rows = Array.isArray(body) ? body : [body];
     if (body === undefined || rows.some((row) => typeof row !== 'object' || row === null || Array.isArray(row))) {
       throw bodyError('Empty or invalid json', 'POST takes a JSON object or an array of JSON objects');
@@ -210,7 +222,13 @@ class RestHandler {
     return this.mutate(client, statements, relation, params, query, representation);
   }
 
-  async update(client: PoolClient, table: TableInfo, query: ParsedQuery, representation: Representation, body: unknown): Promise<Outcome> {
+  async update(
+    client: PoolClient,
+    table: TableInfo,
+    query: ParsedQuery,
+    representation: Representation,
+    body: unknown,
+  ): Promise<Outcome> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw bodyError('Empty or invalid json', 'PATCH takes one JSON object of the columns to set');
     }
@@ -226,7 +244,12 @@ class RestHandler {
     return this.mutate(client, statement, relation, params, query, representation);
   }
 
-  async delete(client: PoolClient, table: TableInfo, query: ParsedQuery, representation: Representation): Promise<Outcome> {
+  async delete(
+    client: PoolClient,
+    table: TableInfo,
+    query: ParsedQuery,
+    representation: Representation,
+  ): Promise<Outcome> {
     requireFilters('DELETE', query);
     const params = new Params();
     const relation = tableRef(table.name);
@@ -327,7 +350,8 @@ export async function startPostgrest(options: PostgrestOptions): Promise<Postgre
     const bearer = bearerToken(headerValue(request.headers.authorization));
     const keyOk = sameSecret(apikey, options.serviceKey);
     const bearerOk =
-      sameSecret(bearer, options.serviceKey) || (options.jwtSecret !== undefined && bearer !== undefined && isServiceRoleJwt(bearer, options.jwtSecret));
+      sameSecret(bearer, options.serviceKey) ||
+      (options.jwtSecret !== undefined && bearer !== undefined && isServiceRoleJwt(bearer, options.jwtSecret));
     if (!keyOk || !bearerOk) throw invalidKeyError();
   });
 
@@ -335,7 +359,11 @@ export async function startPostgrest(options: PostgrestOptions): Promise<Postgre
     const fastifyCode = (error as { code?: string }).code ?? '';
     let answer: PostgrestHttpError;
     if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      answer = new PostgrestHttpError(415, 'PGRST107', `Content-Type not acceptable: ${request.headers['content-type'] ?? ''}`);
+      answer = new PostgrestHttpError(
+        415,
+        'PGRST107',
+        `Content-Type not acceptable: ${request.headers['content-type'] ?? ''}`,
+      );
     } else if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       answer = new PostgrestHttpError(413, 'PGRST102', 'Request body too large');
     } else if (fastifyCode.startsWith('FST_ERR_CTP') || error instanceof SyntaxError) {
@@ -344,11 +372,19 @@ export async function startPostgrest(options: PostgrestOptions): Promise<Postgre
       answer = toPostgrestError(error);
     }
     if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
-    void reply.status(answer.status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(answer.body));
+    void reply
+      .status(answer.status)
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(JSON.stringify(answer.body));
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const body = { code: 'PGRST125', details: null, hint: null, message: `Invalid path specified in request URL: ${redactUrl(request.url.split('?')[0])}` };
+    const body = {
+      code: 'PGRST125',
+      details: null,
+      hint: null,
+      message: `Invalid path specified in request URL: ${redactUrl(request.url.split('?')[0])}`,
+    };
     void reply.status(404).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(body));
   });
 
@@ -390,14 +426,22 @@ export async function startPostgrest(options: PostgrestOptions): Promise<Postgre
         // PostgREST: 206 when a known total is larger than the page, 416 when the page starts past the end.
         let status = 200;
         if (outcome.total !== undefined && offset > outcome.total) {
-          throw new PostgrestHttpError(416, 'PGRST103', 'Requested range not satisfiable', `An offset of ${offset} was requested, but there are only ${outcome.total} rows.`);
+          throw new PostgrestHttpError(
+            416,
+            'PGRST103',
+            'Requested range not satisfiable',
+            `An offset of ${offset} was requested, but there are only ${outcome.total} rows.`,
+          );
         }
         if (outcome.total !== undefined && outcome.rowCount < outcome.total) status = 206;
         return reply.status(status).header('content-type', representation.contentType).send(payload);
       }
       const created = method === 'POST';
       if (prefs.return === 'representation') {
-        return reply.status(created ? 201 : 200).header('content-type', representation.contentType).send(payload);
+        return reply
+          .status(created ? 201 : 200)
+          .header('content-type', representation.contentType)
+          .send(payload);
       }
       return reply.status(created ? 201 : 204).send();
     },
@@ -420,7 +464,12 @@ export async function startPostgrest(options: PostgrestOptions): Promise<Postgre
  * A mutation runs in one transaction: when .single() finds other than one affected row, or the client asked
  * for `tx=rollback`, nothing is kept (as PostgREST does).
  */
-async function inTransaction(pool: Pool, prefs: Preferences, representation: Representation, body: (client: PoolClient) => Promise<Outcome>): Promise<Outcome> {
+async function inTransaction(
+  pool: Pool,
+  prefs: Preferences,
+  representation: Representation,
+  body: (client: PoolClient) => Promise<Outcome>,
+): Promise<Outcome> {
   const client = await pool.connect();
   try {
     await client.query('begin');

@@ -4,7 +4,14 @@
  * `call.initiated` / `call.answered` / `call.hangup` webhooks (with the hangup cause) in that order.
  */
 import { randomBytes, randomUUID } from 'crypto';
-import { TELNYX_HANGUP_CAUSES, type CallDialer, type DialHandle, type DialRoute, type DialState, type TelnyxHangupCause } from './call-dialer';
+import {
+  TELNYX_HANGUP_CAUSES,
+  type CallDialer,
+  type DialHandle,
+  type DialRoute,
+  type DialState,
+  type TelnyxHangupCause,
+} from './call-dialer';
 import { TELNYX_ERROR_CODES, TelnyxApiError, notFound, unprocessable } from './errors';
 import type { TelnyxState } from './state';
 import type { CallEventType, WebhookSender } from './webhooks';
@@ -83,7 +90,8 @@ export class CallControl {
       throw unprocessable('/to', 'the stand-in dials a single destination: send `to` as one string');
     }
     const timeout = input.timeout_secs ?? 30;
-    if (timeout < 5 || timeout > 600) throw unprocessable('/timeout_secs', `timeout_secs must be between 5 and 600, got ${timeout}`);
+    if (timeout < 5 || timeout > 600)
+      throw unprocessable('/timeout_secs', `timeout_secs must be between 5 and 600, got ${timeout}`);
     this.refreshAll();
     const live = [...this.calls.values()].filter((c) => c.state !== 'ended').length;
     if (this.channelLimit !== undefined && live >= this.channelLimit) {
@@ -110,7 +118,12 @@ export class CallControl {
       state: 'ringing',
       route: this.routeTo(input.to),
     };
-    const handle = this.dialer.dial({ to: record.to, from: record.from, connectionId: record.connection_id, route: record.route });
+    const handle = this.dialer.dial({
+      to: record.to,
+      from: record.from,
+      connectionId: record.connection_id,
+      route: record.route,
+    });
     this.calls.set(record.call_control_id, record);
     this.handles.set(record.call_control_id, handle);
     this.emit(record, 'call.initiated');
@@ -120,7 +133,8 @@ export class CallControl {
 
   /** Sets (or, with undefined, lifts) the account's concurrent-call limit and starts counting the peak anew. */
   setChannelLimit(limit: number | undefined): void {
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new Error(`limit must be a whole number >= 1 or null, got ${limit}`);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1))
+      throw new Error(`limit must be a whole number >= 1 or null, got ${limit}`);
     this.channelLimit = limit;
     this.refreshAll();
     this.peakConcurrentCalls = [...this.calls.values()].filter((c) => c.state !== 'ended').length;
@@ -128,7 +142,9 @@ export class CallControl {
 
   private hangupCauseOf(handle: DialHandle): TelnyxHangupCause {
     const cause = handle.hangupCause?.();
-    return (TELNYX_HANGUP_CAUSES as readonly string[]).includes(cause ?? '') ? (cause as TelnyxHangupCause) : 'unspecified';
+    return (TELNYX_HANGUP_CAUSES as readonly string[]).includes(cause ?? '')
+      ? (cause as TelnyxHangupCause)
+      : 'unspecified';
   }
 
   private end(record: CallRecord, cause: TelnyxHangupCause, source: CallRecord['hangup_source']): void {
@@ -175,7 +191,11 @@ export class CallControl {
     const record = this.get(callControlId);
     if (record.state === 'ended') {
       throw new TelnyxApiError(422, [
-        { code: TELNYX_ERROR_CODES.callEnded, title: 'Call has already ended', detail: 'This call is no longer active and can\'t receive commands.' },
+        {
+          code: TELNYX_ERROR_CODES.callEnded,
+          title: 'Call has already ended',
+          detail: "This call is no longer active and can't receive commands.",
+        },
       ]);
     }
     if (clientState !== undefined) record.client_state = clientState;
@@ -216,7 +236,11 @@ export class CallControl {
     if (eventType === 'call.initiated') Object.assign(payload, { direction: 'outgoing', state: 'bridging' });
     if (eventType === 'call.answered') Object.assign(payload, { state: 'answered' });
     if (eventType === 'call.hangup') {
-      Object.assign(payload, { state: 'hangup', hangup_cause: record.hangup_cause, hangup_source: record.hangup_source });
+      Object.assign(payload, {
+        state: 'hangup',
+        hangup_cause: record.hangup_cause,
+        hangup_source: record.hangup_source,
+      });
     }
     const previous = this.eventChains.get(record.call_control_id) ?? Promise.resolve();
     this.eventChains.set(
@@ -236,7 +260,12 @@ export class CallControl {
     await Promise.all(
       [...this.calls.values()]
         .filter((c) => c.state !== 'ended')
-        .map((c) => this.handles.get(c.call_control_id)!.hangup().catch(() => undefined)),
+        .map((c) =>
+          this.handles
+            .get(c.call_control_id)!
+            .hangup()
+            .catch(() => undefined),
+        ),
     );
     await this.settled();
   }

@@ -28,7 +28,8 @@ export interface StandInControls {
 function parseBody(raw: unknown): Record<string, unknown> {
   if (raw === undefined || raw === '') return {};
   const value = typeof raw === 'string' ? JSON.parse(raw) : raw;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('body must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error('body must be a JSON object');
   return value as Record<string, unknown>;
 }
 
@@ -37,7 +38,10 @@ async function answer(reply: FastifyReply, status: number, work: () => unknown):
     const body = work();
     await reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body));
   } catch (error) {
-    await reply.code(400).header('content-type', 'application/json').send(JSON.stringify({ error: (error as Error).message }));
+    await reply
+      .code(400)
+      .header('content-type', 'application/json')
+      .send(JSON.stringify({ error: (error as Error).message }));
   }
 }
 
@@ -49,13 +53,17 @@ export function registerControlRoutes(app: FastifyInstance, controls: StandInCon
       return { data, count: data.length, spec_failures: controls.log.specFailures };
     }),
   );
-  app.delete('/_standin/requests', (_request, reply) => answer(reply, 200, () => (controls.log.clear(), { cleared: true })));
+  app.delete('/_standin/requests', (_request, reply) =>
+    answer(reply, 200, () => (controls.log.clear(), { cleared: true })),
+  );
 
   app.get('/_standin/faults', (_request, reply) => answer(reply, 200, () => ({ data: controls.activeFaults() })));
   app.post('/_standin/faults', (request, reply) =>
     answer(reply, 201, () => ({ data: controls.injectFaults(parseBody(request.body) as unknown as FaultSpec) })),
   );
-  app.delete('/_standin/faults', (_request, reply) => answer(reply, 200, () => (controls.clearFaults(), { cleared: true })));
+  app.delete('/_standin/faults', (_request, reply) =>
+    answer(reply, 200, () => (controls.clearFaults(), { cleared: true })),
+  );
 
   app.post('/_standin/latency', (request, reply) =>
     answer(reply, 200, () => {
@@ -66,13 +74,16 @@ export function registerControlRoutes(app: FastifyInstance, controls: StandInCon
   );
 
   app.post('/_standin/phone-numbers', (request, reply) =>
-    answer(reply, 201, () => ({ data: controls.seedPhoneNumber(parseBody(request.body) as unknown as PhoneNumberSeed) })),
+    answer(reply, 201, () => ({
+      data: controls.seedPhoneNumber(parseBody(request.body) as unknown as PhoneNumberSeed),
+    })),
   );
 
   app.post('/_standin/channel-limit', (request, reply) =>
     answer(reply, 200, () => {
       const { limit } = parseBody(request.body);
-      if (limit !== null && typeof limit !== 'number') throw new Error('limit must be a whole number >= 1, or null for no limit');
+      if (limit !== null && typeof limit !== 'number')
+        throw new Error('limit must be a whole number >= 1, or null for no limit');
       controls.setChannelLimit(limit ?? undefined);
       return { channel_limit: limit };
     }),

@@ -57,7 +57,9 @@ export function unprocessable(pointer: string, detail: string, title = 'Unproces
 
 /** 400 for a malformed request (bad query parameter, unparsable JSON, empty order). */
 export function badRequest(detail: string, source?: TelnyxErrorItem['source']): TelnyxApiError {
-  return new TelnyxApiError(400, [{ code: TELNYX_ERROR_CODES.invalid, title: 'Bad Request', detail, ...(source ? { source } : {}) }]);
+  return new TelnyxApiError(400, [
+    { code: TELNYX_ERROR_CODES.invalid, title: 'Bad Request', detail, ...(source ? { source } : {}) },
+  ]);
 }
 
 export function unauthorized(): TelnyxApiError {

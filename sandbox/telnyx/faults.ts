@@ -40,7 +40,10 @@ export function checkFaultSpec(spec: FaultSpec): string | undefined {
   if (spec.forMs !== undefined && (typeof spec.forMs !== 'number' || spec.forMs <= 0)) {
     return `forMs must be a positive number of milliseconds, got ${JSON.stringify(spec.forMs)}`;
   }
-  if (spec.retryAfterSeconds !== undefined && (!Number.isInteger(spec.retryAfterSeconds) || spec.retryAfterSeconds < 0)) {
+  if (
+    spec.retryAfterSeconds !== undefined &&
+    (!Number.isInteger(spec.retryAfterSeconds) || spec.retryAfterSeconds < 0)
+  ) {
     return `retryAfterSeconds must be a non-negative integer, got ${JSON.stringify(spec.retryAfterSeconds)}`;
   }
   if (spec.pathPrefix !== undefined && (typeof spec.pathPrefix !== 'string' || !spec.pathPrefix.startsWith('/'))) {
@@ -59,7 +62,12 @@ export class FaultInjector {
   inject(spec: FaultSpec): ActiveFault {
     const problem = checkFaultSpec(spec);
     if (problem) throw new Error(`injectFaults: ${problem}`);
-    const fault: ActiveFault = { ...spec, id: this.nextId++, hits: 0, ...(spec.forMs ? { expiresAt: Date.now() + spec.forMs } : {}) };
+    const fault: ActiveFault = {
+      ...spec,
+      id: this.nextId++,
+      hits: 0,
+      ...(spec.forMs ? { expiresAt: Date.now() + spec.forMs } : {}),
+    };
     this.active.push(fault);
     return fault;
   }
@@ -69,7 +77,8 @@ export class FaultInjector {
   }
 
   setLatency(ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0) throw new Error(`setLatency: ms must be a non-negative number, got ${JSON.stringify(ms)}`);
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new Error(`setLatency: ms must be a non-negative number, got ${JSON.stringify(ms)}`);
     this.latencyMs = ms;
   }
 
@@ -102,7 +111,8 @@ export class FaultInjector {
     // Spent and expired faults leave the list, so `active` shows what still applies.
     for (let i = this.active.length - 1; i >= 0; i--) {
       const f = this.active[i];
-      if ((f.expiresAt !== undefined && now >= f.expiresAt) || (f.count !== undefined && f.hits >= f.count)) this.active.splice(i, 1);
+      if ((f.expiresAt !== undefined && now >= f.expiresAt) || (f.count !== undefined && f.hits >= f.count))
+        this.active.splice(i, 1);
     }
     const path = apiPath(requestPath);
     const fault = this.active.find(

@@ -113,7 +113,8 @@ export class NumberInventory {
     for (const [areaCode, numbers] of Object.entries(options.byAreaCode ?? {})) {
       // 555 numbers are allowed on purpose: a test may offer one to prove the client refuses fiction numbers.
       const bad = numbers.find((n) => !E164_PATTERN.test(n));
-      if (bad !== undefined) throw new Error(`inventory.byAreaCode.${areaCode}: ${JSON.stringify(bad)} is not E.164 with a leading "+"`);
+      if (bad !== undefined)
+        throw new Error(`inventory.byAreaCode.${areaCode}: ${JSON.stringify(bad)} is not E.164 with a leading "+"`);
       this.available.set(
         areaCode,
         numbers.map((phoneNumber) => ({ phoneNumber, areaCode, features: [...LOCAL_NUMBER_FEATURES] })),
@@ -183,7 +184,9 @@ export class NumberInventory {
     const exact = exactAreaCodes.flatMap((code) => this.stock(code)).filter(matches);
     let bestEffort: AvailableNumber[] = [];
     if (criteria.areaCode && criteria.bestEffort !== false && this.bestEffortPerSearch > 0) {
-      const others = [...new Set([...this.fixedAreaCodes, ...DEFAULT_AREA_CODES])].filter((code) => code !== criteria.areaCode);
+      const others = [...new Set([...this.fixedAreaCodes, ...DEFAULT_AREA_CODES])].filter(
+        (code) => code !== criteria.areaCode,
+      );
       bestEffort = others
         .flatMap((code) => this.stock(code))
         .filter(matches)

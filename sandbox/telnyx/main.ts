@@ -6,7 +6,12 @@
  */
 import { SANDBOX_PORTS } from '../ports';
 import { SippDialer } from '../sip-dialer';
-import { DEFAULT_STANDIN_API_KEY, LIVEKIT_INBOUND_CONNECTION, startTelnyxStandIn, type TelnyxStandInOptions } from './standin';
+import {
+  DEFAULT_STANDIN_API_KEY,
+  LIVEKIT_INBOUND_CONNECTION,
+  startTelnyxStandIn,
+  type TelnyxStandInOptions,
+} from './standin';
 
 /** What the sandbox's services are configured with (TELNYX_BASE_URL / TELNYX_API_KEY). */
 export function sandboxTelnyxSettings(): { baseUrl: string; apiKey: string } {
@@ -21,7 +26,14 @@ export function sandboxTelnyxOptions(): TelnyxStandInOptions {
     port: SANDBOX_PORTS.telnyx,
     apiKey: sandboxTelnyxSettings().apiKey,
     connections: [LIVEKIT_INBOUND_CONNECTION],
-    fqdns: [{ connection_id: LIVEKIT_INBOUND_CONNECTION.id, fqdn: '127.0.0.1', port: SANDBOX_PORTS.sip, dns_record_type: 'a' }],
+    fqdns: [
+      {
+        connection_id: LIVEKIT_INBOUND_CONNECTION.id,
+        fqdn: '127.0.0.1',
+        port: SANDBOX_PORTS.sip,
+        dns_record_type: 'a',
+      },
+    ],
     // Test rings are real calls: a SIP INVITE over TCP into the sandbox's livekit-sip bridge.
     dialer: new SippDialer(),
   };

@@ -242,7 +242,11 @@ function queryField(instancePath: string): string {
   return head ? `${head}${rest.map((s) => `[${s}]`).join('')}` : '(query)';
 }
 
-function violations(errors: ErrorObject[] | null | undefined, where: string, field: (instancePath: string) => string): SpecViolation[] {
+function violations(
+  errors: ErrorObject[] | null | undefined,
+  where: string,
+  field: (instancePath: string) => string,
+): SpecViolation[] {
   return (errors ?? []).map((error) => {
     const params = error.params as Record<string, unknown>;
     let rule: string;
@@ -274,7 +278,10 @@ function operationOf(match: TelnyxOperationMatch): OpenApiOperation {
   return loadTelnyxSpec().paths[match.template][match.method];
 }
 
-function responseFor(match: TelnyxOperationMatch, status: number): { response: JsonObject; pointer: string[] } | undefined {
+function responseFor(
+  match: TelnyxOperationMatch,
+  status: number,
+): { response: JsonObject; pointer: string[] } | undefined {
   const responses = operationOf(match).responses ?? {};
   const key = [String(status), `${String(status)[0]}XX`, 'default'].find((k) => responses[k]);
   if (!key) return undefined;
@@ -296,13 +303,18 @@ export function validateTelnyxResponse(method: string, requestPath: string, stat
   const match = findTelnyxOperation(method, requestPath);
   if (!match) return [`no operation in the Telnyx spec for ${method.toUpperCase()} ${apiPath(requestPath)}`];
   const found = responseFor(match, status);
-  if (!found) return [`status ${status} is not declared for ${match.operationId} (${method.toUpperCase()} ${match.template})`];
+  if (!found)
+    return [`status ${status} is not declared for ${match.operationId} (${method.toUpperCase()} ${match.template})`];
   const content = found.response.content as JsonObject | undefined;
   const media = content?.['application/json'] as JsonObject | undefined;
   if (!media?.schema) {
-    return body === undefined || body === null || body === '' ? [] : [`${match.operationId} ${status} declares no JSON body`];
+    return body === undefined || body === null || body === ''
+      ? []
+      : [`${match.operationId} ${status} declares no JSON body`];
   }
-  const validate = compiled(`response:${found.pointer.join('/')}`, () => specRef(...found.pointer, 'content', 'application/json', 'schema'));
+  const validate = compiled(`response:${found.pointer.join('/')}`, () =>
+    specRef(...found.pointer, 'content', 'application/json', 'schema'),
+  );
   return validate(body) ? [] : texts(violations(validate.errors, 'response body', bodyField));
 }
 
@@ -313,7 +325,8 @@ export function validateTelnyxResponse(method: string, requestPath: string, stat
 export function requestBodyViolations(method: string, requestPath: string, body: unknown): SpecViolation[] {
   const match = findTelnyxOperation(method, requestPath);
   const violation = (field: string, rule: string) => [{ field, rule, text: `request body ${field}: ${rule}` }];
-  if (!match) return violation('/', `no operation in the Telnyx spec for ${method.toUpperCase()} ${apiPath(requestPath)}`);
+  if (!match)
+    return violation('/', `no operation in the Telnyx spec for ${method.toUpperCase()} ${apiPath(requestPath)}`);
   const requestBody = operationOf(match).requestBody;
   if (!requestBody) return [];
   const { node, pointer } = deref(requestBody, ['paths', match.template, match.method, 'requestBody']);
@@ -322,7 +335,9 @@ export function requestBodyViolations(method: string, requestPath: string, body:
   }
   const content = node.content as JsonObject | undefined;
   if (!content?.['application/json']) return violation('/', `${match.operationId} takes no JSON body`);
-  const validate = compiled(`request:${pointer.join('/')}`, () => specRef(...pointer, 'content', 'application/json', 'schema'));
+  const validate = compiled(`request:${pointer.join('/')}`, () =>
+    specRef(...pointer, 'content', 'application/json', 'schema'),
+  );
   return validate(body) ? [] : violations(validate.errors, 'request body', bodyField);
 }
 
@@ -368,7 +383,8 @@ function splitCommaArrays(value: unknown, schemaNode: JsonObject, pointer: strin
   if (typeof value === 'string') {
     const types = schemaTypes(schema);
     const alternatives = ((schema.oneOf ?? schema.anyOf) as JsonObject[] | undefined) ?? [];
-    const acceptsString = types.includes('string') || alternatives.some((alt) => schemaTypes(deref(alt, []).node).includes('string'));
+    const acceptsString =
+      types.includes('string') || alternatives.some((alt) => schemaTypes(deref(alt, []).node).includes('string'));
     return types.includes('array') && !acceptsString ? value.split(',') : value;
   }
   if (value && typeof value === 'object' && !Array.isArray(value) && schema.properties) {
@@ -402,7 +418,9 @@ export function parseTelnyxQuery(method: string, requestPath: string, search: st
     `query:${match.operationId}`,
     () => ({
       type: 'object',
-      properties: Object.fromEntries(queryParameters.map(({ parameter, pointer }) => [parameter.name, specRef(...pointer, 'schema')])),
+      properties: Object.fromEntries(
+        queryParameters.map(({ parameter, pointer }) => [parameter.name, specRef(...pointer, 'schema')]),
+      ),
       required: queryParameters.filter(({ parameter }) => parameter.required).map(({ parameter }) => parameter.name),
     }),
     true,

@@ -35,7 +35,11 @@ interface PageQuery {
 }
 
 /** One page of a list, with the `meta` Telnyx's flat pagination returns. */
-function paginate<T>(items: T[], page: PageQuery | undefined, defaultSize: number): { data: T[]; meta: Record<string, number> } {
+function paginate<T>(
+  items: T[],
+  page: PageQuery | undefined,
+  defaultSize: number,
+): { data: T[]; meta: Record<string, number> } {
   const size = page?.size ?? defaultSize;
   const number = page?.number ?? 1;
   return {
@@ -60,7 +64,10 @@ function withoutNulls(record: Record<string, unknown>): Record<string, unknown> 
 const ok = (body: unknown): OperationResponse => ({ status: 200, body });
 
 export function telnyxOperations(state: TelnyxState, calls: CallControl): Record<string, OperationHandler> {
-  const renderPhoneNumber = (record: PhoneNumberRecord) => ({ ...record, connection_name: state.connectionName(record.connection_id) });
+  const renderPhoneNumber = (record: PhoneNumberRecord) => ({
+    ...record,
+    connection_name: state.connectionName(record.connection_id),
+  });
 
   const renderOrder = (order: NumberOrderRecord) => {
     const { phoneNumberIds: _ids, polls: _polls, ...visible } = order;
@@ -95,7 +102,8 @@ export function telnyxOperations(state: TelnyxState, calls: CallControl): Record
 
     CreateNumberOrder: ({ body }) => ok({ data: renderOrder(state.createNumberOrder(body as CreateOrderInput)) }),
 
-    RetrieveNumberOrder: ({ pathParams }) => ok({ data: renderOrder(state.pollNumberOrder(pathParams.number_order_id)) }),
+    RetrieveNumberOrder: ({ pathParams }) =>
+      ok({ data: renderOrder(state.pollNumberOrder(pathParams.number_order_id)) }),
 
     ListNumberOrders: ({ query }) => {
       const page = paginate(state.listNumberOrders(filterOf<NumberOrderFilter>(query)), query.page as PageQuery, 20);
@@ -114,7 +122,11 @@ export function telnyxOperations(state: TelnyxState, calls: CallControl): Record
 
     // The deleted record's schema has no nullable fields: unset values are left out rather than sent as null.
     DeletePhoneNumber: ({ pathParams }) =>
-      ok({ data: withoutNulls(renderPhoneNumber(state.deletePhoneNumber(pathParams.id)) as unknown as Record<string, unknown>) }),
+      ok({
+        data: withoutNulls(
+          renderPhoneNumber(state.deletePhoneNumber(pathParams.id)) as unknown as Record<string, unknown>,
+        ),
+      }),
 
     RetrieveFqdnConnection: ({ pathParams }) => ok({ data: state.getFqdnConnection(pathParams.id) }),
 

@@ -157,7 +157,9 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
     let finalBody = body;
     if (validateResponses) {
       const strict = match && (status < 400 || declaresStatus(entry.method, entry.path, status));
-      const errors = strict ? validateTelnyxResponse(entry.method, entry.path, status, body) : validateTelnyxErrorEnvelope(body);
+      const errors = strict
+        ? validateTelnyxResponse(entry.method, entry.path, status, body)
+        : validateTelnyxErrorEnvelope(body);
       if (errors.length) {
         log.recordSpecFailure(`${entry.method} ${entry.path} -> ${status}`, errors);
         finalStatus = 500;
@@ -168,7 +170,10 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
     }
     entry.status = finalStatus;
     log.record(entry);
-    await reply.code(finalStatus).headers({ 'content-type': JSON_TYPE, ...headers }).send(JSON.stringify(finalBody));
+    await reply
+      .code(finalStatus)
+      .headers({ 'content-type': JSON_TYPE, ...headers })
+      .send(JSON.stringify(finalBody));
   }
 
   async function handleApiRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -203,9 +208,15 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
         // lacks or one the stand-in does not serve.
         throw telnyxPathExists(path)
           ? new TelnyxApiError(405, [
-              { code: '10015', title: 'Method not allowed', detail: `${request.method} is not an operation of ${path} that the Telnyx stand-in serves` },
+              {
+                code: '10015',
+                title: 'Method not allowed',
+                detail: `${request.method} is not an operation of ${path} that the Telnyx stand-in serves`,
+              },
             ])
-          : notFound(`No route ${request.method} ${path} in the Telnyx stand-in (it serves the operations of sandbox/telnyx/telnyx-openapi.yml)`);
+          : notFound(
+              `No route ${request.method} ${path} in the Telnyx stand-in (it serves the operations of sandbox/telnyx/telnyx-openapi.yml)`,
+            );
       }
       entry.operationId = match.operationId;
       const fault = faults.take(request.method, path);
@@ -225,13 +236,22 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
       if (bodyViolations.length) {
         throw new TelnyxApiError(
           422,
-          bodyViolations.map((v) => ({ code: '10015', title: 'Invalid parameter', detail: v.text, source: { pointer: v.field } })),
+          bodyViolations.map((v) => ({
+            code: '10015',
+            title: 'Invalid parameter',
+            detail: v.text,
+            source: { pointer: v.field },
+          })),
         );
       }
       const operation = operations[match.operationId];
       if (!operation) {
         throw new TelnyxApiError(501, [
-          { code: '10007', title: 'Not implemented', detail: `the Telnyx stand-in does not serve ${match.operationId} (${request.method} ${match.template})` },
+          {
+            code: '10007',
+            title: 'Not implemented',
+            detail: `the Telnyx stand-in does not serve ${match.operationId} (${request.method} ${match.template})`,
+          },
         ]);
       }
       const result = await operation({ pathParams: match.pathParams, query: parsed.query, body });
@@ -281,7 +301,17 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
     void reply
       .code(404)
       .header('content-type', JSON_TYPE)
-      .send(JSON.stringify({ errors: [{ code: '10005', title: 'Resource not found', detail: `No route ${request.method} ${request.url.split('?')[0]}: the Telnyx API lives under /v2` }] }));
+      .send(
+        JSON.stringify({
+          errors: [
+            {
+              code: '10005',
+              title: 'Resource not found',
+              detail: `No route ${request.method} ${request.url.split('?')[0]}: the Telnyx API lives under /v2`,
+            },
+          ],
+        }),
+      );
   });
 
   await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });

@@ -246,7 +246,8 @@ export class TelnyxState {
   // ---- FQDN connections and FQDNs -------------------------------------------------------------------------
 
   addFqdnConnection(seed: FqdnConnectionSeed): FqdnConnectionRecord {
-    if (!/^\d+$/.test(seed.id)) throw new Error(`connection id must be a numeric string like Telnyx's, got ${JSON.stringify(seed.id)}`);
+    if (!/^\d+$/.test(seed.id))
+      throw new Error(`connection id must be a numeric string like Telnyx's, got ${JSON.stringify(seed.id)}`);
     const at = now();
     const record: FqdnConnectionRecord = {
       id: seed.id,
@@ -276,7 +277,9 @@ export class TelnyxState {
 
   addFqdn(seed: FqdnSeed): FqdnRecord {
     if (!this.fqdnConnections.has(seed.connection_id)) {
-      throw new Error(`FQDN ${seed.fqdn} names connection ${seed.connection_id}, which is not one of the stand-in's connections`);
+      throw new Error(
+        `FQDN ${seed.fqdn} names connection ${seed.connection_id}, which is not one of the stand-in's connections`,
+      );
     }
     const at = now();
     const record: FqdnRecord = {
@@ -338,7 +341,11 @@ export class TelnyxState {
 
   private requireConnection(connectionId: string | undefined, pointer: string): void {
     if (connectionId && !this.fqdnConnections.has(connectionId)) {
-      throw unprocessable(pointer, `connection_id ${connectionId} is not a connection of this account`, 'Invalid connection');
+      throw unprocessable(
+        pointer,
+        `connection_id ${connectionId} is not a connection of this account`,
+        'Invalid connection',
+      );
     }
   }
 
@@ -347,7 +354,9 @@ export class TelnyxState {
   }
 
   /** The active number `to` and the FQDN connection it routes to, if any. */
-  routeOf(phoneNumber: string): { number: PhoneNumberRecord; connection: FqdnConnectionRecord; fqdns: FqdnRecord[] } | undefined {
+  routeOf(
+    phoneNumber: string,
+  ): { number: PhoneNumberRecord; connection: FqdnConnectionRecord; fqdns: FqdnRecord[] } | undefined {
     const number = this.activeNumber(phoneNumber);
     if (!number || number.status !== 'active' || !number.connection_id) return undefined;
     const connection = this.fqdnConnections.get(number.connection_id);
@@ -415,7 +424,14 @@ export class TelnyxState {
     at: string,
     fields: Pick<
       PhoneNumberRecord,
-      'phone_number' | 'status' | 'tags' | 'connection_id' | 'customer_reference' | 'billing_group_id' | 'deletion_lock_enabled' | 'activated_at'
+      | 'phone_number'
+      | 'status'
+      | 'tags'
+      | 'connection_id'
+      | 'customer_reference'
+      | 'billing_group_id'
+      | 'deletion_lock_enabled'
+      | 'activated_at'
     >,
   ): PhoneNumberRecord {
     const record: PhoneNumberRecord = {
@@ -440,12 +456,15 @@ export class TelnyxState {
     if (typeof seed.phone_number !== 'string' || !E164_PATTERN.test(seed.phone_number)) {
       throw new Error(`seed phone_number must be E.164 with a leading "+", got ${JSON.stringify(seed.phone_number)}`);
     }
-    if (this.activeNumber(seed.phone_number)) throw new Error(`seed phone_number ${seed.phone_number} is already in the account`);
+    if (this.activeNumber(seed.phone_number))
+      throw new Error(`seed phone_number ${seed.phone_number} is already in the account`);
     if (seed.connection_id && !this.fqdnConnections.has(seed.connection_id)) {
       throw new Error(`seed connection_id ${seed.connection_id} is not one of the stand-in's connections`);
     }
     if (seed.status !== undefined && !PHONE_NUMBER_STATUSES.includes(seed.status)) {
-      throw new Error(`seed status must be one of ${PHONE_NUMBER_STATUSES.join(', ')}, got ${JSON.stringify(seed.status)}`);
+      throw new Error(
+        `seed status must be one of ${PHONE_NUMBER_STATUSES.join(', ')}, got ${JSON.stringify(seed.status)}`,
+      );
     }
     const at = now();
     const status = seed.status ?? 'active';
@@ -467,13 +486,19 @@ export class TelnyxState {
 
   createNumberOrder(input: CreateOrderInput): NumberOrderRecord {
     const wanted = (input.phone_numbers ?? []).map((p) => p.phone_number);
-    if (wanted.length === 0) throw badRequest('You must provide at least 1 phone number.', { pointer: '/phone_numbers' });
+    if (wanted.length === 0)
+      throw badRequest('You must provide at least 1 phone number.', { pointer: '/phone_numbers' });
     this.requireConnection(input.connection_id, '/connection_id');
     wanted.forEach((phoneNumber, i) => {
       const pointer = `/phone_numbers/${i}/phone_number`;
-      if (wanted.indexOf(phoneNumber) !== i) throw unprocessable(pointer, `${phoneNumber} is listed twice in this order`);
+      if (wanted.indexOf(phoneNumber) !== i)
+        throw unprocessable(pointer, `${phoneNumber} is listed twice in this order`);
       if (!this.inventory.isAvailable(phoneNumber)) {
-        throw unprocessable(pointer, `${phoneNumber} is not available for purchase: order only numbers a search just returned`, 'Number not available');
+        throw unprocessable(
+          pointer,
+          `${phoneNumber} is not available for purchase: order only numbers a search just returned`,
+          'Number not available',
+        );
       }
     });
     const at = now();

@@ -54,7 +54,13 @@ export class WebhookSender {
 
   async send(url: string, eventType: CallEventType, payload: Record<string, unknown>): Promise<WebhookDelivery> {
     const body = {
-      data: { event_type: eventType, id: randomUUID(), occurred_at: new Date().toISOString(), payload, record_type: 'event' },
+      data: {
+        event_type: eventType,
+        id: randomUUID(),
+        occurred_at: new Date().toISOString(),
+        payload,
+        record_type: 'event',
+      },
       meta: { attempt: 1, delivered_to: url },
     };
     const violations = validateTelnyxSchema(CALL_EVENT_SCHEMAS[eventType], body);
@@ -62,7 +68,8 @@ export class WebhookSender {
     const delivery: WebhookDelivery = { eventType, url, body, at: body.data.occurred_at, violations };
     this.deliveries.push(delivery);
     if (!isLoopbackUrl(url)) {
-      delivery.error = 'not sent: the stand-in only delivers webhooks to loopback addresses (127.0.0.0/8, localhost, ::1)';
+      delivery.error =
+        'not sent: the stand-in only delivers webhooks to loopback addresses (127.0.0.0/8, localhost, ::1)';
       return delivery;
     }
     const text = JSON.stringify(body);
@@ -71,7 +78,11 @@ export class WebhookSender {
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'telnyx-timestamp': timestamp, 'telnyx-signature-ed25519': signature },
+        headers: {
+          'content-type': 'application/json',
+          'telnyx-timestamp': timestamp,
+          'telnyx-signature-ed25519': signature,
+        },
         body: text,
         signal: AbortSignal.timeout(5000),
       });

@@ -76,12 +76,14 @@ describe('npm run doctor', () => {
           check: 'fqdn-transport',
           subject: `connection ${connectionId} ("LiveKit Inbound v2")`,
           problem: expect.stringContaining('transport is UDP'),
-          fix: expect.stringContaining('set the connection\'s transport to TCP'),
+          fix: expect.stringContaining("set the connection's transport to TCP"),
         }),
       ]);
       const text = await founderCli(stack, ['doctor']);
       expect(text.code).toBe(2);
-      expect(text.stdout).toMatch(/\[fqdn-transport\] connection \d+ \("LiveKit Inbound v2"\)\n {2}wrong: transport is UDP[^\n]*\n {2}fix: {3}set the connection's transport to TCP/);
+      expect(text.stdout).toMatch(
+        /\[fqdn-transport\] connection \d+ \("LiveKit Inbound v2"\)\n {2}wrong: transport is UDP[^\n]*\n {2}fix: {3}set the connection's transport to TCP/,
+      );
     } finally {
       await telnyxApi(stack, 'PATCH', `/fqdn_connections/${connectionId}`, { transport_protocol: 'TCP' });
     }
@@ -99,7 +101,8 @@ describe('npm run doctor', () => {
       expect(report.findings).toEqual([
         expect.objectContaining({
           check: 'fqdn-host',
-          problem: 'FQDN cwa-voice-9x077mph.sip.livekit.cloud:5060 is LiveKit\'s project NAME host: it answers "404 No trunk found", so no call reaches a trunk',
+          problem:
+            'FQDN cwa-voice-9x077mph.sip.livekit.cloud:5060 is LiveKit\'s project NAME host: it answers "404 No trunk found", so no call reaches a trunk',
           // The sandbox's livekitSipHost (Pulumi.dev.yaml) is the bridge on loopback.
           fix: expect.stringContaining(`point the FQDN at 127.0.0.1:${SANDBOX_PORTS.sip}`),
         }),
@@ -120,7 +123,9 @@ describe('npm run doctor', () => {
           churchId: 'doctor-grace',
           subject: grace.phoneNumber,
           problem: expect.stringMatching(new RegExp(`^call_rejected: trunk ${grace.trunkId} requires auth`)),
-          fix: expect.stringContaining(`remove auth (auth_username/auth_password) and any caller allow-list from trunk ${grace.trunkId}`),
+          fix: expect.stringContaining(
+            `remove auth (auth_username/auth_password) and any caller allow-list from trunk ${grace.trunkId}`,
+          ),
         }),
       ]);
       // The password never leaves LiveKit: not in the report, not in what the doctor prints.
@@ -152,7 +157,9 @@ describe('npm run doctor', () => {
 
   test('a number on two trunks', async () => {
     // LiveKit takes a second trunk for a number only with a caller allow-list: how a hand-made duplicate looks.
-    const duplicate = await sip.createSipInboundTrunk('duplicate by hand', [grace.phoneNumber], { allowedNumbers: [randomE164('216')] });
+    const duplicate = await sip.createSipInboundTrunk('duplicate by hand', [grace.phoneNumber], {
+      allowedNumbers: [randomE164('216')],
+    });
     try {
       const { code, report } = await doctor(stack);
       expect(code).toBe(2);
@@ -188,7 +195,9 @@ describe('npm run doctor', () => {
       ]);
     } finally {
       const restored = rule.clone();
-      restored.roomConfig!.agents = rule.roomConfig!.agents.map((a) => new RoomAgentDispatch({ agentName: a.agentName, metadata: a.metadata }));
+      restored.roomConfig!.agents = rule.roomConfig!.agents.map(
+        (a) => new RoomAgentDispatch({ agentName: a.agentName, metadata: a.metadata }),
+      );
       await sip.updateSipDispatchRule(rule.sipDispatchRuleId, restored);
     }
   });
@@ -254,7 +263,11 @@ describe('npm run doctor', () => {
       const { code, report } = await doctor(stack);
       expect(code).toBe(2);
       expect(report.findings).toEqual([
-        expect.objectContaining({ check: 'locked-trunk', subject: 'ST_NoSuchTrunk01', problem: expect.stringContaining('does not exist') }),
+        expect.objectContaining({
+          check: 'locked-trunk',
+          subject: 'ST_NoSuchTrunk01',
+          problem: expect.stringContaining('does not exist'),
+        }),
       ]);
     } finally {
       undo();
@@ -262,7 +275,8 @@ describe('npm run doctor', () => {
   });
 
   test('a Telnyx number moved off the FQDN connection', async () => {
-    const [record] = (await telnyxApi(stack, 'GET', `/phone_numbers?filter[phone_number]=${hope.phoneNumber.slice(1)}`)).data;
+    const [record] = (await telnyxApi(stack, 'GET', `/phone_numbers?filter[phone_number]=${hope.phoneNumber.slice(1)}`))
+      .data;
     await telnyxApi(stack, 'PATCH', `/phone_numbers/${record.id}`, { connection_id: '' });
     try {
       const { code, report } = await doctor(stack);

@@ -13,7 +13,14 @@ import { LIVEKIT_INBOUND_CONNECTION } from '../../sandbox/telnyx/standin';
 import type { DriftReport, DriftedResource } from '../../checks/drift';
 import { newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
 import { randomE164 } from '../support/unique';
-import { addPortalConnection, founderCli, jsonOf, removeStackObjects, sharedLivekit, telnyxApi } from '../support/founder-cli';
+import {
+  addPortalConnection,
+  founderCli,
+  jsonOf,
+  removeStackObjects,
+  sharedLivekit,
+  telnyxApi,
+} from '../support/founder-cli';
 
 const sip = new SipClient(SANDBOX_LIVEKIT.url, SANDBOX_LIVEKIT.apiKey, SANDBOX_LIVEKIT.apiSecret);
 const livekitConnection = LIVEKIT_INBOUND_CONNECTION.id;
@@ -62,7 +69,12 @@ describe('npm run drift', () => {
     const json = await founderCli(stack, ['drift', '--json']);
     expect(json.code).toBe(0);
     const report = jsonOf<DriftReport>(json);
-    expect(report).toMatchObject({ stack: 'test', drift: false, churches: [], unmanaged: { numbers: [], trunks: [], dispatchRules: [] } });
+    expect(report).toMatchObject({
+      stack: 'test',
+      drift: false,
+      churches: [],
+      unmanaged: { numbers: [], trunks: [], dispatchRules: [] },
+    });
 
     const text = await founderCli(stack, ['drift']);
     expect(text.code).toBe(0);
@@ -71,7 +83,9 @@ describe('npm run drift', () => {
 
   test('a row deleted and put back by hand with the same content is not drift (its timestamps are not managed)', async () => {
     const milwaukee = lines.get('drift-row-milwaukee')!;
-    const { rows } = await stack.db.pool.query('select * from church_voice_agents where church_id = $1', [milwaukee.churchId]);
+    const { rows } = await stack.db.pool.query('select * from church_voice_agents where church_id = $1', [
+      milwaukee.churchId,
+    ]);
     const row = rows[0] as Record<string, unknown>;
     await stack.db.pool.query('delete from church_voice_agents where church_id = $1', [milwaukee.churchId]);
     const columns = ['church_id', 'twilio_phone_number', 'provider', 'livekit_trunk_id', 'dispatch_rule_id', 'status'];
@@ -79,7 +93,9 @@ describe('npm run drift', () => {
       `insert into church_voice_agents (${columns.join(', ')}) values (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
       columns.map((c) => row[c]),
     );
-    const restored = await stack.db.pool.query('select created_at from church_voice_agents where church_id = $1', [milwaukee.churchId]);
+    const restored = await stack.db.pool.query('select created_at from church_voice_agents where church_id = $1', [
+      milwaukee.churchId,
+    ]);
     expect(restored.rows[0].created_at).not.toEqual(row.created_at);
 
     const json = await founderCli(stack, ['drift', '--json']);
@@ -99,7 +115,9 @@ describe('npm run drift', () => {
     });
     const otherConnection = '1999999999999999001';
     addPortalConnection(stack, otherConnection, 'Hand-made connection');
-    const [tulsaRecord] = (await telnyxApi(stack, 'GET', `/phone_numbers?filter[phone_number]=${tulsa.phoneNumber.slice(1)}`)).data;
+    const [tulsaRecord] = (
+      await telnyxApi(stack, 'GET', `/phone_numbers?filter[phone_number]=${tulsa.phoneNumber.slice(1)}`)
+    ).data;
     await telnyxApi(stack, 'PATCH', `/phone_numbers/${tulsaRecord.id}`, { connection_id: otherConnection });
     await stack.db.pool.query('delete from church_voice_agents where church_id = $1', ['drift-row-milwaukee']);
 
@@ -109,7 +127,13 @@ describe('npm run drift', () => {
     expect(report.drift).toBe(true);
 
     const [trunk] = resourcesOf(report, 'drift-trunk-akron');
-    expect(trunk).toMatchObject({ resource: 'church-drift-trunk-akron-trunk', kind: 'trunk', id: akron.trunkId, state: 'changed', upStep: 'update' });
+    expect(trunk).toMatchObject({
+      resource: 'church-drift-trunk-akron-trunk',
+      kind: 'trunk',
+      id: akron.trunkId,
+      state: 'changed',
+      upStep: 'update',
+    });
     const numbers = trunk.properties.find((p) => p.property === 'numbers')!;
     expect(numbers.before).toEqual([akron.phoneNumber]);
     expect([...(numbers.after as string[])].sort()).toEqual([akron.phoneNumber, extra].sort());
@@ -120,7 +144,11 @@ describe('npm run drift', () => {
 
     const [number] = resourcesOf(report, 'drift-number-tulsa');
     expect(number).toMatchObject({ kind: 'number', id: tulsaRecord.id, state: 'changed', upStep: 'update' });
-    expect(number.properties).toContainEqual({ property: 'connectionId', before: livekitConnection, after: otherConnection });
+    expect(number.properties).toContainEqual({
+      property: 'connectionId',
+      before: livekitConnection,
+      after: otherConnection,
+    });
 
     const [row] = resourcesOf(report, 'drift-row-milwaukee');
     expect(row).toMatchObject({ kind: 'row', id: 'drift-row-milwaukee', state: 'missing', upStep: 'create' });
@@ -135,14 +163,18 @@ describe('npm run drift', () => {
     const text = await founderCli(stack, ['drift']);
     expect(text.code).toBe(2);
     expect(sectionOf(text.stdout, 'drift-trunk-akron')).toContain(`${extra} added to trunk ${akron.trunkId} by hand`);
-    expect(sectionOf(text.stdout, 'drift-trunk-akron')).toContain(`auth set on trunk ${akron.trunkId} by hand: LiveKit challenges Telnyx's INVITEs`);
+    expect(sectionOf(text.stdout, 'drift-trunk-akron')).toContain(
+      `auth set on trunk ${akron.trunkId} by hand: LiveKit challenges Telnyx's INVITEs`,
+    );
     expect(sectionOf(text.stdout, 'drift-trunk-akron')).toContain(
       `\`pulumi up --refresh\` will set the trunk's numbers back to ${akron.phoneNumber}, and remove the auth`,
     );
     expect(sectionOf(text.stdout, 'drift-number-tulsa')).toContain(
       `${tulsa.phoneNumber} moved to connection ${otherConnection} by hand (was ${livekitConnection})`,
     );
-    expect(sectionOf(text.stdout, 'drift-number-tulsa')).toContain(`\`pulumi up --refresh\` will move it back to connection ${livekitConnection}`);
+    expect(sectionOf(text.stdout, 'drift-number-tulsa')).toContain(
+      `\`pulumi up --refresh\` will move it back to connection ${livekitConnection}`,
+    );
     expect(sectionOf(text.stdout, 'drift-row-milwaukee')).toContain(
       `the church_voice_agents row of drift-row-milwaukee was deleted by hand: the agent cannot look the church up by ${milwaukee.phoneNumber}`,
     );
@@ -152,7 +184,9 @@ describe('npm run drift', () => {
     const [liveTrunk] = await sharedLivekit().listInboundTrunks({ trunkIds: [akron.trunkId] });
     expect(liveTrunk.numbers).toEqual([akron.phoneNumber]);
     expect([liveTrunk.authUsername, liveTrunk.authPassword]).toEqual(['', '']);
-    expect((await telnyxApi(stack, 'GET', `/phone_numbers/${tulsaRecord.id}`)).data.connection_id).toBe(livekitConnection);
+    expect((await telnyxApi(stack, 'GET', `/phone_numbers/${tulsaRecord.id}`)).data.connection_id).toBe(
+      livekitConnection,
+    );
     const after = await founderCli(stack, ['drift', '--json']);
     expect(after.code).toBe(0);
     expect(jsonOf<DriftReport>(after).churches).toEqual([]);
@@ -161,7 +195,9 @@ describe('npm run drift', () => {
   test('a number released and a trunk deleted by hand: warnings that pulumi up would buy a new number and create a new trunk', async () => {
     const tulsa = lines.get('drift-number-tulsa')!;
     const akron = lines.get('drift-trunk-akron')!;
-    const [tulsaRecord] = (await telnyxApi(stack, 'GET', `/phone_numbers?filter[phone_number]=${tulsa.phoneNumber.slice(1)}`)).data;
+    const [tulsaRecord] = (
+      await telnyxApi(stack, 'GET', `/phone_numbers?filter[phone_number]=${tulsa.phoneNumber.slice(1)}`)
+    ).data;
     await telnyxApi(stack, 'DELETE', `/phone_numbers/${tulsaRecord.id}`);
     await sharedLivekit().deleteTrunk(akron.trunkId);
 
@@ -169,25 +205,53 @@ describe('npm run drift', () => {
     expect(result.code).toBe(2);
     const report = jsonOf<DriftReport>(result);
     expect(resourcesOf(report, 'drift-number-tulsa')).toContainEqual(
-      expect.objectContaining({ resource: 'church-drift-number-tulsa-number', id: tulsaRecord.id, state: 'missing', upStep: 'create' }),
+      expect.objectContaining({
+        resource: 'church-drift-number-tulsa-number',
+        id: tulsaRecord.id,
+        state: 'missing',
+        upStep: 'create',
+      }),
     );
     expect(resourcesOf(report, 'drift-trunk-akron')).toContainEqual(
-      expect.objectContaining({ resource: 'church-drift-trunk-akron-trunk', id: akron.trunkId, state: 'missing', upStep: 'create' }),
+      expect.objectContaining({
+        resource: 'church-drift-trunk-akron-trunk',
+        id: akron.trunkId,
+        state: 'missing',
+        upStep: 'create',
+      }),
     );
     const warnings = report.churches.flatMap((c) => c.warnings);
     expect(warnings).toContainEqual(
-      expect.objectContaining({ churchId: 'drift-number-tulsa', resource: 'church-drift-number-tulsa-number', what: 'recreate' }),
+      expect.objectContaining({
+        churchId: 'drift-number-tulsa',
+        resource: 'church-drift-number-tulsa-number',
+        what: 'recreate',
+      }),
     );
     expect(warnings.find((w) => w.churchId === 'drift-number-tulsa')!.message).toMatch(
-      new RegExp(`will BUY a NEW number in area code 918 for Number Tulsa \\(drift-number-tulsa\\): \\${tulsa.phoneNumber} is gone`),
+      new RegExp(
+        `will BUY a NEW number in area code 918 for Number Tulsa \\(drift-number-tulsa\\): \\${tulsa.phoneNumber} is gone`,
+      ),
     );
-    expect(warnings).toContainEqual(expect.objectContaining({ churchId: 'drift-trunk-akron', resource: 'church-drift-trunk-akron-trunk', what: 'recreate' }));
-    expect(warnings.find((w) => w.churchId === 'drift-trunk-akron')!.message).toContain(`CREATE A NEW TRUNK for Trunk Akron (drift-trunk-akron) (${akron.trunkId} is gone)`);
+    expect(warnings).toContainEqual(
+      expect.objectContaining({
+        churchId: 'drift-trunk-akron',
+        resource: 'church-drift-trunk-akron-trunk',
+        what: 'recreate',
+      }),
+    );
+    expect(warnings.find((w) => w.churchId === 'drift-trunk-akron')!.message).toContain(
+      `CREATE A NEW TRUNK for Trunk Akron (drift-trunk-akron) (${akron.trunkId} is gone)`,
+    );
 
     const text = await founderCli(stack, ['drift']);
     expect(text.code).toBe(2);
-    expect(sectionOf(text.stdout, 'drift-number-tulsa')).toMatch(/WARNING: `pulumi up --refresh` will BUY a NEW number in area code 918/);
-    expect(sectionOf(text.stdout, 'drift-trunk-akron')).toContain('WARNING: `pulumi up --refresh` will CREATE A NEW TRUNK');
+    expect(sectionOf(text.stdout, 'drift-number-tulsa')).toMatch(
+      /WARNING: `pulumi up --refresh` will BUY a NEW number in area code 918/,
+    );
+    expect(sectionOf(text.stdout, 'drift-trunk-akron')).toContain(
+      'WARNING: `pulumi up --refresh` will CREATE A NEW TRUNK',
+    );
 
     // What the warning said is what up does: a new number in 918, a new trunk; then nothing drifts.
     await up(stack, '--refresh');
@@ -201,31 +265,51 @@ describe('npm run drift', () => {
   test('a number on the connection and a trunk and a rule made by hand are reported as unmanaged (and emailed)', async () => {
     const akron = lines.get('drift-trunk-akron')!;
     const stray = randomE164('216');
-    stack.telnyx.seedPhoneNumber({ phone_number: stray, connection_id: livekitConnection, customer_reference: 'set-up-by-hand' });
+    stack.telnyx.seedPhoneNumber({
+      phone_number: stray,
+      connection_id: livekitConnection,
+      customer_reference: 'set-up-by-hand',
+    });
     const livekit = sharedLivekit();
     const trunk = await livekit.createInboundTrunk({ name: 'made by hand', numbers: [stray] });
     handMade.trunkIds.push(trunk.sipTrunkId);
     // As voice-agent-livekit/scripts/setup_sip.py would: a trunk and its rule, outside the stack.
-    const rule = await livekit.createDispatchRule({ roomPrefix: 'by-hand-', trunkIds: [trunk.sipTrunkId], agents: [], name: 'made by hand' });
+    const rule = await livekit.createDispatchRule({
+      roomPrefix: 'by-hand-',
+      trunkIds: [trunk.sipTrunkId],
+      agents: [],
+      name: 'made by hand',
+    });
     handMade.ruleIds.push(rule.sipDispatchRuleId);
 
     const mail = await ensureMailpit();
     const founder = `founder-drift-${Date.now()}@churchwise.test`;
-    const result = await founderCli(stack, ['drift', '--json', '--email'], { SMTP_URL: mail.smtpUrl, FOUNDER_EMAIL: founder });
+    const result = await founderCli(stack, ['drift', '--json', '--email'], {
+      SMTP_URL: mail.smtpUrl,
+      FOUNDER_EMAIL: founder,
+    });
     expect(result.code).toBe(2);
     const report = jsonOf<DriftReport>(result);
     // Only this test's objects are asserted: other tests' trunks live in the same LiveKit.
     expect(report.unmanaged.numbers).toContainEqual(
-      expect.objectContaining({ phoneNumber: stray, connectionId: livekitConnection, customerReference: 'set-up-by-hand' }),
+      expect.objectContaining({
+        phoneNumber: stray,
+        connectionId: livekitConnection,
+        customerReference: 'set-up-by-hand',
+      }),
     );
-    expect(report.unmanaged.trunks).toContainEqual(expect.objectContaining({ sipTrunkId: trunk.sipTrunkId, numbers: [stray], ourNumbers: [stray] }));
+    expect(report.unmanaged.trunks).toContainEqual(
+      expect.objectContaining({ sipTrunkId: trunk.sipTrunkId, numbers: [stray], ourNumbers: [stray] }),
+    );
     expect(report.unmanaged.dispatchRules).toContainEqual(
       expect.objectContaining({ sipDispatchRuleId: rule.sipDispatchRuleId, trunkIds: [trunk.sipTrunkId] }),
     );
     // The stack's own objects are never unmanaged.
     const owned = [...lines.values()];
     expect(report.unmanaged.trunks.map((t) => t.sipTrunkId)).not.toEqual(expect.arrayContaining([akron.trunkId]));
-    expect(report.unmanaged.numbers.map((n) => n.phoneNumber)).not.toEqual(expect.arrayContaining([owned[0].phoneNumber]));
+    expect(report.unmanaged.numbers.map((n) => n.phoneNumber)).not.toEqual(
+      expect.arrayContaining([owned[0].phoneNumber]),
+    );
     expect(report.otherTrunks.map((t) => t.sipTrunkId)).not.toContain(trunk.sipTrunkId);
     expect(report.churches).toEqual([]);
 
@@ -234,7 +318,9 @@ describe('npm run drift', () => {
     expect(summary).toBeDefined();
     expect(summary.Subject).toBe('[ChurchWise voice] DRIFT on stack test: lines changed by hand');
     const message = await getMessage(summary.ID);
-    expect(message.Text).toContain(`${stray} is on connection ${livekitConnection} but no resource of stack test owns it`);
+    expect(message.Text).toContain(
+      `${stray} is on connection ${livekitConnection} but no resource of stack test owns it`,
+    );
     expect(message.Text).toContain(`trunk ${trunk.sipTrunkId} ("made by hand") lists ${stray}`);
 
     // Gone again, the report is clean: the exit code follows the objects, not a memory of them.
@@ -282,7 +368,11 @@ describe('npm run drift on a fleet with the lines in service', () => {
       const json = await founderCli(stack, ['drift', '--json']);
       expect(json.code).toBe(2);
       expect(resourcesOf(jsonOf<DriftReport>(json), 'melvindale-church-of-god')).toEqual([
-        expect.objectContaining({ kind: 'dispatch-rule', id: rule.sipDispatchRuleId, properties: [expect.objectContaining({ property: 'name', after: 'renamed by hand' })] }),
+        expect.objectContaining({
+          kind: 'dispatch-rule',
+          id: rule.sipDispatchRuleId,
+          properties: [expect.objectContaining({ property: 'name', after: 'renamed by hand' })],
+        }),
       ]);
     } finally {
       await sip.updateSipDispatchRuleFields(rule.sipDispatchRuleId, { name: rule.name } as never);

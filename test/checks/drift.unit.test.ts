@@ -10,24 +10,39 @@ import { changedProperties, formatValue } from '../../checks/drift';
 
 describe('changedProperties', () => {
   test('a value changed by hand is reported with its before and after', () => {
-    expect(changedProperties({ connectionId: '2925216093662349036', status: 'active' }, { connectionId: '', status: 'active' })).toEqual([
-      { property: 'connectionId', before: '2925216093662349036', after: '' },
-    ]);
+    expect(
+      changedProperties(
+        { connectionId: '2925216093662349036', status: 'active' },
+        { connectionId: '', status: 'active' },
+      ),
+    ).toEqual([{ property: 'connectionId', before: '2925216093662349036', after: '' }]);
   });
 
   test('list order is not drift; a member added or removed is', () => {
-    expect(changedProperties({ numbers: ['+13301112222', '+13303334444'] }, { numbers: ['+13303334444', '+13301112222'] })).toEqual([]);
+    expect(
+      changedProperties({ numbers: ['+13301112222', '+13303334444'] }, { numbers: ['+13303334444', '+13301112222'] }),
+    ).toEqual([]);
     expect(changedProperties({ numbers: ['+13301112222'] }, { numbers: ['+13301112222', '+13305550199'] })).toEqual([
       { property: 'numbers', before: ['+13301112222'], after: ['+13301112222', '+13305550199'] },
     ]);
   });
 
   test('absent, empty and unset mean the same (LiveKit adds empty objects the state never had)', () => {
-    expect(changedProperties({ allowedNumbers: [], headers: {} }, { media: {}, allowedNumbers: undefined, dispatchRuleId: null })).toEqual([]);
+    expect(
+      changedProperties(
+        { allowedNumbers: [], headers: {} },
+        { media: {}, allowedNumbers: undefined, dispatchRuleId: null },
+      ),
+    ).toEqual([]);
   });
 
   test("a row restored by hand with the same content is not drift: its timestamps are the database's own", () => {
-    const before = { churchId: 'grace', phoneNumber: '+13305550101', createdAt: '2026-11-30T10:00:00Z', updatedAt: '2026-11-30T10:00:00Z' };
+    const before = {
+      churchId: 'grace',
+      phoneNumber: '+13305550101',
+      createdAt: '2026-11-30T10:00:00Z',
+      updatedAt: '2026-11-30T10:00:00Z',
+    };
     const restored = { ...before, createdAt: '2026-11-30T11:00:00Z', updatedAt: '2026-11-30T11:00:00Z' };
     expect(changedProperties(before, restored, ROW_BOOKKEEPING_OUTPUTS)).toEqual([]);
     // What the program manages still counts, beside the timestamps.
@@ -41,19 +56,24 @@ describe('changedProperties', () => {
   });
 
   test('nested values compare by content', () => {
-    expect(changedProperties({ roomConfig: { agents: [{ agentName: 'churchwiseai-voice' }] } }, { roomConfig: { agents: [] } })).toEqual([
+    expect(
+      changedProperties(
+        { roomConfig: { agents: [{ agentName: 'churchwiseai-voice' }] } },
+        { roomConfig: { agents: [] } },
+      ),
+    ).toEqual([
       { property: 'roomConfig', before: { agents: [{ agentName: 'churchwiseai-voice' }] }, after: { agents: [] } },
     ]);
   });
 
   test('values print the way the founder reads them', () => {
-    expect([formatValue(undefined), formatValue(''), formatValue(['+1', '+2']), formatValue({ a: 1 }), formatValue(true)]).toEqual([
-      '(none)',
-      '""',
-      '+1, +2',
-      '{"a":1}',
-      'true',
-    ]);
+    expect([
+      formatValue(undefined),
+      formatValue(''),
+      formatValue(['+1', '+2']),
+      formatValue({ a: 1 }),
+      formatValue(true),
+    ]).toEqual(['(none)', '""', '+1, +2', '{"a":1}', 'true']);
   });
 });
 
@@ -65,9 +85,16 @@ describe('stackSettingsFrom', () => {
       {
         [key('livekitSipHost')]: { value: '127.0.0.1:5060', secret: false },
         [key('adoptLinesInService')]: { value: 'false', secret: false },
-        [key('linesInService')]: { value: JSON.stringify({ twilioTrunks: [{ trunkId: 'ST_jKtes8Md7dEZ', numbers: ['+18886030316'] }] }), secret: false },
+        [key('linesInService')]: {
+          value: JSON.stringify({ twilioTrunks: [{ trunkId: 'ST_jKtes8Md7dEZ', numbers: ['+18886030316'] }] }),
+          secret: false,
+        },
       },
-      { [key('livekitSipHost')]: '5u9xu5ysoly.sip.livekit.cloud:5060', [key('agentName')]: 'churchwiseai-voice', [key('lockedLiveKitIds')]: ['SDR_LegacyRule01'] },
+      {
+        [key('livekitSipHost')]: '5u9xu5ysoly.sip.livekit.cloud:5060',
+        [key('agentName')]: 'churchwiseai-voice',
+        [key('lockedLiveKitIds')]: ['SDR_LegacyRule01'],
+      },
     );
     expect(settings).toMatchObject({
       livekitSipHost: '127.0.0.1:5060',
@@ -96,7 +123,7 @@ describe('SIP hosts', () => {
     expect(sipEndpoint('127.0.0.1', 15060)).toBe('127.0.0.1:15060');
   });
 
-  test("the project-NAME host is told apart from the project-ID host (seed: the name answers 404 No trunk found)", () => {
+  test('the project-NAME host is told apart from the project-ID host (seed: the name answers 404 No trunk found)', () => {
     const apiUrl = 'https://cwa-voice-9x077mph.livekit.cloud';
     expect(isProjectNameSipHost('cwa-voice-9x077mph.sip.livekit.cloud', apiUrl)).toBe(true);
     expect(isProjectNameSipHost('cwa-voice-9x077mph.sip.livekit.cloud:5060', 'http://127.0.0.1:7880')).toBe(true);

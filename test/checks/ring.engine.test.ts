@@ -43,17 +43,23 @@ describe('npm run ring', () => {
       from: '+14697288326',
     });
     expect(outcome.result).toMatchObject({ ok: true, roomName: expect.stringMatching(/^church-ring-zion-/) });
-    expect(outcome.result.detail).toContain(`via trunk ${line.trunkId} and rule ${line.dispatchRuleId}; agent churchwiseai-voice dispatched`);
+    expect(outcome.result.detail).toContain(
+      `via trunk ${line.trunkId} and rule ${line.dispatchRuleId}; agent churchwiseai-voice dispatched`,
+    );
     // One real call was placed, and it is over (the ring hangs up on every path).
     const calls = [...stack.telnyx.state.calls.values()].slice(callsBefore);
     expect(calls.map((c) => [c.to, c.from, c.state])).toEqual([[line.phoneNumber, '+14697288326', 'ended']]);
     // Recorded where the status route reads the church's last ring.
     expect(outcome.recorded).toContain('recorded in the registry');
-    expect(await churchStatus(stack.db.pool, 'ring-zion')).toMatchObject({ lastRing: { ok: true, at: new Date(outcome.result.at) } });
+    expect(await churchStatus(stack.db.pool, 'ring-zion')).toMatchObject({
+      lastRing: { ok: true, at: new Date(outcome.result.at) },
+    });
 
     const text = await founderCli(stack, ['ring', '--church', 'ring-zion']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(new RegExp(`^RING OK: \\${line.phoneNumber} \\(Zion Ring, ring-zion\\) reached LiveKit in \\d+\\.\\d s`));
+    expect(text.stdout).toMatch(
+      new RegExp(`^RING OK: \\${line.phoneNumber} \\(Zion Ring, ring-zion\\) reached LiveKit in \\d+\\.\\d s`),
+    );
   });
 
   test('after auth is put on the trunk the ring fails with its cause: exit 1', async () => {
@@ -63,13 +69,17 @@ describe('npm run ring', () => {
       expect(result.code).toBe(1);
       const outcome = jsonOf<RingOutcome>(result);
       expect(outcome.result).toMatchObject({ ok: false, cause: 'call_rejected' });
-      expect(await churchStatus(stack.db.pool, 'ring-zion')).toMatchObject({ lastRing: { ok: false, cause: 'call_rejected' } });
+      expect(await churchStatus(stack.db.pool, 'ring-zion')).toMatchObject({
+        lastRing: { ok: false, cause: 'call_rejected' },
+      });
       expect(outcome.result.detail).toContain(`trunk ${line.trunkId} requires auth`);
       expect(result.stdout).not.toContain('set-by-hand');
 
       const text = await founderCli(stack, ['ring', '--church', 'ring-zion', '--timeout', '10']);
       expect(text.code).toBe(1);
-      expect(text.stdout).toMatch(new RegExp(`^RING FAILED: \\${line.phoneNumber} \\(Zion Ring, ring-zion\\): call_rejected after`));
+      expect(text.stdout).toMatch(
+        new RegExp(`^RING FAILED: \\${line.phoneNumber} \\(Zion Ring, ring-zion\\): call_rejected after`),
+      );
       expect(text.stdout).toContain('requires auth: LiveKit challenges every INVITE and Telnyx sends no credentials');
     } finally {
       await sip.updateSipInboundTrunkFields(line.trunkId, { authUsername: '', authPassword: '' });

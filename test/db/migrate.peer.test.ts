@@ -14,7 +14,7 @@ const run = promisify(execFile);
 const REPO = path.resolve(__dirname, '..', '..');
 
 let db: TestDatabase;
-let scratchDirs: string[] = [];
+const scratchDirs: string[] = [];
 
 function migrationsDir(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'migrations-'));
@@ -57,7 +57,10 @@ describe('migrate()', () => {
       });
       expect((await migrate(scratch.pool, { dir })).applied).toEqual(['001_first.sql', '002_second.sql']);
       fs.writeFileSync(path.join(dir, '003_third.sql'), 'insert into log_entries values (3);');
-      expect(await migrate(scratch.pool, { dir })).toEqual({ applied: ['003_third.sql'], alreadyApplied: ['001_first.sql', '002_second.sql'] });
+      expect(await migrate(scratch.pool, { dir })).toEqual({
+        applied: ['003_third.sql'],
+        alreadyApplied: ['001_first.sql', '002_second.sql'],
+      });
       const { rows } = await scratch.pool.query('select n from log_entries order by n');
       expect(rows.map((r) => r.n)).toEqual([1, 2, 3]);
     } finally {
@@ -70,7 +73,8 @@ describe('migrate()', () => {
     try {
       const dir = migrationsDir({
         '001_ok.sql': 'create table kept (n int);',
-        '002_broken.sql': 'create table half_done (n int);\ninsert into half_done values (1);\ninsert into nowhere values (1);\n',
+        '002_broken.sql':
+          'create table half_done (n int);\ninsert into half_done values (1);\ninsert into nowhere values (1);\n',
       });
       await expect(migrate(scratch.pool, { dir })).rejects.toThrow(
         /migration 002_broken\.sql failed at line 3, nothing of it was applied: relation "nowhere" does not exist/,
@@ -90,7 +94,9 @@ describe('migrate()', () => {
       const dir = migrationsDir({ '001_a.sql': 'create table a (n int);' });
       await migrate(scratch.pool, { dir });
       fs.writeFileSync(path.join(dir, '001_a.sql'), 'create table a (n bigint);');
-      await expect(migrate(scratch.pool, { dir })).rejects.toThrow(/001_a\.sql was edited after it was applied.*new migration file/);
+      await expect(migrate(scratch.pool, { dir })).rejects.toThrow(
+        /001_a\.sql was edited after it was applied.*new migration file/,
+      );
     } finally {
       await scratch.drop();
     }
@@ -114,10 +120,14 @@ describe('migrate()', () => {
   test('the CLI applies pending migrations to DATABASE_URL and reports them', async () => {
     const scratch = await createTestDatabase('migrate_cli', { migrate: false });
     try {
-      const { stdout } = await run(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO, 'db', 'migrate.ts')], {
-        cwd: REPO,
-        env: { ...process.env, DATABASE_URL: scratch.url },
-      });
+      const { stdout } = await run(
+        process.execPath,
+        [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO, 'db', 'migrate.ts')],
+        {
+          cwd: REPO,
+          env: { ...process.env, DATABASE_URL: scratch.url },
+        },
+      );
       const names = readMigrations().map((m) => m.name);
       for (const name of names) expect(stdout).toContain(`applied ${name}`);
       expect(stdout).toContain(`${names.length} applied, 0 already applied`);
@@ -131,7 +141,11 @@ describe('migrate()', () => {
     const env = { ...process.env };
     delete env.DATABASE_URL;
     await expect(
-      run(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO, 'db', 'migrate.ts')], { cwd: REPO, env }),
+      run(
+        process.execPath,
+        [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO, 'db', 'migrate.ts')],
+        { cwd: REPO, env },
+      ),
     ).rejects.toMatchObject({ stderr: expect.stringContaining('pass --database-url URL or set DATABASE_URL') });
   });
 });
@@ -163,7 +177,11 @@ describe('church_voice_agents', () => {
     ['church_id', { church_id: 'x'.repeat(65) }, 'church_voice_agents_church_id_format'],
     ['twilio_phone_number', { twilio_phone_number: '14144007103' }, 'church_voice_agents_twilio_phone_number_e164'],
     ['twilio_phone_number', { twilio_phone_number: '+04144007103' }, 'church_voice_agents_twilio_phone_number_e164'],
-    ['twilio_phone_number', { twilio_phone_number: '+1414400710312345' }, 'church_voice_agents_twilio_phone_number_e164'],
+    [
+      'twilio_phone_number',
+      { twilio_phone_number: '+1414400710312345' },
+      'church_voice_agents_twilio_phone_number_e164',
+    ],
     ['provider', { provider: 'vonage' }, 'church_voice_agents_provider_known'],
     ['status', { status: 'deleted' }, 'church_voice_agents_status_known'],
   ])('%s is checked: %j is refused by %s', async (_column, override, constraint) => {
@@ -186,8 +204,14 @@ describe('church_voice_agents', () => {
   });
 
   test('provider and phone number are required', async () => {
-    await expect(insert({ church_id: 'a', twilio_phone_number: '+14144007103' })).rejects.toMatchObject({ code: '23502', column: 'provider' });
-    await expect(insert({ church_id: 'a', provider: 'telnyx' })).rejects.toMatchObject({ code: '23502', column: 'twilio_phone_number' });
+    await expect(insert({ church_id: 'a', twilio_phone_number: '+14144007103' })).rejects.toMatchObject({
+      code: '23502',
+      column: 'provider',
+    });
+    await expect(insert({ church_id: 'a', provider: 'telnyx' })).rejects.toMatchObject({
+      code: '23502',
+      column: 'twilio_phone_number',
+    });
   });
 
   test('updated_at moves when a row changes, not when an update changes nothing', async () => {

@@ -38,7 +38,10 @@ describe('real Pulumi CLI', () => {
   test('up, preview with no changes, update, destroy of an on-disk TypeScript program', async () => {
     const work = newWorkDir('cli-program');
     const filesDir = path.join(work.dir, 'files');
-    fs.writeFileSync(path.join(work.dir, 'Pulumi.yaml'), 'name: engine-check\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n');
+    fs.writeFileSync(
+      path.join(work.dir, 'Pulumi.yaml'),
+      'name: engine-check\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n',
+    );
     // Its own package.json, or the language host would take the enclosing repository's `main`.
     fs.writeFileSync(path.join(work.dir, 'package.json'), JSON.stringify({ name: 'engine-check', main: 'index.ts' }));
     fs.writeFileSync(path.join(work.dir, 'index.ts'), onDiskProgram(filesDir, 'hello'));
@@ -52,7 +55,9 @@ describe('real Pulumi CLI', () => {
     // The provider read the credential (its length is an output) yet the credential is nowhere in the state.
     const state = stateFileText(work, 'engine-check', 'test');
     expect(state.includes(FAKE_CREDENTIAL)).toBe(false);
-    const greeting = JSON.parse(state).checkpoint.latest.resources.find((r: { urn: string }) => r.urn.endsWith('::greeting'));
+    const greeting = JSON.parse(state).checkpoint.latest.resources.find((r: { urn: string }) =>
+      r.urn.endsWith('::greeting'),
+    );
     expect(greeting.outputs.apiKeyLength).toBe(FAKE_CREDENTIAL.length);
 
     const preview = await run(['preview', '--expect-no-changes']);
@@ -74,12 +79,16 @@ describe('Automation API with an inline program', () => {
   test('up, preview with no changes, destroy', async () => {
     const filesDir = path.join(newWorkDir('automation-files').dir, 'files');
     const program = async () => {
-      const file = new (pulumiSdk.dynamic.Resource as any)(projectProvider('../test/fixtures/file-provider'), 'greeting', {
-        dir: filesDir,
-        name: 'greeting.txt',
-        content: 'from automation',
-        apiKeyLength: undefined,
-      });
+      const file = new (pulumiSdk.dynamic.Resource as any)(
+        projectProvider('../test/fixtures/file-provider'),
+        'greeting',
+        {
+          dir: filesDir,
+          name: 'greeting.txt',
+          content: 'from automation',
+          apiKeyLength: undefined,
+        },
+      );
       return { fileName: file.id };
     };
     const { stack } = await inlineStack({ name: 'automation', projectName: 'engine-check', program, vendors });

@@ -15,7 +15,13 @@ async function cliCommands(stack: Stack, work: () => Promise<unknown>): Promise<
   const run = command.run.bind(command);
   const seen: string[] = [];
   command.run = (args: unknown, ...rest: unknown[]) => {
-    seen.push((args as string[]).filter((a) => !a.startsWith('-')).slice(0, 2).join(' ').replace(/ auto\.inline$/, ''));
+    seen.push(
+      (args as string[])
+        .filter((a) => !a.startsWith('-'))
+        .slice(0, 2)
+        .join(' ')
+        .replace(/ auto\.inline$/, ''),
+    );
     return run(args, ...rest);
   };
   try {

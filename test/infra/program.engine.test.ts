@@ -19,7 +19,16 @@ const releases = (stack: VoiceStackFixture) => stack.telnyx.countRequests('DELET
 const LOCKED_TRUNK = 'ST_Xa3Bp9aixRFP';
 /** LiveKit's own stored copy of the locked trunk: the protobuf bytes livekit-server keeps in its Redis. */
 const lockedTrunkBytes = (): Buffer =>
-  execFileSync(toolPath('redis-cli'), ['-h', '127.0.0.1', '-p', String(SANDBOX_PORTS.redis), '--no-raw', 'HGET', 'sip_inbound_trunk', LOCKED_TRUNK]);
+  execFileSync(toolPath('redis-cli'), [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(SANDBOX_PORTS.redis),
+    '--no-raw',
+    'HGET',
+    'sip_inbound_trunk',
+    LOCKED_TRUNK,
+  ]);
 
 describe('a stack of churches from the registry', () => {
   let stack: VoiceStackFixture;
@@ -51,7 +60,12 @@ describe('a stack of churches from the registry', () => {
       expect(rule.trunkIds).toEqual([line.trunkId]);
       expect(rule.roomConfig?.agents.map((a) => a.agentName)).toEqual(['churchwiseai-voice']);
       const row = await stack.db.pool.query('select * from church_voice_agents where church_id = $1', [line.churchId]);
-      expect(row.rows[0]).toMatchObject({ twilio_phone_number: line.phoneNumber, provider: 'telnyx', livekit_trunk_id: line.trunkId, dispatch_rule_id: line.dispatchRuleId });
+      expect(row.rows[0]).toMatchObject({
+        twilio_phone_number: line.phoneNumber,
+        provider: 'telnyx',
+        livekit_trunk_id: line.trunkId,
+        dispatch_rule_id: line.dispatchRuleId,
+      });
     }
     // Two churches in area code 330 got two different numbers in 330.
     const akron = lines.filter((l) => l.churchId.endsWith('akron')).map((l) => l.phoneNumber);
@@ -120,7 +134,10 @@ describe('lines in service', () => {
     expect(orders(stack)).toBe(0);
     // LiveKit is shared with other tests, so "no trunk created" is checked by number: each adopted number is still
     // on exactly one trunk, the seeded one.
-    for (const [number, trunkId] of [['+14144007103', 'ST_LWgmiBSwTk7P'], ['+17473897673', 'ST_3KMJ5YEjF2fF']]) {
+    for (const [number, trunkId] of [
+      ['+14144007103', 'ST_LWgmiBSwTk7P'],
+      ['+17473897673', 'ST_3KMJ5YEjF2fF'],
+    ]) {
       const onNumber = await sip.listSipInboundTrunk({ numbers: [number] } as never);
       expect(onNumber.map((t) => t.sipTrunkId)).toEqual([trunkId]);
     }
@@ -145,37 +162,52 @@ describe('lines in service', () => {
   });
 
   test.each([
-    ['a second Twilio trunk entry naming it', 'twilioTrunks', { trunkId: LOCKED_TRUNK, numbers: ['+14697000001'] }, 'linesInService.twilioTrunks[1].trunkId'],
-    ['the same entry with other numbers', 'twilioTrunks', { trunkId: LOCKED_TRUNK, numbers: ['+14697000002'] }, 'linesInService.twilioTrunks[1].trunkId'],
+    [
+      'a second Twilio trunk entry naming it',
+      'twilioTrunks',
+      { trunkId: LOCKED_TRUNK, numbers: ['+14697000001'] },
+      'linesInService.twilioTrunks[1].trunkId',
+    ],
+    [
+      'the same entry with other numbers',
+      'twilioTrunks',
+      { trunkId: LOCKED_TRUNK, numbers: ['+14697000002'] },
+      'linesInService.twilioTrunks[1].trunkId',
+    ],
     [
       "a church's line in service on it",
       'churches',
       { churchId: 'sneaky', name: 'Sneaky', phoneNumber: '+14697000001', trunkId: LOCKED_TRUNK },
       'linesInService.churches[2].trunkId',
     ],
-  ])('a config entry that names the locked trunk (%s) is refused; LiveKit keeps it byte for byte', async (_what, list, entry, field) => {
-    const before = lockedTrunkBytes();
-    const undo = editStackConfig(stack, (config) => {
-      const lines = config['churchwise-voice:linesInService'] as Record<string, unknown[]>;
-      lines[list] = [...lines[list], entry];
-    });
-    try {
-      for (const args of [['preview'], ['up', '--yes', '--skip-preview']]) {
-        const run = await stack.cli(args);
-        expect(run.code).not.toBe(0);
-        expect(run.stdout + run.stderr).toContain(`trunk ${LOCKED_TRUNK} is LOCKED (lockedLiveKitIds)`);
-        expect(run.stdout + run.stderr).toContain(field);
+  ])(
+    'a config entry that names the locked trunk (%s) is refused; LiveKit keeps it byte for byte',
+    async (_what, list, entry, field) => {
+      const before = lockedTrunkBytes();
+      const undo = editStackConfig(stack, (config) => {
+        const lines = config['churchwise-voice:linesInService'] as Record<string, unknown[]>;
+        lines[list] = [...lines[list], entry];
+      });
+      try {
+        for (const args of [['preview'], ['up', '--yes', '--skip-preview']]) {
+          const run = await stack.cli(args);
+          expect(run.code).not.toBe(0);
+          expect(run.stdout + run.stderr).toContain(`trunk ${LOCKED_TRUNK} is LOCKED (lockedLiveKitIds)`);
+          expect(run.stdout + run.stderr).toContain(field);
+        }
+        expect(lockedTrunkBytes().equals(before)).toBe(true);
+      } finally {
+        undo();
       }
-      expect(lockedTrunkBytes().equals(before)).toBe(true);
-    } finally {
-      undo();
-    }
-    // Taken back out, the stack is as clean as before.
-    expect((await stack.cli(['preview', '--expect-no-changes'])).code).toBe(0);
-  });
+      // Taken back out, the stack is as clean as before.
+      expect((await stack.cli(['preview', '--expect-no-changes'])).code).toBe(0);
+    },
+  );
 
   test('the lines in service own their dispatch rules: adopted by trunk, nothing created', async () => {
-    const state = JSON.parse((await stack.cli(['stack', 'export'])).stdout) as { deployment: { resources: Array<{ type: string; id?: string; urn: string }> } };
+    const state = JSON.parse((await stack.cli(['stack', 'export'])).stdout) as {
+      deployment: { resources: Array<{ type: string; id?: string; urn: string }> };
+    };
     const rules = state.deployment.resources.filter((r) => r.type.endsWith(':LiveKitSipDispatchRule'));
     for (const trunkId of ['ST_LWgmiBSwTk7P', 'ST_3KMJ5YEjF2fF']) {
       const live = await sip.listSipDispatchRule({ trunkIds: [trunkId] } as never);
@@ -206,7 +238,11 @@ describe('program edits that name the locked trunk', () => {
     );
 
   test.each([
-    ['adopting it as an ordinary trunk', `new LiveKitSipInboundTrunk('mine', { adoptId: '${LOCKED_TRUNK}', numbers: ['+14697000001'] });`, 'adoptId'],
+    [
+      'adopting it as an ordinary trunk',
+      `new LiveKitSipInboundTrunk('mine', { adoptId: '${LOCKED_TRUNK}', numbers: ['+14697000001'] });`,
+      'adoptId',
+    ],
     [
       'adopting it and changing its numbers',
       `new LiveKitSipInboundTrunk('mine', { adoptId: '${LOCKED_TRUNK}', numbers: ['+14697000001', '+14697000009'] });`,
@@ -223,20 +259,28 @@ describe('program edits that name the locked trunk', () => {
     program(body);
     const up = await stack.cli(['up', '--yes', '--skip-preview']);
     expect(up.code).not.toBe(0);
-    expect(up.stdout + up.stderr).toMatch(new RegExp(`property ${property.replace(/[[\]]/g, '\\$&')} .*trunk ${LOCKED_TRUNK} is LOCKED`));
+    expect(up.stdout + up.stderr).toMatch(
+      new RegExp(`property ${property.replace(/[[\]]/g, '\\$&')} .*trunk ${LOCKED_TRUNK} is LOCKED`),
+    );
     expect(lockedTrunkBytes().equals(before)).toBe(true);
     expect((await sip.listSipDispatchRule({ trunkIds: [LOCKED_TRUNK] } as never)).length).toBe(rulesBefore.length);
   });
 
   test('a refused credential input is named with its rule, and its value appears nowhere', async () => {
-    program(`new LiveKitSipInboundTrunk('with-auth', { name: 'x', numbers: ['+14697000001'], authPassword: 'hunter2-never-print' } as never);`);
+    program(
+      `new LiveKitSipInboundTrunk('with-auth', { name: 'x', numbers: ['+14697000001'], authPassword: 'hunter2-never-print' } as never);`,
+    );
     for (const args of [['preview'], ['preview', '--diff'], ['up', '--yes', '--skip-preview']]) {
       const run = await stack.cli(args);
       expect(run.code).not.toBe(0);
-      expect(run.stdout + run.stderr).toContain('input authPassword: LiveKit trunks for Telnyx must have NO authentication');
+      expect(run.stdout + run.stderr).toContain(
+        'input authPassword: LiveKit trunks for Telnyx must have NO authentication',
+      );
       expect(run.stdout + run.stderr).not.toContain('hunter2');
     }
-    expect(fs.readFileSync(path.join(stack.work.dir, 'state', '.pulumi', 'stacks', 'churchwise-voice', 'test.json'), 'utf8')).not.toContain('hunter2');
+    expect(
+      fs.readFileSync(path.join(stack.work.dir, 'state', '.pulumi', 'stacks', 'churchwise-voice', 'test.json'), 'utf8'),
+    ).not.toContain('hunter2');
   });
 });
 
@@ -257,7 +301,9 @@ describe('a church the providers would refuse', () => {
     );
     const up = await stack.cli(['up', '--yes', '--skip-preview']);
     expect({ code: up.code, out: up.code ? up.stdout : '' }).toEqual({ code: 0, out: '' });
-    expect(up.stdout).toMatch(/church bad-number is left out of this update: requestedNumber \+12120870000 cannot be bought here/);
+    expect(up.stdout).toMatch(
+      /church bad-number is left out of this update: requestedNumber \+12120870000 cannot be bought here/,
+    );
     expect((await stack.lines()).map((l) => l.churchId)).toEqual(['good-church']);
   });
 });
@@ -276,7 +322,8 @@ describe('a burst of new lines on an account allowed 2 outbound calls at once', 
     // Telnyx enforces the limit (403 past it); the stack's outboundCallLimit is the default, 2.
     stack.telnyx.setChannelLimit(2);
     const areaCodes = ['216', '234', '419', '440', '513'];
-    for (const areaCode of areaCodes) await stack.addChurch({ churchId: `ring-limit-${areaCode}`, name: `Ring Limit ${areaCode}`, areaCode });
+    for (const areaCode of areaCodes)
+      await stack.addChurch({ churchId: `ring-limit-${areaCode}`, name: `Ring Limit ${areaCode}`, areaCode });
     const up = await stack.cli(['up', '--yes', '--skip-preview']);
     expect({ code: up.code, out: up.code ? up.stdout : '' }).toEqual({ code: 0, out: '' });
     const lines = await stack.lines();

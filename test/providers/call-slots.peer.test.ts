@@ -49,9 +49,9 @@ describe('outbound call slots', () => {
   });
 
   test('a slot is given back when the ring throws, and when its holder dies (its session ends)', async () => {
-    await expect(withOutboundCallSlot(async () => Promise.reject(new Error('dial failed')), { limit: 1, databaseUrl: db.url })).rejects.toThrow(
-      'dial failed',
-    );
+    await expect(
+      withOutboundCallSlot(async () => Promise.reject(new Error('dial failed')), { limit: 1, databaseUrl: db.url }),
+    ).rejects.toThrow('dial failed');
     expect(await callSlotsInUse(db.url)).toBe(0);
 
     // Another process holds the only slot, then dies: PostgreSQL drops its session and with it the slot.
@@ -100,7 +100,8 @@ describe('Telnyx answers 403 "User channel limit exceeded"', () => {
     await standIn?.close();
   });
 
-  const control = (waits: number[]) => telnyxCallControl({ apiKey: standIn.apiKey, baseUrl: standIn.url }, '1493561726053476330', undefined, waits);
+  const control = (waits: number[]) =>
+    telnyxCallControl({ apiKey: standIn.apiKey, baseUrl: standIn.url }, '1493561726053476330', undefined, waits);
   const dial = (waits: number[]) => control(waits).dial({ to: randomE164(), from: '+14697288326', timeoutSecs: 30 });
 
   test('the dial waits and is sent again once a channel is free: one call placed, the line not failed', async () => {
@@ -119,7 +120,7 @@ describe('Telnyx answers 403 "User channel limit exceeded"', () => {
     await control([]).hangup(placed.callControlId);
   });
 
-  test('past the waits, the refusal is Telnyx\'s own answer, recognised as the channel limit', async () => {
+  test("past the waits, the refusal is Telnyx's own answer, recognised as the channel limit", async () => {
     standIn.setChannelLimit(1);
     const busy = await dial([]);
     let refused: unknown;

@@ -21,7 +21,7 @@ afterAll(async () => {
 
 async function liveRow(churchId: string): Promise<Record<string, any> | undefined> {
   const { rows } = await sandbox.db.pool.query(
-    "select church_id, twilio_phone_number, provider, livekit_trunk_id, dispatch_rule_id, status, updated_at::text from church_voice_agents where church_id = $1",
+    'select church_id, twilio_phone_number, provider, livekit_trunk_id, dispatch_rule_id, status, updated_at::text from church_voice_agents where church_id = $1',
     [churchId],
   );
   return rows[0];
@@ -51,7 +51,11 @@ test('up writes the row, refresh finds a hand edit and up repairs it, a rename a
   expect(up.outputs.status.value).toBe('active');
   expect(up.outputs.trunk.value).toBe('ST_engineTrunk');
   expect(up.outputs.createdAt.value).toMatch(/^\d{4}-\d\d-\d\dT/);
-  expect(await liveRow('engine-church')).toMatchObject({ twilio_phone_number: '+14144007103', livekit_trunk_id: 'ST_engineTrunk', status: 'active' });
+  expect(await liveRow('engine-church')).toMatchObject({
+    twilio_phone_number: '+14144007103',
+    livekit_trunk_id: 'ST_engineTrunk',
+    status: 'active',
+  });
   expect((await stack.preview({ expectNoChanges: true, refresh: true })).changeSummary).toEqual({ same: 2 });
 
   // Someone suspends the line by hand: refresh sees it, up puts the program's value back in place.

@@ -2,15 +2,31 @@
  * ChurchVoiceAgentRow create/read/update/delete through the PostgREST subset (production's supabase-js) over the
  * real sandbox PostgreSQL. What the row looks like is checked in the database itself, as the voice agent sees it.
  */
-import { provider, checkChurchVoiceAgentRow, type ChurchVoiceAgentRowInputs, type ChurchVoiceAgentRowOutputs } from '../../providers/church-voice-agent-row';
+import {
+  provider,
+  checkChurchVoiceAgentRow,
+  type ChurchVoiceAgentRowInputs,
+  type ChurchVoiceAgentRowOutputs,
+} from '../../providers/church-voice-agent-row';
 import { resetConfiguredSettings } from '../../vendors/vendor-settings';
-import { AdoptionMismatchError, NotDecommissionedError, NothingToAdoptError, NumberInUseError } from '../../providers/refusals';
+import {
+  AdoptionMismatchError,
+  NotDecommissionedError,
+  NothingToAdoptError,
+  NumberInUseError,
+} from '../../providers/refusals';
 import { startSupabaseSandbox, type SupabaseSandbox } from '../support/supabase-sandbox';
 
 let sandbox: SupabaseSandbox;
 const savedEnv = { url: process.env.SUPABASE_URL, key: process.env.SUPABASE_SERVICE_ROLE_KEY };
 
-const MEDHANIALEM = { churchId: 'medhanialem', phoneNumber: '+14144007103', provider: 'telnyx', livekitTrunkId: 'ST_LWgmiBSwTk7P', dispatchRuleId: 'SDR_medhanialem' };
+const MEDHANIALEM = {
+  churchId: 'medhanialem',
+  phoneNumber: '+14144007103',
+  provider: 'telnyx',
+  livekitTrunkId: 'ST_LWgmiBSwTk7P',
+  dispatchRuleId: 'SDR_medhanialem',
+};
 
 /** Inputs as the engine hands them to create/update: after check. */
 function inputs(news: Record<string, unknown>): ChurchVoiceAgentRowInputs {
@@ -46,7 +62,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const [name, value] of [['SUPABASE_URL', savedEnv.url], ['SUPABASE_SERVICE_ROLE_KEY', savedEnv.key]] as const) {
+  for (const [name, value] of [
+    ['SUPABASE_URL', savedEnv.url],
+    ['SUPABASE_SERVICE_ROLE_KEY', savedEnv.key],
+  ] as const) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }
@@ -70,7 +89,13 @@ describe('create', () => {
       dispatch_rule_id: 'SDR_medhanialem',
       status: 'active',
     });
-    expect(outs).toEqual({ ...MEDHANIALEM, status: 'active', decommission: false, createdAt: row!.created_at, updatedAt: row!.updated_at });
+    expect(outs).toEqual({
+      ...MEDHANIALEM,
+      status: 'active',
+      decommission: false,
+      createdAt: row!.created_at,
+      updatedAt: row!.updated_at,
+    });
   });
 
   test('is idempotent: a retried create leaves one unchanged row', async () => {
@@ -84,7 +109,11 @@ describe('create', () => {
     await provider.create(inputs(MEDHANIALEM));
     const create = provider.create(inputs({ ...MEDHANIALEM, churchId: 'melvindale' }));
     await expect(create).rejects.toBeInstanceOf(NumberInUseError);
-    await expect(create).rejects.toMatchObject({ phoneNumber: '+14144007103', churchId: 'melvindale', ownerChurchId: 'medhanialem' });
+    await expect(create).rejects.toMatchObject({
+      phoneNumber: '+14144007103',
+      churchId: 'melvindale',
+      ownerChurchId: 'medhanialem',
+    });
     expect(await liveRow('melvindale')).toBeUndefined();
     expect(await rowCount()).toBe(1);
   });
@@ -95,19 +124,36 @@ describe('create', () => {
     );
     const before = await liveRow('demo-us');
     const { id, outs } = await provider.create(
-      inputs({ churchId: 'demo-us', phoneNumber: '+14696152221', provider: 'twilio', livekitTrunkId: 'ST_jKtes8Md7dEZ', adoptId: 'demo-us' }),
+      inputs({
+        churchId: 'demo-us',
+        phoneNumber: '+14696152221',
+        provider: 'twilio',
+        livekitTrunkId: 'ST_jKtes8Md7dEZ',
+        adoptId: 'demo-us',
+      }),
     );
     expect(id).toBe('demo-us');
-    expect(outs).toMatchObject({ churchId: 'demo-us', adoptId: 'demo-us', livekitTrunkId: 'ST_jKtes8Md7dEZ', updatedAt: before!.updated_at });
+    expect(outs).toMatchObject({
+      churchId: 'demo-us',
+      adoptId: 'demo-us',
+      livekitTrunkId: 'ST_jKtes8Md7dEZ',
+      updatedAt: before!.updated_at,
+    });
     expect(await liveRow('demo-us')).toEqual(before);
   });
 
   test('adopting a row that does not exist, or that routes another number, fails and writes nothing', async () => {
     const adoptMissing = provider.create(inputs({ ...MEDHANIALEM, adoptId: 'medhanialem' }));
     await expect(adoptMissing).rejects.toBeInstanceOf(NothingToAdoptError);
-    await expect(adoptMissing).rejects.toMatchObject({ holder: 'Supabase', id: 'medhanialem', churchId: 'medhanialem' });
+    await expect(adoptMissing).rejects.toMatchObject({
+      holder: 'Supabase',
+      id: 'medhanialem',
+      churchId: 'medhanialem',
+    });
     expect(await rowCount()).toBe(0);
-    await sandbox.db.pool.query("insert into church_voice_agents (church_id, twilio_phone_number, provider) values ('medhanialem', '+17473897673', 'telnyx')");
+    await sandbox.db.pool.query(
+      "insert into church_voice_agents (church_id, twilio_phone_number, provider) values ('medhanialem', '+17473897673', 'telnyx')",
+    );
     const before = await liveRow('medhanialem');
     const adoptOther = provider.create(inputs({ ...MEDHANIALEM, adoptId: 'medhanialem' }));
     await expect(adoptOther).rejects.toBeInstanceOf(AdoptionMismatchError);
@@ -123,7 +169,9 @@ describe('create', () => {
 describe('read', () => {
   test('returns the live row, so a change made outside the program shows as drift', async () => {
     const { outs } = await created(MEDHANIALEM);
-    await sandbox.db.pool.query("update church_voice_agents set status = 'suspended', dispatch_rule_id = null where church_id = 'medhanialem'");
+    await sandbox.db.pool.query(
+      "update church_voice_agents set status = 'suspended', dispatch_rule_id = null where church_id = 'medhanialem'",
+    );
     const read = await provider.read!('medhanialem', outs);
     const row = await liveRow('medhanialem');
     expect(read).toEqual({
@@ -143,7 +191,11 @@ describe('read', () => {
 
   test('keeps the state-only inputs (decommission, adoptId) from the previous outputs', async () => {
     const { outs } = await created(MEDHANIALEM);
-    const read = await provider.read!('medhanialem', { ...outs, decommission: true, adoptId: 'medhanialem' } satisfies ChurchVoiceAgentRowOutputs);
+    const read = await provider.read!('medhanialem', {
+      ...outs,
+      decommission: true,
+      adoptId: 'medhanialem',
+    } satisfies ChurchVoiceAgentRowOutputs);
     expect(read.props).toMatchObject({ decommission: true, adoptId: 'medhanialem' });
   });
 
@@ -158,9 +210,18 @@ describe('update', () => {
   test('writes the new values in place; a column the program drops is cleared', async () => {
     const { outs } = await created(MEDHANIALEM);
     const { dispatchRuleId: _dropped, ...withoutRule } = MEDHANIALEM;
-    const { outs: updated } = await provider.update!('medhanialem', outs, inputs({ ...withoutRule, livekitTrunkId: 'ST_newTrunk', status: 'suspended' }));
+    const { outs: updated } = await provider.update!(
+      'medhanialem',
+      outs,
+      inputs({ ...withoutRule, livekitTrunkId: 'ST_newTrunk', status: 'suspended' }),
+    );
     const row = await liveRow('medhanialem');
-    expect(row).toMatchObject({ livekit_trunk_id: 'ST_newTrunk', dispatch_rule_id: null, status: 'suspended', created_at: outs.createdAt });
+    expect(row).toMatchObject({
+      livekit_trunk_id: 'ST_newTrunk',
+      dispatch_rule_id: null,
+      status: 'suspended',
+      created_at: outs.createdAt,
+    });
     expect(updated).toMatchObject({ livekitTrunkId: 'ST_newTrunk', status: 'suspended', updatedAt: row!.updated_at });
     expect(updated).not.toHaveProperty('dispatchRuleId');
   });
@@ -168,7 +229,11 @@ describe('update', () => {
   test('decommission alone is recorded in the outputs without writing the row', async () => {
     const { outs } = await created(MEDHANIALEM);
     const before = await liveRow('medhanialem');
-    const { outs: updated } = await provider.update!('medhanialem', outs, inputs({ ...MEDHANIALEM, decommission: true }));
+    const { outs: updated } = await provider.update!(
+      'medhanialem',
+      outs,
+      inputs({ ...MEDHANIALEM, decommission: true }),
+    );
     expect(updated).toEqual({ ...outs, decommission: true });
     expect(await liveRow('medhanialem')).toEqual(before);
   });
@@ -197,7 +262,11 @@ describe('delete', () => {
 
   test('after decommission was recorded it removes the row', async () => {
     const { outs } = await created(MEDHANIALEM);
-    const { outs: decommissioned } = await provider.update!('medhanialem', outs, inputs({ ...MEDHANIALEM, decommission: true }));
+    const { outs: decommissioned } = await provider.update!(
+      'medhanialem',
+      outs,
+      inputs({ ...MEDHANIALEM, decommission: true }),
+    );
     await provider.delete!('medhanialem', decommissioned!);
     expect(await liveRow('medhanialem')).toBeUndefined();
     // Deleting a row that is already gone is not an error (a retried delete).

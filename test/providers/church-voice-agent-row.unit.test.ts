@@ -2,9 +2,19 @@
  * ChurchVoiceAgentRow check and diff: pure functions, no network.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { checkChurchVoiceAgentRow, diffChurchVoiceAgentRow, rowWrite, type ChurchVoiceAgentRowOutputs } from '../../providers/church-voice-agent-row';
+import {
+  checkChurchVoiceAgentRow,
+  diffChurchVoiceAgentRow,
+  rowWrite,
+  type ChurchVoiceAgentRowOutputs,
+} from '../../providers/church-voice-agent-row';
 
-const VALID = { churchId: 'medhanialem', phoneNumber: '+14144007103', provider: 'telnyx', livekitTrunkId: 'ST_LWgmiBSwTk7P' };
+const VALID = {
+  churchId: 'medhanialem',
+  phoneNumber: '+14144007103',
+  provider: 'telnyx',
+  livekitTrunkId: 'ST_LWgmiBSwTk7P',
+};
 
 const failuresOf = (news: Record<string, unknown>) => checkChurchVoiceAgentRow({}, news).failures ?? [];
 
@@ -25,7 +35,11 @@ describe('checkChurchVoiceAgentRow', () => {
     ['provider', { provider: 'vonage' }, /provider must be one of telnyx, twilio, got "vonage"/],
     ['provider', { provider: undefined }, /provider is required/],
     ['livekitTrunkId', { livekitTrunkId: 'trunk-1' }, /livekitTrunkId must be a LiveKit SIP trunk id like ST_/],
-    ['dispatchRuleId', { dispatchRuleId: 'ST_wrongKind' }, /dispatchRuleId must be a LiveKit dispatch rule id like SDR_/],
+    [
+      'dispatchRuleId',
+      { dispatchRuleId: 'ST_wrongKind' },
+      /dispatchRuleId must be a LiveKit dispatch rule id like SDR_/,
+    ],
     ['status', { status: 'deleted' }, /status must be one of provisioning, active, suspended, decommissioned/],
     ['decommission', { decommission: 'yes' }, /decommission must be true or false/],
     ['adoptId', { adoptId: 'someone-else' }, /adoptId .* must equal churchId \("medhanialem"\)/],
@@ -37,7 +51,9 @@ describe('checkChurchVoiceAgentRow', () => {
 
   test('values not known yet during a preview are accepted and checked once known', () => {
     const unknown = pulumi.runtime.unknownValue;
-    expect(failuresOf({ ...VALID, phoneNumber: unknown, livekitTrunkId: unknown, dispatchRuleId: unknown })).toEqual([]);
+    expect(failuresOf({ ...VALID, phoneNumber: unknown, livekitTrunkId: unknown, dispatchRuleId: unknown })).toEqual(
+      [],
+    );
   });
 
   test('adopting the church its own row is fine', () => {
@@ -70,7 +86,9 @@ describe('diffChurchVoiceAgentRow', () => {
       replaces: ['churchId'],
       deleteBeforeReplace: true,
     });
-    expect(diffChurchVoiceAgentRow('medhanialem', olds, { ...news, churchId: 'renamed', phoneNumber: '+17473897673' })).toMatchObject({
+    expect(
+      diffChurchVoiceAgentRow('medhanialem', olds, { ...news, churchId: 'renamed', phoneNumber: '+17473897673' }),
+    ).toMatchObject({
       replaces: ['churchId'],
       deleteBeforeReplace: false,
     });
@@ -106,7 +124,9 @@ describe('diffChurchVoiceAgentRow', () => {
   });
 
   test('a trunk id not known yet during a preview shows as a change', () => {
-    expect(diffChurchVoiceAgentRow('medhanialem', olds, { ...news, livekitTrunkId: pulumi.runtime.unknownValue })).toMatchObject({
+    expect(
+      diffChurchVoiceAgentRow('medhanialem', olds, { ...news, livekitTrunkId: pulumi.runtime.unknownValue }),
+    ).toMatchObject({
       changes: true,
       replaces: [],
     });

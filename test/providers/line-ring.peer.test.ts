@@ -66,7 +66,11 @@ interface Line {
 async function freshLine(): Promise<Line> {
   const churchId = `church-${Math.random().toString(36).slice(2, 10)}`;
   const phoneNumber = randomE164();
-  standIn.seedPhoneNumber({ phone_number: phoneNumber, connection_id: LIVEKIT_INBOUND_CONNECTION.id, customer_reference: churchId });
+  standIn.seedPhoneNumber({
+    phone_number: phoneNumber,
+    connection_id: LIVEKIT_INBOUND_CONNECTION.id,
+    customer_reference: churchId,
+  });
   const trunk = await client.createInboundTrunk({ name: uniqueName('ring'), numbers: [phoneNumber] });
   created.trunk(trunk.sipTrunkId);
   const roomPrefix = `church-${churchId}-`;
@@ -132,7 +136,9 @@ test('a ring to a freshly created trunk and rule goes through a real SIP INVITE 
   expect(result).toMatchObject({ ok: true, participantIdentity: `sip_${FROM}` });
   expect(result.cause).toBeUndefined();
   expect(result.roomName?.startsWith(`${line.roomPrefix}_${FROM}_`)).toBe(true);
-  expect(result.detail).toContain(`via trunk ${line.trunkId} and rule ${line.ruleId}; agent ${DEFAULT_AGENT_NAME} dispatched`);
+  expect(result.detail).toContain(
+    `via trunk ${line.trunkId} and rule ${line.ruleId}; agent ${DEFAULT_AGENT_NAME} dispatched`,
+  );
   // The call really went over SIP/TCP to the bridge: INVITE to the number, ringing, then our CANCEL.
   const trace = sipTrace(line.phoneNumber);
   expect(trace).toContain(`INVITE sip:${line.phoneNumber}@127.0.0.1:5060;transport=tcp SIP/2.0`);
@@ -147,7 +153,10 @@ test('a ring to a freshly created trunk and rule goes through a real SIP INVITE 
 
 test('auth added to the trunk: the bridge challenges the INVITE and the ring fails with call_rejected', async () => {
   const line = await freshLine();
-  await byHand(livekit).updateSipInboundTrunkFields(line.trunkId, { authUsername: 'by-hand', authPassword: 'pw-ring-4471' });
+  await byHand(livekit).updateSipInboundTrunkFields(line.trunkId, {
+    authUsername: 'by-hand',
+    authPassword: 'pw-ring-4471',
+  });
 
   const result = await ring(line, FAILING_RING_TIMEOUT_MS);
 
@@ -185,7 +194,7 @@ test('no dispatch rule: the call reaches the bridge but no room is made, and the
   await expectEverythingHungUp();
 });
 
-test('a call that comes in through another trunk than the church\'s fails with wrong_trunk, naming both', async () => {
+test("a call that comes in through another trunk than the church's fails with wrong_trunk, naming both", async () => {
   const line = await freshLine();
   const other = await client.createInboundTrunk({ name: uniqueName('other'), numbers: [randomE164()] });
   created.trunk(other.sipTrunkId);
@@ -223,7 +232,9 @@ test('a number Telnyx routes nowhere (on no connection): the call ends at once a
   const result = await ring(line, FAILING_RING_TIMEOUT_MS);
 
   expect(result).toMatchObject({ ok: false, cause: 'call_failed' });
-  expect(result.detail).toContain("the call ended before reaching a room of the church, and the line's LiveKit setup looks right");
+  expect(result.detail).toContain(
+    "the call ended before reaching a room of the church, and the line's LiveKit setup looks right",
+  );
   expect(result.detail).toContain("check the number's Telnyx connection");
   expect(sipTrace(line.phoneNumber)).toBe('');
   await expectEverythingHungUp();

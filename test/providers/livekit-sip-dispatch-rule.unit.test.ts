@@ -4,7 +4,13 @@
  * LiveKit, and what update/delete refuse before any LiveKit call. No network.
  */
 import { unknownValue } from '@pulumi/pulumi/runtime/rpc';
-import { RoomAgentDispatch, RoomConfiguration, SIPDispatchRule, SIPDispatchRuleInfo, SIPDispatchRuleIndividual } from 'livekit-server-sdk';
+import {
+  RoomAgentDispatch,
+  RoomConfiguration,
+  SIPDispatchRule,
+  SIPDispatchRuleInfo,
+  SIPDispatchRuleIndividual,
+} from 'livekit-server-sdk';
 import {
   DEFAULT_AGENT_NAME,
   checkLiveKitSipDispatchRule,
@@ -37,15 +43,21 @@ function liveRule(overrides: Partial<SIPDispatchRuleInfo> = {}): SIPDispatchRule
   return new SIPDispatchRuleInfo({
     sipDispatchRuleId: RULE,
     rule: new SIPDispatchRule({
-      rule: { case: 'dispatchRuleIndividual', value: new SIPDispatchRuleIndividual({ roomPrefix: 'church-c0ffee00-' }) },
+      rule: {
+        case: 'dispatchRuleIndividual',
+        value: new SIPDispatchRuleIndividual({ roomPrefix: 'church-c0ffee00-' }),
+      },
     }),
     trunkIds: [TRUNK],
-    roomConfig: new RoomConfiguration({ agents: [new RoomAgentDispatch({ agentName: DEFAULT_AGENT_NAME, metadata: METADATA })] }),
+    roomConfig: new RoomConfiguration({
+      agents: [new RoomAgentDispatch({ agentName: DEFAULT_AGENT_NAME, metadata: METADATA })],
+    }),
     ...overrides,
   });
 }
 
-const managedInputs = (overrides: Record<string, unknown> = {}) => checkLiveKitSipDispatchRule({}, news(overrides)).inputs!;
+const managedInputs = (overrides: Record<string, unknown> = {}) =>
+  checkLiveKitSipDispatchRule({}, news(overrides)).inputs!;
 
 describe('checkLiveKitSipDispatchRule', () => {
   it('accepts a church rule and fills the defaults (the one multi-tenant agent)', () => {
@@ -65,7 +77,11 @@ describe('checkLiveKitSipDispatchRule', () => {
   });
 
   it('requires roomPrefix, trunkIds and agentMetadata', () => {
-    expect(failuresOf({}).map((f) => f.property).sort()).toEqual(['agentMetadata', 'roomPrefix', 'trunkIds']);
+    expect(
+      failuresOf({})
+        .map((f) => f.property)
+        .sort(),
+    ).toEqual(['agentMetadata', 'roomPrefix', 'trunkIds']);
   });
 
   it('refuses a rule without trunks: it would catch calls on every trunk, the legacy Twilio lines included', () => {
@@ -85,21 +101,27 @@ describe('checkLiveKitSipDispatchRule', () => {
     expect(failuresOf(news({ agentMetadata: 'church 7' }))).toEqual([
       { property: 'agentMetadata', reason: expect.stringContaining('JSON') },
     ]);
-    expect(failuresOf(news({ agentMetadata: '[1]' }))).toEqual([{ property: 'agentMetadata', reason: expect.stringContaining('JSON object') }]);
+    expect(failuresOf(news({ agentMetadata: '[1]' }))).toEqual([
+      { property: 'agentMetadata', reason: expect.stringContaining('JSON object') },
+    ]);
     expect(failuresOf(news({ agentMetadata: '{"churchName":"x"}' }))).toEqual([
       { property: 'agentMetadata', reason: expect.stringContaining('churchId') },
     ]);
   });
 
   it('refuses a room prefix with characters a room name should not carry', () => {
-    expect(failuresOf(news({ roomPrefix: 'church 7/' }))).toEqual([{ property: 'roomPrefix', reason: expect.stringContaining('roomPrefix') }]);
+    expect(failuresOf(news({ roomPrefix: 'church 7/' }))).toEqual([
+      { property: 'roomPrefix', reason: expect.stringContaining('roomPrefix') },
+    ]);
   });
 
   it('refuses empty attribute values (LiveKit reads them as "remove") and non-string ones', () => {
     expect(failuresOf(news({ attributes: { churchId: '' } }))).toEqual([
       { property: 'attributes.churchId', reason: expect.stringContaining('must not be empty') },
     ]);
-    expect(failuresOf(news({ attributes: { n: 7 } }))).toEqual([{ property: 'attributes', reason: expect.stringContaining('map of string') }]);
+    expect(failuresOf(news({ attributes: { n: 7 } }))).toEqual([
+      { property: 'attributes', reason: expect.stringContaining('map of string') },
+    ]);
   });
 
   it('refuses an unknown input, e.g. the caller filter it must not use', () => {
@@ -121,13 +143,16 @@ describe('checkLiveKitSipDispatchRule', () => {
   it('refuses any program change to a locked rule, naming the lock and the rule id', () => {
     const olds = { locked: true, adoptId: RULE, name: 'twilio demo', trunkIds: ['ST_jKtes8Md7dEZ'] };
     const failures = failuresOf({ ...olds, trunkIds: ['ST_jKtes8Md7dEZ', TRUNK] }, olds);
-    expect(failures).toEqual([{ property: 'trunkIds', reason: expect.stringContaining(`dispatch rule ${RULE} ("twilio demo") is LOCKED`) }]);
+    expect(failures).toEqual([
+      { property: 'trunkIds', reason: expect.stringContaining(`dispatch rule ${RULE} ("twilio demo") is LOCKED`) },
+    ]);
     expect(failuresOf(olds, olds)).toEqual([]);
   });
 });
 
 describe('diffLiveKitSipDispatchRule', () => {
-  const outputs = (overrides: Partial<SIPDispatchRuleInfo> = {}) => ruleOutputs(liveRule(overrides), { decommission: false });
+  const outputs = (overrides: Partial<SIPDispatchRuleInfo> = {}) =>
+    ruleOutputs(liveRule(overrides), { decommission: false });
 
   it('reports nothing when the live rule matches', () => {
     expect(diffLiveKitSipDispatchRule(RULE, outputs(), managedInputs()).changes).toBe(false);
@@ -148,14 +173,26 @@ describe('diffLiveKitSipDispatchRule', () => {
   });
 
   it('replaces only when adoptId changes', () => {
-    expect(diffLiveKitSipDispatchRule(RULE, outputs(), managedInputs({ adoptId: 'SDR_other1' })).replaces).toEqual(['adoptId']);
+    expect(diffLiveKitSipDispatchRule(RULE, outputs(), managedInputs({ adoptId: 'SDR_other1' })).replaces).toEqual([
+      'adoptId',
+    ]);
   });
 
   it.each([
     ['a caller filter (inboundNumbers)', { inboundNumbers: ['+14144007103'] }],
     ['a called-number filter', { numbers: ['+14144007103'] }],
     ['a hidden phone number', { hidePhoneNumber: true }],
-    ['a second agent', { roomConfig: new RoomConfiguration({ agents: [new RoomAgentDispatch({ agentName: DEFAULT_AGENT_NAME, metadata: METADATA }), new RoomAgentDispatch({ agentName: 'x' })] }) }],
+    [
+      'a second agent',
+      {
+        roomConfig: new RoomConfiguration({
+          agents: [
+            new RoomAgentDispatch({ agentName: DEFAULT_AGENT_NAME, metadata: METADATA }),
+            new RoomAgentDispatch({ agentName: 'x' }),
+          ],
+        }),
+      },
+    ],
   ])('reports %s added by hand as drift to repair in place', (_what, drift) => {
     expect(diffLiveKitSipDispatchRule(RULE, outputs(drift as Partial<SIPDispatchRuleInfo>), managedInputs())).toEqual(
       expect.objectContaining({ changes: true, replaces: [] }),
@@ -165,7 +202,10 @@ describe('diffLiveKitSipDispatchRule', () => {
   it('reports a PIN added by hand as drift, without reading the PIN into state', () => {
     const withPin = liveRule({
       rule: new SIPDispatchRule({
-        rule: { case: 'dispatchRuleIndividual', value: new SIPDispatchRuleIndividual({ roomPrefix: 'church-c0ffee00-', pin: '4321' }) },
+        rule: {
+          case: 'dispatchRuleIndividual',
+          value: new SIPDispatchRuleIndividual({ roomPrefix: 'church-c0ffee00-', pin: '4321' }),
+        },
       }),
     });
     const olds = ruleOutputs(withPin, {});
@@ -193,7 +233,10 @@ describe('ruleChanges (what update sends)', () => {
   });
 
   it('resets routing drift and keeps the rest', () => {
-    expect(ruleChanges(liveRule({ inboundNumbers: ['+14144007103'] }), managedInputs({ name: 'n' }))).toEqual({ name: 'n', resetRouting: true });
+    expect(ruleChanges(liveRule({ inboundNumbers: ['+14144007103'] }), managedInputs({ name: 'n' }))).toEqual({
+      name: 'n',
+      resetRouting: true,
+    });
   });
 });
 
@@ -209,7 +252,9 @@ describe('provider refusals before any LiveKit call', () => {
     process.env = saved;
   });
 
-  const lockedState: LiveKitSipDispatchRuleOutputs = { ...ruleOutputs(liveRule({ name: 'twilio demo' }), { locked: true, adoptId: RULE }) };
+  const lockedState: LiveKitSipDispatchRuleOutputs = {
+    ...ruleOutputs(liveRule({ name: 'twilio demo' }), { locked: true, adoptId: RULE }),
+  };
 
   it('update of a locked rule names the lock and the rule id', async () => {
     const update = provider.update!(RULE, lockedState, { ...lockedState, roomPrefix: 'x-' });

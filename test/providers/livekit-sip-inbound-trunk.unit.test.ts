@@ -13,7 +13,12 @@ import {
   type LiveKitSipInboundTrunkOutputs,
 } from '../../providers/livekit-sip-inbound-trunk';
 import { resetConfiguredSettings } from '../../vendors/vendor-settings';
-import { LockedResourceError, LockedWithoutAdoptIdError, LockWithChangesError, NotDecommissionedError } from '../../providers/refusals';
+import {
+  LockedResourceError,
+  LockedWithoutAdoptIdError,
+  LockWithChangesError,
+  NotDecommissionedError,
+} from '../../providers/refusals';
 
 const LOCKED_ID = 'ST_Xa3Bp9aixRFP';
 
@@ -99,7 +104,16 @@ describe('checkLiveKitSipInboundTrunk', () => {
   });
 
   it('does not mistake the real inputs for auth', () => {
-    for (const key of ['name', 'numbers', 'krispEnabled', 'metadata', 'allowedAddresses', 'locked', 'adoptId', 'decommission']) {
+    for (const key of [
+      'name',
+      'numbers',
+      'krispEnabled',
+      'metadata',
+      'allowedAddresses',
+      'locked',
+      'adoptId',
+      'decommission',
+    ]) {
       expect(looksLikeAuth(key)).toBe(false);
     }
   });
@@ -133,7 +147,9 @@ describe('checkLiveKitSipInboundTrunk', () => {
   });
 
   it('refuses an empty list and a repeated number', () => {
-    expect(failuresOf(news({ numbers: [] }))).toEqual([{ property: 'numbers', reason: expect.stringContaining('at least one') }]);
+    expect(failuresOf(news({ numbers: [] }))).toEqual([
+      { property: 'numbers', reason: expect.stringContaining('at least one') },
+    ]);
     expect(failuresOf(news({ numbers: ['+14144007103', '+14144007103'] }))).toEqual([
       { property: 'numbers[1]', reason: expect.stringContaining('twice') },
     ]);
@@ -173,12 +189,16 @@ describe('checkLiveKitSipInboundTrunk', () => {
   });
 
   it('refuses an adoptId that is not a trunk id', () => {
-    expect(failuresOf(news({ adoptId: 'SDR_abc' }))).toEqual([{ property: 'adoptId', reason: expect.stringContaining('ST_') }]);
+    expect(failuresOf(news({ adoptId: 'SDR_abc' }))).toEqual([
+      { property: 'adoptId', reason: expect.stringContaining('ST_') },
+    ]);
   });
 
   it('refuses ANY program change to a locked trunk, naming the lock and the trunk id', () => {
     const failures = failuresOf({ ...lockedOlds, numbers: ['+14696152221', '+14696152222'] }, lockedOlds);
-    expect(failures).toEqual([{ property: 'numbers', reason: expect.stringContaining(`trunk ${LOCKED_ID} ("Twilio main") is LOCKED`) }]);
+    expect(failures).toEqual([
+      { property: 'numbers', reason: expect.stringContaining(`trunk ${LOCKED_ID} ("Twilio main") is LOCKED`) },
+    ]);
     expect(failures[0].reason).toContain('refused');
   });
 
@@ -214,17 +234,23 @@ describe('diffLiveKitSipInboundTrunk', () => {
     expect(diff).toEqual(expect.objectContaining({ changes: true, replaces: [] }));
   });
 
-  it.each([['name', 'renamed'], ['metadata', '{"churchId":"x"}'], ['krispEnabled', true], ['allowedAddresses', ['10.0.0.1']]])(
-    'updates %s in place',
-    (key, value) => {
-      const diff = diffLiveKitSipInboundTrunk('ST_LWgmiBSwTk7P', liveOutputs(), inputs({ [key]: value }));
-      expect(diff).toEqual(expect.objectContaining({ changes: true, replaces: [] }));
-    },
-  );
+  it.each([
+    ['name', 'renamed'],
+    ['metadata', '{"churchId":"x"}'],
+    ['krispEnabled', true],
+    ['allowedAddresses', ['10.0.0.1']],
+  ])('updates %s in place', (key, value) => {
+    const diff = diffLiveKitSipInboundTrunk('ST_LWgmiBSwTk7P', liveOutputs(), inputs({ [key]: value }));
+    expect(diff).toEqual(expect.objectContaining({ changes: true, replaces: [] }));
+  });
 
   it('ignores the order of numbers', () => {
     const olds = liveOutputs({ numbers: ['+14144007103', '+14144007104'] });
-    const diff = diffLiveKitSipInboundTrunk('ST_LWgmiBSwTk7P', olds, inputs({ numbers: ['+14144007104', '+14144007103'] }));
+    const diff = diffLiveKitSipInboundTrunk(
+      'ST_LWgmiBSwTk7P',
+      olds,
+      inputs({ numbers: ['+14144007104', '+14144007103'] }),
+    );
     expect(diff.changes).toBe(false);
   });
 
@@ -244,12 +270,22 @@ describe('diffLiveKitSipInboundTrunk', () => {
 
   it('still reports a program change on a locked trunk, so update refuses it', () => {
     const olds = liveOutputs({ sipTrunkId: LOCKED_ID, locked: true, adoptId: LOCKED_ID, numbers: ['+14696152221'] });
-    const diff = diffLiveKitSipInboundTrunk(LOCKED_ID, olds, { locked: true, adoptId: LOCKED_ID, numbers: ['+14696152222'] });
+    const diff = diffLiveKitSipInboundTrunk(LOCKED_ID, olds, {
+      locked: true,
+      adoptId: LOCKED_ID,
+      numbers: ['+14696152222'],
+    });
     expect(diff.changes).toBe(true);
   });
 
   it('does not treat auth on a locked trunk as drift to repair (it must never be touched)', () => {
-    const olds = liveOutputs({ sipTrunkId: LOCKED_ID, locked: true, adoptId: LOCKED_ID, authUsername: 'twilio', authPasswordSet: true });
+    const olds = liveOutputs({
+      sipTrunkId: LOCKED_ID,
+      locked: true,
+      adoptId: LOCKED_ID,
+      authUsername: 'twilio',
+      authPasswordSet: true,
+    });
     expect(diffLiveKitSipInboundTrunk(LOCKED_ID, olds, { locked: true, adoptId: LOCKED_ID }).changes).toBe(false);
   });
 });
@@ -272,7 +308,12 @@ describe('provider refusals before any LiveKit call', () => {
   it('update of a locked trunk names the lock and the trunk id', async () => {
     const update = provider.update!(LOCKED_ID, lockedState, { ...lockedState, numbers: ['+14696152222'] });
     await expect(update).rejects.toBeInstanceOf(LockedResourceError);
-    await expect(update).rejects.toMatchObject({ kind: 'trunk', id: LOCKED_ID, objectName: 'Twilio main', action: 'update (numbers)' });
+    await expect(update).rejects.toMatchObject({
+      kind: 'trunk',
+      id: LOCKED_ID,
+      objectName: 'Twilio main',
+      action: 'update (numbers)',
+    });
   });
 
   it('delete of a locked trunk is refused', async () => {
@@ -289,7 +330,9 @@ describe('provider refusals before any LiveKit call', () => {
 
   it('locking a trunk is recorded without a LiveKit call, but not together with another change', async () => {
     const state = liveOutputs();
-    await expect(provider.update!(state.sipTrunkId, state, { ...state, locked: true })).resolves.toEqual({ outs: { ...state, locked: true } });
+    await expect(provider.update!(state.sipTrunkId, state, { ...state, locked: true })).resolves.toEqual({
+      outs: { ...state, locked: true },
+    });
     const lockAndRename = provider.update!(state.sipTrunkId, state, { ...state, locked: true, name: 'x' });
     await expect(lockAndRename).rejects.toBeInstanceOf(LockWithChangesError);
     await expect(lockAndRename).rejects.toMatchObject({ kind: 'trunk', id: state.sipTrunkId, changed: ['name'] });

@@ -26,7 +26,11 @@ afterAll(async () => {
   await created.removeAll(livekit);
 });
 
-async function stackWith(name: string, program: () => Promise<Record<string, unknown>>, settings = livekit): Promise<Stack> {
+async function stackWith(
+  name: string,
+  program: () => Promise<Record<string, unknown>>,
+  settings = livekit,
+): Promise<Stack> {
   return (await inlineStack({ name, projectName: 'livekit-sip', program, vendors: { livekit: settings } })).stack;
 }
 
@@ -52,7 +56,10 @@ test('a church line: up creates trunk and rule, refresh shows auth added by hand
   expect((await client.getDispatchRule(ruleId))?.trunkIds).toEqual([trunkId]);
   expect((await stack.preview({ expectNoChanges: true, refresh: true })).changeSummary).toEqual({ same: 3 });
 
-  await byHand(livekit).updateSipInboundTrunkFields(trunkId, { authUsername: 'by-hand', authPassword: 'pw-engine-5519' });
+  await byHand(livekit).updateSipInboundTrunkFields(trunkId, {
+    authUsername: 'by-hand',
+    authPassword: 'pw-engine-5519',
+  });
   const drift = await stack.preview({ refresh: true });
   // The rule shows too: a dynamic resource's outputs are unknown in the preview of its update.
   expect(drift.changeSummary.update).toBeGreaterThanOrEqual(1);

@@ -8,7 +8,12 @@ import * as ruleResource from '../../providers/livekit-sip-dispatch-rule';
 import * as trunkResource from '../../providers/livekit-sip-inbound-trunk';
 import type { LiveKitSettings } from '../../vendors/vendor-settings';
 import { VendorError } from '../../vendors/vendor-request';
-import { AdoptionMismatchError, LockedResourceError, NotDecommissionedError, NothingToAdoptError } from '../../providers/refusals';
+import {
+  AdoptionMismatchError,
+  LockedResourceError,
+  NotDecommissionedError,
+  NothingToAdoptError,
+} from '../../providers/refusals';
 import { CreatedObjects, byHand, scriptedServer, useSandboxLivekit } from '../support/livekit';
 import { randomE164, uniqueName } from '../support/unique';
 
@@ -29,7 +34,11 @@ afterEach(async () => {
 });
 
 /** check as the engine runs it; a failure fails the test with the reasons. */
-async function checked<T>(impl: pulumi.dynamic.ResourceProvider<T>, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<T> {
+async function checked<T>(
+  impl: pulumi.dynamic.ResourceProvider<T>,
+  olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+): Promise<T> {
   const result = await impl.check!(olds as T, news as T);
   expect(result.failures ?? []).toEqual([]);
   return result.inputs as T;
@@ -90,12 +99,27 @@ const churchMetadata = (churchId: string) => JSON.stringify({ churchId, churchNa
 describe('trunk and dispatch rule lifecycle', () => {
   it('creates, lists and deletes a SIP inbound trunk and a dispatch rule on the real livekit-server', async () => {
     const number = randomE164();
-    const trunk = await createTrunk({ name: uniqueName('church trunk'), numbers: [number], krispEnabled: true, decommission: true });
+    const trunk = await createTrunk({
+      name: uniqueName('church trunk'),
+      numbers: [number],
+      krispEnabled: true,
+      decommission: true,
+    });
     expect(trunk.id).toMatch(/^ST_/);
-    expect(trunk.outs).toMatchObject({ sipTrunkId: trunk.id, numbers: [number], krispEnabled: true, authUsername: '', authPasswordSet: false });
+    expect(trunk.outs).toMatchObject({
+      sipTrunkId: trunk.id,
+      numbers: [number],
+      krispEnabled: true,
+      authUsername: '',
+      authPasswordSet: false,
+    });
 
     const listed = await client.listInboundTrunks();
-    expect(listed.find((t) => t.sipTrunkId === trunk.id)).toMatchObject({ numbers: [number], authUsername: '', authPassword: '' });
+    expect(listed.find((t) => t.sipTrunkId === trunk.id)).toMatchObject({
+      numbers: [number],
+      authUsername: '',
+      authPassword: '',
+    });
 
     const metadata = churchMetadata('church-lifecycle');
     const rule = await createRule({
@@ -112,7 +136,10 @@ describe('trunk and dispatch rule lifecycle', () => {
     const onServer = listedRules[0];
     expect(onServer.sipDispatchRuleId).toBe(rule.id);
     expect(onServer.trunkIds).toEqual([trunk.id]);
-    expect(onServer.rule?.rule).toMatchObject({ case: 'dispatchRuleIndividual', value: { roomPrefix: 'church-lifecycle-', pin: '' } });
+    expect(onServer.rule?.rule).toMatchObject({
+      case: 'dispatchRuleIndividual',
+      value: { roomPrefix: 'church-lifecycle-', pin: '' },
+    });
     expect(onServer.roomConfig?.agents.map((a) => ({ agentName: a.agentName, metadata: a.metadata }))).toEqual([
       { agentName: ruleResource.DEFAULT_AGENT_NAME, metadata },
     ]);
@@ -136,7 +163,11 @@ describe('trunk and dispatch rule lifecycle', () => {
 
   it('refuses to delete a church trunk or rule that was not decommissioned, and LiveKit keeps them', async () => {
     const trunk = await createTrunk({ name: uniqueName('kept'), numbers: [randomE164()] });
-    const rule = await createRule({ roomPrefix: 'church-kept-', trunkIds: [trunk.id], agentMetadata: churchMetadata('kept') });
+    const rule = await createRule({
+      roomPrefix: 'church-kept-',
+      trunkIds: [trunk.id],
+      agentMetadata: churchMetadata('kept'),
+    });
     const ruleDelete = rules.delete!(rule.id, rule.outs);
     await expect(ruleDelete).rejects.toBeInstanceOf(NotDecommissionedError);
     await expect(ruleDelete).rejects.toMatchObject({ kind: 'dispatch rule', id: rule.id });
@@ -151,7 +182,12 @@ describe('trunk and dispatch rule lifecycle', () => {
     // The first attempt reached LiveKit, then the process died before the engine recorded the ids.
     const name = uniqueName('crashed');
     const trunk = await createTrunk({ name, numbers: [randomE164()] });
-    const rule = await createRule({ name, roomPrefix: 'church-crashed-', trunkIds: [trunk.id], agentMetadata: churchMetadata('crashed') });
+    const rule = await createRule({
+      name,
+      roomPrefix: 'church-crashed-',
+      trunkIds: [trunk.id],
+      agentMetadata: churchMetadata('crashed'),
+    });
     const { result, writes } = await withRecordedWrites(async () => ({
       trunk: await trunks.create(trunk.inputs),
       rule: await rules.create(rule.inputs),
@@ -165,7 +201,10 @@ describe('trunk and dispatch rule lifecycle', () => {
     const number = randomE164();
     const first = await createTrunk({ name: uniqueName('first'), numbers: [number] });
     const inputs = await checked(trunks, {}, { name: uniqueName('second'), numbers: [number] });
-    const error = await trunks.create(inputs).then(() => undefined, (e: unknown) => e);
+    const error = await trunks.create(inputs).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(VendorError);
     expect(error).toMatchObject({ status: 400, code: 'invalid_argument' });
     expect((error as Error).message).toMatch(new RegExp(`Conflicting inbound SIP Trunks.*${first.id}.*\\${number}`));
@@ -187,20 +226,40 @@ describe('trunk updates in place', () => {
   it('changes krispEnabled (not in the partial-update API) in place and keeps the other fields', async () => {
     const number = randomE164();
     const trunk = await createTrunk({ name: uniqueName('krisp'), numbers: [number], metadata: '{"churchId":"k"}' });
-    const news = await checked(trunks, trunk.inputs as any, { ...trunk.inputs, krispEnabled: true, name: 'renamed krisp' });
+    const news = await checked(trunks, trunk.inputs as any, {
+      ...trunk.inputs,
+      krispEnabled: true,
+      name: 'renamed krisp',
+    });
     const outs = await updated(trunks, trunk.id, trunk.outs, news);
-    expect(outs).toMatchObject({ sipTrunkId: trunk.id, krispEnabled: true, name: 'renamed krisp', numbers: [number], metadata: '{"churchId":"k"}' });
-    expect(await client.getInboundTrunk(trunk.id)).toMatchObject({ krispEnabled: true, name: 'renamed krisp', numbers: [number] });
+    expect(outs).toMatchObject({
+      sipTrunkId: trunk.id,
+      krispEnabled: true,
+      name: 'renamed krisp',
+      numbers: [number],
+      metadata: '{"churchId":"k"}',
+    });
+    expect(await client.getInboundTrunk(trunk.id)).toMatchObject({
+      krispEnabled: true,
+      name: 'renamed krisp',
+      numbers: [number],
+    });
   });
 
   it('shows auth added by hand in read, never the password, and update clears it', async () => {
     const trunk = await createTrunk({ name: uniqueName('auth drift'), numbers: [randomE164()] });
-    await byHand(livekit).updateSipInboundTrunkFields(trunk.id, { authUsername: 'added-by-hand', authPassword: 'pw-set-by-hand-7781' });
+    await byHand(livekit).updateSipInboundTrunkFields(trunk.id, {
+      authUsername: 'added-by-hand',
+      authPassword: 'pw-set-by-hand-7781',
+    });
 
     const refreshed = await readProps(trunks, trunk.id, trunk.outs);
     expect(refreshed).toMatchObject({ authUsername: 'added-by-hand', authPasswordSet: true });
     expect(JSON.stringify(refreshed)).not.toContain('pw-set-by-hand-7781');
-    await expect(trunks.diff!(trunk.id, refreshed, trunk.inputs)).resolves.toMatchObject({ changes: true, replaces: [] });
+    await expect(trunks.diff!(trunk.id, refreshed, trunk.inputs)).resolves.toMatchObject({
+      changes: true,
+      replaces: [],
+    });
 
     const outs = await updated(trunks, trunk.id, refreshed, trunk.inputs);
     expect(outs).toMatchObject({ sipTrunkId: trunk.id, authUsername: '', authPasswordSet: false });
@@ -210,7 +269,9 @@ describe('trunk updates in place', () => {
 
   it('clears a caller allow-list added by hand', async () => {
     const trunk = await createTrunk({ name: uniqueName('allow-list drift'), numbers: [randomE164()] });
-    await byHand(livekit).updateSipInboundTrunkFields(trunk.id, { allowedNumbers: new (await import('@livekit/protocol')).ListUpdate({ set: [randomE164()] }) });
+    await byHand(livekit).updateSipInboundTrunkFields(trunk.id, {
+      allowedNumbers: new (await import('@livekit/protocol')).ListUpdate({ set: [randomE164()] }),
+    });
     const refreshed = await readProps(trunks, trunk.id, trunk.outs);
     expect(refreshed.allowedNumbers).toHaveLength(1);
     const outs = await updated(trunks, trunk.id, refreshed, trunk.inputs);
@@ -222,10 +283,14 @@ describe('trunk updates in place', () => {
 describe('locked and adopted trunks', () => {
   /** A trunk made outside the program, like the legacy Twilio trunk (which does use auth). */
   async function legacyTrunk() {
-    const info = await byHand(livekit).createSipInboundTrunk(uniqueName('legacy twilio'), [randomE164(), randomE164()], {
-      authUsername: 'twilio-user',
-      authPassword: 'twilio-pw-4410',
-    });
+    const info = await byHand(livekit).createSipInboundTrunk(
+      uniqueName('legacy twilio'),
+      [randomE164(), randomE164()],
+      {
+        authUsername: 'twilio-user',
+        authPassword: 'twilio-pw-4410',
+      },
+    );
     created.trunk(info.sipTrunkId);
     return info;
   }
@@ -233,10 +298,19 @@ describe('locked and adopted trunks', () => {
   it('adopting a locked trunk creates nothing and records what LiveKit has', async () => {
     const legacy = await legacyTrunk();
     const inputs = await checked(trunks, {}, { locked: true, adoptId: legacy.sipTrunkId });
-    const { result: { id, outs }, writes } = await withRecordedWrites(() => adopt(trunks, inputs));
+    const {
+      result: { id, outs },
+      writes,
+    } = await withRecordedWrites(() => adopt(trunks, inputs));
     expect(writes).toEqual([]);
     expect(id).toBe(legacy.sipTrunkId);
-    expect(outs).toMatchObject({ locked: true, adoptId: legacy.sipTrunkId, numbers: legacy.numbers, authUsername: 'twilio-user', authPasswordSet: true });
+    expect(outs).toMatchObject({
+      locked: true,
+      adoptId: legacy.sipTrunkId,
+      numbers: legacy.numbers,
+      authUsername: 'twilio-user',
+      authPasswordSet: true,
+    });
     expect(JSON.stringify(outs)).not.toContain('twilio-pw-4410');
     // Its auth is not "drift" to repair: a locked trunk is never touched.
     await expect(trunks.diff!(id, outs, inputs)).resolves.toMatchObject({ changes: false });
@@ -250,9 +324,7 @@ describe('locked and adopted trunks', () => {
 
     const changed = { ...inputs, numbers: [legacy.numbers[0]] };
     const checkResult = await trunks.check!(inputs, changed);
-    expect(checkResult.failures).toEqual([
-      { property: 'numbers', reason: expect.stringContaining(`trunk ${id}`) },
-    ]);
+    expect(checkResult.failures).toEqual([{ property: 'numbers', reason: expect.stringContaining(`trunk ${id}`) }]);
     expect(checkResult.failures![0].reason).toMatch(/is LOCKED .*refused/);
     await expect(trunks.diff!(id, outs, changed)).resolves.toMatchObject({ changes: true });
     const update = trunks.update!(id, outs, changed);
@@ -270,7 +342,11 @@ describe('locked and adopted trunks', () => {
     const { writes } = await withRecordedWrites(async () => {
       const create = trunks.create(inputs);
       await expect(create).rejects.toBeInstanceOf(NothingToAdoptError);
-      await expect(create).rejects.toMatchObject({ what: 'inbound trunk ST_doesNotExist1', holder: 'LiveKit', id: 'ST_doesNotExist1' });
+      await expect(create).rejects.toMatchObject({
+        what: 'inbound trunk ST_doesNotExist1',
+        holder: 'LiveKit',
+        id: 'ST_doesNotExist1',
+      });
     });
     expect(writes).toEqual([]);
   });
@@ -291,12 +367,23 @@ describe('locked and adopted trunks', () => {
 
   it('adopts an unlocked trunk without creating one; the next update repairs its auth', async () => {
     const legacy = await legacyTrunk();
-    const inputs = await checked(trunks, {}, { name: legacy.name, numbers: legacy.numbers, adoptId: legacy.sipTrunkId });
-    const { result: { id, outs }, writes } = await withRecordedWrites(() => adopt(trunks, inputs));
+    const inputs = await checked(
+      trunks,
+      {},
+      { name: legacy.name, numbers: legacy.numbers, adoptId: legacy.sipTrunkId },
+    );
+    const {
+      result: { id, outs },
+      writes,
+    } = await withRecordedWrites(() => adopt(trunks, inputs));
     expect(writes).toEqual([]);
     expect(id).toBe(legacy.sipTrunkId);
     await expect(trunks.diff!(id, outs, inputs)).resolves.toMatchObject({ changes: true, replaces: [] });
-    expect(await updated(trunks, id, outs, inputs)).toMatchObject({ sipTrunkId: id, authUsername: '', authPasswordSet: false });
+    expect(await updated(trunks, id, outs, inputs)).toMatchObject({
+      sipTrunkId: id,
+      authUsername: '',
+      authPasswordSet: false,
+    });
   });
 });
 
@@ -316,12 +403,23 @@ describe('dispatch rule updates in place', () => {
   it('changes the agent metadata (roomConfig) in place and keeps the rule id', async () => {
     const { rule } = await churchLine();
     const metadata = churchMetadata('upd-2');
-    const news = await checked(rules, rule.inputs as any, { ...rule.inputs, agentMetadata: metadata, agentName: 'churchwise-voice-canary' });
+    const news = await checked(rules, rule.inputs as any, {
+      ...rule.inputs,
+      agentMetadata: metadata,
+      agentName: 'churchwise-voice-canary',
+    });
     await expect(rules.diff!(rule.id, rule.outs, news)).resolves.toMatchObject({ changes: true, replaces: [] });
     const outs = await updated(rules, rule.id, rule.outs, news);
-    expect(outs).toMatchObject({ sipDispatchRuleId: rule.id, agentName: 'churchwise-voice-canary', agentMetadata: metadata, roomPrefix: 'church-upd-' });
+    expect(outs).toMatchObject({
+      sipDispatchRuleId: rule.id,
+      agentName: 'churchwise-voice-canary',
+      agentMetadata: metadata,
+      roomPrefix: 'church-upd-',
+    });
     const onServer = await client.getDispatchRule(rule.id);
-    expect(onServer?.roomConfig?.agents.map((a) => [a.agentName, a.metadata])).toEqual([['churchwise-voice-canary', metadata]]);
+    expect(onServer?.roomConfig?.agents.map((a) => [a.agentName, a.metadata])).toEqual([
+      ['churchwise-voice-canary', metadata],
+    ]);
     expect(onServer?.attributes).toEqual({ churchId: 'upd', plan: 'basic' });
   });
 
@@ -335,7 +433,11 @@ describe('dispatch rule updates in place', () => {
       attributes: { churchId: 'upd' },
     });
     const outs = await updated(rules, rule.id, rule.outs, news);
-    expect(outs).toMatchObject({ sipDispatchRuleId: rule.id, roomPrefix: 'church-upd2-', attributes: { churchId: 'upd' } });
+    expect(outs).toMatchObject({
+      sipDispatchRuleId: rule.id,
+      roomPrefix: 'church-upd2-',
+      attributes: { churchId: 'upd' },
+    });
     const onServer = await client.getDispatchRule(rule.id);
     expect(onServer?.trunkIds.sort()).toEqual([...(rule.inputs.trunkIds as string[]), secondTrunk.id].sort());
     expect(onServer?.attributes).toEqual({ churchId: 'upd' });
@@ -355,7 +457,12 @@ describe('dispatch rule updates in place', () => {
     await expect(rules.diff!(rule.id, refreshed, rule.inputs)).resolves.toMatchObject({ changes: true, replaces: [] });
 
     const outs = await updated(rules, rule.id, refreshed, rule.inputs);
-    expect(outs).toMatchObject({ sipDispatchRuleId: rule.id, pinSet: false, inboundNumbers: [], roomPrefix: 'church-upd-' });
+    expect(outs).toMatchObject({
+      sipDispatchRuleId: rule.id,
+      pinSet: false,
+      inboundNumbers: [],
+      roomPrefix: 'church-upd-',
+    });
     const onServer = await client.getDispatchRule(rule.id);
     expect(onServer?.inboundNumbers).toEqual([]);
     expect(onServer?.rule?.rule.value?.pin).toBe('');
@@ -364,11 +471,17 @@ describe('dispatch rule updates in place', () => {
   it('refuses update and delete of a locked rule, leaving it as it was; adopting it creates nothing', async () => {
     const { trunk } = await churchLine();
     const secondTrunk = await createTrunk({ name: uniqueName('locked rule trunk'), numbers: [randomE164()] });
-    const legacy = await byHand(livekit).createSipDispatchRule({ type: 'individual', roomPrefix: 'twilio-' }, { trunkIds: [secondTrunk.id], name: uniqueName('legacy rule') });
+    const legacy = await byHand(livekit).createSipDispatchRule(
+      { type: 'individual', roomPrefix: 'twilio-' },
+      { trunkIds: [secondTrunk.id], name: uniqueName('legacy rule') },
+    );
     created.rule(legacy.sipDispatchRuleId);
 
     const inputs = await checked(rules, {}, { locked: true, adoptId: legacy.sipDispatchRuleId });
-    const { result: { id, outs }, writes } = await withRecordedWrites(() => adopt(rules, inputs));
+    const {
+      result: { id, outs },
+      writes,
+    } = await withRecordedWrites(() => adopt(rules, inputs));
     expect(writes).toEqual([]);
     expect(id).toBe(legacy.sipDispatchRuleId);
     const snapshot = (await client.getDispatchRule(id))!.toJsonString();

@@ -6,7 +6,6 @@ import * as path from 'path';
  * What the provider host does around every provider's check: a refused credential input is reported without its
  * property, because the engine prints a property's failure with the refused value itself. No network.
  */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { withoutSecretValues } = require('../../providers/provider-host.js') as {
   withoutSecretValues: (result: { inputs?: unknown; failures?: Array<{ property: string; reason: string }> }) => {
     failures?: Array<{ property: string; reason: string }>;
@@ -17,19 +16,35 @@ describe('withoutSecretValues', () => {
   it('hands over a credential input failure without its property, naming the field and the rule in the reason', () => {
     const result = withoutSecretValues({
       inputs: {},
-      failures: [{ property: 'authPassword', reason: 'LiveKit trunks for Telnyx must have NO authentication (input authPassword refused)' }],
+      failures: [
+        {
+          property: 'authPassword',
+          reason: 'LiveKit trunks for Telnyx must have NO authentication (input authPassword refused)',
+        },
+      ],
     });
     expect(result.failures).toEqual([
-      { property: '', reason: 'input authPassword: LiveKit trunks for Telnyx must have NO authentication (input authPassword refused)' },
+      {
+        property: '',
+        reason:
+          'input authPassword: LiveKit trunks for Telnyx must have NO authentication (input authPassword refused)',
+      },
     ]);
   });
 
-  it.each(['authPassword', 'auth_username', 'AuthRealm', 'apiKey', 'serviceKey', 'secret', 'token', 'pin', 'credentials[0]'])(
-    'treats %s as a credential',
-    (property) => {
-      expect(withoutSecretValues({ failures: [{ property, reason: 'refused' }] }).failures?.[0].property).toBe('');
-    },
-  );
+  it.each([
+    'authPassword',
+    'auth_username',
+    'AuthRealm',
+    'apiKey',
+    'serviceKey',
+    'secret',
+    'token',
+    'pin',
+    'credentials[0]',
+  ])('treats %s as a credential', (property) => {
+    expect(withoutSecretValues({ failures: [{ property, reason: 'refused' }] }).failures?.[0].property).toBe('');
+  });
 
   it('keeps the property of every other failure (its value helps the founder and is no secret)', () => {
     const failures = [
@@ -42,14 +57,14 @@ describe('withoutSecretValues', () => {
 });
 
 describe('which code the provider host runs', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const build = require('../../common/compiled-build.js') as {
     STAMP_FILE: string;
     sourcesHash: (root: string) => string;
     freshBuild: (root: string) => string | undefined;
   };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const host = require('../../providers/provider-host.js') as { load: (root: string, module: string) => { check: Function } };
+  const host = require('../../providers/provider-host.js') as {
+    load: (root: string, module: string) => { check: (olds: object, news: object) => Promise<unknown> };
+  };
 
   /** A project with one provider source, and a build of it that answers check differently. */
   function project(): string {

@@ -14,7 +14,13 @@ describe('RESOURCE_KINDS', () => {
     expect(RESOURCE_KINDS.map((k) => [k.type, k.step, k.driftKind, k.nameSuffix, k.label])).toEqual([
       ['pulumi-nodejs:dynamic/telnyx:TelnyxPhoneNumber', 'telnyx-number', 'number', '-number', 'Telnyx number'],
       ['pulumi-nodejs:dynamic/livekit:LiveKitSipInboundTrunk', 'livekit-trunk', 'trunk', '-trunk', 'LiveKit trunk'],
-      ['pulumi-nodejs:dynamic/livekit:LiveKitSipDispatchRule', 'dispatch-rule', 'dispatch-rule', '-dispatch', 'dispatch rule'],
+      [
+        'pulumi-nodejs:dynamic/livekit:LiveKitSipDispatchRule',
+        'dispatch-rule',
+        'dispatch-rule',
+        '-dispatch',
+        'dispatch rule',
+      ],
       ['pulumi-nodejs:dynamic/supabase:ChurchVoiceAgentRow', 'church-row', 'row', '-row', 'church_voice_agents row'],
       ['pulumi-nodejs:dynamic/churchwise:TestRing', 'test-ring', 'test-ring', '-ring', 'test ring'],
     ]);
@@ -48,7 +54,9 @@ describe("each kind's drift sentences", () => {
     expect(TELNYX_PHONE_NUMBER_KIND.describeChange('id1', { phoneNumber: '+13305550101' }, change)).toBe(
       '+13305550101 was taken off connection 2925216093662349036 by hand: calls to it reach no one',
     );
-    expect(TELNYX_PHONE_NUMBER_KIND.describeRepairs([change])).toEqual(['move it back to connection 2925216093662349036']);
+    expect(TELNYX_PHONE_NUMBER_KIND.describeRepairs([change])).toEqual([
+      'move it back to connection 2925216093662349036',
+    ]);
   });
 
   test('auth on a trunk is one sentence, and the repairs come in a fixed order', () => {
@@ -57,14 +65,23 @@ describe("each kind's drift sentences", () => {
     expect(LIVEKIT_SIP_INBOUND_TRUNK_KIND.describeChange('ST_1', {}, auth)).toBe(
       "auth set on trunk ST_1 by hand: LiveKit challenges Telnyx's INVITEs, which carry no credentials, so every call fails",
     );
-    expect(LIVEKIT_SIP_INBOUND_TRUNK_KIND.describeRepairs([auth, numbers])).toEqual(["set the trunk's numbers back to +13305550101", 'remove the auth']);
+    expect(LIVEKIT_SIP_INBOUND_TRUNK_KIND.describeRepairs([auth, numbers])).toEqual([
+      "set the trunk's numbers back to +13305550101",
+      'remove the auth',
+    ]);
   });
 
   test('a property no kind words itself is said plainly; the row names its column', () => {
     const change = { property: 'metadata', before: 'a', after: 'b' };
-    expect(LIVEKIT_SIP_INBOUND_TRUNK_KIND.describeChange('ST_1', {}, change)).toBe('metadata of ST_1 changed by hand: a -> b');
-    expect(CHURCH_VOICE_AGENT_ROW_KIND.describeChange('grace', {}, { property: 'status', before: 'active', after: 'paused' })).toBe(
-      'church_voice_agents.status changed by hand: active -> paused',
+    expect(LIVEKIT_SIP_INBOUND_TRUNK_KIND.describeChange('ST_1', {}, change)).toBe(
+      'metadata of ST_1 changed by hand: a -> b',
     );
+    expect(
+      CHURCH_VOICE_AGENT_ROW_KIND.describeChange(
+        'grace',
+        {},
+        { property: 'status', before: 'active', after: 'paused' },
+      ),
+    ).toBe('church_voice_agents.status changed by hand: active -> paused');
   });
 });

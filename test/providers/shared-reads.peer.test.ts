@@ -12,7 +12,12 @@ import { provider as trunkProvider, trunkOutputs } from '../../providers/livekit
 import { PRODUCTION_FQDN_CONNECTION_ID, resetConfiguredSettings } from '../../vendors/vendor-settings';
 import { forgetSharedLists, setSharedReads } from '../../providers/shared-reads';
 import { provider as numberProvider, type TelnyxPhoneNumberOutputs } from '../../providers/telnyx-phone-number';
-import { LIVEKIT_INBOUND_CONNECTION, LIVEKIT_INBOUND_FQDN, startTelnyxStandIn, type TelnyxStandIn } from '../../sandbox/telnyx/standin';
+import {
+  LIVEKIT_INBOUND_CONNECTION,
+  LIVEKIT_INBOUND_FQDN,
+  startTelnyxStandIn,
+  type TelnyxStandIn,
+} from '../../sandbox/telnyx/standin';
 import { startSupabaseSandbox, type SupabaseSandbox } from '../support/supabase-sandbox';
 import { byHand, CreatedObjects, useSandboxLivekit } from '../support/livekit';
 import { randomE164, uniqueName } from '../support/unique';
@@ -23,7 +28,8 @@ let livekit: Awaited<ReturnType<typeof useSandboxLivekit>>;
 const created = new CreatedObjects();
 
 /** Calls of one LiveKit RPC (e.g. ListSIPInboundTrunk) among the fetches a spy saw. */
-const rpcCalls = (spy: jest.SpyInstance, rpc: string) => spy.mock.calls.filter(([url]) => String(url).endsWith(`/${rpc}`)).length;
+const rpcCalls = (spy: jest.SpyInstance, rpc: string) =>
+  spy.mock.calls.filter(([url]) => String(url).endsWith(`/${rpc}`)).length;
 
 const NUMBERS = ['+14142010011', '+14142010012', '+14142010013', '+14142010014'];
 
@@ -67,7 +73,11 @@ describe('Telnyx numbers', () => {
   let states: Array<{ id: string; outs: TelnyxPhoneNumberOutputs }>;
   beforeAll(() => {
     states = NUMBERS.map((phoneNumber, i) => {
-      const record = standIn.seedPhoneNumber({ phone_number: phoneNumber, connection_id: PRODUCTION_FQDN_CONNECTION_ID, customer_reference: `church-${i}` });
+      const record = standIn.seedPhoneNumber({
+        phone_number: phoneNumber,
+        connection_id: PRODUCTION_FQDN_CONNECTION_ID,
+        customer_reference: `church-${i}`,
+      });
       return { id: record.id, outs: numberState(record.id, phoneNumber, `church-${i}`) };
     });
   });
@@ -77,11 +87,16 @@ describe('Telnyx numbers', () => {
     for (const { id, outs } of states) oneByOne.push(await numberProvider.read!(id, outs));
 
     setSharedReads(true);
-    const listsBefore = standIn.countRequests('GET', '/phone_numbers') - standIn.countRequests('GET', '/phone_numbers/');
+    const listsBefore =
+      standIn.countRequests('GET', '/phone_numbers') - standIn.countRequests('GET', '/phone_numbers/');
     const getsBefore = standIn.countRequests('GET', '/phone_numbers/');
     const shared = await Promise.all(states.map(({ id, outs }) => numberProvider.read!(id, outs)));
-    const lists = standIn.countRequests('GET', '/phone_numbers') - standIn.countRequests('GET', '/phone_numbers/') - listsBefore;
-    expect({ lists, gets: standIn.countRequests('GET', '/phone_numbers/') - getsBefore }).toEqual({ lists: 1, gets: 0 });
+    const lists =
+      standIn.countRequests('GET', '/phone_numbers') - standIn.countRequests('GET', '/phone_numbers/') - listsBefore;
+    expect({ lists, gets: standIn.countRequests('GET', '/phone_numbers/') - getsBefore }).toEqual({
+      lists: 1,
+      gets: 0,
+    });
     expect(shared).toEqual(oneByOne);
   });
 
@@ -97,7 +112,10 @@ describe('Telnyx numbers', () => {
     expect(edited.props?.tags).toEqual(['edited-by-hand']);
 
     const getsBefore = standIn.countRequests('GET', '/phone_numbers/');
-    const unknown = await numberProvider.read!('99999999999', numberState('99999999999', '+14142019999', 'gone-church'));
+    const unknown = await numberProvider.read!(
+      '99999999999',
+      numberState('99999999999', '+14142019999', 'gone-church'),
+    );
     expect(unknown).toEqual({ id: '', props: {} });
     expect(standIn.countRequests('GET', '/phone_numbers/') - getsBefore).toBe(1);
   });
@@ -105,7 +123,8 @@ describe('Telnyx numbers', () => {
   test('forgetting the lists (what the shim does around every write) makes the next read list again', async () => {
     setSharedReads(true);
     const [, second] = states;
-    const lists = () => standIn.countRequests('GET', '/phone_numbers') - standIn.countRequests('GET', '/phone_numbers/');
+    const lists = () =>
+      standIn.countRequests('GET', '/phone_numbers') - standIn.countRequests('GET', '/phone_numbers/');
     const before = lists();
     await numberProvider.read!(second.id, second.outs);
     await numberProvider.read!(second.id, second.outs);
@@ -122,7 +141,13 @@ describe('church_voice_agents rows', () => {
   beforeAll(async () => {
     states = [];
     for (const [i, church] of churches.entries()) {
-      const created = await rowProvider.create({ churchId: church, phoneNumber: NUMBERS[i], provider: 'telnyx', livekitTrunkId: `ST_${church}`, status: 'active' });
+      const created = await rowProvider.create({
+        churchId: church,
+        phoneNumber: NUMBERS[i],
+        provider: 'telnyx',
+        livekitTrunkId: `ST_${church}`,
+        status: 'active',
+      });
       states.push(created.outs!);
     }
   });
@@ -157,9 +182,18 @@ describe('LiveKit trunks and dispatch rules', () => {
     trunks = [];
     rules = [];
     for (let i = 0; i < 3; i++) {
-      const trunk = await client().createInboundTrunk({ name: uniqueName('shared-read trunk'), numbers: [randomE164()], krispEnabled: true });
+      const trunk = await client().createInboundTrunk({
+        name: uniqueName('shared-read trunk'),
+        numbers: [randomE164()],
+        krispEnabled: true,
+      });
       trunks.push(created.trunk(trunk.sipTrunkId));
-      const rule = await client().createDispatchRule({ roomPrefix: `church-shared-${i}-`, trunkIds: [trunk.sipTrunkId], agents: [{ agentName: 'churchwiseai-voice', metadata: '{}' }], name: uniqueName('shared-read rule') });
+      const rule = await client().createDispatchRule({
+        roomPrefix: `church-shared-${i}-`,
+        trunkIds: [trunk.sipTrunkId],
+        agents: [{ agentName: 'churchwiseai-voice', metadata: '{}' }],
+        name: uniqueName('shared-read rule'),
+      });
       rules.push(created.rule(rule.sipDispatchRuleId));
     }
   });
@@ -179,7 +213,11 @@ describe('LiveKit trunks and dispatch rules', () => {
         ...trunks.map((id, i) => trunkProvider.read!(id, states[i] as never)),
         ...rules.map((id, i) => ruleProvider.read!(id, states[trunks.length + i] as never)),
       ]);
-      expect({ trunkLists: rpcCalls(fetchSpy, 'ListSIPInboundTrunk'), ruleLists: rpcCalls(fetchSpy, 'ListSIPDispatchRule'), calls: fetchSpy.mock.calls.length }).toEqual({
+      expect({
+        trunkLists: rpcCalls(fetchSpy, 'ListSIPInboundTrunk'),
+        ruleLists: rpcCalls(fetchSpy, 'ListSIPDispatchRule'),
+        calls: fetchSpy.mock.calls.length,
+      }).toEqual({
         trunkLists: 1,
         ruleLists: 1,
         calls: 2,

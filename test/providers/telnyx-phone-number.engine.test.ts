@@ -6,7 +6,12 @@ import type { Stack } from '@pulumi/pulumi/automation';
 import Telnyx from 'telnyx';
 import { PRODUCTION_FQDN_CONNECTION_ID } from '../../vendors/vendor-settings';
 import { TelnyxPhoneNumber, type TelnyxPhoneNumberArgs } from '../../providers/telnyx-phone-number';
-import { LIVEKIT_INBOUND_CONNECTION, LIVEKIT_INBOUND_FQDN, startTelnyxStandIn, type TelnyxStandIn } from '../../sandbox/telnyx/standin';
+import {
+  LIVEKIT_INBOUND_CONNECTION,
+  LIVEKIT_INBOUND_FQDN,
+  startTelnyxStandIn,
+  type TelnyxStandIn,
+} from '../../sandbox/telnyx/standin';
 import { inlineStack, type WorkDir } from '../support/engine';
 
 const CONNECTION = PRODUCTION_FQDN_CONNECTION_ID;
@@ -32,13 +37,21 @@ afterEach(() => {
 });
 
 /** A stack whose program declares one church's number with whatever `declared` holds at the time of the run. */
-async function churchStack(name: string, declared: { args?: TelnyxPhoneNumberArgs }): Promise<{ stack: Stack; work: WorkDir }> {
+async function churchStack(
+  name: string,
+  declared: { args?: TelnyxPhoneNumberArgs },
+): Promise<{ stack: Stack; work: WorkDir }> {
   const program = async () => {
     if (!declared.args) return {};
     const number = new TelnyxPhoneNumber('church-number', declared.args);
     return { phoneNumber: number.phoneNumber, phoneNumberId: number.phoneNumberId, connectionId: number.connectionId };
   };
-  return inlineStack({ name, projectName: 'telnyx-number-check', program, vendors: { telnyx: { baseUrl: standIn.url, apiKey: standIn.apiKey } } });
+  return inlineStack({
+    name,
+    projectName: 'telnyx-number-check',
+    program,
+    vendors: { telnyx: { baseUrl: standIn.url, apiKey: standIn.apiKey } },
+  });
 }
 
 /** Everything the engine printed during a run, for the messages a founder would read. */
@@ -65,7 +78,11 @@ describe('TelnyxPhoneNumber in the real engine', () => {
     const up = await stack.up();
     expect(up.summary.result).toBe('succeeded');
     const id = up.outputs.phoneNumberId!.value as string;
-    expect(numberOf(id)).toMatchObject({ status: 'active', connection_id: CONNECTION, customer_reference: 'church-engine' });
+    expect(numberOf(id)).toMatchObject({
+      status: 'active',
+      connection_id: CONNECTION,
+      customer_reference: 'church-engine',
+    });
     expect(standIn.countRequests('POST', '/number_orders') - posts).toBe(1);
     expect(JSON.stringify(await stack.exportStack())).not.toContain(standIn.apiKey);
 
@@ -77,11 +94,17 @@ describe('TelnyxPhoneNumber in the real engine', () => {
     const previewed = await stack.preview({ onOutput: preview.onOutput });
     expect(previewed.changeSummary).toEqual({ same: 1, update: 1 });
     expect(preview.lines.join('')).toContain('keeps its number; an area code only applies to a new purchase');
-    const writes = standIn.countRequests('POST', '/') + standIn.countRequests('PATCH', '/') + standIn.countRequests('DELETE', '/');
+    const writes =
+      standIn.countRequests('POST', '/') + standIn.countRequests('PATCH', '/') + standIn.countRequests('DELETE', '/');
     const moved = await stack.up();
     expect(moved.summary.resourceChanges).toEqual({ same: 1, update: 1 });
     expect(moved.outputs.phoneNumber!.value).toBe(up.outputs.phoneNumber!.value);
-    expect(standIn.countRequests('POST', '/') + standIn.countRequests('PATCH', '/') + standIn.countRequests('DELETE', '/') - writes).toBe(0);
+    expect(
+      standIn.countRequests('POST', '/') +
+        standIn.countRequests('PATCH', '/') +
+        standIn.countRequests('DELETE', '/') -
+        writes,
+    ).toBe(0);
 
     // Someone moves the number to another connection in the portal: a plain preview cannot know ...
     const portal = new Telnyx({ apiKey: standIn.apiKey, baseURL: standIn.url, maxRetries: 0 });
@@ -97,7 +120,9 @@ describe('TelnyxPhoneNumber in the real engine', () => {
   });
 
   it('refuses to release a number dropped from the program until it is decommissioned', async () => {
-    const declared: { args?: TelnyxPhoneNumberArgs } = { args: { areaCode: '469', customerReference: 'church-leaving-engine' } };
+    const declared: { args?: TelnyxPhoneNumberArgs } = {
+      args: { areaCode: '469', customerReference: 'church-leaving-engine' },
+    };
     const { stack } = await churchStack('telnyx-release', declared);
     const up = await stack.up();
     const id = up.outputs.phoneNumberId!.value as string;

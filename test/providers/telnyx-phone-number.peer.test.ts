@@ -94,7 +94,8 @@ async function create(inputs: TelnyxPhoneNumberInputs) {
 }
 
 const orderPosts = () => standIn.countRequests('POST', '/number_orders');
-const ordersFor = (church: string) => [...standIn.state.numberOrders.values()].filter((o) => o.customer_reference === church);
+const ordersFor = (church: string) =>
+  [...standIn.state.numberOrders.values()].filter((o) => o.customer_reference === church);
 const live = (id: string) => standIn.state.phoneNumbers.get(id)!;
 
 describe('create: buying a number', () => {
@@ -150,7 +151,12 @@ describe('create: buying a number', () => {
     const posts = orderPosts();
     const purchase = create(await checked({ areaCode: '262', customerReference: 'church-262' }));
     await expect(purchase).rejects.toBeInstanceOf(NumberUnavailableError);
-    await expect(purchase).rejects.toMatchObject({ churchId: 'church-262', areaCode: '262', offered: 2, phoneNumber: undefined });
+    await expect(purchase).rejects.toMatchObject({
+      churchId: 'church-262',
+      areaCode: '262',
+      offered: 2,
+      phoneNumber: undefined,
+    });
     expect(orderPosts() - posts).toBe(0);
     // Near matches from other area codes were not even asked for.
     const search = standIn.requests.filter((r) => r.path === '/v2/available_phone_numbers').at(-1)!;
@@ -161,7 +167,12 @@ describe('create: buying a number', () => {
     const posts = orderPosts();
     const purchase = create(await checked({ areaCode: '608', customerReference: 'church-608' }));
     await expect(purchase).rejects.toBeInstanceOf(NumberUnavailableError);
-    await expect(purchase).rejects.toMatchObject({ churchId: 'church-608', areaCode: '608', offered: 0, phoneNumber: undefined });
+    await expect(purchase).rejects.toMatchObject({
+      churchId: 'church-608',
+      areaCode: '608',
+      offered: 0,
+      phoneNumber: undefined,
+    });
     expect(orderPosts() - posts).toBe(0);
   });
 
@@ -172,14 +183,20 @@ describe('create: buying a number', () => {
     const posts = orderPosts();
     const purchase = create(await checked({ phoneNumber: '+14142019999', customerReference: 'church-exact-2' }));
     await expect(purchase).rejects.toBeInstanceOf(NumberUnavailableError);
-    await expect(purchase).rejects.toMatchObject({ churchId: 'church-exact-2', areaCode: '414', phoneNumber: '+14142019999' });
+    await expect(purchase).rejects.toMatchObject({
+      churchId: 'church-exact-2',
+      areaCode: '414',
+      phoneNumber: '+14142019999',
+    });
     expect(orderPosts() - posts).toBe(0);
   });
 
   it('refuses to buy for a connection the account does not have, before searching', async () => {
     const searches = standIn.countRequests('GET', '/available_phone_numbers');
     const posts = orderPosts();
-    const purchase = create(await checked({ areaCode: '469', customerReference: 'church-noconn', connectionId: '1999999999999999999' }));
+    const purchase = create(
+      await checked({ areaCode: '469', customerReference: 'church-noconn', connectionId: '1999999999999999999' }),
+    );
     await expect(purchase).rejects.toBeInstanceOf(UnknownConnectionError);
     await expect(purchase).rejects.toMatchObject({ connectionId: '1999999999999999999' });
     expect(standIn.countRequests('GET', '/available_phone_numbers') - searches).toBe(0);
@@ -193,7 +210,9 @@ describe('create: a retry never buys a second number', () => {
     const posts = orderPosts();
     // Every poll of the order fails: the first create gives up right after ordering.
     standIn.injectFaults({ status: 500, method: 'GET', pathPrefix: '/number_orders/' });
-    await expect(create(inputs)).rejects.toThrow(/^telnyx GET \/number_orders\/[\w-]+ failed after 5 attempts: HTTP 500/);
+    await expect(create(inputs)).rejects.toThrow(
+      /^telnyx GET \/number_orders\/[\w-]+ failed after 5 attempts: HTTP 500/,
+    );
     expect(orderPosts() - posts).toBe(1);
     const [order] = ordersFor('church-crash');
     standIn.clearFaults();
@@ -218,13 +237,19 @@ describe('create: a retry never buys a second number', () => {
   });
 
   it('a church that already holds a number keeps it: create reuses it and buys nothing', async () => {
-    const held = standIn.seedPhoneNumber({ phone_number: '+14692017001', connection_id: CONNECTION, customer_reference: 'church-again' });
+    const held = standIn.seedPhoneNumber({
+      phone_number: '+14692017001',
+      connection_id: CONNECTION,
+      customer_reference: 'church-again',
+    });
     const posts = orderPosts();
     const { id, outs } = await create(await checked({ areaCode: '747', customerReference: 'church-again' }));
     expect(id).toBe(held.id);
     expect(outs.phoneNumber).toBe('+14692017001');
     expect(orderPosts() - posts).toBe(0);
-    expect(logged.join('\n')).toContain('church church-again already holds +14692017001; keeping it (areaCode 747 only applies to a new purchase)');
+    expect(logged.join('\n')).toContain(
+      'church church-again already holds +14692017001; keeping it (areaCode 747 only applies to a new purchase)',
+    );
   });
 
   it('an order still pending at the timeout fails clearly, and the retry waits on the same order', async () => {
@@ -232,7 +257,8 @@ describe('create: a retry never buys a second number', () => {
     try {
       await configureFor(slow);
       const inputs = await checked({ areaCode: '469', customerReference: 'church-slow', orderTimeoutSeconds: 1 });
-      const message = /^order [\w-]+ for church church-slow is still pending after 1s \(orderTimeoutSeconds\); nothing else was ordered/;
+      const message =
+        /^order [\w-]+ for church church-slow is still pending after 1s \(orderTimeoutSeconds\); nothing else was ordered/;
       await expect(create(inputs)).rejects.toThrow(message);
       await expect(create(inputs)).rejects.toThrow(message);
       expect(slow.countRequests('POST', '/number_orders')).toBe(1);
@@ -248,7 +274,9 @@ describe('create: a retry never buys a second number', () => {
     // The order cannot set tags, so create PATCHes them; that PATCH is refused.
     standIn.injectFaults({ status: 422, method: 'PATCH', pathPrefix: '/phone_numbers' });
     const error = await create(inputs).catch((e) => e);
-    expect(error.message).toMatch(/^\+1469\d{7} was bought for church church-half but is not ready: telnyx PATCH \/phone_numbers\/\d+ failed: HTTP 422/);
+    expect(error.message).toMatch(
+      /^\+1469\d{7} was bought for church church-half but is not ready: telnyx PATCH \/phone_numbers\/\d+ failed: HTTP 422/,
+    );
     // The engine records a create rejected with {id, properties}: the paid number is in the state, not leaked.
     expect(live(error.id)).toMatchObject({ status: 'active', customer_reference: 'church-half', tags: [] });
     expect(error.properties).toMatchObject({ phoneNumberId: error.id, customerReference: 'church-half' });
@@ -272,10 +300,20 @@ describe('adoption buys nothing and changes nothing', () => {
     const writes = standIn.countRequests('PATCH', '/') + standIn.countRequests('DELETE', '/');
     for (const adoptId of ['+14144007103', seeded.id]) {
       const { id, outs } = await create(
-        await checked({ adoptId, phoneNumber: '+14144007103', customerReference: 'medhanialem', tags: ['churchwise-voice'] }),
+        await checked({
+          adoptId,
+          phoneNumber: '+14144007103',
+          customerReference: 'medhanialem',
+          tags: ['churchwise-voice'],
+        }),
       );
       expect(id).toBe(seeded.id);
-      expect(outs).toMatchObject({ phoneNumber: '+14144007103', phoneNumberId: seeded.id, connectionId: CONNECTION, status: 'active' });
+      expect(outs).toMatchObject({
+        phoneNumber: '+14144007103',
+        phoneNumberId: seeded.id,
+        connectionId: CONNECTION,
+        status: 'active',
+      });
       expect(outs.orderId).toBeUndefined();
     }
     expect(orderPosts() - posts).toBe(0);
@@ -285,7 +323,9 @@ describe('adoption buys nothing and changes nothing', () => {
   it('refuses a number that does not match, naming every difference, and leaves it as it was', async () => {
     const seeded = standIn.seedPhoneNumber({ phone_number: '+17473897673', connection_id: OTHER_CONNECTION });
     const patches = standIn.countRequests('PATCH', '/');
-    const adoption = create(await checked({ adoptId: '+17473897673', customerReference: 'melvindale', tags: ['churchwise-voice'] }));
+    const adoption = create(
+      await checked({ adoptId: '+17473897673', customerReference: 'melvindale', tags: ['churchwise-voice'] }),
+    );
     await expect(adoption).rejects.toBeInstanceOf(AdoptionMismatchError);
     await expect(adoption).rejects.toMatchObject({
       what: `+17473897673 (id ${seeded.id})`,
@@ -322,7 +362,9 @@ describe('update, read and drift', () => {
 
     expect(standIn.requests.length - before).toBe(0);
     expect(after).toMatchObject({ areaCode: '747', phoneNumber: outs.phoneNumber, phoneNumberId: id });
-    expect(logged.join('\n')).toContain(`areaCode 469 -> 747: ${outs.phoneNumber} (church church-move) keeps its number`);
+    expect(logged.join('\n')).toContain(
+      `areaCode 469 -> 747: ${outs.phoneNumber} (church church-move) keeps its number`,
+    );
   });
 
   it('updates tags and customer reference in place', async () => {
@@ -341,7 +383,12 @@ describe('update, read and drift', () => {
 
     const refreshed = await provider.read!(id, outs);
     expect(refreshed.id).toBe(id);
-    expect(refreshed.props).toMatchObject({ connectionId: OTHER_CONNECTION, tags: [], status: 'active', deletionLockEnabled: false });
+    expect(refreshed.props).toMatchObject({
+      connectionId: OTHER_CONNECTION,
+      tags: [],
+      status: 'active',
+      deletionLockEnabled: false,
+    });
 
     expect(await provider.diff!(id, refreshed.props, inputs)).toMatchObject({ changes: true, replaces: [] });
     const { outs: after } = (await provider.update!(id, refreshed.props, inputs)) as { outs: TelnyxPhoneNumberOutputs };
@@ -380,7 +427,12 @@ describe('delete: a number is released only by an explicit decommission', () => 
     const deletes = standIn.countRequests('DELETE', '/');
     const release = provider.delete!(id, outs);
     await expect(release).rejects.toBeInstanceOf(NotDecommissionedError);
-    await expect(release).rejects.toMatchObject({ kind: 'number', id, phoneNumber: outs.phoneNumber, churchId: 'church-keep' });
+    await expect(release).rejects.toMatchObject({
+      kind: 'number',
+      id,
+      phoneNumber: outs.phoneNumber,
+      churchId: 'church-keep',
+    });
     expect(standIn.countRequests('DELETE', '/') - deletes).toBe(0);
     expect(live(id).status).toBe('active');
   });
@@ -391,7 +443,9 @@ describe('delete: a number is released only by an explicit decommission', () => 
     const decommissioned = await checked({ ...inputs, decommission: true });
     const { outs: recorded } = (await provider.update!(id, outs, decommissioned)) as { outs: TelnyxPhoneNumberOutputs };
     expect(recorded.decommission).toBe(true);
-    expect(logged.join('\n')).toContain(`decommission set: ${outs.phoneNumber} (church church-leaving) will be RELEASED`);
+    expect(logged.join('\n')).toContain(
+      `decommission set: ${outs.phoneNumber} (church church-leaving) will be RELEASED`,
+    );
 
     const deletes = standIn.countRequests('DELETE', `/phone_numbers/${id}`);
     await provider.delete!(id, recorded);
@@ -410,7 +464,9 @@ describe('delete: a number is released only by an explicit decommission', () => 
       customer_reference: 'church-locked',
       deletion_lock_enabled: true,
     });
-    const { id, outs } = await create(await checked({ adoptId: seeded.id, customerReference: 'church-locked', decommission: true }));
+    const { id, outs } = await create(
+      await checked({ adoptId: seeded.id, customerReference: 'church-locked', decommission: true }),
+    );
     expect(outs.deletionLockEnabled).toBe(true);
     const deletes = standIn.countRequests('DELETE', '/');
     const release = provider.delete!(id, outs);
@@ -424,12 +480,16 @@ describe('delete: a number is released only by an explicit decommission', () => 
     const inputs = await checked({ phoneNumber: '+14142010001', customerReference: 'church-typo' });
     const { id: oldId, outs: oldOuts } = await create(inputs);
     // The "typo" is a real number for sale, so the replacement can be bought.
-    const [offer] = (await portal.availablePhoneNumbers.list({ filter: { national_destination_code: '469', best_effort: false } })).data ?? [];
+    const [offer] =
+      (await portal.availablePhoneNumbers.list({ filter: { national_destination_code: '469', best_effort: false } }))
+        .data ?? [];
     const changed = await checked({ phoneNumber: offer!.phone_number!, customerReference: 'church-typo' });
 
     const diff = await provider.diff!(oldId, oldOuts, changed);
     expect(diff).toMatchObject({ changes: true, replaces: ['phoneNumber'], deleteBeforeReplace: false });
-    expect(logged.join('\n')).toContain(`${oldOuts.phoneNumber} (church church-typo) will be REPLACED (phoneNumber changed)`);
+    expect(logged.join('\n')).toContain(
+      `${oldOuts.phoneNumber} (church church-typo) will be REPLACED (phoneNumber changed)`,
+    );
 
     // The engine creates the replacement first: it must buy the new number, not reuse the church's old one.
     const posts = orderPosts();
@@ -440,7 +500,12 @@ describe('delete: a number is released only by an explicit decommission', () => 
     // Then it deletes the old one, which was never decommissioned.
     const release = provider.delete!(oldId, oldOuts);
     await expect(release).rejects.toBeInstanceOf(NotDecommissionedError);
-    await expect(release).rejects.toMatchObject({ kind: 'number', id: oldId, phoneNumber: '+14142010001', churchId: 'church-typo' });
+    await expect(release).rejects.toMatchObject({
+      kind: 'number',
+      id: oldId,
+      phoneNumber: '+14142010001',
+      churchId: 'church-typo',
+    });
     expect(live(oldId).status).toBe('active');
   });
 });

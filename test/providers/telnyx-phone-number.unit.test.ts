@@ -34,7 +34,9 @@ describe('checkTelnyxPhoneNumber', () => {
     expect(failuresOf(inputs())).toEqual([]);
     expect(failuresOf(inputs({ areaCode: undefined, phoneNumber: '+14144007103' }))).toEqual([]);
     expect(failuresOf(inputs({ areaCode: undefined, adoptId: '1293384261075731499' }))).toEqual([]);
-    expect(failuresOf(inputs({ areaCode: undefined, adoptId: '+14144007103', phoneNumber: '+14144007103' }))).toEqual([]);
+    expect(failuresOf(inputs({ areaCode: undefined, adoptId: '+14144007103', phoneNumber: '+14144007103' }))).toEqual(
+      [],
+    );
   });
 
   it('passes the inputs through unchanged', () => {
@@ -45,7 +47,10 @@ describe('checkTelnyxPhoneNumber', () => {
   it('requires one of areaCode, phoneNumber or adoptId', () => {
     const failures = failuresOf(inputs({ areaCode: undefined }));
     expect(failures).toEqual([
-      expect.objectContaining({ property: 'areaCode', reason: expect.stringMatching(/areaCode.*phoneNumber.*adoptId/) }),
+      expect.objectContaining({
+        property: 'areaCode',
+        reason: expect.stringMatching(/areaCode.*phoneNumber.*adoptId/),
+      }),
     ]);
   });
 
@@ -63,7 +68,10 @@ describe('checkTelnyxPhoneNumber', () => {
 
   it.each(['41', '4144', '014', '114', 'abc'])('refuses area code %j with the area-code rule', (areaCode) => {
     expect(failuresOf(inputs({ areaCode }))).toEqual([
-      expect.objectContaining({ property: 'areaCode', reason: expect.stringContaining('3-digit North American area code') }),
+      expect.objectContaining({
+        property: 'areaCode',
+        reason: expect.stringContaining('3-digit North American area code'),
+      }),
     ]);
   });
 
@@ -210,7 +218,11 @@ describe('diffTelnyxPhoneNumber', () => {
   it('updates connection, tags and customer reference in place', () => {
     const news = desired({ connectionId: '1111', tags: ['b', 'a'], customerReference: 'church-2' });
     expect(diff(news)).toMatchObject({ changes: true, replaces: [] });
-    expect(vendorChanges(held, news)).toEqual({ connection_id: '1111', tags: ['b', 'a'], customer_reference: 'church-2' });
+    expect(vendorChanges(held, news)).toEqual({
+      connection_id: '1111',
+      tags: ['b', 'a'],
+      customer_reference: 'church-2',
+    });
   });
 
   it('ignores tag order and leaves tags alone when the program sets none', () => {
@@ -279,7 +291,13 @@ describe('adoptionMismatches', () => {
   it('names every mismatch instead of changing the number', () => {
     const mismatches = adoptionMismatches(
       adopting,
-      record({ status: 'port-pending', connectionId: null, customerReference: 'someone-else', tags: [], phoneNumber: '+14144009999' }),
+      record({
+        status: 'port-pending',
+        connectionId: null,
+        customerReference: 'someone-else',
+        tags: [],
+        phoneNumber: '+14144009999',
+      }),
     );
     expect(mismatches).toEqual([
       'status is port-pending, only an active number can be adopted',

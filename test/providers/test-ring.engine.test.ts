@@ -53,7 +53,11 @@ test('a church line with its test ring: rings on up, never on preview or refresh
   const churchId = `engine-${Math.random().toString(36).slice(2, 8)}`;
   const phoneNumber = randomE164();
   const roomPrefix = `church-${churchId}-`;
-  standIn.seedPhoneNumber({ phone_number: phoneNumber, connection_id: LIVEKIT_INBOUND_CONNECTION.id, customer_reference: churchId });
+  standIn.seedPhoneNumber({
+    phone_number: phoneNumber,
+    connection_id: LIVEKIT_INBOUND_CONNECTION.id,
+    customer_reference: churchId,
+  });
   const declared = { trigger: 'first', decommission: false };
   const program = async () => {
     const name = `church ${churchId}`;
@@ -77,7 +81,13 @@ test('a church line with its test ring: rings on up, never on preview or refresh
       timeoutSecs: 6,
       decommission: declared.decommission,
     });
-    return { trunkId: trunk.sipTrunkId, ruleId: rule.sipDispatchRuleId, ringOk: ring.ok, ringCause: ring.cause, ringAt: ring.at };
+    return {
+      trunkId: trunk.sipTrunkId,
+      ruleId: rule.sipDispatchRuleId,
+      ringOk: ring.ok,
+      ringCause: ring.cause,
+      ringAt: ring.at,
+    };
   };
   const { stack } = await inlineStack({
     name: 'test-ring',
@@ -97,7 +107,9 @@ test('a church line with its test ring: rings on up, never on preview or refresh
   expect(up.outputs.ringCause?.value).toBeUndefined();
   expect(dials()).toBe(1);
   // The ring dials through the configured Call Control application, not the number's FQDN connection.
-  const dial = standIn.requests.find((r) => r.operationId === 'DialCall' && (r.body as { to?: string }).to === phoneNumber);
+  const dial = standIn.requests.find(
+    (r) => r.operationId === 'DialCall' && (r.body as { to?: string }).to === phoneNumber,
+  );
   expect(dial?.body).toMatchObject({ connection_id: RING_APP, from: FROM });
   expect(up.stdout).not.toContain('telnyxCallControlAppId is not set');
 
@@ -109,7 +121,10 @@ test('a church line with its test ring: rings on up, never on preview or refresh
   expect((await ringState(stack)).ok).toBe(true);
 
   // Auth added by hand: the next ring fails the up with the cause, and says the line is not live.
-  await byHand(livekit).updateSipInboundTrunkFields(trunkId, { authUsername: 'by-hand', authPassword: 'pw-engine-ring-3310' });
+  await byHand(livekit).updateSipInboundTrunkFields(trunkId, {
+    authUsername: 'by-hand',
+    authPassword: 'pw-engine-ring-3310',
+  });
   declared.trigger = 'after-auth';
   const failure = await failedRun(stack.up());
   expect(failure).toContain(`test ring of ${phoneNumber} (church ${churchId}) failed: call_rejected`);
@@ -163,11 +178,27 @@ test('a church line with its test ring: rings on up, never on preview or refresh
 test('a line provisioned without a dispatch rule: the first up fails on the ring with no_room, the trunk is kept, the failure is on record', async () => {
   const churchId = `engine-${Math.random().toString(36).slice(2, 8)}`;
   const phoneNumber = randomE164();
-  standIn.seedPhoneNumber({ phone_number: phoneNumber, connection_id: LIVEKIT_INBOUND_CONNECTION.id, customer_reference: churchId });
+  standIn.seedPhoneNumber({
+    phone_number: phoneNumber,
+    connection_id: LIVEKIT_INBOUND_CONNECTION.id,
+    customer_reference: churchId,
+  });
   const program = async () => {
-    const trunk = new LiveKitSipInboundTrunk('trunk', { name: `church ${churchId}`, numbers: [phoneNumber], decommission: true });
+    const trunk = new LiveKitSipInboundTrunk('trunk', {
+      name: `church ${churchId}`,
+      numbers: [phoneNumber],
+      decommission: true,
+    });
     // Already on its way out (decommission), so the test can destroy it; a first ring is placed all the same.
-    new TestRing('ring', { churchId, phoneNumber, trunkId: trunk.sipTrunkId, roomPrefix: `church-${churchId}-`, from: FROM, timeoutSecs: 6, decommission: true });
+    new TestRing('ring', {
+      churchId,
+      phoneNumber,
+      trunkId: trunk.sipTrunkId,
+      roomPrefix: `church-${churchId}-`,
+      from: FROM,
+      timeoutSecs: 6,
+      decommission: true,
+    });
     return { trunkId: trunk.sipTrunkId };
   };
   // No telnyxCallControlAppId in this stack's settings.
@@ -184,10 +215,14 @@ test('a line provisioned without a dispatch rule: the first up fails on the ring
   expect(failure).toContain('no dispatch rule for trunk');
   // No telnyxCallControlAppId in this stack: the ring says it falls back to the FQDN connection, and does.
   expect(failure).toContain(`telnyxCallControlAppId is not set`);
-  const dial = standIn.requests.find((r) => r.operationId === 'DialCall' && (r.body as { to?: string }).to === phoneNumber);
+  const dial = standIn.requests.find(
+    (r) => r.operationId === 'DialCall' && (r.body as { to?: string }).to === phoneNumber,
+  );
   expect(dial?.body).toMatchObject({ connection_id: PRODUCTION_FQDN_CONNECTION_ID });
   const resources = (await stack.exportStack()).deployment.resources ?? [];
-  const trunk = resources.find((r: { type: string }) => r.type === 'pulumi-nodejs:dynamic/livekit:LiveKitSipInboundTrunk');
+  const trunk = resources.find(
+    (r: { type: string }) => r.type === 'pulumi-nodejs:dynamic/livekit:LiveKitSipInboundTrunk',
+  );
   created.trunk(trunk.id);
   expect(await client.getInboundTrunk(trunk.id)).toMatchObject({ numbers: [phoneNumber] });
   expect(await ringState(stack)).toMatchObject({ ok: false, cause: 'no_room', phoneNumber });

@@ -1,6 +1,13 @@
 /** TestRing's pure rules: what `check` refuses (naming the field and the rule) and when `diff` rings again. */
 import * as pulumi from '@pulumi/pulumi';
-import { checkTestRing, diffTestRing, provider, ringFailureMessage, type TestRingInputs, type TestRingOutputs } from '../../providers/test-ring';
+import {
+  checkTestRing,
+  diffTestRing,
+  provider,
+  ringFailureMessage,
+  type TestRingInputs,
+  type TestRingOutputs,
+} from '../../providers/test-ring';
 import { NotDecommissionedError } from '../../providers/refusals';
 
 const good: TestRingInputs = {
@@ -19,12 +26,17 @@ function failuresOf(news: Record<string, unknown>) {
 describe('checkTestRing', () => {
   it('accepts a complete line', () => {
     expect(failuresOf({ ...good })).toEqual([]);
-    expect(failuresOf({ ...good, dispatchRuleId: undefined, trigger: '2026-11-25T10:00:00Z', timeoutSecs: 45 })).toEqual([]);
+    expect(
+      failuresOf({ ...good, dispatchRuleId: undefined, trigger: '2026-11-25T10:00:00Z', timeoutSecs: 45 }),
+    ).toEqual([]);
   });
 
   it('refuses a number without "+" and a 555 number, naming the field', () => {
     expect(failuresOf({ ...good, phoneNumber: '14144007103' })).toEqual([
-      expect.objectContaining({ property: 'phoneNumber', reason: expect.stringContaining('E.164 number with a leading "+"') }),
+      expect.objectContaining({
+        property: 'phoneNumber',
+        reason: expect.stringContaining('E.164 number with a leading "+"'),
+      }),
     ]);
     expect(failuresOf({ ...good, from: '+14145550100' })).toEqual([
       expect.objectContaining({ property: 'from', reason: expect.stringContaining('555 number') }),
@@ -40,7 +52,10 @@ describe('checkTestRing', () => {
   it('refuses ids that are not LiveKit ids of the right kind', () => {
     expect(failuresOf({ ...good, trunkId: 'SDR_kChSNMAbv5mp', dispatchRuleId: 'ST_LWgmiBSwTk7P' })).toEqual([
       { property: 'trunkId', reason: 'trunkId must be a LiveKit id like ST_LWgmiBSwTk7P, got "SDR_kChSNMAbv5mp"' },
-      { property: 'dispatchRuleId', reason: 'dispatchRuleId must be a LiveKit id like SDR_LWgmiBSwTk7P, got "ST_LWgmiBSwTk7P"' },
+      {
+        property: 'dispatchRuleId',
+        reason: 'dispatchRuleId must be a LiveKit id like SDR_LWgmiBSwTk7P, got "ST_LWgmiBSwTk7P"',
+      },
     ]);
   });
 
@@ -57,14 +72,20 @@ describe('checkTestRing', () => {
     expect(failuresOf({ ...good, churchId: '  ' })[0]).toMatchObject({ property: 'churchId' });
   });
 
-  it('leaves values not known during a preview (another resource\'s output) for later', () => {
+  it("leaves values not known during a preview (another resource's output) for later", () => {
     const unknown = pulumi.runtime.unknownValue;
     expect(failuresOf({ ...good, phoneNumber: unknown, trunkId: unknown, dispatchRuleId: unknown })).toEqual([]);
   });
 });
 
 describe('diffTestRing', () => {
-  const lastRing: TestRingOutputs = { ...good, ok: true, detail: 'rang through', at: '2026-11-25T10:00:00.000Z', elapsedMs: 812 };
+  const lastRing: TestRingOutputs = {
+    ...good,
+    ok: true,
+    detail: 'rang through',
+    at: '2026-11-25T10:00:00.000Z',
+    elapsedMs: 812,
+  };
 
   it('does not ring again when nothing changed and the last ring passed', () => {
     expect(diffTestRing('ring:x', lastRing, { ...good })).toMatchObject({ changes: false, replaces: [] });
@@ -76,7 +97,10 @@ describe('diffTestRing', () => {
     ['phoneNumber', '+17473897673'],
     ['trigger', 'ring-now-1'],
   ])('rings again (an update, never a replacement) when %s changes', (field, value) => {
-    expect(diffTestRing('ring:x', lastRing, { ...good, [field]: value })).toMatchObject({ changes: true, replaces: [] });
+    expect(diffTestRing('ring:x', lastRing, { ...good, [field]: value })).toMatchObject({
+      changes: true,
+      replaces: [],
+    });
   });
 
   it('rings again while the last ring failed, so the line stays red until it works', () => {
@@ -122,7 +146,9 @@ describe('a ring record goes only with its line', () => {
       churchId: 'grace',
       phoneNumber: '+13305550101',
     });
-    await expect(provider.delete!('ring:grace:+13305550101', { ...outputs, decommission: true })).resolves.toBeUndefined();
+    await expect(
+      provider.delete!('ring:grace:+13305550101', { ...outputs, decommission: true }),
+    ).resolves.toBeUndefined();
   });
 
   it('records a decommission without placing a call (no Telnyx setting is even read)', async () => {

@@ -40,19 +40,34 @@ async function count(table: string): Promise<number> {
 
 describe('churches', () => {
   it('adds a church once; the same upsert again changes nothing', async () => {
-    const input = { churchId: 'grace-1', name: 'Grace Chapel', areaCode: '414', plan: 'voice_monthly', stripeSubscriptionId: 'sub_grace1', activate: true };
+    const input = {
+      churchId: 'grace-1',
+      name: 'Grace Chapel',
+      areaCode: '414',
+      plan: 'voice_monthly',
+      stripeSubscriptionId: 'sub_grace1',
+      activate: true,
+    };
     const first = await upsertChurch(db.pool, input);
     const second = await upsertChurch(db.pool, input);
     expect(first).toMatchObject({ created: true, changed: true });
     expect(second).toMatchObject({ created: false, changed: false });
-    expect(second.church).toMatchObject({ churchId: 'grace-1', name: 'Grace Chapel', areaCode: '414', status: 'active', plan: 'voice_monthly' });
+    expect(second.church).toMatchObject({
+      churchId: 'grace-1',
+      name: 'Grace Chapel',
+      areaCode: '414',
+      status: 'active',
+      plan: 'voice_monthly',
+    });
     expect((await listChurches(db.pool)).filter((c) => c.churchId === 'grace-1')).toHaveLength(1);
   });
 
   it('concurrent upserts of one new church: one creates it, the others merge', async () => {
     const results = await Promise.all(
       Array.from({ length: 6 }, () =>
-        withTransaction(db.pool, (client) => upsertChurch(client, { churchId: 'race-1', name: 'Race', areaCode: '414', plan: 'voice', activate: true })),
+        withTransaction(db.pool, (client) =>
+          upsertChurch(client, { churchId: 'race-1', name: 'Race', areaCode: '414', plan: 'voice', activate: true }),
+        ),
       ),
     );
     expect(results.filter((r) => r.created)).toHaveLength(1);
@@ -61,7 +76,12 @@ describe('churches', () => {
 
   it('keeps stored fields an event does not carry (a subscription update has no area code)', async () => {
     await upsertChurch(db.pool, { churchId: 'keep-1', name: 'Keep', areaCode: '747', plan: 'voice', activate: true });
-    const { church, changed } = await upsertChurch(db.pool, { churchId: 'keep-1', plan: 'voice_annual', stripeCustomerId: 'cus_1', activate: true });
+    const { church, changed } = await upsertChurch(db.pool, {
+      churchId: 'keep-1',
+      plan: 'voice_annual',
+      stripeCustomerId: 'cus_1',
+      activate: true,
+    });
     // Nothing the Pulumi program reads changed: no stack run needed.
     expect(changed).toBe(false);
     expect((await upsertChurch(db.pool, { churchId: 'keep-1', areaCode: '312', activate: true })).changed).toBe(true);
@@ -70,7 +90,13 @@ describe('churches', () => {
 
   it('refuses bad input naming every bad field, and writes nothing', async () => {
     const before = await count('churches');
-    const attempt = upsertChurch(db.pool, { churchId: '-bad id', areaCode: '123', requestedNumber: '+14145551234', plan: 'voice', activate: true });
+    const attempt = upsertChurch(db.pool, {
+      churchId: '-bad id',
+      areaCode: '123',
+      requestedNumber: '+14145551234',
+      plan: 'voice',
+      activate: true,
+    });
     await expect(attempt).rejects.toBeInstanceOf(RegistryInputError);
     const error = (await attempt.catch((e) => e)) as RegistryInputError;
     expect(error.failures.map((f) => f.property).sort()).toEqual(['areaCode', 'churchId', 'requestedNumber']);
@@ -79,27 +105,38 @@ describe('churches', () => {
   });
 
   it('needs an area code or a number to add a church', async () => {
-    await expect(upsertChurch(db.pool, { churchId: 'nowhere', plan: 'voice', activate: true })).rejects.toThrow(/areaCode \(or requestedNumber\) is required/);
+    await expect(upsertChurch(db.pool, { churchId: 'nowhere', plan: 'voice', activate: true })).rejects.toThrow(
+      /areaCode \(or requestedNumber\) is required/,
+    );
     expect(await getChurch(db.pool, 'nowhere')).toBeUndefined();
   });
 
   it('the table itself enforces the id, area code, 555 and status rules (another writer cannot bypass them)', async () => {
     const insert = (id: string, area: string | null, number: string | null, status = 'active') =>
-      db.pool.query(`insert into churches (church_id, name, area_code, requested_number, plan, status) values ($1, 'x', $2, $3, 'voice', $4)`, [
-        id,
-        area,
-        number,
-        status,
-      ]);
+      db.pool.query(
+        `insert into churches (church_id, name, area_code, requested_number, plan, status) values ($1, 'x', $2, $3, 'voice', $4)`,
+        [id, area, number, status],
+      );
     await expect(insert('has space', '414', null)).rejects.toMatchObject({ constraint: 'churches_church_id_format' });
     await expect(insert('c-area', '099', null)).rejects.toMatchObject({ constraint: 'churches_area_code_format' });
-    await expect(insert('c-555', null, '+14145551234')).rejects.toMatchObject({ constraint: 'churches_requested_number_not_555' });
+    await expect(insert('c-555', null, '+14145551234')).rejects.toMatchObject({
+      constraint: 'churches_requested_number_not_555',
+    });
     await expect(insert('c-none', null, null)).rejects.toMatchObject({ constraint: 'churches_area_code_or_number' });
-    await expect(insert('c-status', '414', null, 'deleted')).rejects.toMatchObject({ constraint: 'churches_status_known' });
+    await expect(insert('c-status', '414', null, 'deleted')).rejects.toMatchObject({
+      constraint: 'churches_status_known',
+    });
   });
 
   it('a cancellation marks the church and keeps its line fields; an old subscription never cancels a newer one', async () => {
-    await upsertChurch(db.pool, { churchId: 'cancel-1', name: 'C', areaCode: '312', plan: 'voice', stripeSubscriptionId: 'sub_new', activate: true });
+    await upsertChurch(db.pool, {
+      churchId: 'cancel-1',
+      name: 'C',
+      areaCode: '312',
+      plan: 'voice',
+      stripeSubscriptionId: 'sub_new',
+      activate: true,
+    });
     expect(await markCancelled(db.pool, { stripeSubscriptionId: 'sub_old', churchId: 'cancel-1' })).toBeUndefined();
     expect((await getChurch(db.pool, 'cancel-1'))?.status).toBe('active');
     const change = await markCancelled(db.pool, { stripeSubscriptionId: 'sub_new' });
@@ -109,7 +146,10 @@ describe('churches', () => {
 
   it('decommission is the founder asking for the release', async () => {
     await upsertChurch(db.pool, { churchId: 'decom-1', name: 'D', areaCode: '312', plan: 'voice', activate: true });
-    expect(await requestDecommission(db.pool, 'decom-1')).toMatchObject({ changed: true, church: { status: 'decommission' } });
+    expect(await requestDecommission(db.pool, 'decom-1')).toMatchObject({
+      changed: true,
+      church: { status: 'decommission' },
+    });
     await expect(requestDecommission(db.pool, 'no-such-church')).rejects.toThrow(/not in the registry/);
     expect((await listChurches(db.pool, { statuses: ['decommission'] })).map((c) => c.churchId)).toEqual(['decom-1']);
   });
@@ -117,14 +157,20 @@ describe('churches', () => {
 
 describe('stripe events', () => {
   it('records an event id once', async () => {
-    expect(await recordStripeEvent(db.pool, { eventId: 'evt_once', type: 'invoice.paid', outcome: 'ignored' })).toBe(true);
-    expect(await recordStripeEvent(db.pool, { eventId: 'evt_once', type: 'invoice.paid', outcome: 'ignored' })).toBe(false);
+    expect(await recordStripeEvent(db.pool, { eventId: 'evt_once', type: 'invoice.paid', outcome: 'ignored' })).toBe(
+      true,
+    );
+    expect(await recordStripeEvent(db.pool, { eventId: 'evt_once', type: 'invoice.paid', outcome: 'ignored' })).toBe(
+      false,
+    );
   });
 
   it('concurrent deliveries of one event: exactly one proceeds', async () => {
     const results = await Promise.all(
       Array.from({ length: 8 }, () =>
-        withTransaction(db.pool, (client) => recordStripeEvent(client, { eventId: 'evt_race', type: 'invoice.paid', outcome: 'queued' })),
+        withTransaction(db.pool, (client) =>
+          recordStripeEvent(client, { eventId: 'evt_race', type: 'invoice.paid', outcome: 'queued' }),
+        ),
       ),
     );
     expect(results.filter(Boolean)).toHaveLength(1);
@@ -133,7 +179,8 @@ describe('stripe events', () => {
 
 describe('provisioning jobs', () => {
   beforeAll(async () => {
-    for (const id of ['q-1', 'q-2', 'q-3']) await upsertChurch(db.pool, { churchId: id, name: id, areaCode: '414', plan: 'voice', activate: true });
+    for (const id of ['q-1', 'q-2', 'q-3'])
+      await upsertChurch(db.pool, { churchId: id, name: id, areaCode: '414', plan: 'voice', activate: true });
   });
 
   it('one open job per church, even when enqueued concurrently', async () => {
@@ -159,21 +206,38 @@ describe('provisioning jobs', () => {
 
     const runOf = (id: number) => (a.some((j) => j.id === id) ? 'run-a' : 'run-b');
     const [j1, j2, j3] = [...a, ...b].sort((x, y) => x.id - y.id);
-    const live = await settle(db.pool, { id: j1.id, runId: runOf(j1.id) }, {
-      ok: true,
-      line: { phoneNumber: '+14144007103', trunkId: 'ST_1', dispatchRuleId: 'SDR_1', ring: { ok: true, at: '2026-11-25T10:00:00Z' } },
-    });
+    const live = await settle(
+      db.pool,
+      { id: j1.id, runId: runOf(j1.id) },
+      {
+        ok: true,
+        line: {
+          phoneNumber: '+14144007103',
+          trunkId: 'ST_1',
+          dispatchRuleId: 'SDR_1',
+          ring: { ok: true, at: '2026-11-25T10:00:00Z' },
+        },
+      },
+    );
     expect(live).toMatchObject({ state: 'succeeded', phoneNumber: '+14144007103', ring: { ok: true } });
-    const retry = await settle(db.pool, { id: j2.id, runId: runOf(j2.id) }, {
-      ok: false,
-      error: 'telnyx POST /number_orders failed: HTTP 500',
-      failedStep: 'telnyx-number',
-      retryAt: new Date(Date.now() + 60000),
-    });
+    const retry = await settle(
+      db.pool,
+      { id: j2.id, runId: runOf(j2.id) },
+      {
+        ok: false,
+        error: 'telnyx POST /number_orders failed: HTTP 500',
+        failedStep: 'telnyx-number',
+        retryAt: new Date(Date.now() + 60000),
+      },
+    );
     expect(retry).toMatchObject({ state: 'queued', failedStep: 'telnyx-number', lockedBy: null });
     // A settle from a run that no longer holds the job changes nothing.
     expect(await settle(db.pool, { id: j3.id, runId: 'someone-else' }, { ok: true, line: {} })).toBeUndefined();
-    const failed = await settle(db.pool, { id: j3.id, runId: runOf(j3.id) }, { ok: false, error: 'boom', failedStep: 'engine' });
+    const failed = await settle(
+      db.pool,
+      { id: j3.id, runId: runOf(j3.id) },
+      { ok: false, error: 'boom', failedStep: 'engine' },
+    );
     expect(failed).toMatchObject({ state: 'failed', lastError: 'boom' });
 
     // A job backing off is not due: nothing to claim.
@@ -182,7 +246,11 @@ describe('provisioning jobs', () => {
     const statuses = await Promise.all(['q-1', 'q-2', 'q-3'].map((id) => churchStatus(db.pool, id)));
     expect(statuses.map((s) => s?.state)).toEqual(['live', 'queued', 'failed']);
     expect(statuses[0]).toMatchObject({ phoneNumber: '+14144007103', lastRing: { ok: true } });
-    expect(statuses[1]).toMatchObject({ lastError: expect.stringContaining('HTTP 500'), failedStep: 'telnyx-number', attempts: 1 });
+    expect(statuses[1]).toMatchObject({
+      lastError: expect.stringContaining('HTTP 500'),
+      failedStep: 'telnyx-number',
+      attempts: 1,
+    });
     expect(await churchStatus(db.pool, 'nobody')).toBeUndefined();
   });
 
@@ -199,8 +267,12 @@ describe('provisioning jobs', () => {
 
 describe('founder notifications', () => {
   it('one email per dedupe key; a failed send stays queued and goes out later', async () => {
-    expect(await queueFounderNotification(db.pool, { dedupeKey: 'k-1', churchId: 'grace-1', subject: 's', body: 'b' })).toBe(true);
-    expect(await queueFounderNotification(db.pool, { dedupeKey: 'k-1', churchId: 'grace-1', subject: 's', body: 'b' })).toBe(false);
+    expect(
+      await queueFounderNotification(db.pool, { dedupeKey: 'k-1', churchId: 'grace-1', subject: 's', body: 'b' }),
+    ).toBe(true);
+    expect(
+      await queueFounderNotification(db.pool, { dedupeKey: 'k-1', churchId: 'grace-1', subject: 's', body: 'b' }),
+    ).toBe(false);
     const sent: string[] = [];
     let smtpDown = true;
     const send = async (n: { dedupeKey: string }) => {
@@ -208,7 +280,10 @@ describe('founder notifications', () => {
       sent.push(n.dedupeKey);
     };
     expect(await deliverFounderNotifications(db.pool, send, { retryDelayMs: () => 0 })).toEqual({ sent: 0, failed: 1 });
-    expect((await listFounderNotifications(db.pool, { churchId: 'grace-1' }))[0]).toMatchObject({ sentAt: null, lastError: expect.stringContaining('ECONNREFUSED') });
+    expect((await listFounderNotifications(db.pool, { churchId: 'grace-1' }))[0]).toMatchObject({
+      sentAt: null,
+      lastError: expect.stringContaining('ECONNREFUSED'),
+    });
     smtpDown = false;
     expect(await deliverFounderNotifications(db.pool, send, { retryDelayMs: () => 0 })).toEqual({ sent: 1, failed: 0 });
     expect(await deliverFounderNotifications(db.pool, send, { retryDelayMs: () => 0 })).toEqual({ sent: 0, failed: 0 });

@@ -15,7 +15,11 @@ import { REPO_ROOT } from '../../sandbox/processes';
 describe('sandbox livekit-server', () => {
   it('answers the SIP admin API on loopback with the dev keys once ensureLivekitServer returns', async () => {
     const settings = await ensureLivekitServer();
-    expect(settings).toEqual({ url: `http://127.0.0.1:${SANDBOX_PORTS.livekit}`, apiKey: 'devkey', apiSecret: 'secret' });
+    expect(settings).toEqual({
+      url: `http://127.0.0.1:${SANDBOX_PORTS.livekit}`,
+      apiKey: 'devkey',
+      apiSecret: 'secret',
+    });
     expect(settings).toEqual(SANDBOX_LIVEKIT);
     await expect(new LiveKitClient(settings).listInboundTrunks()).resolves.toEqual(expect.any(Array));
   });
@@ -28,7 +32,12 @@ describe('sandbox livekit-server', () => {
       bind_addresses: ['127.0.0.1'],
       keys: { devkey: 'secret' },
       redis: { address: `127.0.0.1:${SANDBOX_PORTS.redis}` },
-      rtc: { tcp_port: SANDBOX_PORTS.livekitRtcTcp, enable_loopback_candidate: true, use_external_ip: false, node_ip: '127.0.0.1' },
+      rtc: {
+        tcp_port: SANDBOX_PORTS.livekitRtcTcp,
+        enable_loopback_candidate: true,
+        use_external_ip: false,
+        node_ip: '127.0.0.1',
+      },
     });
     expect(config.rtc.port_range_end - config.rtc.port_range_start).toBeLessThanOrEqual(200);
   });

@@ -29,7 +29,9 @@ test('test databases are isolated from each other and gone after drop()', async 
   const [a, b] = await Promise.all([createTestDatabase('isolation'), createTestDatabase('isolation')]);
   try {
     expect(a.name).not.toBe(b.name);
-    await a.pool.query("insert into church_voice_agents (church_id, twilio_phone_number, provider) values ('only-in-a', '+14144007103', 'telnyx')");
+    await a.pool.query(
+      "insert into church_voice_agents (church_id, twilio_phone_number, provider) values ('only-in-a', '+14144007103', 'telnyx')",
+    );
     const { rows } = await b.pool.query('select count(*)::int as n from church_voice_agents');
     expect(rows[0].n).toBe(0);
   } finally {
@@ -47,7 +49,9 @@ test('test databases are isolated from each other and gone after drop()', async 
 });
 
 test('a test database prefix that is not a plain lower-case name is refused', async () => {
-  await expect(createTestDatabase('Bad"; drop database postgres; --')).rejects.toThrow(/test database prefix must match/);
+  await expect(createTestDatabase('Bad"; drop database postgres; --')).rejects.toThrow(
+    /test database prefix must match/,
+  );
 });
 
 test('without the PostgreSQL binaries the error says what to install', async () => {

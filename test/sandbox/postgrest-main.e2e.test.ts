@@ -10,8 +10,11 @@ import { createTestDatabase, type TestDatabase } from '../../sandbox/postgres';
 import { freePort, serverClient } from '../support/supabase-sandbox';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const MAIN = [require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(REPO, 'sandbox', 'postgrest', 'main.ts')];
-
+const MAIN = [
+  require.resolve('ts-node/dist/bin.js'),
+  '--transpile-only',
+  path.join(REPO, 'sandbox', 'postgrest', 'main.ts'),
+];
 
 let db: TestDatabase;
 let daemon: ChildProcess | undefined;
@@ -35,7 +38,12 @@ test('serves DATABASE_URL on SANDBOX_POSTGREST_PORT with SUPABASE_SERVICE_ROLE_K
   let output = '';
   daemon = spawn(process.execPath, MAIN, {
     cwd: REPO,
-    env: { ...process.env, DATABASE_URL: db.url, SUPABASE_SERVICE_ROLE_KEY: serviceKey, SANDBOX_POSTGREST_PORT: String(port) },
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      SUPABASE_SERVICE_ROLE_KEY: serviceKey,
+      SANDBOX_POSTGREST_PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   daemon.stdout!.on('data', (chunk) => (output += chunk));
@@ -43,9 +51,15 @@ test('serves DATABASE_URL on SANDBOX_POSTGREST_PORT with SUPABASE_SERVICE_ROLE_K
   await waitForPort(port, 30000, 'sandbox/postgrest/main.ts');
 
   const supabase = serverClient(`http://127.0.0.1:${port}`, serviceKey);
-  const insert = await supabase.from('church_voice_agents').insert({ church_id: 'grace', twilio_phone_number: '+13125550123', provider: 'telnyx' });
+  const insert = await supabase
+    .from('church_voice_agents')
+    .insert({ church_id: 'grace', twilio_phone_number: '+13125550123', provider: 'telnyx' });
   expect(insert.error).toBeNull();
-  const { data } = await supabase.from('church_voice_agents').select('church_id, status').eq('church_id', 'grace').single();
+  const { data } = await supabase
+    .from('church_voice_agents')
+    .select('church_id, status')
+    .eq('church_id', 'grace')
+    .single();
   expect(data).toEqual({ church_id: 'grace', status: 'active' });
 
   expect(output).toContain(`PostgREST subset on http://127.0.0.1:${port}/rest/v1`);
@@ -58,7 +72,11 @@ test('serves DATABASE_URL on SANDBOX_POSTGREST_PORT with SUPABASE_SERVICE_ROLE_K
 });
 
 test('without SUPABASE_SERVICE_ROLE_KEY it exits saying which variable is missing', async () => {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.url, SANDBOX_POSTGREST_PORT: String(await freePort()) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: db.url,
+    SANDBOX_POSTGREST_PORT: String(await freePort()),
+  };
   delete env.SUPABASE_SERVICE_ROLE_KEY;
   await expect(promisify(execFile)(process.execPath, MAIN, { cwd: REPO, env })).rejects.toMatchObject({
     code: 1,

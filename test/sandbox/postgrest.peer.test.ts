@@ -8,8 +8,18 @@ let sandbox: SupabaseSandbox;
 
 const agents = () => sandbox.client.from('church_voice_agents');
 
-const MEDHANIALEM = { church_id: 'medhanialem', twilio_phone_number: '+14144007103', provider: 'telnyx', livekit_trunk_id: 'ST_LWgmiBSwTk7P' };
-const MELVINDALE = { church_id: 'melvindale', twilio_phone_number: '+17473897673', provider: 'telnyx', livekit_trunk_id: 'ST_3KMJ5YEjF2fF' };
+const MEDHANIALEM = {
+  church_id: 'medhanialem',
+  twilio_phone_number: '+14144007103',
+  provider: 'telnyx',
+  livekit_trunk_id: 'ST_LWgmiBSwTk7P',
+};
+const MELVINDALE = {
+  church_id: 'melvindale',
+  twilio_phone_number: '+17473897673',
+  provider: 'telnyx',
+  livekit_trunk_id: 'ST_3KMJ5YEjF2fF',
+};
 const DEMO_US = { church_id: 'demo-us', twilio_phone_number: '+14696152221', provider: 'twilio', status: 'suspended' };
 
 async function countRows(table = 'church_voice_agents'): Promise<number> {
@@ -67,26 +77,41 @@ describe('reading', () => {
   });
 
   test('in() matches any listed value, including values with reserved characters', async () => {
-    const { data } = await agents().select('church_id').in('church_id', ['melvindale', 'demo-us', 'a,b', 'c(d)']).order('church_id');
+    const { data } = await agents()
+      .select('church_id')
+      .in('church_id', ['melvindale', 'demo-us', 'a,b', 'c(d)'])
+      .order('church_id');
     expect(data).toEqual([{ church_id: 'demo-us' }, { church_id: 'melvindale' }]);
   });
 
   test('neq, gt/gte/lt/lte, like/ilike, is null and not()', async () => {
-    const ids = async (query: PromiseLike<{ data: { church_id: string }[] | null }>) => (await query).data!.map((r) => r.church_id).sort();
+    const ids = async (query: PromiseLike<{ data: { church_id: string }[] | null }>) =>
+      (await query).data!.map((r) => r.church_id).sort();
     expect(await ids(agents().select('church_id').neq('provider', 'telnyx'))).toEqual(['demo-us']);
     expect(await ids(agents().select('church_id').gt('church_id', 'medhanialem'))).toEqual(['melvindale']);
-    expect(await ids(agents().select('church_id').gte('church_id', 'medhanialem'))).toEqual(['medhanialem', 'melvindale']);
+    expect(await ids(agents().select('church_id').gte('church_id', 'medhanialem'))).toEqual([
+      'medhanialem',
+      'melvindale',
+    ]);
     expect(await ids(agents().select('church_id').lt('church_id', 'medhanialem'))).toEqual(['demo-us']);
     expect(await ids(agents().select('church_id').lte('church_id', 'demo-us'))).toEqual(['demo-us']);
     expect(await ids(agents().select('church_id').like('twilio_phone_number', '+1414*'))).toEqual(['medhanialem']);
     expect(await ids(agents().select('church_id').ilike('church_id', 'MEL%'))).toEqual(['melvindale']);
     expect(await ids(agents().select('church_id').is('livekit_trunk_id', null))).toEqual(['demo-us']);
-    expect(await ids(agents().select('church_id').not('livekit_trunk_id', 'is', null))).toEqual(['medhanialem', 'melvindale']);
-    expect(await ids(agents().select('church_id').not('church_id', 'in', '(demo-us,melvindale)'))).toEqual(['medhanialem']);
+    expect(await ids(agents().select('church_id').not('livekit_trunk_id', 'is', null))).toEqual([
+      'medhanialem',
+      'melvindale',
+    ]);
+    expect(await ids(agents().select('church_id').not('church_id', 'in', '(demo-us,melvindale)'))).toEqual([
+      'medhanialem',
+    ]);
   });
 
   test('order, limit and range page through the rows; count=exact gives the total', async () => {
-    const first = await agents().select('church_id', { count: 'exact' }).order('church_id', { ascending: false }).limit(2);
+    const first = await agents()
+      .select('church_id', { count: 'exact' })
+      .order('church_id', { ascending: false })
+      .limit(2);
     expect(first.data).toEqual([{ church_id: 'melvindale' }, { church_id: 'medhanialem' }]);
     expect(first.count).toBe(3);
     const second = await agents().select('church_id').order('church_id', { ascending: false }).range(2, 3);
@@ -105,14 +130,21 @@ describe('reading', () => {
     expect(one.data).toEqual({ church_id: 'melvindale', provider: 'telnyx' });
     const none = await agents().select().eq('church_id', 'nobody').single();
     expect(none.status).toBe(406);
-    expect(none.error).toEqual({ code: 'PGRST116', details: 'The result contains 0 rows', hint: null, message: 'Cannot coerce the result to a single JSON object' });
+    expect(none.error).toEqual({
+      code: 'PGRST116',
+      details: 'The result contains 0 rows',
+      hint: null,
+      message: 'Cannot coerce the result to a single JSON object',
+    });
     const many = await agents().select().eq('provider', 'telnyx').single();
     expect(many.status).toBe(406);
     expect(many.error?.details).toBe('The result contains 2 rows');
   });
 
   test('maybeSingle() returns the row, or null without an error when there is none', async () => {
-    expect((await agents().select('church_id').eq('church_id', 'demo-us').maybeSingle()).data).toEqual({ church_id: 'demo-us' });
+    expect((await agents().select('church_id').eq('church_id', 'demo-us').maybeSingle()).data).toEqual({
+      church_id: 'demo-us',
+    });
     const none = await agents().select().eq('church_id', 'nobody').maybeSingle();
     expect(none.error).toBeNull();
     expect(none.data).toBeNull();
@@ -126,13 +158,19 @@ describe('reading', () => {
       headers: { apikey: sandbox.serviceKey, authorization: `Bearer ${sandbox.serviceKey}` },
     });
     // The raw body: a bigint beyond 2^53 must not be rounded on the way out.
-    expect(await response.text()).toBe('[{"weight":12.50,"big":9007199254740993,"tags":["a","b c"],"spec":{"x": [1, {"y": null}]}}]');
+    expect(await response.text()).toBe(
+      '[{"weight":12.50,"big":9007199254740993,"tags":["a","b c"],"spec":{"x": [1, {"y": null}]}}]',
+    );
   });
 });
 
 describe('writing', () => {
   test('insert without select answers 201 with no body; with select() it returns the stored row with defaults', async () => {
-    const minimal = await agents().insert({ church_id: 'new-1', twilio_phone_number: '+12025550100', provider: 'telnyx' });
+    const minimal = await agents().insert({
+      church_id: 'new-1',
+      twilio_phone_number: '+12025550100',
+      provider: 'telnyx',
+    });
     expect(minimal.status).toBe(201);
     expect(minimal.error).toBeNull();
     expect(minimal.data).toBeNull();
@@ -148,7 +186,10 @@ describe('writing', () => {
   test('insert of an array stores every row in one statement', async () => {
     const { data, error } = await sandbox.client
       .from('gadgets')
-      .insert([{ name: 'one', weight: 1 }, { name: 'two', tags: ['t'] }])
+      .insert([
+        { name: 'one', weight: 1 },
+        { name: 'two', tags: ['t'] },
+      ])
       .select('name, weight, tags, active');
     expect(error).toBeNull();
     expect(data).toEqual([
@@ -171,7 +212,12 @@ describe('writing', () => {
   });
 
   test('upsert with onConflict: the second upsert updates the row instead of adding one', async () => {
-    const row = { church_id: 'grace', twilio_phone_number: '+13125550123', provider: 'telnyx', livekit_trunk_id: 'ST_a' };
+    const row = {
+      church_id: 'grace',
+      twilio_phone_number: '+13125550123',
+      provider: 'telnyx',
+      livekit_trunk_id: 'ST_a',
+    };
     const first = await agents().upsert(row, { onConflict: 'church_id' }).select().single();
     expect(first.error).toBeNull();
     const second = await agents()
@@ -187,18 +233,27 @@ describe('writing', () => {
   });
 
   test('upsert with ignoreDuplicates leaves the existing row alone', async () => {
-    const { error } = await agents().upsert({ ...MELVINDALE, livekit_trunk_id: 'ST_other' }, { onConflict: 'church_id', ignoreDuplicates: true });
+    const { error } = await agents().upsert(
+      { ...MELVINDALE, livekit_trunk_id: 'ST_other' },
+      { onConflict: 'church_id', ignoreDuplicates: true },
+    );
     expect(error).toBeNull();
     const { data } = await agents().select('livekit_trunk_id').eq('church_id', 'melvindale').single();
     expect(data).toEqual({ livekit_trunk_id: 'ST_3KMJ5YEjF2fF' });
   });
 
   test('update with a filter changes only the matching rows and returns them', async () => {
-    const { data, error, status } = await agents().update({ status: 'suspended' }).eq('church_id', 'melvindale').select('church_id, status');
+    const { data, error, status } = await agents()
+      .update({ status: 'suspended' })
+      .eq('church_id', 'melvindale')
+      .select('church_id, status');
     expect(error).toBeNull();
     expect(status).toBe(200);
     expect(data).toEqual([{ church_id: 'melvindale', status: 'suspended' }]);
-    const { data: others } = await agents().select('church_id, status').neq('church_id', 'melvindale').order('church_id');
+    const { data: others } = await agents()
+      .select('church_id, status')
+      .neq('church_id', 'melvindale')
+      .order('church_id');
     expect(others).toEqual([
       { church_id: 'demo-us', status: 'suspended' },
       { church_id: 'medhanialem', status: 'active' },
@@ -241,7 +296,11 @@ describe('writing', () => {
 
 describe('errors in PostgREST shape', () => {
   test('a unique violation is 23505 with status 409', async () => {
-    const { data, error, status } = await agents().insert({ church_id: 'copycat', twilio_phone_number: MEDHANIALEM.twilio_phone_number, provider: 'telnyx' });
+    const { data, error, status } = await agents().insert({
+      church_id: 'copycat',
+      twilio_phone_number: MEDHANIALEM.twilio_phone_number,
+      provider: 'telnyx',
+    });
     expect(status).toBe(409);
     expect(data).toBeNull();
     expect(error).toEqual({
@@ -254,7 +313,11 @@ describe('errors in PostgREST shape', () => {
   });
 
   test('a check violation is 23514 with status 400 naming the constraint', async () => {
-    const { error, status } = await agents().insert({ church_id: 'bad', twilio_phone_number: '4144007103', provider: 'telnyx' });
+    const { error, status } = await agents().insert({
+      church_id: 'bad',
+      twilio_phone_number: '4144007103',
+      provider: 'telnyx',
+    });
     expect(status).toBe(400);
     expect(error?.code).toBe('23514');
     expect(error?.message).toContain('church_voice_agents_twilio_phone_number_e164');
@@ -270,10 +333,21 @@ describe('errors in PostgREST shape', () => {
   test('an unknown table is 404 PGRST205; an unknown column written is 400 PGRST204', async () => {
     const table = await sandbox.client.from('church_voice_agent').select();
     expect(table.status).toBe(404);
-    expect(table.error).toMatchObject({ code: 'PGRST205', message: "Could not find the table 'public.church_voice_agent' in the schema cache" });
-    const column = await agents().insert({ church_id: 'x', twilio_phone_number: '+13125550199', provider: 'telnyx', phone: '+1' });
+    expect(table.error).toMatchObject({
+      code: 'PGRST205',
+      message: "Could not find the table 'public.church_voice_agent' in the schema cache",
+    });
+    const column = await agents().insert({
+      church_id: 'x',
+      twilio_phone_number: '+13125550199',
+      provider: 'telnyx',
+      phone: '+1',
+    });
     expect(column.status).toBe(400);
-    expect(column.error).toMatchObject({ code: 'PGRST204', message: "Could not find the 'phone' column of 'church_voice_agents' in the schema cache" });
+    expect(column.error).toMatchObject({
+      code: 'PGRST204',
+      message: "Could not find the 'phone' column of 'church_voice_agents' in the schema cache",
+    });
   });
 
   test('a schema other than public is not exposed', async () => {
@@ -285,7 +359,11 @@ describe('errors in PostgREST shape', () => {
   test('invalid JSON is 400 PGRST102', async () => {
     const response = await fetch(`${sandbox.url}/rest/v1/church_voice_agents`, {
       method: 'POST',
-      headers: { apikey: sandbox.serviceKey, authorization: `Bearer ${sandbox.serviceKey}`, 'content-type': 'application/json' },
+      headers: {
+        apikey: sandbox.serviceKey,
+        authorization: `Bearer ${sandbox.serviceKey}`,
+        'content-type': 'application/json',
+      },
       body: '{"church_id": ',
     });
     expect(response.status).toBe(400);
@@ -317,7 +395,9 @@ describe('authorisation', () => {
       headers: { apikey: sandbox.serviceKey, authorization: 'Bearer something-else' },
     });
     expect(response.status).toBe(401);
-    const missing = await fetch(`${sandbox.url}/rest/v1/church_voice_agents?select=*`, { headers: { apikey: sandbox.serviceKey } });
+    const missing = await fetch(`${sandbox.url}/rest/v1/church_voice_agents?select=*`, {
+      headers: { apikey: sandbox.serviceKey },
+    });
     expect(missing.status).toBe(401);
   });
 
@@ -326,10 +406,14 @@ describe('authorisation', () => {
       apikey: sandbox.serviceKey,
       authorization: `Bearer ${sign({ role }, sandbox.jwtSecret, { algorithm: 'HS256', expiresIn: 60 })}`,
     });
-    const service = await fetch(`${sandbox.url}/rest/v1/church_voice_agents?select=church_id&church_id=eq.demo-us`, { headers: headers('service_role') });
+    const service = await fetch(`${sandbox.url}/rest/v1/church_voice_agents?select=church_id&church_id=eq.demo-us`, {
+      headers: headers('service_role'),
+    });
     expect(service.status).toBe(200);
     expect(await service.json()).toEqual([{ church_id: 'demo-us' }]);
-    const anon = await fetch(`${sandbox.url}/rest/v1/church_voice_agents?select=church_id`, { headers: headers('anon') });
+    const anon = await fetch(`${sandbox.url}/rest/v1/church_voice_agents?select=church_id`, {
+      headers: headers('anon'),
+    });
     expect(anon.status).toBe(401);
   });
 
@@ -362,30 +446,44 @@ describe('injection attempts are harmless', () => {
   });
 
   test('SQL in a table name is an unknown table', async () => {
-    const { status, error } = await sandbox.client.from('church_voice_agents; drop table church_voice_agents; --').select();
+    const { status, error } = await sandbox.client
+      .from('church_voice_agents; drop table church_voice_agents; --')
+      .select();
     expect(status).toBe(404);
     expect(error?.code).toBe('PGRST205');
     await tableStillThere();
   });
 
   test('SQL in column names, order and upsert keys is an unknown identifier', async () => {
-    const select = await agents().select('church_id,"x"" from church_voice_agents; drop table church_voice_agents; --"');
+    const select = await agents().select(
+      'church_id,"x"" from church_voice_agents; drop table church_voice_agents; --"',
+    );
     expect(select.error?.code).toBe('42703');
     const order = await agents().select('church_id').order('church_id; drop table church_voice_agents');
     expect(order.error?.code).toBe('42703');
     const filterColumn = await agents().select().eq('church_id = church_id or 1', '1');
     expect(filterColumn.status).toBe(400);
-    const upsert = await agents().upsert(MEDHANIALEM, { onConflict: 'church_id) do nothing; drop table church_voice_agents; --' });
+    const upsert = await agents().upsert(MEDHANIALEM, {
+      onConflict: 'church_id) do nothing; drop table church_voice_agents; --',
+    });
     expect(upsert.status).toBe(400);
-    const column = await agents().insert({ 'church_id") values (\'x\'); drop table church_voice_agents; --': 'x' });
+    const column = await agents().insert({ "church_id\") values ('x'); drop table church_voice_agents; --": 'x' });
     expect(column.error?.code).toBe('PGRST204');
     await tableStillThere();
   });
 
   test('SQL in a written value is stored as text or refused by a check, never run', async () => {
-    const { error } = await agents().insert({ church_id: "evil'); drop table church_voice_agents; --", twilio_phone_number: '+13125550111', provider: 'telnyx' });
+    const { error } = await agents().insert({
+      church_id: "evil'); drop table church_voice_agents; --",
+      twilio_phone_number: '+13125550111',
+      provider: 'telnyx',
+    });
     expect(error?.code).toBe('23514');
-    const { data } = await sandbox.client.from('gadgets').insert({ name: "'); drop table gadgets; --" }).select('name').single();
+    const { data } = await sandbox.client
+      .from('gadgets')
+      .insert({ name: "'); drop table gadgets; --" })
+      .select('name')
+      .single();
     expect(data).toEqual({ name: "'); drop table gadgets; --" });
     await tableStillThere();
     expect(await countRows('gadgets')).toBe(1);

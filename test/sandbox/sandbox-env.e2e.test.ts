@@ -68,7 +68,12 @@ describe('./dev sandbox env', () => {
   let evaluated: Record<string, string>;
 
   beforeAll(async () => {
-    printed = await run(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', path.join('sandbox', 'cli.ts'), 'env'], callerEnv, 180_000);
+    printed = await run(
+      process.execPath,
+      [require.resolve('ts-node/dist/bin'), '--transpile-only', path.join('sandbox', 'cli.ts'), 'env'],
+      callerEnv,
+      180_000,
+    );
     expect(printed.stderr.split('\n').filter((l) => /error|failed/i.test(l))).toEqual([]);
     expect(printed.code).toBe(0);
     const shell = spawnSync('bash', ['-euo', 'pipefail', '-c', 'eval "$SANDBOX_ENV_OUTPUT"; env -0'], {
@@ -88,7 +93,8 @@ describe('./dev sandbox env', () => {
 
   it('prints only comment lines and single-quoted `export K=V` lines', () => {
     const lines = printed.stdout.trimEnd().split('\n');
-    for (const line of lines) expect(line).toMatch(/^(#.*|export [A-Z][A-Z0-9_]*=('([^']|'\\'')*'("\$\{PATH:\+:\$PATH\}")?))$/);
+    for (const line of lines)
+      expect(line).toMatch(/^(#.*|export [A-Z][A-Z0-9_]*=('([^']|'\\'')*'("\$\{PATH:\+:\$PATH\}")?))$/);
     expect(lines.some((l) => l.startsWith('#') && /PULUMI_CONFIG_PASSPHRASE/.test(l) && /sandbox/.test(l))).toBe(true);
   });
 
@@ -130,7 +136,12 @@ describe('./dev sandbox env', () => {
   it('is enough for `pulumi stack select dev` and `pulumi preview` from the project root', async () => {
     const preview = await run(
       'bash',
-      ['-euo', 'pipefail', '-c', 'eval "$SANDBOX_ENV_OUTPUT"; pulumi stack select dev --non-interactive; pulumi preview --stack dev --non-interactive'],
+      [
+        '-euo',
+        'pipefail',
+        '-c',
+        'eval "$SANDBOX_ENV_OUTPUT"; pulumi stack select dev --non-interactive; pulumi preview --stack dev --non-interactive',
+      ],
       { ...callerEnv, SANDBOX_ENV_OUTPUT: printed.stdout },
       120_000,
     );

@@ -9,7 +9,13 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { calledNumberAsSent, hangupCauseForSipStatus, sipTarget, SippDialer, type SippDialHandle } from '../../sandbox/sip-dialer';
+import {
+  calledNumberAsSent,
+  hangupCauseForSipStatus,
+  sipTarget,
+  SippDialer,
+  type SippDialHandle,
+} from '../../sandbox/sip-dialer';
 import { toolPath, waitForPort } from '../../sandbox/processes';
 import type { DialRequest } from '../../sandbox/telnyx/call-dialer';
 import { LIVEKIT_INBOUND_CONNECTION, LIVEKIT_INBOUND_FQDN } from '../../sandbox/telnyx/standin';
@@ -92,7 +98,10 @@ async function farEnd(scenario: string, fill: Record<string, string> = {}): Prom
 }
 
 function dialerFor(peer: FarEnd): SippDialer {
-  const dialer = new SippDialer({ endpoint: { host: '127.0.0.1', port: peer.port, transport: 'tcp' }, hangupGraceMs: 5000 });
+  const dialer = new SippDialer({
+    endpoint: { host: '127.0.0.1', port: peer.port, transport: 'tcp' },
+    hangupGraceMs: 5000,
+  });
   dialers.push(dialer);
   return dialer;
 }
@@ -118,14 +127,20 @@ function handleState(handle: SippDialHandle): string {
 }
 
 async function ended(handle: SippDialHandle): Promise<void> {
-  await eventually(() => handle.state() === 'ended', () => `the call ended (${handleState(handle)})`);
+  await eventually(
+    () => handle.state() === 'ended',
+    () => `the call ended (${handleState(handle)})`,
+  );
 }
 
 test('an answered call is ACKed, stays up, and our hangup sends BYE: normal_clearing', async () => {
   const peer = await farEnd('uas-answer.xml');
   const handle = dialerFor(peer).dial(call());
 
-  await eventually(() => handle.state() === 'answered', () => `the call was answered (${handleState(handle)})`);
+  await eventually(
+    () => handle.state() === 'answered',
+    () => `the call was answered (${handleState(handle)})`,
+  );
   expect(peer.trace()).toMatch(/TCP message received[^]*\r?\nACK sip:/);
   await handle.hangup();
 
@@ -151,7 +166,10 @@ test('a call the far end hangs up ends with normal_clearing from the called side
 test('a hangup while ringing sends CANCEL; the far end answers 487 and the call ends as originator_cancel', async () => {
   const peer = await farEnd('uas-ring-until-cancel.xml');
   const handle = dialerFor(peer).dial(call());
-  await eventually(() => peer.trace().includes('SIP/2.0 180 Ringing'), () => `the far end rang (${handleState(handle)})`);
+  await eventually(
+    () => peer.trace().includes('SIP/2.0 180 Ringing'),
+    () => `the far end rang (${handleState(handle)})`,
+  );
   expect(handle.state()).toBe('ringing');
 
   await handle.hangup();
@@ -188,7 +206,10 @@ test.each([
 test('a far end that never answers the CANCEL cannot hold the hangup: it resolves and sipp is gone', async () => {
   const peer = await farEnd('uas-ignore-cancel.xml');
   const handle = dialerFor(peer).dial(call());
-  await eventually(() => peer.trace().includes('SIP/2.0 180 Ringing'), () => `the far end rang (${handleState(handle)})`);
+  await eventually(
+    () => peer.trace().includes('SIP/2.0 180 Ringing'),
+    () => `the far end rang (${handleState(handle)})`,
+  );
 
   await handle.hangup();
 
@@ -244,10 +265,16 @@ test('close() hangs up every call still up and returns once every sipp has exite
 });
 
 test('SIP statuses map to the hangup causes Telnyx reports', () => {
-  expect(hangupCauseForSipStatus(404, 'No trunk found')).toEqual({ cause: 'not_found', detail: 'no trunk found: SIP 404 No trunk found' });
+  expect(hangupCauseForSipStatus(404, 'No trunk found')).toEqual({
+    cause: 'not_found',
+    detail: 'no trunk found: SIP 404 No trunk found',
+  });
   expect(hangupCauseForSipStatus(407).cause).toBe('call_rejected');
   expect(hangupCauseForSipStatus(487).cause).toBe('originator_cancel');
-  expect(hangupCauseForSipStatus(500, 'Server Error')).toEqual({ cause: 'unspecified', detail: 'SIP 500 Server Error' });
+  expect(hangupCauseForSipStatus(500, 'Server Error')).toEqual({
+    cause: 'unspecified',
+    detail: 'SIP 500 Server Error',
+  });
 });
 
 test('a sipp that cannot run ends the call with the reason instead of hanging the caller', async () => {
@@ -264,13 +291,16 @@ test('a sipp that cannot run ends the call with the reason instead of hanging th
   expect(dialer.running()).toBe(0);
 });
 
-test('the INVITE goes where the number\'s connection points when that is loopback, never to a real FQDN', async () => {
+test("the INVITE goes where the number's connection points when that is loopback, never to a real FQDN", async () => {
   const peer = await farEnd('uas-reject.xml', { CODE: '486', REASON: 'Busy Here' });
   // The dialer's own endpoint is a closed port: only the connection's loopback FQDN can reach the far end.
   const dialer = new SippDialer({ endpoint: { host: '127.0.0.1', port: 9, transport: 'tcp' } });
   dialers.push(dialer);
   const request = call();
-  const handle = dialer.dial({ ...request, route: { ...request.route!, targets: [{ fqdn: '127.0.0.1', port: peer.port }] } });
+  const handle = dialer.dial({
+    ...request,
+    route: { ...request.route!, targets: [{ fqdn: '127.0.0.1', port: peer.port }] },
+  });
 
   await ended(handle);
 

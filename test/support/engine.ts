@@ -59,7 +59,8 @@ export async function inlineStack(options: {
   program: PulumiFn;
   vendors?: VendorSettings;
 }): Promise<{ stack: Stack; work: WorkDir }> {
-  if (!fs.existsSync(pulumiBinary())) throw new Error(`the Pulumi CLI is not built (${pulumiBinary()}): run scripts/tools.sh`);
+  if (!fs.existsSync(pulumiBinary()))
+    throw new Error(`the Pulumi CLI is not built (${pulumiBinary()}): run scripts/tools.sh`);
   const work = newWorkDir(options.name);
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: 'test', projectName: options.projectName, program: options.program },

@@ -20,12 +20,27 @@ export interface FounderCliResult {
 const CLI_BOUND_MS = 300_000;
 
 /** `npm run <command> -- ... --stack test --cwd <the test's work dir>` with the stack's engine environment (the test's stack unless args name one). */
-export function founderCli(stack: VoiceStackFixture, args: string[], extraEnv: Record<string, string> = {}): Promise<FounderCliResult> {
+export function founderCli(
+  stack: VoiceStackFixture,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<FounderCliResult> {
   const tsNode = require.resolve('ts-node/dist/bin.js');
   const stackArgs = args.includes('--stack') ? [] : ['--stack', TEST_STACK];
-  const argv = [tsNode, '--transpile-only', path.join(REPO_ROOT, 'cli', 'main.ts'), ...args, ...stackArgs, '--cwd', stack.work.dir];
+  const argv = [
+    tsNode,
+    '--transpile-only',
+    path.join(REPO_ROOT, 'cli', 'main.ts'),
+    ...args,
+    ...stackArgs,
+    '--cwd',
+    stack.work.dir,
+  ];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, { cwd: REPO_ROOT, env: { ...stack.work.env(stack.vendorEnv), ...extraEnv } });
+    const child = spawn(process.execPath, argv, {
+      cwd: REPO_ROOT,
+      env: { ...stack.work.env(stack.vendorEnv), ...extraEnv },
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
@@ -44,7 +59,9 @@ export function jsonOf<T>(result: FounderCliResult): T {
   try {
     return JSON.parse(result.stdout) as T;
   } catch {
-    throw new Error(`expected JSON on stdout (exit ${result.code}); stdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    throw new Error(
+      `expected JSON on stdout (exit ${result.code}); stdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+    );
   }
 }
 
@@ -52,17 +69,28 @@ export function jsonOf<T>(result: FounderCliResult): T {
 export const sharedLivekit = () => new LiveKitClient(SANDBOX_LIVEKIT);
 
 /** Deletes the trunks and rules a test's stack created in the shared LiveKit, so other tests never see them. */
-export async function removeStackObjects(stack: VoiceStackFixture, extra: { trunkIds?: string[]; ruleIds?: string[] } = {}): Promise<void> {
+export async function removeStackObjects(
+  stack: VoiceStackFixture,
+  extra: { trunkIds?: string[]; ruleIds?: string[] } = {},
+): Promise<void> {
   const livekit = sharedLivekit();
   const lines = await stack.lines().catch(() => []);
-  const ruleIds = [...lines.map((l) => l.dispatchRuleId).filter((id): id is string => Boolean(id)), ...(extra.ruleIds ?? [])];
+  const ruleIds = [
+    ...lines.map((l) => l.dispatchRuleId).filter((id): id is string => Boolean(id)),
+    ...(extra.ruleIds ?? []),
+  ];
   const trunkIds = [...lines.filter((l) => l.source === 'registry').map((l) => l.trunkId), ...(extra.trunkIds ?? [])];
   for (const id of ruleIds) await livekit.deleteDispatchRule(id).catch(() => undefined);
   for (const id of trunkIds) await livekit.deleteTrunk(id).catch(() => undefined);
 }
 
 /** A hand edit through the stand-in's Telnyx API v2 (what the founder would do in the portal). */
-export async function telnyxApi(stack: VoiceStackFixture, method: 'GET' | 'PATCH' | 'DELETE', route: string, body?: unknown): Promise<any> {
+export async function telnyxApi(
+  stack: VoiceStackFixture,
+  method: 'GET' | 'PATCH' | 'DELETE',
+  route: string,
+  body?: unknown,
+): Promise<any> {
   const response = await fetch(`${stack.telnyx.url}${route}`, {
     method,
     headers: { authorization: `Bearer ${stack.telnyx.apiKey}`, 'content-type': 'application/json' },

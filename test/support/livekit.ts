@@ -65,7 +65,10 @@ export type Answer = { status: number; body: unknown } | 'forward' | 'forward-th
  * Twirp 503 the way LiveKit sends errors), to forward to the real server, or to forward and then lose the answer
  * (the client sees a 502 although LiveKit did the work).
  */
-export async function scriptedServer(target: string, answer: (path: string, n: number) => Answer): Promise<ScriptedServer> {
+export async function scriptedServer(
+  target: string,
+  answer: (path: string, n: number) => Answer,
+): Promise<ScriptedServer> {
   const requests: string[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -81,7 +84,10 @@ export async function scriptedServer(target: string, answer: (path: string, n: n
       }
       const upstream = await fetch(new URL(path, target), {
         method: req.method,
-        headers: { authorization: req.headers.authorization ?? '', 'content-type': req.headers['content-type'] ?? 'application/json' },
+        headers: {
+          authorization: req.headers.authorization ?? '',
+          'content-type': req.headers['content-type'] ?? 'application/json',
+        },
         body: Buffer.concat(chunks),
       });
       const text = await upstream.text();

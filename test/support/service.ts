@@ -48,11 +48,18 @@ export async function stackUpdates(stack: VoiceStackFixture): Promise<Array<{ me
   return history.filter((h) => h.kind === 'update').map((h) => ({ message: h.message, result: h.result }));
 }
 
-export function serviceConfig(stack: VoiceStackFixture, mailpit: MailpitConnection, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
+export function serviceConfig(
+  stack: VoiceStackFixture,
+  mailpit: MailpitConnection,
+  overrides: Partial<ServiceConfig> = {},
+): ServiceConfig {
   return testConfig(stack.db, mailpit, { stackName: TEST_STACK, workDir: stack.work.dir, ...overrides });
 }
 
-async function http(base: string, o: { method: string; url: string; payload?: string; headers?: Record<string, string> }): Promise<HttpResponse> {
+async function http(
+  base: string,
+  o: { method: string; url: string; payload?: string; headers?: Record<string, string> },
+): Promise<HttpResponse> {
   const response = await fetch(`${base}${o.url}`, { method: o.method, headers: o.headers, body: o.payload });
   const body = await response.text();
   return { statusCode: response.status, headers: response.headers, body, json: () => JSON.parse(body) };
@@ -71,7 +78,11 @@ export class ServiceClient {
   }
 
   status(churchId: string): Promise<HttpResponse> {
-    return http(this.base, { method: 'GET', url: `/churches/${churchId}/status`, headers: { authorization: `Bearer ${this.config.adminToken}` } });
+    return http(this.base, {
+      method: 'GET',
+      url: `/churches/${churchId}/status`,
+      headers: { authorization: `Bearer ${this.config.adminToken}` },
+    });
   }
 
   provisionNumber(body: Record<string, unknown>): Promise<HttpResponse> {
@@ -95,7 +106,9 @@ export class ServiceClient {
       }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    throw new Error(`church ${churchId} did not reach ${states.join('|')} within ${ENGINE_WAIT_MS} ms; last status ${JSON.stringify(last)}`);
+    throw new Error(
+      `church ${churchId} did not reach ${states.join('|')} within ${ENGINE_WAIT_MS} ms; last status ${JSON.stringify(last)}`,
+    );
   }
 }
 
@@ -107,7 +120,11 @@ export interface InProcessService extends ServiceClient {
 }
 
 /** createService with the real runner on the fixture's stack, listening on a free loopback port. */
-export async function startInProcessService(stack: VoiceStackFixture, mailpit: MailpitConnection, overrides: Partial<ServiceConfig> = {}): Promise<InProcessService> {
+export async function startInProcessService(
+  stack: VoiceStackFixture,
+  mailpit: MailpitConnection,
+  overrides: Partial<ServiceConfig> = {},
+): Promise<InProcessService> {
   const config = serviceConfig(stack, mailpit, overrides);
   const logs = new LogCollector();
   const runner = new CountingRunner(new VoiceStackRunner(stack.options));
@@ -123,7 +140,11 @@ export async function startInProcessService(stack: VoiceStackFixture, mailpit: M
 }
 
 /** The environment webhook/main.ts and the founder's CLI (cli/main.ts) read, for this config on this stack. */
-export function serviceEnvironment(stack: VoiceStackFixture, config: ServiceConfig, extra: Record<string, string> = {}): Record<string, string> {
+export function serviceEnvironment(
+  stack: VoiceStackFixture,
+  config: ServiceConfig,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     ...(process.env as Record<string, string>),
     ...stack.vendorEnv,
@@ -189,7 +210,9 @@ export class ServiceProcess extends ServiceClient {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     child.kill('SIGKILL');
-    throw new Error(`webhook/main.ts did not start (exit ${exited}); log:\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`);
+    throw new Error(
+      `webhook/main.ts did not start (exit ${exited}); log:\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`,
+    );
   }
 
   get pid(): number {
@@ -232,12 +255,20 @@ function readLog(file: string): Array<Record<string, any>> {
 }
 
 /** `churchwise church ...` (cli/main.ts) with the service's environment; what it printed and its exit code. */
-export function runCli(stack: VoiceStackFixture, config: ServiceConfig, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(
+  stack: VoiceStackFixture,
+  config: ServiceConfig,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TS_NODE, '--transpile-only', path.join(REPO_ROOT, 'cli', 'main.ts'), 'church', ...args], {
-      cwd: REPO_ROOT,
-      env: serviceEnvironment(stack, config),
-    });
+    const child = spawn(
+      process.execPath,
+      [TS_NODE, '--transpile-only', path.join(REPO_ROOT, 'cli', 'main.ts'), 'church', ...args],
+      {
+        cwd: REPO_ROOT,
+        env: serviceEnvironment(stack, config),
+      },
+    );
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk) => stdout.push(chunk));
@@ -252,12 +283,17 @@ export function runCli(stack: VoiceStackFixture, config: ServiceConfig, args: st
 }
 
 /** The founder's mailbox once the outbox has sent everything for the church (bounded wait). */
-export async function founderMails(db: { pool: import('pg').Pool }, config: ServiceConfig, churchId: string): Promise<MailMessage[]> {
+export async function founderMails(
+  db: { pool: import('pg').Pool },
+  config: ServiceConfig,
+  churchId: string,
+): Promise<MailMessage[]> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const notifications = await listFounderNotifications(db.pool, { churchId });
     if (notifications.length > 0 && notifications.every((n) => n.sentAt !== null)) break;
-    if (Date.now() > deadline) throw new Error(`founder emails for ${churchId} were not sent within 60 s: ${JSON.stringify(notifications)}`);
+    if (Date.now() > deadline)
+      throw new Error(`founder emails for ${churchId} were not sent within 60 s: ${JSON.stringify(notifications)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   const summaries = (await messagesTo(config.founderEmail)).filter((m) => m.Subject.includes(churchId));

@@ -14,4 +14,3 @@ export function sippProcessesOf(parentPid: number): number[] {
     throw error;
   }
 }
-

@@ -16,7 +16,11 @@ export const VOICE_LOOKUP_KEY = 'voice_monthly';
 export const VOICE_PRODUCT_ID = 'prod_VoiceAnnual';
 
 /** Secrets are random per test file, so a leak is found by grepping for the exact value. */
-export function testConfig(db: TestDatabase, mailpit: MailpitConnection, overrides: Partial<ServiceConfig> = {}): ServiceConfig {
+export function testConfig(
+  db: TestDatabase,
+  mailpit: MailpitConnection,
+  overrides: Partial<ServiceConfig> = {},
+): ServiceConfig {
   const smtpPassword = `smtp-pw-${randomBytes(12).toString('hex')}`;
   const smtp = new URL(mailpit.smtpUrl);
   smtp.username = 'provisioning-bot';
@@ -43,7 +47,12 @@ export function testConfig(db: TestDatabase, mailpit: MailpitConnection, overrid
 
 /** Every secret of a config, as the leak check greps for them. */
 export function configSecrets(config: ServiceConfig): string[] {
-  return [config.stripeWebhookSecret, config.stripeSecretKey as string, config.adminToken, new URL(config.smtpUrl).password];
+  return [
+    config.stripeWebhookSecret,
+    config.stripeSecretKey as string,
+    config.adminToken,
+    new URL(config.smtpUrl).password,
+  ];
 }
 
 export class LogCollector {
@@ -62,14 +71,19 @@ export class LogCollector {
   }
 }
 
-export function signedDelivery(event: unknown, secret: string, timestamp?: number): { payload: string; headers: Record<string, string> } {
+export function signedDelivery(
+  event: unknown,
+  secret: string,
+  timestamp?: number,
+): { payload: string; headers: Record<string, string> } {
   const payload = typeof event === 'string' ? event : JSON.stringify(event);
   const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
   return { payload, headers: { 'content-type': 'application/json', 'stripe-signature': signature } };
 }
 
 let sequence = 0;
-export const uniqueId = (prefix: string) => `${prefix}_${Date.now().toString(36)}${(sequence++).toString(36)}${randomBytes(3).toString('hex')}`;
+export const uniqueId = (prefix: string) =>
+  `${prefix}_${Date.now().toString(36)}${(sequence++).toString(36)}${randomBytes(3).toString('hex')}`;
 
 interface SubscriptionEventOptions {
   type?: 'customer.subscription.created' | 'customer.subscription.updated' | 'customer.subscription.deleted';
@@ -124,7 +138,13 @@ export function subscriptionEvent(o: SubscriptionEventOptions) {
   };
 }
 
-export function checkoutCompletedEvent(o: { eventId?: string; clientReferenceId?: string; metadata: Record<string, string>; subscriptionId: string; paymentStatus?: string }) {
+export function checkoutCompletedEvent(o: {
+  eventId?: string;
+  clientReferenceId?: string;
+  metadata: Record<string, string>;
+  subscriptionId: string;
+  paymentStatus?: string;
+}) {
   return {
     id: o.eventId ?? uniqueId('evt'),
     object: 'event',
@@ -145,7 +165,12 @@ export function checkoutCompletedEvent(o: { eventId?: string; clientReferenceId?
 }
 
 /** invoice.paid in the current API shape: subscription facts under parent.subscription_details. */
-export function invoicePaidEvent(o: { eventId?: string; subscriptionId: string; metadata: Record<string, string>; productId: string }) {
+export function invoicePaidEvent(o: {
+  eventId?: string;
+  subscriptionId: string;
+  metadata: Record<string, string>;
+  productId: string;
+}) {
   return {
     id: o.eventId ?? uniqueId('evt'),
     object: 'event',
@@ -156,10 +181,18 @@ export function invoicePaidEvent(o: { eventId?: string; subscriptionId: string; 
         object: 'invoice',
         customer: 'cus_invoice',
         metadata: {},
-        parent: { type: 'subscription_details', subscription_details: { subscription: o.subscriptionId, metadata: o.metadata } },
+        parent: {
+          type: 'subscription_details',
+          subscription_details: { subscription: o.subscriptionId, metadata: o.metadata },
+        },
         lines: {
           object: 'list',
-          data: [{ id: uniqueId('il'), pricing: { type: 'price_details', price_details: { price: 'price_x', product: o.productId } } }],
+          data: [
+            {
+              id: uniqueId('il'),
+              pricing: { type: 'price_details', price_details: { price: 'price_x', product: o.productId } },
+            },
+          ],
         },
       },
     },
@@ -174,7 +207,10 @@ export async function rowCounts(pool: Pool): Promise<Record<string, number>> {
   return Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)]));
 }
 
-export type RunBehaviour = (call: { run: number; churches: Array<{ churchId: string; areaCode: string | null }> }) => Promise<StackRunResult> | StackRunResult;
+export type RunBehaviour = (call: {
+  run: number;
+  churches: Array<{ churchId: string; areaCode: string | null }>;
+}) => Promise<StackRunResult> | StackRunResult;
 
 /**
  * The StackRunner double for worker tests. Like the real runner, one run covers every church in the registry:
@@ -198,7 +234,10 @@ export class RegistryStackRunnerDouble implements StackRunner {
   }
 }
 
-export function completeLine(church: { churchId: string; areaCode: string | null }): StackRunResult['churches'][number] {
+export function completeLine(church: {
+  churchId: string;
+  areaCode: string | null;
+}): StackRunResult['churches'][number] {
   let hash = 0;
   for (const c of church.churchId) hash = (hash * 31 + c.charCodeAt(0)) % 10000000;
   return {
@@ -230,7 +269,12 @@ export interface HttpResponse {
  */
 export async function listen(app: { listen(o: { host: string; port: number }): Promise<string> }) {
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
-  return async function request(o: { method: string; url: string; payload?: string; headers?: Record<string, string> }): Promise<HttpResponse> {
+  return async function request(o: {
+    method: string;
+    url: string;
+    payload?: string;
+    headers?: Record<string, string>;
+  }): Promise<HttpResponse> {
     const response = await fetch(`${base}${o.url}`, { method: o.method, headers: o.headers, body: o.payload });
     const body = await response.text();
     return { statusCode: response.status, headers: response.headers, body, json: () => JSON.parse(body) };

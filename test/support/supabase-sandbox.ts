@@ -24,7 +24,9 @@ export interface SupabaseSandbox {
 
 /** The options production uses for a server-side client: no session storage, no token refresh timers. */
 export function serverClient(url: string, key: string): SupabaseClient {
-  return createClient(url, key, { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } });
+  return createClient(url, key, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  });
 }
 
 export async function startSupabaseSandbox(prefix: string): Promise<SupabaseSandbox> {

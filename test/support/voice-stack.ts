@@ -54,7 +54,10 @@ export interface VoiceStackFixtureOptions {
   linesInService?: boolean;
 }
 
-export async function newVoiceStack(name: string, fixtureOptions: VoiceStackFixtureOptions = {}): Promise<VoiceStackFixture> {
+export async function newVoiceStack(
+  name: string,
+  fixtureOptions: VoiceStackFixtureOptions = {},
+): Promise<VoiceStackFixture> {
   await ensureLivekitSip();
   const work = newWorkDir(name);
   const db = await createTestDatabase(name.replace(/[^a-z0-9]/g, '_').slice(0, 30));
@@ -69,7 +72,10 @@ export async function newVoiceStack(name: string, fixtureOptions: VoiceStackFixt
   });
 
   // The dev stack's settings, pointed at this test's own stand-in and PostgREST.
-  const devConfig = parse(fs.readFileSync(path.join(REPO_ROOT, 'Pulumi.dev.yaml'), 'utf8')).config as Record<string, unknown>;
+  const devConfig = parse(fs.readFileSync(path.join(REPO_ROOT, 'Pulumi.dev.yaml'), 'utf8')).config as Record<
+    string,
+    unknown
+  >;
   const config = {
     ...devConfig,
     'churchwise-voice:telnyxBaseUrl': telnyx.url,
@@ -81,17 +87,27 @@ export async function newVoiceStack(name: string, fixtureOptions: VoiceStackFixt
   fs.writeFileSync(path.join(work.dir, `Pulumi.${TEST_STACK}.yaml`), stringify({ config }));
   // The on-disk program is the project's own; its own package.json keeps the language host from taking the
   // repository's `main` relative to this folder.
-  fs.writeFileSync(path.join(work.dir, 'package.json'), JSON.stringify({ name: `voice-stack-${name}`, main: 'index.ts' }));
-  fs.writeFileSync(path.join(work.dir, 'index.ts'), `import { voiceLinesProgram } from '${path.join(REPO_ROOT, 'infra', 'program')}';\nexport = voiceLinesProgram();\n`);
+  fs.writeFileSync(
+    path.join(work.dir, 'package.json'),
+    JSON.stringify({ name: `voice-stack-${name}`, main: 'index.ts' }),
+  );
+  fs.writeFileSync(
+    path.join(work.dir, 'index.ts'),
+    `import { voiceLinesProgram } from '${path.join(REPO_ROOT, 'infra', 'program')}';\nexport = voiceLinesProgram();\n`,
+  );
   const yaml = fs.readFileSync(path.join(work.dir, 'Pulumi.yaml'), 'utf8').replace(/^main: .*$/m, 'main: index.ts');
   fs.writeFileSync(path.join(work.dir, 'Pulumi.yaml'), yaml);
 
   if (fixtureOptions.linesInService) {
-    await seedLinesInService({ telnyx: { url: telnyx.url, apiKey: telnyx.apiKey }, databaseUrl: db.url }, stackFileSettings('dev'));
+    await seedLinesInService(
+      { telnyx: { url: telnyx.url, apiKey: telnyx.apiKey }, databaseUrl: db.url },
+      stackFileSettings('dev'),
+    );
   }
 
   const env = work.env(vendorEnv);
-  const cli = (args: string[], onLine?: (line: string) => void) => runPulumi([...args, '--stack', TEST_STACK], { cwd: work.dir, env, onLine });
+  const cli = (args: string[], onLine?: (line: string) => void) =>
+    runPulumi([...args, '--stack', TEST_STACK], { cwd: work.dir, env, onLine });
   const init = await runPulumi(['stack', 'init', TEST_STACK], { cwd: work.dir, env });
   if (init.code !== 0) throw new Error(`pulumi stack init failed: ${init.stderr}`);
 

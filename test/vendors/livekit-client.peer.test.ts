@@ -46,7 +46,13 @@ describe('answers and errors', () => {
   it('surfaces not_found as a VendorError with status 404', async () => {
     const client = new LiveKitClient(livekit);
     const update = await failureOf(client.updateInboundTrunk('ST_doesNotExist1', { name: 'x' }));
-    expect(update).toMatchObject({ vendor: 'livekit', method: 'UpdateSIPInboundTrunk', status: 404, code: 'not_found', notFound: true });
+    expect(update).toMatchObject({
+      vendor: 'livekit',
+      method: 'UpdateSIPInboundTrunk',
+      status: 404,
+      code: 'not_found',
+      notFound: true,
+    });
     expect(update.message).toContain('/twirp/livekit.SIP/UpdateSIPInboundTrunk');
     const del = await failureOf(client.deleteDispatchRule('SDR_doesNotExist1'));
     expect(del).toMatchObject({ method: 'DeleteSIPDispatchRule', status: 404, notFound: true });
@@ -58,10 +64,17 @@ describe('answers and errors', () => {
     const first = await client.createInboundTrunk({ name: uniqueName('dup a'), numbers: [number] });
     created.trunk(first.sipTrunkId);
     const error = await failureOf(client.createInboundTrunk({ name: uniqueName('dup b'), numbers: [number] }));
-    expect(error).toMatchObject({ method: 'CreateSIPInboundTrunk', status: 400, code: 'invalid_argument', attempts: 1 });
+    expect(error).toMatchObject({
+      method: 'CreateSIPInboundTrunk',
+      status: 400,
+      code: 'invalid_argument',
+      attempts: 1,
+    });
     expect(error.message).toContain(first.sipTrunkId);
     expect(error.message).toContain(number);
-    expect((await client.listInboundTrunks({ numbers: [number] })).map((t) => t.sipTrunkId)).toEqual([first.sipTrunkId]);
+    expect((await client.listInboundTrunks({ numbers: [number] })).map((t) => t.sipTrunkId)).toEqual([
+      first.sipTrunkId,
+    ]);
   });
 
   it('never puts the bearer token into an error', async () => {
@@ -89,7 +102,9 @@ describe('retry rule', () => {
   it('gives up after the policy attempts and reports the last status', async () => {
     const server = await scriptedServer(livekit.url, () => UNAVAILABLE);
     try {
-      const error = await failureOf(new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES).listDispatchRules());
+      const error = await failureOf(
+        new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES).listDispatchRules(),
+      );
       expect(error).toMatchObject({ status: 503, code: 'unavailable', attempts: 4 });
       expect(error.message).toContain('after 4 attempts');
       expect(server.requests).toHaveLength(4);
@@ -99,9 +114,14 @@ describe('retry rule', () => {
   });
 
   it('does not retry a 4xx', async () => {
-    const server = await scriptedServer(livekit.url, () => ({ status: 400, body: { code: 'invalid_argument', msg: 'bad trunk' } }));
+    const server = await scriptedServer(livekit.url, () => ({
+      status: 400,
+      body: { code: 'invalid_argument', msg: 'bad trunk' },
+    }));
     try {
-      const error = await failureOf(new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES).listInboundTrunks());
+      const error = await failureOf(
+        new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES).listInboundTrunks(),
+      );
       expect(error).toMatchObject({ status: 400, code: 'invalid_argument', attempts: 1, detail: 'bad trunk' });
       expect(server.requests).toHaveLength(1);
     } finally {
@@ -116,14 +136,18 @@ describe('retry rule', () => {
         probe.close(() => resolve(port));
       });
     });
-    const error = await failureOf(new LiveKitClient({ ...livekit, url: `http://127.0.0.1:${closedPort}` }, FAST_RETRIES).listInboundTrunks());
+    const error = await failureOf(
+      new LiveKitClient({ ...livekit, url: `http://127.0.0.1:${closedPort}` }, FAST_RETRIES).listInboundTrunks(),
+    );
     expect(error.status).toBeUndefined();
     expect(error.attempts).toBe(4);
     expect(error.message).toMatch(/transport error: fetch failed: ECONNREFUSED/);
   });
 
   it('never repeats a create blindly: a 5xx create is tried once', async () => {
-    const server = await scriptedServer(livekit.url, (path) => (path.endsWith('/CreateSIPInboundTrunk') ? UNAVAILABLE : 'forward'));
+    const server = await scriptedServer(livekit.url, (path) =>
+      path.endsWith('/CreateSIPInboundTrunk') ? UNAVAILABLE : 'forward',
+    );
     try {
       const number = randomE164();
       const client = new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES);
@@ -139,11 +163,16 @@ describe('retry rule', () => {
   });
 
   it('returns the trunk a create made although its answer was lost, and makes no second one', async () => {
-    const server = await scriptedServer(livekit.url, (path) => (path.endsWith('/CreateSIPInboundTrunk') ? 'forward-then-fail' : 'forward'));
+    const server = await scriptedServer(livekit.url, (path) =>
+      path.endsWith('/CreateSIPInboundTrunk') ? 'forward-then-fail' : 'forward',
+    );
     try {
       const number = randomE164();
       const name = uniqueName('lost answer');
-      const trunk = await new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES).createInboundTrunk({ name, numbers: [number] });
+      const trunk = await new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES).createInboundTrunk({
+        name,
+        numbers: [number],
+      });
       created.trunk(trunk.sipTrunkId);
       expect(trunk).toMatchObject({ name, numbers: [number] });
       expect(trunk.sipTrunkId).toMatch(/^ST_/);
@@ -158,7 +187,9 @@ describe('retry rule', () => {
     const client = new LiveKitClient(livekit);
     const trunk = await client.createInboundTrunk({ name: uniqueName('rule lost'), numbers: [randomE164()] });
     created.trunk(trunk.sipTrunkId);
-    const server = await scriptedServer(livekit.url, (path) => (path.endsWith('/CreateSIPDispatchRule') ? 'forward-then-fail' : 'forward'));
+    const server = await scriptedServer(livekit.url, (path) =>
+      path.endsWith('/CreateSIPDispatchRule') ? 'forward-then-fail' : 'forward',
+    );
     try {
       const name = uniqueName('rule');
       const rule = await new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES).createDispatchRule({
@@ -194,10 +225,16 @@ describe('AgentDispatchService through the same rule', () => {
     await rooms.createRoom({ name: roomName, emptyTimeout: 30 });
     try {
       const metadata = JSON.stringify({ churchId: 'dispatch-list' });
-      await new AgentDispatchClient(livekit.url, livekit.apiKey, livekit.apiSecret).createDispatch(roomName, DEFAULT_AGENT_NAME, { metadata });
+      await new AgentDispatchClient(livekit.url, livekit.apiKey, livekit.apiSecret).createDispatch(
+        roomName,
+        DEFAULT_AGENT_NAME,
+        { metadata },
+      );
       const server = await scriptedServer(livekit.url, (_path, n) => (n <= 1 ? UNAVAILABLE : 'forward'));
       try {
-        const dispatches = await new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES).listAgentDispatches(roomName);
+        const dispatches = await new LiveKitClient({ ...livekit, url: server.url }, FAST_RETRIES).listAgentDispatches(
+          roomName,
+        );
         // livekit-server also lists its automatic dispatch (agent name '') for every room.
         const named = dispatches.filter((d) => d.agentName !== '');
         expect(named.map((d) => ({ agentName: d.agentName, metadata: d.metadata, room: d.room }))).toEqual([

@@ -15,7 +15,6 @@ const QUICK_RETRIES: RetryPolicy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 
 
 const GRACE = { church_id: 'grace', twilio_phone_number: '+13125550123', provider: 'telnyx' as const };
 
-
 async function rejection(promise: Promise<unknown>): Promise<VendorError> {
   try {
     await promise;
@@ -50,7 +49,11 @@ test('upsert writes the row; get and getByNumber find it; missing rows are undef
 
 test('upsert twice on church_id updates the one row', async () => {
   const first = await client.churchVoiceAgents.upsert(GRACE);
-  const second = await client.churchVoiceAgents.upsert({ ...GRACE, dispatch_rule_id: 'SDR_grace', status: 'provisioning' });
+  const second = await client.churchVoiceAgents.upsert({
+    ...GRACE,
+    dispatch_rule_id: 'SDR_grace',
+    status: 'provisioning',
+  });
   expect(second).toMatchObject({ dispatch_rule_id: 'SDR_grace', status: 'provisioning', created_at: first.created_at });
   const { rows } = await sandbox.db.pool.query('select count(*)::int as n from church_voice_agents');
   expect(rows[0].n).toBe(1);
@@ -59,7 +62,11 @@ test('upsert twice on church_id updates the one row', async () => {
 test('update changes only the given columns; an unknown church gives undefined', async () => {
   await client.churchVoiceAgents.upsert({ ...GRACE, livekit_trunk_id: 'ST_grace' });
   const updated = await client.churchVoiceAgents.update('grace', { status: 'suspended' });
-  expect(updated).toMatchObject({ status: 'suspended', livekit_trunk_id: 'ST_grace', twilio_phone_number: GRACE.twilio_phone_number });
+  expect(updated).toMatchObject({
+    status: 'suspended',
+    livekit_trunk_id: 'ST_grace',
+    twilio_phone_number: GRACE.twilio_phone_number,
+  });
   expect(await client.churchVoiceAgents.update('nobody', { status: 'suspended' })).toBeUndefined();
 });
 
@@ -73,7 +80,14 @@ test('delete removes the row and says whether there was one', async () => {
 test('a unique violation is a final VendorError with status 409 and code 23505, not retried', async () => {
   await client.churchVoiceAgents.upsert(GRACE);
   const error = await rejection(client.churchVoiceAgents.upsert({ ...GRACE, church_id: 'copycat' }));
-  expect(error).toMatchObject({ vendor: 'supabase', method: 'POST', path: '/rest/v1/church_voice_agents', status: 409, code: '23505', attempts: 1 });
+  expect(error).toMatchObject({
+    vendor: 'supabase',
+    method: 'POST',
+    path: '/rest/v1/church_voice_agents',
+    status: 409,
+    code: '23505',
+    attempts: 1,
+  });
   expect(error.message).toContain('Key (twilio_phone_number)=(+13125550123) already exists');
 });
 
@@ -93,11 +107,16 @@ test('a wrong service key is a final 401 and the key is in no error', async () =
 });
 
 test('nothing listening is a transport error, retried, then reported with the attempts made', async () => {
-  const closed = new SupabaseVendorClient({ url: `http://127.0.0.1:${await freePort()}`, serviceKey: sandbox.serviceKey }, QUICK_RETRIES);
+  const closed = new SupabaseVendorClient(
+    { url: `http://127.0.0.1:${await freePort()}`, serviceKey: sandbox.serviceKey },
+    QUICK_RETRIES,
+  );
   const error = await rejection(closed.churchVoiceAgents.get('grace'));
   expect(error.status).toBeUndefined();
   expect(error.attempts).toBe(3);
-  expect(error.message).toMatch(/supabase GET \/rest\/v1\/church_voice_agents failed after 3 attempts: transport error: .*ECONNREFUSED/);
+  expect(error.message).toMatch(
+    /supabase GET \/rest\/v1\/church_voice_agents failed after 3 attempts: transport error: .*ECONNREFUSED/,
+  );
 });
 
 test('a database outage behind PostgREST (503) is retried', async () => {
@@ -121,7 +140,10 @@ test('without explicit settings the client reads SUPABASE_URL and SUPABASE_SERVI
     await client.churchVoiceAgents.upsert(GRACE);
     expect((await new SupabaseVendorClient().churchVoiceAgents.get('grace'))?.church_id).toBe('grace');
   } finally {
-    for (const [name, value] of [['SUPABASE_URL', saved.url], ['SUPABASE_SERVICE_ROLE_KEY', saved.key]] as const) {
+    for (const [name, value] of [
+      ['SUPABASE_URL', saved.url],
+      ['SUPABASE_SERVICE_ROLE_KEY', saved.key],
+    ] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }

@@ -48,7 +48,12 @@ describe('classifyTelnyxError', () => {
   });
 
   it('falls back to the title, then the SDK message, when Telnyx sends no detail', () => {
-    const titled = Telnyx.APIError.generate(422, { errors: [{ code: 10015, title: 'Invalid' }] }, undefined, headers({}));
+    const titled = Telnyx.APIError.generate(
+      422,
+      { errors: [{ code: 10015, title: 'Invalid' }] },
+      undefined,
+      headers({}),
+    );
     expect(classifyTelnyxError(titled)).toMatchObject({ status: 422, code: '10015', detail: 'Invalid' });
     const bare = Telnyx.APIError.generate(502, undefined, 'Bad Gateway', headers({}));
     expect(classifyTelnyxError(bare)).toMatchObject({ status: 502, detail: expect.stringContaining('Bad Gateway') });
@@ -86,7 +91,9 @@ describe('TelnyxClient against the stand-in', () => {
   it('drops near matches even when the inventory offers them', async () => {
     // Without best_effort=false the stand-in, like Telnyx, pads a sold-out area code with other area codes' numbers.
     const sdk = new Telnyx({ apiKey: standIn.apiKey, baseURL: standIn.url, maxRetries: 0 });
-    const padded = await sdk.availablePhoneNumbers.list({ filter: { national_destination_code: '299', country_code: 'US' } });
+    const padded = await sdk.availablePhoneNumbers.list({
+      filter: { national_destination_code: '299', country_code: 'US' },
+    });
     expect((padded.data ?? []).some((n) => n.best_effort === true)).toBe(true);
     const found = await client.searchAvailableLocalNumbers('299', 10);
     expect(found.length).toBeGreaterThan(0);
@@ -94,7 +101,10 @@ describe('TelnyxClient against the stand-in', () => {
   });
 
   it('retries a 429 on a GET, honouring retry-after, and succeeds', async () => {
-    const number = standIn.seedPhoneNumber({ phone_number: '+14142019001', connection_id: PRODUCTION_FQDN_CONNECTION_ID });
+    const number = standIn.seedPhoneNumber({
+      phone_number: '+14142019001',
+      connection_id: PRODUCTION_FQDN_CONNECTION_ID,
+    });
     const before = standIn.countRequests('GET', `/phone_numbers/${number.id}`);
     standIn.injectFaults({ status: 429, count: 2, pathPrefix: `/phone_numbers/${number.id}`, retryAfterSeconds: 1 });
     const record = await client.getPhoneNumber(number.id);
@@ -120,11 +130,20 @@ describe('TelnyxClient against the stand-in', () => {
   });
 
   it('treats a 422 as final: one request, a clear error', async () => {
-    const number = standIn.seedPhoneNumber({ phone_number: '+14142019002', connection_id: PRODUCTION_FQDN_CONNECTION_ID });
+    const number = standIn.seedPhoneNumber({
+      phone_number: '+14142019002',
+      connection_id: PRODUCTION_FQDN_CONNECTION_ID,
+    });
     const before = standIn.countRequests('PATCH', `/phone_numbers/${number.id}`);
     const error = await client.updatePhoneNumber(number.id, { connection_id: '1999999999999999999' }).catch((e) => e);
     expect(error).toBeInstanceOf(VendorError);
-    expect(error).toMatchObject({ vendor: 'telnyx', method: 'PATCH', path: `/phone_numbers/${number.id}`, status: 422, attempts: 1 });
+    expect(error).toMatchObject({
+      vendor: 'telnyx',
+      method: 'PATCH',
+      path: `/phone_numbers/${number.id}`,
+      status: 422,
+      attempts: 1,
+    });
     expect(error.message).toContain('connection_id 1999999999999999999 is not a connection of this account');
     expect(standIn.countRequests('PATCH', `/phone_numbers/${number.id}`) - before).toBe(1);
   });
@@ -141,7 +160,11 @@ describe('TelnyxClient against the stand-in', () => {
     const before = standIn.countRequests('POST', '/number_orders');
     standIn.injectFaults({ status: 500, count: 1, method: 'POST', pathPrefix: '/number_orders', takesEffect: true });
     const error = await client
-      .createNumberOrder({ phoneNumber: offer!.phoneNumber, connectionId: PRODUCTION_FQDN_CONNECTION_ID, customerReference: 'church-order-500' })
+      .createNumberOrder({
+        phoneNumber: offer!.phoneNumber,
+        connectionId: PRODUCTION_FQDN_CONNECTION_ID,
+        customerReference: 'church-order-500',
+      })
       .catch((e) => e);
     expect(error).toBeInstanceOf(VendorError);
     expect(error).toMatchObject({ method: 'POST', path: '/number_orders', status: 500, attempts: 1 });
@@ -159,7 +182,10 @@ describe('TelnyxClient against the stand-in', () => {
         server.close(() => resolve(port));
       });
     });
-    const offline = new TelnyxClient({ apiKey: standIn.apiKey, baseUrl: `http://127.0.0.1:${closedPort}/v2` }, { retryPolicy: FAST_RETRIES });
+    const offline = new TelnyxClient(
+      { apiKey: standIn.apiKey, baseUrl: `http://127.0.0.1:${closedPort}/v2` },
+      { retryPolicy: FAST_RETRIES },
+    );
     const error = await offline.getPhoneNumber('1').catch((e) => e);
     expect(error).toBeInstanceOf(VendorError);
     expect(error.status).toBeUndefined();
@@ -167,7 +193,10 @@ describe('TelnyxClient against the stand-in', () => {
   });
 
   it('does not leak the API key into errors', async () => {
-    const wrongKey = new TelnyxClient({ apiKey: 'KEYwrong-secret-value', baseUrl: standIn.url }, { retryPolicy: FAST_RETRIES });
+    const wrongKey = new TelnyxClient(
+      { apiKey: 'KEYwrong-secret-value', baseUrl: standIn.url },
+      { retryPolicy: FAST_RETRIES },
+    );
     const error = await wrongKey.getFqdnConnection(PRODUCTION_FQDN_CONNECTION_ID).catch((e) => e);
     expect(error).toMatchObject({ status: 401, attempts: 1 });
     expect(JSON.stringify({ message: error.message, detail: error.detail })).not.toContain('KEYwrong-secret-value');
@@ -201,7 +230,11 @@ describe('TelnyxClient against the stand-in', () => {
 
   it('lists the FQDNs of a connection', async () => {
     expect(await client.listFqdns(PRODUCTION_FQDN_CONNECTION_ID)).toEqual([
-      expect.objectContaining({ fqdn: '5u9xu5ysoly.sip.livekit.cloud', port: 5060, connectionId: PRODUCTION_FQDN_CONNECTION_ID }),
+      expect.objectContaining({
+        fqdn: '5u9xu5ysoly.sip.livekit.cloud',
+        port: 5060,
+        connectionId: PRODUCTION_FQDN_CONNECTION_ID,
+      }),
     ]);
   });
 });
@@ -220,7 +253,13 @@ describe('TelnyxClient Call Control against the stand-in', () => {
       timeLimitSecs: 60,
     });
     const dial = standIn.requests.filter((r) => r.operationId === 'DialCall').at(-1)!;
-    expect(dial.body).toMatchObject({ connection_id: CALL_CONTROL_APP, to: '+14142017001', from: CALLER, timeout_secs: 11, time_limit_secs: 60 });
+    expect(dial.body).toMatchObject({
+      connection_id: CALL_CONTROL_APP,
+      to: '+14142017001',
+      from: CALLER,
+      timeout_secs: 11,
+      time_limit_secs: 60,
+    });
     expect(await client.getCall(callControlId)).toMatchObject({ callControlId, isAlive: true, ended: false });
 
     await client.hangupCall(callControlId);
@@ -250,7 +289,12 @@ describe('TelnyxClient Call Control against the stand-in', () => {
   });
 
   it('retries a status read on a 503 (reading is safe to repeat)', async () => {
-    const { callControlId } = await client.dialCall({ connectionId: CALL_CONTROL_APP, to: '+14142017001', from: CALLER, timeoutSecs: 10 });
+    const { callControlId } = await client.dialCall({
+      connectionId: CALL_CONTROL_APP,
+      to: '+14142017001',
+      from: CALLER,
+      timeoutSecs: 10,
+    });
     const before = standIn.countRequests('GET', `/calls/${callControlId}`);
     standIn.injectFaults({ status: 503, count: 2, method: 'GET', pathPrefix: `/calls/${callControlId}` });
     expect(await client.getCall(callControlId)).toMatchObject({ isAlive: true });

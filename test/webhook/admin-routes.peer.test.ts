@@ -20,7 +20,11 @@ const logs = new LogCollector();
 beforeAll(async () => {
   db = await createTestDatabase('webhook_admin');
   config = testConfig(db, sandboxMailpit(), { fallbackMessage: 'Thanks for calling ChurchWise & friends. Goodbye.' });
-  app = buildServer({ config, pool: db.pool, logger: createLogger({ secrets: secretValues(config), destination: logs }) });
+  app = buildServer({
+    config,
+    pool: db.pool,
+    logger: createLogger({ secrets: secretValues(config), destination: logs }),
+  });
   request = await listen(app);
 });
 
@@ -49,7 +53,10 @@ describe('POST /admin/provision-number', () => {
       method: 'POST',
       url: '/admin/provision-number',
       payload: JSON.stringify({ churchId: 'x1', areaCode: '414' }),
-      headers: { 'content-type': 'application/json', ...(noAuth.authorization === 'ADMIN' ? { authorization: config.adminToken } : noAuth) },
+      headers: {
+        'content-type': 'application/json',
+        ...(noAuth.authorization === 'ADMIN' ? { authorization: config.adminToken } : noAuth),
+      },
     });
     expect(response.statusCode).toBe(401);
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -76,7 +83,10 @@ describe('POST /admin/provision-number', () => {
   it('malformed JSON: 400; wrong content type: 415; huge body: 413; nothing written', async () => {
     const before = await rowCounts(db.pool);
     expect((await provision('{"churchId": "c-1", ')).statusCode).toBe(400);
-    expect((await provision('churchId=c-1&areaCode=414', { 'content-type': 'application/x-www-form-urlencoded' })).statusCode).toBe(415);
+    expect(
+      (await provision('churchId=c-1&areaCode=414', { 'content-type': 'application/x-www-form-urlencoded' }))
+        .statusCode,
+    ).toBe(415);
     expect((await provision('churchId c-1', { 'content-type': 'text/plain' })).statusCode).toBe(415);
     expect((await provision({ churchId: 'c-1', areaCode: '414', name: 'x'.repeat(100000) })).statusCode).toBe(413);
     expect(await rowCounts(db.pool)).toEqual(before);
@@ -90,7 +100,12 @@ describe('POST /admin/provision-number', () => {
     const again = await provision({ churchId, areaCode: '469' });
     expect(again.statusCode).toBe(202);
     expect(again.json().jobId).toBe(first.json().jobId);
-    expect(await getChurch(db.pool, churchId)).toMatchObject({ name: 'Manual Church', areaCode: '469', plan: 'manual', status: 'active' });
+    expect(await getChurch(db.pool, churchId)).toMatchObject({
+      name: 'Manual Church',
+      areaCode: '469',
+      plan: 'manual',
+      status: 'active',
+    });
     expect(await listJobs(db.pool, { churchId })).toHaveLength(1);
   });
 
@@ -106,7 +121,11 @@ describe('POST /admin/provision-number', () => {
 
 describe('GET /churches/:id/status', () => {
   const status = (id: string, token = config.adminToken) =>
-    request({ method: 'GET', url: `/churches/${encodeURIComponent(id)}/status`, headers: { authorization: `Bearer ${token}` } });
+    request({
+      method: 'GET',
+      url: `/churches/${encodeURIComponent(id)}/status`,
+      headers: { authorization: `Bearer ${token}` },
+    });
 
   it('needs the admin token; 404 for an unknown church; 400 for a malformed id', async () => {
     expect((await status('anything', 'wrong')).statusCode).toBe(401);
@@ -119,20 +138,42 @@ describe('GET /churches/:id/status', () => {
   it('queued, then provisioning, then failed with the error and step, then live with number and last ring', async () => {
     const churchId = uniqueId('status');
     await provision({ churchId, areaCode: '414' });
-    expect((await status(churchId)).json()).toMatchObject({ churchId, state: 'queued', churchStatus: 'active', phoneNumber: null });
+    expect((await status(churchId)).json()).toMatchObject({
+      churchId,
+      state: 'queued',
+      churchStatus: 'active',
+      phoneNumber: null,
+    });
 
     const [job] = (await claim(db.pool, { workerId: 'test', runId: 'run-1' })).filter((j) => j.churchId === churchId);
     expect((await status(churchId)).json()).toMatchObject({ state: 'provisioning', attempts: 1 });
 
-    await settle(db.pool, { id: job.id, runId: 'run-1' }, { ok: false, error: 'telnyx POST /number_orders failed: HTTP 500', failedStep: 'telnyx-number' });
-    expect((await status(churchId)).json()).toMatchObject({ state: 'failed', failedStep: 'telnyx-number', lastError: expect.stringContaining('HTTP 500') });
+    await settle(
+      db.pool,
+      { id: job.id, runId: 'run-1' },
+      { ok: false, error: 'telnyx POST /number_orders failed: HTTP 500', failedStep: 'telnyx-number' },
+    );
+    expect((await status(churchId)).json()).toMatchObject({
+      state: 'failed',
+      failedStep: 'telnyx-number',
+      lastError: expect.stringContaining('HTTP 500'),
+    });
 
     await provision({ churchId, areaCode: '414' });
     const [retry] = (await claim(db.pool, { workerId: 'test', runId: 'run-2' })).filter((j) => j.churchId === churchId);
-    await settle(db.pool, { id: retry.id, runId: 'run-2' }, {
-      ok: true,
-      line: { phoneNumber: '+14144007103', trunkId: 'ST_abc', dispatchRuleId: 'SDR_abc', ring: { ok: true, at: '2026-11-25T10:00:00.000Z' } },
-    });
+    await settle(
+      db.pool,
+      { id: retry.id, runId: 'run-2' },
+      {
+        ok: true,
+        line: {
+          phoneNumber: '+14144007103',
+          trunkId: 'ST_abc',
+          dispatchRuleId: 'SDR_abc',
+          ring: { ok: true, at: '2026-11-25T10:00:00.000Z' },
+        },
+      },
+    );
     expect((await status(churchId)).json()).toMatchObject({
       state: 'live',
       phoneNumber: '+14144007103',

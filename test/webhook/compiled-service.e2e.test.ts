@@ -9,10 +9,18 @@ import * as path from 'path';
 import type { MailpitConnection } from '../../sandbox/mailpit';
 import { REPO_ROOT } from '../../sandbox/processes';
 import { newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
-import { ENGINE_WAIT_MS, ServiceProcess, ensureMailpit, serviceConfig, subscriptionEvent, uniqueId } from '../support/service';
+import {
+  ENGINE_WAIT_MS,
+  ServiceProcess,
+  ensureMailpit,
+  serviceConfig,
+  subscriptionEvent,
+  uniqueId,
+} from '../support/service';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { freshBuild } = require('../../common/compiled-build.js') as { freshBuild: (root: string) => string | undefined };
+const { freshBuild } = require('../../common/compiled-build.js') as {
+  freshBuild: (root: string) => string | undefined;
+};
 
 let mailpit: MailpitConnection;
 let stack: VoiceStackFixture;
@@ -42,10 +50,16 @@ test(
     expect(service.records('webhook service listening')[0]).toMatchObject({ code: 'compiled' });
 
     const churchId = uniqueId('compiled').toLowerCase();
-    const accepted = await service.deliver(subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '615', churchName: 'Built Nashville' }));
+    const accepted = await service.deliver(
+      subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '615', churchName: 'Built Nashville' }),
+    );
     expect(accepted.json()).toMatchObject({ outcome: 'queued' });
     const status = await service.waitForState(churchId, ['live', 'failed']);
-    expect(status).toMatchObject({ state: 'live', phoneNumber: expect.stringMatching(/^\+1615\d{7}$/), lastRing: { ok: true } });
+    expect(status).toMatchObject({
+      state: 'live',
+      phoneNumber: expect.stringMatching(/^\+1615\d{7}$/),
+      lastRing: { ok: true },
+    });
     expect(stack.telnyx.state.numberOrders.size).toBe(1);
   },
   ENGINE_WAIT_MS,

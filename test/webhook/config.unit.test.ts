@@ -12,10 +12,13 @@ const complete = {
 };
 
 describe('loadConfig', () => {
-  it.each(['DATABASE_URL', 'STRIPE_WEBHOOK_SECRET', 'ADMIN_TOKEN', 'SMTP_URL', 'FOUNDER_EMAIL'])('names %s when it is missing', (name) => {
-    const env = { ...complete, [name]: '' };
-    expect(() => loadConfig(env)).toThrow(new RegExp(`^${name}: missing environment variable`));
-  });
+  it.each(['DATABASE_URL', 'STRIPE_WEBHOOK_SECRET', 'ADMIN_TOKEN', 'SMTP_URL', 'FOUNDER_EMAIL'])(
+    'names %s when it is missing',
+    (name) => {
+      const env = { ...complete, [name]: '' };
+      expect(() => loadConfig(env)).toThrow(new RegExp(`^${name}: missing environment variable`));
+    },
+  );
 
   it.each([
     ['STRIPE_WEBHOOK_SECRET', 'sk_live_123', /must start with whsec_/],
@@ -30,15 +33,30 @@ describe('loadConfig', () => {
   });
 
   it('reads lists and defaults', () => {
-    const config = loadConfig({ ...complete, VOICE_PRICE_LOOKUP_KEYS: 'voice_monthly, voice_annual', VOICE_PRODUCT_IDS: 'prod_A', PROVISION_RETRY_BASE_SECONDS: '30' });
+    const config = loadConfig({
+      ...complete,
+      VOICE_PRICE_LOOKUP_KEYS: 'voice_monthly, voice_annual',
+      VOICE_PRODUCT_IDS: 'prod_A',
+      PROVISION_RETRY_BASE_SECONDS: '30',
+    });
     expect(config.voicePlans).toEqual({ lookupKeys: ['voice_monthly', 'voice_annual'], productIds: ['prod_A'] });
-    expect(config).toMatchObject({ host: '127.0.0.1', stackName: 'prod', retry: { maxAttempts: 5, baseDelayMs: 30000, maxDelayMs: 1800000 } });
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      stackName: 'prod',
+      retry: { maxAttempts: 5, baseDelayMs: 30000, maxDelayMs: 1800000 },
+    });
     expect(config.mailFrom).toBe('ChurchWise provisioning <founder@churchwise.ai>');
   });
 
   it('knows every secret, including the passwords inside the URLs', () => {
     const secrets = secretValues(loadConfig(complete));
-    for (const value of ['db-password-123', 'smtp-pass/word', 'smtp-pass%2Fword', complete.ADMIN_TOKEN, complete.STRIPE_WEBHOOK_SECRET]) {
+    for (const value of [
+      'db-password-123',
+      'smtp-pass/word',
+      'smtp-pass%2Fword',
+      complete.ADMIN_TOKEN,
+      complete.STRIPE_WEBHOOK_SECRET,
+    ]) {
       expect(secrets).toContain(value);
     }
   });

@@ -45,8 +45,15 @@ async function liveObjects(line: { phoneNumber: string; trunkId: string; dispatc
   const number = [...stack.telnyx.state.phoneNumbers.values()].find((n) => n.phone_number === line.phoneNumber);
   const trunks = await sip.listSipInboundTrunk({ trunkIds: [line.trunkId] } as never);
   const rules = await sip.listSipDispatchRule({ dispatchRuleIds: [line.dispatchRuleId] } as never);
-  const rows = await stack.db.pool.query('select twilio_phone_number from church_voice_agents where church_id = $1', [line.churchId]);
-  return { numberStatus: number?.status, trunks: trunks.map((t) => t.sipTrunkId), rules: rules.map((r) => r.sipDispatchRuleId), rows: rows.rowCount };
+  const rows = await stack.db.pool.query('select twilio_phone_number from church_voice_agents where church_id = $1', [
+    line.churchId,
+  ]);
+  return {
+    numberStatus: number?.status,
+    trunks: trunks.map((t) => t.sipTrunkId),
+    rules: rules.map((r) => r.sipDispatchRuleId),
+    rows: rows.rowCount,
+  };
 }
 
 test(
@@ -55,7 +62,9 @@ test(
     const churchId = uniqueId('leaving').toLowerCase();
     const neighbourId = uniqueId('staying').toLowerCase();
     const subscriptionId = uniqueId('sub');
-    await svc.deliver(subscriptionEvent({ subscriptionId, churchId, areaCode: '216', churchName: 'Leaving Cleveland' }));
+    await svc.deliver(
+      subscriptionEvent({ subscriptionId, churchId, areaCode: '216', churchName: 'Leaving Cleveland' }),
+    );
     await svc.service.worker.whenIdle();
     const line = (await svc.status(churchId)).json();
     expect(line).toMatchObject({ state: 'live', lastRing: { ok: true } });
@@ -63,18 +72,31 @@ test(
     expect(await liveObjects({ ...line, churchId })).toEqual(kept);
 
     // The subscription is cancelled: the registry says so, the founder is told, nothing is released...
-    const cancelled = await svc.deliver(subscriptionEvent({ type: 'customer.subscription.deleted', subscriptionId, churchId, status: 'canceled' }));
+    const cancelled = await svc.deliver(
+      subscriptionEvent({ type: 'customer.subscription.deleted', subscriptionId, churchId, status: 'canceled' }),
+    );
     expect(cancelled.json()).toMatchObject({ outcome: 'cancelled', churchId });
     const [mail] = await founderMails(stack.db, svc.config, churchId);
     expect(mail.Subject).toContain('cancelled its voice plan (line kept)');
     expect(mail.Text).toContain(`churchwise church decommission --church ${churchId}`);
     // ... not even by the next stack run, which another church's purchase brings.
-    await svc.deliver(subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId: neighbourId, areaCode: '216', churchName: 'Staying Cleveland' }));
+    await svc.deliver(
+      subscriptionEvent({
+        subscriptionId: uniqueId('sub'),
+        churchId: neighbourId,
+        areaCode: '216',
+        churchName: 'Staying Cleveland',
+      }),
+    );
     await svc.service.worker.whenIdle();
     const neighbour = (await svc.status(neighbourId)).json();
     expect(neighbour).toMatchObject({ state: 'live' });
     expect(svc.runner.runs).toBe(2);
-    expect((await svc.status(churchId)).json()).toMatchObject({ churchStatus: 'cancelled', state: 'live', phoneNumber: line.phoneNumber });
+    expect((await svc.status(churchId)).json()).toMatchObject({
+      churchStatus: 'cancelled',
+      state: 'live',
+      phoneNumber: line.phoneNumber,
+    });
     expect(await liveObjects({ ...line, churchId })).toEqual(kept);
     expect(releases()).toBe(0);
 
@@ -82,7 +104,9 @@ test(
     const updatesBefore = (await stackUpdates(stack)).length;
     const cli = await runCli(stack, svc.config, ['decommission', '--church', churchId]);
     expect({ code: cli.code, stderr: cli.code ? cli.stderr : '' }).toEqual({ code: 0, stderr: '' });
-    expect(cli.stdout).toContain(`church ${churchId} decommissioned: its number, trunk, dispatch rule and row are released`);
+    expect(cli.stdout).toContain(
+      `church ${churchId} decommissioned: its number, trunk, dispatch rule and row are released`,
+    );
     const report = JSON.parse(cli.stdout.slice(cli.stdout.indexOf('{\n'), cli.stdout.indexOf('\n}') + 2));
     expect(report).toMatchObject({ churchId, done: true, registryStatus: 'decommissioned', remaining: [] });
     expect(report.runs).toHaveLength(2);
@@ -95,11 +119,21 @@ test(
     ]);
     expect(await getChurch(stack.db.pool, churchId)).toMatchObject({ status: 'decommissioned' });
     expect(releases()).toBe(1);
-    expect(await liveObjects({ ...line, churchId })).toEqual({ numberStatus: 'deleted', trunks: [], rules: [], rows: 0 });
+    expect(await liveObjects({ ...line, churchId })).toEqual({
+      numberStatus: 'deleted',
+      trunks: [],
+      rules: [],
+      rows: 0,
+    });
     expect(stateFile(stack).urns.filter((urn) => urn.includes(`church-${churchId}`))).toEqual([]);
 
     // The neighbour in the same area code is untouched.
-    expect(await liveObjects({ ...neighbour, churchId: neighbourId })).toEqual({ numberStatus: 'active', trunks: [neighbour.trunkId], rules: [neighbour.dispatchRuleId], rows: 1 });
+    expect(await liveObjects({ ...neighbour, churchId: neighbourId })).toEqual({
+      numberStatus: 'active',
+      trunks: [neighbour.trunkId],
+      rules: [neighbour.dispatchRuleId],
+      rows: 1,
+    });
 
     // Running it again changes nothing and releases nothing more.
     const again = await runCli(stack, svc.config, ['decommission', '--church', churchId]);

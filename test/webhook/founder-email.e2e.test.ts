@@ -9,7 +9,17 @@ import type { MailpitConnection } from '../../sandbox/mailpit';
 import { listJobs } from '../../registry/jobs';
 import { newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
 import { configSecrets } from '../support/stripe-events';
-import { ENGINE_WAIT_MS, ServiceProcess, ensureMailpit, founderMails, runCli, serviceConfig, stackUpdates, subscriptionEvent, uniqueId } from '../support/service';
+import {
+  ENGINE_WAIT_MS,
+  ServiceProcess,
+  ensureMailpit,
+  founderMails,
+  runCli,
+  serviceConfig,
+  stackUpdates,
+  subscriptionEvent,
+  uniqueId,
+} from '../support/service';
 
 let mailpit: MailpitConnection;
 let stack: VoiceStackFixture;
@@ -38,21 +48,31 @@ test(
     // Every Telnyx request answers 500 until the faults are cleared.
     stack.telnyx.injectFaults({ status: 500 });
 
-    const accepted = await service.deliver(subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '313', churchName: 'Zion Detroit' }));
+    const accepted = await service.deliver(
+      subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '313', churchName: 'Zion Detroit' }),
+    );
     expect(accepted.json()).toMatchObject({ outcome: 'queued' });
     const failed = await service.waitForState(churchId, ['failed', 'live']);
-    expect(failed).toMatchObject({ state: 'failed', attempts: 2, failedStep: 'telnyx-number', lastError: expect.stringContaining('HTTP 500') });
+    expect(failed).toMatchObject({
+      state: 'failed',
+      attempts: 2,
+      failedStep: 'telnyx-number',
+      lastError: expect.stringContaining('HTTP 500'),
+    });
     expect(stack.telnyx.state.numberOrders.size).toBe(0);
 
     const mails = await founderMails(stack.db, config, churchId);
     expect(mails).toHaveLength(1);
-    expect(mails[0].Subject).toBe(`[ChurchWise voice] Line for church ${churchId} NOT provisioned: failed at telnyx-number`);
+    expect(mails[0].Subject).toBe(
+      `[ChurchWise voice] Line for church ${churchId} NOT provisioned: failed at telnyx-number`,
+    );
     expect(mails[0].Text).toContain('Zion Detroit, area code 313');
     expect(mails[0].Text).toContain('Failed step: telnyx-number');
     expect(mails[0].Text).toMatch(/Error: telnyx .* failed after \d+ attempts: HTTP 500/);
     expect(mails[0].Text).toContain(`churchwise church provision --church ${churchId}`);
     // No secret of the service in the email.
-    for (const secret of [config.adminToken, config.stripeWebhookSecret, new URL(config.smtpUrl).password]) expect(mails[0].Text).not.toContain(secret);
+    for (const secret of [config.adminToken, config.stripeWebhookSecret, new URL(config.smtpUrl).password])
+      expect(mails[0].Text).not.toContain(secret);
 
     // Telnyx is back; the founder runs the command the email names.
     stack.telnyx.clearFaults();
@@ -61,7 +81,11 @@ test(
     expect(JSON.parse(cli.stdout.slice(cli.stdout.indexOf('{\n')))).toMatchObject({ churchId, state: 'live' });
 
     const live = (await service.status(churchId)).json();
-    expect(live).toMatchObject({ state: 'live', phoneNumber: expect.stringMatching(/^\+1313\d{7}$/), lastRing: { ok: true } });
+    expect(live).toMatchObject({
+      state: 'live',
+      phoneNumber: expect.stringMatching(/^\+1313\d{7}$/),
+      lastRing: { ok: true },
+    });
     expect(stack.telnyx.state.numberOrders.size).toBe(1);
     expect((await listJobs(stack.db.pool, { churchId })).map((j) => j.state)).toEqual(['failed', 'succeeded']);
     // Still exactly one email: the failure was announced once, the recovery is not announced.

@@ -8,7 +8,15 @@ import { SANDBOX_LIVEKIT } from '../../sandbox/livekit';
 import type { MailpitConnection } from '../../sandbox/mailpit';
 import { listJobs } from '../../registry/jobs';
 import { newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
-import { ENGINE_WAIT_MS, ensureMailpit, stackUpdates, startInProcessService, subscriptionEvent, uniqueId, type InProcessService } from '../support/service';
+import {
+  ENGINE_WAIT_MS,
+  ensureMailpit,
+  stackUpdates,
+  startInProcessService,
+  subscriptionEvent,
+  uniqueId,
+  type InProcessService,
+} from '../support/service';
 
 const sip = new SipClient(SANDBOX_LIVEKIT.url, SANDBOX_LIVEKIT.apiKey, SANDBOX_LIVEKIT.apiSecret);
 /** Orders Telnyx accepted: each one is a number paid for. */
@@ -35,7 +43,12 @@ describe('a signed voice-plan purchase', () => {
     'provisions the church end to end: number, trunk on livekit-server, dispatch rule, row, live with a good ring',
     async () => {
       const churchId = uniqueId('grace').toLowerCase();
-      const purchase = subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '414', churchName: 'Grace Milwaukee' });
+      const purchase = subscriptionEvent({
+        subscriptionId: uniqueId('sub'),
+        churchId,
+        areaCode: '414',
+        churchName: 'Grace Milwaukee',
+      });
       const accepted = await svc.deliver(purchase);
       expect(accepted.statusCode).toBe(200);
       expect(accepted.json()).toMatchObject({ outcome: 'queued', churchId });
@@ -57,7 +70,11 @@ describe('a signed voice-plan purchase', () => {
       // The number is the church's at Telnyx, on the LiveKit connection.
       expect(numberOrders(stack)).toBe(1);
       const number = [...stack.telnyx.state.phoneNumbers.values()].find((n) => n.phone_number === status.phoneNumber);
-      expect(number).toMatchObject({ status: 'active', customer_reference: churchId, connection_id: '2925216093662349036' });
+      expect(number).toMatchObject({
+        status: 'active',
+        customer_reference: churchId,
+        connection_id: '2925216093662349036',
+      });
       // The trunk carries exactly that number, without auth; the rule routes that trunk to the agent.
       const [trunk] = await sip.listSipInboundTrunk({ trunkIds: [status.trunkId] } as never);
       expect(trunk).toMatchObject({ numbers: [status.phoneNumber], authUsername: '' });
@@ -66,13 +83,21 @@ describe('a signed voice-plan purchase', () => {
       expect(rule.roomConfig?.agents.map((a) => a.agentName)).toEqual(['churchwiseai-voice']);
       const row = await stack.db.pool.query('select * from church_voice_agents where church_id = $1', [churchId]);
       expect(row.rows).toEqual([
-        expect.objectContaining({ twilio_phone_number: status.phoneNumber, provider: 'telnyx', livekit_trunk_id: status.trunkId, dispatch_rule_id: status.dispatchRuleId }),
+        expect.objectContaining({
+          twilio_phone_number: status.phoneNumber,
+          provider: 'telnyx',
+          livekit_trunk_id: status.trunkId,
+          dispatch_rule_id: status.dispatchRuleId,
+        }),
       ]);
 
       // One engine run did it, and the engine's own output is in the service log, tagged with the run.
       expect(svc.runner.runs).toBe(1);
       expect(await stackUpdates(stack)).toEqual([expect.objectContaining({ result: 'succeeded' })]);
-      expect(svc.logs.records(/^Updating \(test\)/)[0]).toMatchObject({ component: 'engine', runId: expect.stringMatching(/^run-/) });
+      expect(svc.logs.records(/^Updating \(test\)/)[0]).toMatchObject({
+        component: 'engine',
+        runId: expect.stringMatching(/^run-/),
+      });
     },
     ENGINE_WAIT_MS,
   );
@@ -96,11 +121,19 @@ describe('the same purchase delivered again', () => {
       const churchId = uniqueId('bethel').toLowerCase();
       const subscriptionId = uniqueId('sub');
       const created = subscriptionEvent({ subscriptionId, churchId, areaCode: '330', churchName: 'Bethel Akron' });
-      const updated = subscriptionEvent({ type: 'customer.subscription.updated', subscriptionId, churchId, areaCode: '330' });
+      const updated = subscriptionEvent({
+        type: 'customer.subscription.updated',
+        subscriptionId,
+        churchId,
+        areaCode: '330',
+      });
       // All at once, as Stripe's retries and its next event can arrive together.
       const responses = await Promise.all([...Array(5)].map(() => svc.deliver(created)).concat(svc.deliver(updated)));
       expect(responses.map((r) => r.statusCode)).toEqual(Array(6).fill(200));
-      const outcomes = responses.slice(0, 5).map((r) => r.json().outcome).sort();
+      const outcomes = responses
+        .slice(0, 5)
+        .map((r) => r.json().outcome)
+        .sort();
       expect(outcomes).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate', 'queued']);
       await svc.service.worker.whenIdle();
 
@@ -113,9 +146,15 @@ describe('the same purchase delivered again', () => {
       expect(later.map((r) => r.json().outcome)).toEqual(['duplicate', 'duplicate', 'unchanged']);
       await svc.service.worker.whenIdle();
 
-      expect((await svc.status(churchId)).json()).toMatchObject({ state: 'live', phoneNumber: expect.stringMatching(/^\+1330/) });
+      expect((await svc.status(churchId)).json()).toMatchObject({
+        state: 'live',
+        phoneNumber: expect.stringMatching(/^\+1330/),
+      });
       expect(numberOrders(stack)).toBe(1);
-      const rows = await stack.db.pool.query('select twilio_phone_number from church_voice_agents where church_id = $1', [churchId]);
+      const rows = await stack.db.pool.query(
+        'select twilio_phone_number from church_voice_agents where church_id = $1',
+        [churchId],
+      );
       expect(rows.rowCount).toBe(1);
       const trunks = await sip.listSipInboundTrunk({ numbers: [rows.rows[0].twilio_phone_number] } as never);
       expect(trunks).toHaveLength(1);
@@ -130,7 +169,28 @@ describe('the same purchase delivered again', () => {
  * in the same second take each other's candidates (the provider tries 3, then fails and the next run retries),
  * which tests the stand-in's stock rather than the queue.
  */
-const BURST_AREA_CODES = ['212', '213', '214', '216', '303', '305', '312', '313', '330', '404', '414', '415', '469', '503', '602', '612', '617', '702', '747', '918'];
+const BURST_AREA_CODES = [
+  '212',
+  '213',
+  '214',
+  '216',
+  '303',
+  '305',
+  '312',
+  '313',
+  '330',
+  '404',
+  '414',
+  '415',
+  '469',
+  '503',
+  '602',
+  '612',
+  '617',
+  '702',
+  '747',
+  '918',
+];
 
 describe('a burst of purchases', () => {
   // Rings off: twenty real SIP calls at once would measure the bridge, not the queue. The purchase test above
@@ -152,7 +212,14 @@ describe('a burst of purchases', () => {
       const churchIds = BURST_AREA_CODES.map((_, i) => uniqueId(`burst${i}`).toLowerCase());
       const responses = await Promise.all(
         churchIds.map((churchId, i) =>
-          svc.deliver(subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: BURST_AREA_CODES[i], churchName: `Burst ${i}` })),
+          svc.deliver(
+            subscriptionEvent({
+              subscriptionId: uniqueId('sub'),
+              churchId,
+              areaCode: BURST_AREA_CODES[i],
+              churchName: `Burst ${i}`,
+            }),
+          ),
         ),
       );
       expect(responses.map((r) => [r.statusCode, r.json().outcome])).toEqual(Array(20).fill([200, 'queued']));
@@ -161,7 +228,11 @@ describe('a burst of purchases', () => {
       const jobs = await listJobs(stack.db.pool);
       expect(jobs.map((j) => j.state)).toEqual(Array(20).fill('succeeded'));
       for (const churchId of churchIds) {
-        expect((await svc.status(churchId)).json()).toMatchObject({ state: 'live', trunkId: expect.stringMatching(/^ST_/), dispatchRuleId: expect.stringMatching(/^SDR_/) });
+        expect((await svc.status(churchId)).json()).toMatchObject({
+          state: 'live',
+          trunkId: expect.stringMatching(/^ST_/),
+          dispatchRuleId: expect.stringMatching(/^SDR_/),
+        });
       }
       const numbers = jobs.map((j) => j.phoneNumber);
       expect(new Set(numbers).size).toBe(20);
@@ -213,7 +284,9 @@ describe('a change that arrives while the run is under way', () => {
       expect(JSON.parse(trunk.metadata)).toMatchObject({ churchId, churchName: 'New Name' });
       expect(svc.runner.runs).toBe(2);
       expect(numberOrders(stack)).toBe(1);
-      expect(svc.logs.records('church changed during the run; queued again so the next run applies the change')).toHaveLength(1);
+      expect(
+        svc.logs.records('church changed during the run; queued again so the next run applies the change'),
+      ).toHaveLength(1);
     },
     ENGINE_WAIT_MS,
   );

@@ -14,10 +14,25 @@ import { SipClient } from 'livekit-server-sdk';
 import * as fs from 'fs';
 import { SANDBOX_LIVEKIT } from '../../sandbox/livekit';
 import type { MailpitConnection } from '../../sandbox/mailpit';
-import { isRunning, killProcesses, processesOfDeadHosts, readProcess, RUN_HOST_ENV } from '../../engine/orphaned-processes';
+import {
+  isRunning,
+  killProcesses,
+  processesOfDeadHosts,
+  readProcess,
+  RUN_HOST_ENV,
+} from '../../engine/orphaned-processes';
 import { PROJECT_NAME } from '../../engine/voice-stack';
 import { newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
-import { ENGINE_WAIT_MS, ServiceProcess, ensureMailpit, serviceConfig, stackUpdates, stateFile, subscriptionEvent, uniqueId } from '../support/service';
+import {
+  ENGINE_WAIT_MS,
+  ServiceProcess,
+  ensureMailpit,
+  serviceConfig,
+  stackUpdates,
+  stateFile,
+  subscriptionEvent,
+  uniqueId,
+} from '../support/service';
 
 const sip = new SipClient(SANDBOX_LIVEKIT.url, SANDBOX_LIVEKIT.apiKey, SANDBOX_LIVEKIT.apiSecret);
 
@@ -93,7 +108,9 @@ describe.each([
       stack.telnyx.setLatency(1500);
       const first = await ServiceProcess.start(stack, config);
       started.push(first);
-      const accepted = await first.deliver(subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '602', churchName: 'Phoenix First' }));
+      const accepted = await first.deliver(
+        subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '602', churchName: 'Phoenix First' }),
+      );
       expect(accepted.json()).toMatchObject({ outcome: 'queued' });
 
       // Telnyx accepted the order; the create is still waiting for it to complete (every call takes 1.5 s).
@@ -103,8 +120,14 @@ describe.each([
 
       // Mid-update indeed: the engine had the number's create pending and the stack locked.
       const pendingAtKill = stateFile(stack).pending;
-      expect(pendingAtKill).toEqual(expect.arrayContaining([{ type: 'creating', urn: expect.stringMatching(new RegExp(`::church-${churchId}-number$`)) }]));
-      const locks = fs.readdirSync(`${stack.work.dir}/state/.pulumi/locks/organization/${PROJECT_NAME}/test`).filter((f) => f.endsWith('.json'));
+      expect(pendingAtKill).toEqual(
+        expect.arrayContaining([
+          { type: 'creating', urn: expect.stringMatching(new RegExp(`::church-${churchId}-number$`)) },
+        ]),
+      );
+      const locks = fs
+        .readdirSync(`${stack.work.dir}/state/.pulumi/locks/organization/${PROJECT_NAME}/test`)
+        .filter((f) => f.endsWith('.json'));
       expect(locks).toHaveLength(1);
       if (heldEngine) expect(isRunning(heldEngine)).toBe(true);
 
@@ -112,14 +135,21 @@ describe.each([
       const second = await ServiceProcess.start(stack, config);
       started.push(second);
       const status = await second.waitForState(churchId, ['live', 'failed']);
-      expect(status).toMatchObject({ state: 'live', phoneNumber: expect.stringMatching(/^\+1602\d{7}$/), lastRing: { ok: true } });
+      expect(status).toMatchObject({
+        state: 'live',
+        phoneNumber: expect.stringMatching(/^\+1602\d{7}$/),
+        lastRing: { ok: true },
+      });
 
       expect(stack.telnyx.state.numberOrders.size).toBe(1);
       const [order] = [...stack.telnyx.state.numberOrders.values()];
       expect(order.phone_numbers.map((n: { phone_number: string }) => n.phone_number)).toEqual([status.phoneNumber]);
       const trunks = await sip.listSipInboundTrunk({ numbers: [status.phoneNumber] } as never);
       expect(trunks.map((t) => t.sipTrunkId)).toEqual([status.trunkId]);
-      const row = await stack.db.pool.query('select twilio_phone_number from church_voice_agents where church_id = $1', [churchId]);
+      const row = await stack.db.pool.query(
+        'select twilio_phone_number from church_voice_agents where church_id = $1',
+        [churchId],
+      );
       expect(row.rows).toEqual([{ twilio_phone_number: status.phoneNumber }]);
 
       // The restart cleaned up after the dead run, and said so.
@@ -158,7 +188,10 @@ describe('kill -9 of the service five times while a burst is provisioned', () =>
     'every process a dead run left is ended, and no church loses a retry attempt to the crashes',
     async () => {
       const config = serviceConfig(stack, mailpit);
-      const churches = ['602', '480', '623'].map((areaCode) => ({ areaCode, churchId: uniqueId(`burst-${areaCode}`).toLowerCase() }));
+      const churches = ['602', '480', '623'].map((areaCode) => ({
+        areaCode,
+        churchId: uniqueId(`burst-${areaCode}`).toLowerCase(),
+      }));
       stack.telnyx.setLatency(400);
       const leftAtEachKill: number[] = [];
       for (let kill = 1; kill <= 5; kill++) {
@@ -166,7 +199,9 @@ describe('kill -9 of the service five times while a burst is provisioned', () =>
         started.push(service);
         if (kill === 1) {
           for (const church of churches) {
-            const answer = await service.deliver(subscriptionEvent({ subscriptionId: uniqueId('sub'), churchName: `Burst ${church.areaCode}`, ...church }));
+            const answer = await service.deliver(
+              subscriptionEvent({ subscriptionId: uniqueId('sub'), churchName: `Burst ${church.areaCode}`, ...church }),
+            );
             expect(answer.json()).toMatchObject({ outcome: 'queued' });
           }
         }
@@ -194,7 +229,9 @@ describe('kill -9 of the service five times while a burst is provisioned', () =>
         'select church_id, attempts, state from provisioning_jobs where church_id = any($1) order by church_id',
         [churches.map((c) => c.churchId)],
       );
-      expect(jobs.rows.map((j) => ({ state: j.state, attempts: j.attempts }))).toEqual(churches.map(() => ({ state: 'succeeded', attempts: 1 })));
+      expect(jobs.rows.map((j) => ({ state: j.state, attempts: j.attempts }))).toEqual(
+        churches.map(() => ({ state: 'succeeded', attempts: 1 })),
+      );
       expect(stack.telnyx.state.numberOrders.size).toBe(churches.length);
     },
     ENGINE_WAIT_MS * 3,
@@ -209,7 +246,10 @@ function processesOf(service: ServiceProcess): number[] {
     .filter((entry) => /^\d+$/.test(entry))
     .filter((entry) => {
       try {
-        return fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').some((v) => v.startsWith(marker));
+        return fs
+          .readFileSync(`/proc/${entry}/environ`, 'utf8')
+          .split('\0')
+          .some((v) => v.startsWith(marker));
       } catch {
         return false;
       }

@@ -11,7 +11,14 @@ import type { MailpitConnection } from '../../sandbox/mailpit';
 import { listJobs } from '../../registry/jobs';
 import { PROJECT_NAME } from '../../engine/voice-stack';
 import { TEST_STACK, newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
-import { ENGINE_WAIT_MS, ensureMailpit, startInProcessService, subscriptionEvent, uniqueId, type InProcessService } from '../support/service';
+import {
+  ENGINE_WAIT_MS,
+  ensureMailpit,
+  startInProcessService,
+  subscriptionEvent,
+  uniqueId,
+  type InProcessService,
+} from '../support/service';
 
 let mailpit: MailpitConnection;
 let stack: VoiceStackFixture;
@@ -33,7 +40,15 @@ function foreignLock(startedAt: Date): string {
   const dir = path.join(stack.work.dir, 'state', '.pulumi', 'locks', 'organization', PROJECT_NAME, TEST_STACK);
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${randomUUID()}.json`);
-  fs.writeFileSync(file, JSON.stringify({ pid: 4242, username: 'deploy', hostname: 'webhook-7f9c-old-pod', timestamp: startedAt.toISOString() }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      pid: 4242,
+      username: 'deploy',
+      hostname: 'webhook-7f9c-old-pod',
+      timestamp: startedAt.toISOString(),
+    }),
+  );
   return file;
 }
 
@@ -50,7 +65,9 @@ test(
   async () => {
     const lock = foreignLock(new Date());
     const churchId = uniqueId('waiting').toLowerCase();
-    await svc.deliver(subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '414', churchName: 'Waiting' }));
+    await svc.deliver(
+      subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '414', churchName: 'Waiting' }),
+    );
     // The worker looks again every poll; each time it finds the stack busy and gives the job back.
     await until('three looks at a busy stack', () => svc.runner.results.filter((r) => r.busy).length >= 3);
     expect(svc.runner.runs).toBe(0);
@@ -72,7 +89,9 @@ test(
     const lock = foreignLock(new Date(Date.now() - 2 * 60 * 60_000));
     const churchId = uniqueId('unblocked').toLowerCase();
     const runsBefore = svc.runner.runs;
-    await svc.deliver(subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '918', churchName: 'Unblocked' }));
+    await svc.deliver(
+      subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '918', churchName: 'Unblocked' }),
+    );
     await svc.service.worker.whenIdle();
     expect((await svc.status(churchId)).json()).toMatchObject({ state: 'live', attempts: 1 });
     expect(fs.existsSync(lock)).toBe(false);

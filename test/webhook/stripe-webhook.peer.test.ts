@@ -42,8 +42,18 @@ beforeAll(async () => {
   db = await createTestDatabase('webhook_stripe');
   config = testConfig(db, mailpit);
   const logger = createLogger({ secrets: secretValues(config), destination: logs });
-  notifier = new FounderNotifier(db.pool, smtpFounderMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, to: config.founderEmail }), logger);
-  app = buildServer({ config, pool: db.pool, logger, onJobQueued: () => (jobWakeUps += 1), onFounderNotification: () => notifier.wake() });
+  notifier = new FounderNotifier(
+    db.pool,
+    smtpFounderMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, to: config.founderEmail }),
+    logger,
+  );
+  app = buildServer({
+    config,
+    pool: db.pool,
+    logger,
+    onJobQueued: () => (jobWakeUps += 1),
+    onFounderNotification: () => notifier.wake(),
+  });
   request = await listen(app);
 });
 
@@ -59,14 +69,29 @@ function deliver(event: unknown, options: { timestamp?: number; secret?: string 
 }
 
 describe('refused deliveries write nothing', () => {
-  const voiceEvent = () => subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId: uniqueId('church'), areaCode: '414' });
+  const voiceEvent = () =>
+    subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId: uniqueId('church'), areaCode: '414' });
 
   it.each([
-    ['a forged signature (signed with another secret)', () => deliver(voiceEvent(), { secret: 'whsec_not_the_endpoint_secret' }), /signature verification failed/],
-    ['an expired timestamp (signed 10 minutes ago)', () => deliver(voiceEvent(), { timestamp: Math.floor(Date.now() / 1000) - 600 }), /tolerance/i],
+    [
+      'a forged signature (signed with another secret)',
+      () => deliver(voiceEvent(), { secret: 'whsec_not_the_endpoint_secret' }),
+      /signature verification failed/,
+    ],
+    [
+      'an expired timestamp (signed 10 minutes ago)',
+      () => deliver(voiceEvent(), { timestamp: Math.floor(Date.now() / 1000) - 600 }),
+      /tolerance/i,
+    ],
     [
       'no Stripe-Signature header',
-      () => request({ method: 'POST', url: '/stripe/webhook', payload: JSON.stringify(voiceEvent()), headers: { 'content-type': 'application/json' } }),
+      () =>
+        request({
+          method: 'POST',
+          url: '/stripe/webhook',
+          payload: JSON.stringify(voiceEvent()),
+          headers: { 'content-type': 'application/json' },
+        }),
       /missing Stripe-Signature/,
     ],
     ['malformed JSON, correctly signed', () => deliver('{"id": "evt_1", "type": '), /not a JSON Stripe event/],
@@ -91,7 +116,12 @@ describe('refused deliveries write nothing', () => {
   it.each(['text/plain', 'application/x-www-form-urlencoded'])('content type %s: 415', async (contentType) => {
     const before = await rowCounts(db.pool);
     const { payload, headers } = signedDelivery(voiceEvent(), config.stripeWebhookSecret);
-    const response = await request({ method: 'POST', url: '/stripe/webhook', payload, headers: { ...headers, 'content-type': contentType } });
+    const response = await request({
+      method: 'POST',
+      url: '/stripe/webhook',
+      payload,
+      headers: { ...headers, 'content-type': contentType },
+    });
     expect(response.statusCode).toBe(415);
     expect(await rowCounts(db.pool)).toEqual(before);
   });
@@ -105,13 +135,32 @@ describe('voice-plan purchases', () => {
     const responses = [];
     for (let i = 0; i < 5; i++) responses.push(await deliver(created));
     expect(responses.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200]);
-    expect(responses.map((r) => r.json().outcome)).toEqual(['queued', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
-    const updated = subscriptionEvent({ type: 'customer.subscription.updated', subscriptionId, churchId, areaCode: '414', churchName: 'Grace Chapel' });
+    expect(responses.map((r) => r.json().outcome)).toEqual([
+      'queued',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+    ]);
+    const updated = subscriptionEvent({
+      type: 'customer.subscription.updated',
+      subscriptionId,
+      churchId,
+      areaCode: '414',
+      churchName: 'Grace Chapel',
+    });
     const second = await deliver(updated);
     expect(second.statusCode).toBe(200);
 
     const church = await getChurch(db.pool, churchId);
-    expect(church).toMatchObject({ churchId, name: 'Grace Chapel', areaCode: '414', plan: 'voice_monthly', status: 'active', stripeSubscriptionId: subscriptionId });
+    expect(church).toMatchObject({
+      churchId,
+      name: 'Grace Chapel',
+      areaCode: '414',
+      plan: 'voice_monthly',
+      status: 'active',
+      stripeSubscriptionId: subscriptionId,
+    });
     const jobs = await listJobs(db.pool, { churchId });
     expect(jobs).toHaveLength(1);
     expect(jobs[0]).toMatchObject({ state: 'queued', reason: `stripe customer.subscription.created ${created.id}` });
@@ -122,7 +171,11 @@ describe('voice-plan purchases', () => {
   it('checkout.session.completed: church id from client_reference_id, voice plan from metadata plan=voice*', async () => {
     const churchId = uniqueId('hope');
     const response = await deliver(
-      checkoutCompletedEvent({ clientReferenceId: churchId, subscriptionId: uniqueId('sub'), metadata: { plan: 'voice_annual', area_code: '747' } }),
+      checkoutCompletedEvent({
+        clientReferenceId: churchId,
+        subscriptionId: uniqueId('sub'),
+        metadata: { plan: 'voice_annual', area_code: '747' },
+      }),
     );
     expect(response.json()).toMatchObject({ outcome: 'queued', churchId });
     expect(await getChurch(db.pool, churchId)).toMatchObject({ areaCode: '747', plan: 'voice_annual' });
@@ -132,16 +185,26 @@ describe('voice-plan purchases', () => {
   it('invoice.paid for a church whose line is live and unchanged queues nothing; voice plan by product id', async () => {
     const churchId = uniqueId('live');
     const subscriptionId = uniqueId('sub');
-    await deliver(subscriptionEvent({ subscriptionId, churchId, areaCode: '312', lookupKey: null, productId: VOICE_PRODUCT_ID }));
+    await deliver(
+      subscriptionEvent({ subscriptionId, churchId, areaCode: '312', lookupKey: null, productId: VOICE_PRODUCT_ID }),
+    );
     await db.pool.query(`update provisioning_jobs set state = 'succeeded' where church_id = $1`, [churchId]);
-    const response = await deliver(invoicePaidEvent({ subscriptionId, productId: VOICE_PRODUCT_ID, metadata: { church_id: churchId, area_code: '312' } }));
+    const response = await deliver(
+      invoicePaidEvent({
+        subscriptionId,
+        productId: VOICE_PRODUCT_ID,
+        metadata: { church_id: churchId, area_code: '312' },
+      }),
+    );
     expect(response.json()).toMatchObject({ outcome: 'unchanged', churchId });
     expect(await listJobs(db.pool, { churchId })).toHaveLength(1);
   });
 
   it('a subscription that is not paid yet (incomplete) is acknowledged and not provisioned', async () => {
     const churchId = uniqueId('later');
-    const response = await deliver(subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '414', status: 'incomplete' }));
+    const response = await deliver(
+      subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId, areaCode: '414', status: 'incomplete' }),
+    );
     expect(response.json()).toMatchObject({ outcome: 'ignored' });
     expect(await getChurch(db.pool, churchId)).toBeUndefined();
   });
@@ -150,13 +213,23 @@ describe('voice-plan purchases', () => {
 describe('events that are not voice plans', () => {
   it('are acknowledged with 200 and ignored: no church, no job; the event id is recorded', async () => {
     const before = await rowCounts(db.pool);
-    const event = subscriptionEvent({ subscriptionId: uniqueId('sub'), churchId: uniqueId('web'), areaCode: '414', lookupKey: 'website_pro' });
+    const event = subscriptionEvent({
+      subscriptionId: uniqueId('sub'),
+      churchId: uniqueId('web'),
+      areaCode: '414',
+      lookupKey: 'website_pro',
+    });
     const response = await deliver(event);
     expect(response.statusCode).toBe(200);
     expect(response.json().outcome).toBe('ignored');
     const after = await rowCounts(db.pool);
     expect(after).toEqual({ ...before, stripe_events: before.stripe_events + 1 });
-    const other = await deliver({ id: uniqueId('evt'), object: 'event', type: 'charge.refunded', data: { object: { id: 'ch_1' } } });
+    const other = await deliver({
+      id: uniqueId('evt'),
+      object: 'event',
+      type: 'charge.refunded',
+      data: { object: { id: 'ch_1' } },
+    });
     expect(other.json().outcome).toBe('ignored');
   });
 });
@@ -167,15 +240,26 @@ describe('cancellation', () => {
     const subscriptionId = uniqueId('sub');
     await deliver(subscriptionEvent({ subscriptionId, churchId, areaCode: '414', churchName: 'Bethel' }));
     const jobsBefore = await listJobs(db.pool, { churchId });
-    const deleted = subscriptionEvent({ type: 'customer.subscription.deleted', subscriptionId, churchId, status: 'canceled' });
+    const deleted = subscriptionEvent({
+      type: 'customer.subscription.deleted',
+      subscriptionId,
+      churchId,
+      status: 'canceled',
+    });
     const response = await deliver(deleted);
     expect(response.json()).toMatchObject({ outcome: 'cancelled', churchId });
     // Replays of the same cancellation, and a late "active" update of the cancelled subscription.
     await deliver(deleted);
-    await deliver(subscriptionEvent({ type: 'customer.subscription.updated', subscriptionId, churchId, areaCode: '414' }));
+    await deliver(
+      subscriptionEvent({ type: 'customer.subscription.updated', subscriptionId, churchId, areaCode: '414' }),
+    );
     await notifier.idle();
 
-    expect(await getChurch(db.pool, churchId)).toMatchObject({ status: 'cancelled', areaCode: '414', stripeSubscriptionId: subscriptionId });
+    expect(await getChurch(db.pool, churchId)).toMatchObject({
+      status: 'cancelled',
+      areaCode: '414',
+      stripeSubscriptionId: subscriptionId,
+    });
     // Releasing would take a stack run: none was queued by the cancellation.
     expect(await listJobs(db.pool, { churchId })).toEqual(jobsBefore);
 

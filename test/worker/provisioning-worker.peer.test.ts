@@ -77,7 +77,11 @@ function buy(h: Harness, churchId: string, areaCode = '414') {
 }
 
 function status(h: Harness, churchId: string) {
-  return h.request({ method: 'GET', url: `/churches/${churchId}/status`, headers: { authorization: `Bearer ${h.config.adminToken}` } });
+  return h.request({
+    method: 'GET',
+    url: `/churches/${churchId}/status`,
+    headers: { authorization: `Bearer ${h.config.adminToken}` },
+  });
 }
 
 describe('a burst of purchases', () => {
@@ -107,13 +111,22 @@ describe('a burst of purchases', () => {
     expect(h.runner.runs).toBeLessThanOrEqual(3);
     const jobs = await listJobs(h.db.pool);
     expect(jobs).toHaveLength(20);
-    expect(jobs.every((j) => j.state === 'succeeded' && j.attempts === 1 && j.phoneNumber?.startsWith('+1414'))).toBe(true);
+    expect(jobs.every((j) => j.state === 'succeeded' && j.attempts === 1 && j.phoneNumber?.startsWith('+1414'))).toBe(
+      true,
+    );
     for (const id of [churchIds[0], churchIds[19]]) {
-      expect((await status(h, id)).json()).toMatchObject({ state: 'live', trunkId: `ST_${id}`, lastRing: { ok: true } });
+      expect((await status(h, id)).json()).toMatchObject({
+        state: 'live',
+        trunkId: `ST_${id}`,
+        lastRing: { ok: true },
+      });
     }
     // The engine's output went into the log, tagged with the run.
     expect(h.logs.records('Updating (webhook-test):').length).toBe(h.runner.runs);
-    expect(h.logs.records('Updating (webhook-test):')[0]).toMatchObject({ component: 'engine', runId: expect.stringMatching(/^run-/) });
+    expect(h.logs.records('Updating (webhook-test):')[0]).toMatchObject({
+      component: 'engine',
+      runId: expect.stringMatching(/^run-/),
+    });
   });
 });
 
@@ -160,7 +173,11 @@ describe('failures', () => {
     expect(mail.Text).toContain('HTTP 500');
     expect(mail.Text).toContain(`churchwise church provision --church ${churchId}`);
     expect(mail.Text).toContain(`pulumi up -s ${h.config.stackName}`);
-    expect((await status(h, churchId)).json()).toMatchObject({ state: 'failed', failedStep: 'telnyx-number', lastError: expect.stringContaining('HTTP 500') });
+    expect((await status(h, churchId)).json()).toMatchObject({
+      state: 'failed',
+      failedStep: 'telnyx-number',
+      lastError: expect.stringContaining('HTTP 500'),
+    });
 
     // The stand-in recovers; the founder re-queues the church (the email's route); the line goes live.
     telnyxDown = false;
@@ -173,10 +190,15 @@ describe('failures', () => {
     expect(retry.statusCode).toBe(202);
     await h.service.worker.whenIdle();
     await h.service.notifier.idle();
-    expect((await status(h, churchId)).json()).toMatchObject({ state: 'live', phoneNumber: expect.stringMatching(/^\+1747/) });
+    expect((await status(h, churchId)).json()).toMatchObject({
+      state: 'live',
+      phoneNumber: expect.stringMatching(/^\+1747/),
+    });
     // Still exactly one email: success is not announced, and the failure was announced once.
     expect(await messagesTo(h.config.founderEmail)).toHaveLength(1);
-    expect((await listFounderNotifications(h.db.pool, { churchId })).map((n) => n.dedupeKey)).toEqual([`job-failed:${job.id}`]);
+    expect((await listFounderNotifications(h.db.pool, { churchId })).map((n) => n.dedupeKey)).toEqual([
+      `job-failed:${job.id}`,
+    ]);
     expect((await listJobs(h.db.pool, { churchId }))[0].founderNotifiedAt).not.toBeNull();
   });
 
@@ -185,23 +207,39 @@ describe('failures', () => {
     const throwChurch = uniqueId('throw');
     h.runner.behaviour = ({ churches }) => ({
       ok: true,
-      churches: churches.map((c) => (c.churchId === ringChurch ? { ...completeLine(c), ring: { ok: false, cause: 'no_answer', at: new Date().toISOString() } } : completeLine(c))),
+      churches: churches.map((c) =>
+        c.churchId === ringChurch
+          ? { ...completeLine(c), ring: { ok: false, cause: 'no_answer', at: new Date().toISOString() } }
+          : completeLine(c),
+      ),
     });
     await buy(h, ringChurch);
     await h.service.worker.whenIdle();
-    expect((await listJobs(h.db.pool, { churchId: ringChurch }))[0]).toMatchObject({ state: 'failed', failedStep: 'test-ring', lastError: expect.stringContaining('no_answer') });
+    expect((await listJobs(h.db.pool, { churchId: ringChurch }))[0]).toMatchObject({
+      state: 'failed',
+      failedStep: 'test-ring',
+      lastError: expect.stringContaining('no_answer'),
+    });
 
     h.runner.behaviour = () => {
       throw new Error('pulumi exited with code 255');
     };
     await buy(h, throwChurch);
     await h.service.worker.whenIdle();
-    expect((await listJobs(h.db.pool, { churchId: throwChurch }))[0]).toMatchObject({ state: 'failed', failedStep: 'engine', lastError: 'pulumi exited with code 255' });
+    expect((await listJobs(h.db.pool, { churchId: throwChurch }))[0]).toMatchObject({
+      state: 'failed',
+      failedStep: 'engine',
+      lastError: 'pulumi exited with code 255',
+    });
   });
 
   it('no secret in any log line, even when the engine prints one', async () => {
     const churchId = uniqueId('leaky');
-    h.runner.output = [`connecting to ${h.config.databaseUrl}`, `smtp password is ${new URL(h.config.smtpUrl).password}`, `token ${h.config.adminToken}`];
+    h.runner.output = [
+      `connecting to ${h.config.databaseUrl}`,
+      `smtp password is ${new URL(h.config.smtpUrl).password}`,
+      `token ${h.config.adminToken}`,
+    ];
     h.runner.behaviour = ({ churches }) => ({ ok: true, churches: churches.map(completeLine) });
     await buy(h, churchId);
     await h.service.worker.whenIdle();
@@ -224,7 +262,11 @@ describe('restart', () => {
       const config = testConfig(db, mailpit);
       const logs = new LogCollector();
       const runner = new RegistryStackRunnerDouble(db.pool);
-      const service = createService(config, { runner, logDestination: logs, worker: { gatherMs: 0, pollIntervalMs: 200 } });
+      const service = createService(config, {
+        runner,
+        logDestination: logs,
+        worker: { gatherMs: 0, pollIntervalMs: 200 },
+      });
       try {
         service.worker.start();
         await service.worker.whenIdle();
@@ -235,7 +277,10 @@ describe('restart', () => {
       // The dead run's attempt was given back: a crash is not the church's failed attempt, so the run that finished it is attempt 1.
       expect(job).toMatchObject({ id: claimed.id, state: 'succeeded', attempts: 1, lockedBy: null });
       expect(runner.runs).toBe(1);
-      expect(logs.records('job left running by a dead worker queued again')[0]).toMatchObject({ churchId, note: expect.stringContaining('dead-host:4242:abc') });
+      expect(logs.records('job left running by a dead worker queued again')[0]).toMatchObject({
+        churchId,
+        note: expect.stringContaining('dead-host:4242:abc'),
+      });
     } finally {
       await db.drop();
     }
@@ -263,8 +308,22 @@ describe('one stack run at a time', () => {
         concurrentRuns -= 1;
         return { ok: true, churches: churches.map(completeLine) };
       };
-      const workerA = new ProvisioningWorker({ pool: db.pool, runner, logger, stackName: config.stackName, retry: config.retry, workerId: 'A' });
-      const workerB = new ProvisioningWorker({ pool: db.pool, runner, logger, stackName: config.stackName, retry: config.retry, workerId: 'B' });
+      const workerA = new ProvisioningWorker({
+        pool: db.pool,
+        runner,
+        logger,
+        stackName: config.stackName,
+        retry: config.retry,
+        workerId: 'A',
+      });
+      const workerB = new ProvisioningWorker({
+        pool: db.pool,
+        runner,
+        logger,
+        stackName: config.stackName,
+        retry: config.retry,
+        workerId: 'B',
+      });
       const first = workerA.runOnce();
       while (runner.runs === 0) await new Promise((r) => setTimeout(r, 10));
       await enqueue(db.pool, 'sf-2', 'test');

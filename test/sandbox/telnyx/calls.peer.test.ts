@@ -13,7 +13,10 @@ const CHURCH_NUMBER = '+14144007103';
 const CALLER = '+14697288326';
 
 interface CallEvent {
-  data: { event_type: string; payload: { call_control_id: string; hangup_cause?: string; hangup_source?: string; client_state?: string } };
+  data: {
+    event_type: string;
+    payload: { call_control_id: string; hangup_cause?: string; hangup_source?: string; client_state?: string };
+  };
 }
 
 describe('Telnyx stand-in: calls without a dialer (route check)', () => {
@@ -53,7 +56,11 @@ describe('Telnyx stand-in: calls without a dialer (route check)', () => {
 
     const status = await client.calls.retrieveStatus(call.call_control_id);
     expectMatchesSpec('GET', `/v2/calls/${call.call_control_id}`, 200, status);
-    expect(status.data).toMatchObject({ call_control_id: call.call_control_id, call_leg_id: call.call_leg_id, is_alive: true });
+    expect(status.data).toMatchObject({
+      call_control_id: call.call_control_id,
+      call_leg_id: call.call_leg_id,
+      is_alive: true,
+    });
 
     const hungUp = await client.calls.actions.hangup(call.call_control_id, {});
     expectMatchesSpec('POST', `/v2/calls/${call.call_control_id}/actions/hangup`, 200, hungUp);
@@ -64,7 +71,11 @@ describe('Telnyx stand-in: calls without a dialer (route check)', () => {
 
     const received = await events(call.call_control_id);
     expect(received.map((e) => e.data.event_type)).toEqual(['call.initiated', 'call.answered', 'call.hangup']);
-    expect(received[2].data.payload).toMatchObject({ hangup_cause: 'normal_clearing', hangup_source: 'caller', client_state: 'dGVzdC1yaW5n' });
+    expect(received[2].data.payload).toMatchObject({
+      hangup_cause: 'normal_clearing',
+      hangup_source: 'caller',
+      client_state: 'dGVzdC1yaW5n',
+    });
   });
 
   it('ends a call to a number that routes nowhere with hangup cause not_found', async () => {
@@ -81,17 +92,24 @@ describe('Telnyx stand-in: calls without a dialer (route check)', () => {
   });
 
   it('signs webhooks so the SDK verifies them with the stand-in public key, and rejects a tampered body', async () => {
-    const verifier = new Telnyx({ apiKey: 'unused', baseURL: standIn.url, publicKey: standIn.webhookPublicKey, maxRetries: 0 });
+    const verifier = new Telnyx({
+      apiKey: 'unused',
+      baseURL: standIn.url,
+      publicKey: standIn.webhookPublicKey,
+      maxRetries: 0,
+    });
     await standIn.webhooksSettled();
     expect(receiver.received.length).toBeGreaterThan(0);
     for (const webhook of receiver.received) {
-      const event = await verifier.webhooks.unwrap(webhook.body, { headers: webhook.headers as Record<string, string> });
+      const event = await verifier.webhooks.unwrap(webhook.body, {
+        headers: webhook.headers as Record<string, string>,
+      });
       expect((event as unknown as CallEvent).data.event_type).toMatch(/^call\./);
     }
     const tampered = receiver.received[0].body.replace('call.', 'kall.');
-    await expect(verifier.webhooks.unwrap(tampered, { headers: receiver.received[0].headers as Record<string, string> })).rejects.toThrow(
-      /signature/i,
-    );
+    await expect(
+      verifier.webhooks.unwrap(tampered, { headers: receiver.received[0].headers as Record<string, string> }),
+    ).rejects.toThrow(/signature/i);
   });
 
   it('answers 422 for a hangup of a call that already ended, and 404 for an unknown call', async () => {
@@ -134,11 +152,15 @@ describe('Telnyx stand-in: calls without a dialer (route check)', () => {
   });
 
   it('refuses a dial whose body breaks the spec or whose timeout is out of range, naming the field', async () => {
-    const missingFrom = await client.calls.dial({ connection_id: CALL_CONTROL_APP, to: CHURCH_NUMBER } as Telnyx.CallDialParams).catch((e) => e);
+    const missingFrom = await client.calls
+      .dial({ connection_id: CALL_CONTROL_APP, to: CHURCH_NUMBER } as Telnyx.CallDialParams)
+      .catch((e) => e);
     expect(missingFrom).toBeInstanceOf(Telnyx.UnprocessableEntityError);
     expectMatchesSpec('POST', '/v2/calls', 422, missingFrom.error);
     expect(missingFrom.error.errors[0].source).toEqual({ pointer: '/from' });
-    const tooShort = await client.calls.dial({ connection_id: CALL_CONTROL_APP, from: CALLER, to: CHURCH_NUMBER, timeout_secs: 2 }).catch((e) => e);
+    const tooShort = await client.calls
+      .dial({ connection_id: CALL_CONTROL_APP, from: CALLER, to: CHURCH_NUMBER, timeout_secs: 2 })
+      .catch((e) => e);
     expect(tooShort.status).toBe(422);
     expect(tooShort.error.errors[0].source).toEqual({ pointer: '/timeout_secs' });
   });
@@ -154,7 +176,9 @@ describe('Telnyx stand-in: calls through a CallDialer', () => {
     dialer = new ScriptedDialer();
     ({ standIn, client } = await openStandIn({
       dialer,
-      connections: [{ id: PRODUCTION_FQDN_CONNECTION_ID, connection_name: 'LiveKit Inbound v2', transport_protocol: 'TCP' }],
+      connections: [
+        { id: PRODUCTION_FQDN_CONNECTION_ID, connection_name: 'LiveKit Inbound v2', transport_protocol: 'TCP' },
+      ],
       fqdns: [{ connection_id: PRODUCTION_FQDN_CONNECTION_ID, fqdn: '127.0.0.1', port: 15060 }],
     }));
     standIn.seedPhoneNumber({ phone_number: CHURCH_NUMBER, connection_id: PRODUCTION_FQDN_CONNECTION_ID });
@@ -165,7 +189,12 @@ describe('Telnyx stand-in: calls through a CallDialer', () => {
   });
 
   it('hands the dialer the call and its route (FQDN, port, transport, DNIS format)', async () => {
-    await client.calls.dial({ connection_id: CALL_CONTROL_APP, from: CALLER, to: CHURCH_NUMBER, webhook_url: receiver.url });
+    await client.calls.dial({
+      connection_id: CALL_CONTROL_APP,
+      from: CALLER,
+      to: CHURCH_NUMBER,
+      webhook_url: receiver.url,
+    });
     expect(dialer.dials.at(-1)).toEqual({
       to: CHURCH_NUMBER,
       from: CALLER,
@@ -184,12 +213,20 @@ describe('Telnyx stand-in: calls through a CallDialer', () => {
   });
 
   it('follows the dialer: ringing, answered, then ended by the far end with its cause', async () => {
-    const dialed = await client.calls.dial({ connection_id: CALL_CONTROL_APP, from: CALLER, to: CHURCH_NUMBER, webhook_url: receiver.url });
+    const dialed = await client.calls.dial({
+      connection_id: CALL_CONTROL_APP,
+      from: CALLER,
+      to: CHURCH_NUMBER,
+      webhook_url: receiver.url,
+    });
     const id = dialed.data!.call_control_id;
     const handle = dialer.calls.at(-1)!;
     expect((await client.calls.retrieveStatus(id)).data!.is_alive).toBe(true);
     handle.answer();
-    await eventually(() => (standIn.state.calls.get(id)!.state === 'answered' ? true : undefined), 'the call to be answered');
+    await eventually(
+      () => (standIn.state.calls.get(id)!.state === 'answered' ? true : undefined),
+      'the call to be answered',
+    );
     handle.end('user_busy');
     const ended = await eventually(async () => {
       const status = await client.calls.retrieveStatus(id);
@@ -197,7 +234,9 @@ describe('Telnyx stand-in: calls through a CallDialer', () => {
     }, 'the call to end');
     expectMatchesSpec('GET', `/v2/calls/${id}`, 200, ended);
     await standIn.webhooksSettled();
-    const mine = receiver.received.map((r) => JSON.parse(r.body) as CallEvent).filter((e) => e.data.payload.call_control_id === id);
+    const mine = receiver.received
+      .map((r) => JSON.parse(r.body) as CallEvent)
+      .filter((e) => e.data.payload.call_control_id === id);
     expect(mine.map((e) => e.data.event_type)).toEqual(['call.initiated', 'call.answered', 'call.hangup']);
     expect(mine[2].data.payload).toMatchObject({ hangup_cause: 'user_busy', hangup_source: 'callee' });
   });
@@ -208,16 +247,28 @@ describe('Telnyx stand-in: calls through a CallDialer', () => {
     handle.answer();
     await client.calls.actions.hangup(dialed.data!.call_control_id, {});
     expect(handle.hungUpByUs).toBe(true);
-    expect(standIn.state.calls.get(dialed.data!.call_control_id)).toMatchObject({ state: 'ended', hangup_cause: 'normal_clearing' });
+    expect(standIn.state.calls.get(dialed.data!.call_control_id)).toMatchObject({
+      state: 'ended',
+      hangup_cause: 'normal_clearing',
+    });
   });
 
   it('ends a call still ringing after timeout_secs with hangup cause timeout, and hangs the dialer up', async () => {
-    const dialed = await client.calls.dial({ connection_id: CALL_CONTROL_APP, from: CALLER, to: CHURCH_NUMBER, timeout_secs: 5 });
+    const dialed = await client.calls.dial({
+      connection_id: CALL_CONTROL_APP,
+      from: CALLER,
+      to: CHURCH_NUMBER,
+      timeout_secs: 5,
+    });
     const handle = dialer.calls.at(-1)!;
-    const ended = await eventually(async () => {
-      const status = await client.calls.retrieveStatus(dialed.data!.call_control_id);
-      return status.data!.is_alive ? undefined : status;
-    }, 'the unanswered call to time out', 20000);
+    const ended = await eventually(
+      async () => {
+        const status = await client.calls.retrieveStatus(dialed.data!.call_control_id);
+        return status.data!.is_alive ? undefined : status;
+      },
+      'the unanswered call to time out',
+      20000,
+    );
     expect(ended.data!.is_alive).toBe(false);
     expect(standIn.state.calls.get(dialed.data!.call_control_id)!.hangup_cause).toBe('timeout');
     expect(handle.hungUpByUs).toBe(true);

@@ -28,14 +28,22 @@ describe('sandbox/telnyx/main.ts', () => {
 
   beforeAll(async () => {
     telnyxPort = await freePort();
-    child = spawn(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', path.join('sandbox', 'telnyx', 'main.ts')], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, SANDBOX_TELNYX_PORT: String(telnyxPort), SANDBOX_SIP_PORT: String(sipPort) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    child = spawn(
+      process.execPath,
+      [require.resolve('ts-node/dist/bin'), '--transpile-only', path.join('sandbox', 'telnyx', 'main.ts')],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, SANDBOX_TELNYX_PORT: String(telnyxPort), SANDBOX_SIP_PORT: String(sipPort) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await eventually(() => (output.includes('telnyx stand-in: http') ? true : undefined), `the stand-in to start (output so far: ${output})`, 60000);
+    await eventually(
+      () => (output.includes('telnyx stand-in: http') ? true : undefined),
+      `the stand-in to start (output so far: ${output})`,
+      60000,
+    );
   });
 
   afterAll(() => {
@@ -62,7 +70,10 @@ describe('sandbox/telnyx/main.ts', () => {
       body: { phone_number: '+14144007103', connection_id: PRODUCTION_FQDN_CONNECTION_ID },
     });
     expect(seeded.status).toBe(201);
-    const listed = await rawRequest(`http://127.0.0.1:${telnyxPort}/v2/phone_numbers?filter%5Bphone_number%5D=14144007103`, { apiKey: 'KEYsandbox' });
+    const listed = await rawRequest(
+      `http://127.0.0.1:${telnyxPort}/v2/phone_numbers?filter%5Bphone_number%5D=14144007103`,
+      { apiKey: 'KEYsandbox' },
+    );
     expect(listed.body.data.map((n: { phone_number: string }) => n.phone_number)).toEqual(['+14144007103']);
     const log = await rawRequest(`${control}/requests?method=GET&pathPrefix=/phone_numbers`);
     expect(log.body.count).toBe(1);

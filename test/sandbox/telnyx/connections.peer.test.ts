@@ -26,7 +26,11 @@ describe('Telnyx stand-in: FQDN connections and FQDNs', () => {
     const fqdns = await client.fqdns.list({ filter: { connection_id: PRODUCTION_FQDN_CONNECTION_ID } });
     expectMatchesSpec('GET', '/v2/fqdns', 200, pageBody(fqdns));
     expect(fqdns.data).toEqual([
-      expect.objectContaining({ connection_id: PRODUCTION_FQDN_CONNECTION_ID, fqdn: '5u9xu5ysoly.sip.livekit.cloud', port: 5060 }),
+      expect.objectContaining({
+        connection_id: PRODUCTION_FQDN_CONNECTION_ID,
+        fqdn: '5u9xu5ysoly.sip.livekit.cloud',
+        port: 5060,
+      }),
     ]);
     const other = await client.fqdns.list({ filter: { connection_id: '1' } });
     expect(other.data).toEqual([]);
@@ -41,11 +45,19 @@ describe('Telnyx stand-in: FQDN connections and FQDNs', () => {
       inbound: { dnis_number_format: 'e164' },
     });
     expectMatchesSpec('PATCH', `/v2/fqdn_connections/${PRODUCTION_FQDN_CONNECTION_ID}`, 200, updated);
-    expect(updated.data).toMatchObject({ connection_name: 'LiveKit Inbound v3', active: false, transport_protocol: 'TLS' });
+    expect(updated.data).toMatchObject({
+      connection_name: 'LiveKit Inbound v3',
+      active: false,
+      transport_protocol: 'TLS',
+    });
     expect(updated.data!.inbound).toEqual({ ...before.data!.inbound, dnis_number_format: 'e164' });
     const reread = await client.fqdnConnections.retrieve(PRODUCTION_FQDN_CONNECTION_ID);
     expect(reread.data).toMatchObject({ connection_name: 'LiveKit Inbound v3', transport_protocol: 'TLS' });
-    await client.fqdnConnections.update(PRODUCTION_FQDN_CONNECTION_ID, { connection_name: 'LiveKit Inbound v2', active: true, transport_protocol: 'TCP' });
+    await client.fqdnConnections.update(PRODUCTION_FQDN_CONNECTION_ID, {
+      connection_name: 'LiveKit Inbound v2',
+      active: true,
+      transport_protocol: 'TCP',
+    });
   });
 
   it('refuses a transport the spec does not know with 422 naming the field, and changes nothing', async () => {
@@ -69,7 +81,9 @@ describe('Telnyx stand-in: FQDN connections and FQDNs', () => {
 
   it('takes other connections and FQDNs as options (the sandbox points the FQDN at its own SIP port)', async () => {
     const sandbox = await openStandIn({
-      connections: [{ id: PRODUCTION_FQDN_CONNECTION_ID, connection_name: 'LiveKit Inbound v2', transport_protocol: 'TCP' }],
+      connections: [
+        { id: PRODUCTION_FQDN_CONNECTION_ID, connection_name: 'LiveKit Inbound v2', transport_protocol: 'TCP' },
+      ],
       fqdns: [{ connection_id: PRODUCTION_FQDN_CONNECTION_ID, fqdn: '127.0.0.1', port: 15060 }],
     });
     try {

@@ -24,7 +24,9 @@ describe('Telnyx stand-in: auth', () => {
       expect(listing).toBeInstanceOf(Telnyx.AuthenticationError);
       expectMatchesSpec('GET', '/v2/phone_numbers', 401, listing.error);
       expect(listing.error.errors[0]).toMatchObject({ code: '10009', title: 'Authentication failed' });
-      const dial = await client.calls.dial({ connection_id: '1', from: '+14697288326', to: '+14144007103' }).catch((e) => e);
+      const dial = await client.calls
+        .dial({ connection_id: '1', from: '+14697288326', to: '+14144007103' })
+        .catch((e) => e);
       expect(dial).toBeInstanceOf(Telnyx.AuthenticationError);
       expectMatchesSpec('POST', '/v2/calls', 401, dial.error);
     }
@@ -49,7 +51,9 @@ describe('Telnyx stand-in: injected faults and latency', () => {
 
   it('answers 429 with retry-after in Telnyx shape, then recovers once the fault is spent', async () => {
     standIn.injectFaults({ status: 429, count: 1, retryAfterSeconds: 7, pathPrefix: '/available_phone_numbers' });
-    const limited = await client.availablePhoneNumbers.list({ filter: { national_destination_code: '414' } }).catch((e) => e);
+    const limited = await client.availablePhoneNumbers
+      .list({ filter: { national_destination_code: '414' } })
+      .catch((e) => e);
     expect(limited).toBeInstanceOf(Telnyx.RateLimitError);
     expect(limited.headers.get('retry-after')).toBe('7');
     expect(validateTelnyxErrorEnvelope(limited.error)).toEqual([]);
@@ -78,7 +82,9 @@ describe('Telnyx stand-in: injected faults and latency', () => {
     standIn.injectFaults({ status: 503, pathPrefix: '/number_orders', method: 'POST' });
     await expect(client.phoneNumbers.list()).resolves.toBeDefined();
     await expect(client.numberOrders.list()).resolves.toBeDefined();
-    const refused = await client.numberOrders.create({ phone_numbers: [{ phone_number: '+14144007103' }] }).catch((e) => e);
+    const refused = await client.numberOrders
+      .create({ phone_numbers: [{ phone_number: '+14144007103' }] })
+      .catch((e) => e);
     expect(refused.status).toBe(503);
   });
 
@@ -87,14 +93,20 @@ describe('Telnyx stand-in: injected faults and latency', () => {
     const during = await client.phoneNumbers.list().catch((e) => e);
     expect(during.status).toBe(503);
     await eventually(
-      () => client.phoneNumbers.list().then(() => true, () => undefined),
+      () =>
+        client.phoneNumbers.list().then(
+          () => true,
+          () => undefined,
+        ),
       'the timed fault to lapse',
     );
     expect(standIn.state.faults).toEqual([]);
   });
 
   it('with takesEffect, carries the order out and loses only the answer: why orders are never retried blindly', async () => {
-    const [offered] = (await client.availablePhoneNumbers.list({ filter: { national_destination_code: '312', best_effort: false } })).data!;
+    const [offered] = (
+      await client.availablePhoneNumbers.list({ filter: { national_destination_code: '312', best_effort: false } })
+    ).data!;
     standIn.injectFaults({ status: 500, count: 1, pathPrefix: '/number_orders', method: 'POST', takesEffect: true });
     const lost = await client.numberOrders
       .create({ phone_numbers: [{ phone_number: offered.phone_number! }], customer_reference: 'church-lost-answer' })
@@ -102,7 +114,11 @@ describe('Telnyx stand-in: injected faults and latency', () => {
     expect(lost).toBeInstanceOf(Telnyx.InternalServerError);
     const orders = await client.numberOrders.list({ filter: { customer_reference: 'church-lost-answer' } });
     expect(orders.data.map((o) => o.phone_numbers![0].phone_number)).toEqual([offered.phone_number]);
-    expect(standIn.requests.filter((r) => r.fault).at(-1)).toMatchObject({ method: 'POST', path: '/v2/number_orders', status: 500 });
+    expect(standIn.requests.filter((r) => r.fault).at(-1)).toMatchObject({
+      method: 'POST',
+      path: '/v2/number_orders',
+      status: 500,
+    });
   });
 
   it('delays every /v2 call by the set latency: a client with a shorter timeout times out', async () => {
@@ -121,7 +137,9 @@ describe('Telnyx stand-in: injected faults and latency', () => {
   });
 
   it('refuses a fault that is not an error status, naming the field', () => {
-    expect(() => standIn.injectFaults({ status: 200 })).toThrow('status must be an HTTP error status (400-599), got 200');
+    expect(() => standIn.injectFaults({ status: 200 })).toThrow(
+      'status must be an HTTP error status (400-599), got 200',
+    );
     expect(() => standIn.injectFaults({ status: 500, count: 0 })).toThrow('count must be a positive integer, got 0');
   });
 });
@@ -133,9 +151,16 @@ describe('Telnyx stand-in: request log', () => {
   afterAll(() => closeChecked(standIn));
 
   it('counts purchases and records what was sent, never the credential', async () => {
-    const offered = (await client.availablePhoneNumbers.list({ filter: { national_destination_code: '414', best_effort: false, limit: 2 } })).data!;
+    const offered = (
+      await client.availablePhoneNumbers.list({
+        filter: { national_destination_code: '414', best_effort: false, limit: 2 },
+      })
+    ).data!;
     for (const n of offered) {
-      await client.numberOrders.create({ phone_numbers: [{ phone_number: n.phone_number! }], connection_id: CONNECTION });
+      await client.numberOrders.create({
+        phone_numbers: [{ phone_number: n.phone_number! }],
+        connection_id: CONNECTION,
+      });
     }
     expect(standIn.countRequests('POST', '/number_orders')).toBe(2);
     expect(standIn.countRequests('POST', '/v2/number_orders')).toBe(2);
@@ -148,7 +173,11 @@ describe('Telnyx stand-in: request log', () => {
       'filter[limit]': '2',
     });
     const purchase = standIn.requests.find((r) => r.method === 'POST')!;
-    expect(purchase).toMatchObject({ operationId: 'CreateNumberOrder', status: 200, body: { phone_numbers: [{ phone_number: offered[0].phone_number }] } });
+    expect(purchase).toMatchObject({
+      operationId: 'CreateNumberOrder',
+      status: 200,
+      body: { phone_numbers: [{ phone_number: offered[0].phone_number }] },
+    });
     expect(JSON.stringify(standIn.requests)).not.toContain('KEYnever-logged');
   });
 });
@@ -165,7 +194,10 @@ describe('Telnyx stand-in: response safety net', () => {
       expect(response.body.errors[0].title).toBe('Stand-in response broke the Telnyx spec');
       expect(response.body.errors[0].detail).toContain('response body /data/phone_number: must be string');
       expect(standIn.state.specFailures).toEqual([
-        expect.objectContaining({ what: `GET /v2/phone_numbers/${seeded.id} -> 200`, errors: ['response body /data/phone_number: must be string'] }),
+        expect.objectContaining({
+          what: `GET /v2/phone_numbers/${seeded.id} -> 200`,
+          errors: ['response body /data/phone_number: must be string'],
+        }),
       ]);
       expect(standIn.requests.at(-1)!.status).toBe(500);
     } finally {
@@ -209,7 +241,11 @@ describe('Telnyx stand-in: routes it does not serve', () => {
   });
 
   it('answers 400 in Telnyx shape for a body that is not JSON', async () => {
-    const response = await rawRequest(`${standIn.url}/number_orders`, { method: 'POST', apiKey: standIn.apiKey, rawBody: '{"phone_numbers": [' });
+    const response = await rawRequest(`${standIn.url}/number_orders`, {
+      method: 'POST',
+      apiKey: standIn.apiKey,
+      rawBody: '{"phone_numbers": [',
+    });
     expect(response.status).toBe(400);
     expectMatchesSpec('POST', '/v2/number_orders', 400, response.body);
     expect(response.body.errors[0].detail).toBe('The request body is not valid JSON');
@@ -231,9 +267,16 @@ describe('Telnyx stand-in: controls over HTTP (/_standin)', () => {
       body: { phone_number: '+17473897673', connection_id: CONNECTION, tags: ['church'], deletion_lock_enabled: true },
     });
     expect(seeded.status).toBe(201);
-    expect(seeded.body.data).toMatchObject({ phone_number: '+17473897673', status: 'active', deletion_lock_enabled: true });
+    expect(seeded.body.data).toMatchObject({
+      phone_number: '+17473897673',
+      status: 'active',
+      deletion_lock_enabled: true,
+    });
 
-    const fault = await rawRequest(`${control}/faults`, { method: 'POST', body: { status: 429, count: 1, retryAfterSeconds: 3 } });
+    const fault = await rawRequest(`${control}/faults`, {
+      method: 'POST',
+      body: { status: 429, count: 1, retryAfterSeconds: 3 },
+    });
     expect(fault.status).toBe(201);
     const limited = await rawRequest(`${standIn.url}/phone_numbers/${seeded.body.data.id}`, { apiKey: standIn.apiKey });
     expect(limited.status).toBe(429);
@@ -256,16 +299,30 @@ describe('Telnyx stand-in: controls over HTTP (/_standin)', () => {
 
     const state = await rawRequest(`${control}/state`);
     expect(state.body.phone_numbers).toEqual([expect.objectContaining({ phone_number: '+17473897673' })]);
-    expect(state.body.fqdn_connections).toEqual([expect.objectContaining({ id: CONNECTION, connection_name: 'LiveKit Inbound v2' })]);
+    expect(state.body.fqdn_connections).toEqual([
+      expect.objectContaining({ id: CONNECTION, connection_name: 'LiveKit Inbound v2' }),
+    ]);
     expect(state.body.spec_failures).toEqual([]);
   });
 
   it('answers 400 naming the field for a bad control request', async () => {
     const badFault = await rawRequest(`${control}/faults`, { method: 'POST', body: { status: 'often' } });
-    expect(badFault).toMatchObject({ status: 400, body: { error: expect.stringContaining('status must be an HTTP error status') } });
-    const badSeed = await rawRequest(`${control}/phone-numbers`, { method: 'POST', body: { phone_number: '4144007103', connection_id: CONNECTION } });
-    expect(badSeed).toMatchObject({ status: 400, body: { error: expect.stringContaining('seed phone_number must be E.164') } });
+    expect(badFault).toMatchObject({
+      status: 400,
+      body: { error: expect.stringContaining('status must be an HTTP error status') },
+    });
+    const badSeed = await rawRequest(`${control}/phone-numbers`, {
+      method: 'POST',
+      body: { phone_number: '4144007103', connection_id: CONNECTION },
+    });
+    expect(badSeed).toMatchObject({
+      status: 400,
+      body: { error: expect.stringContaining('seed phone_number must be E.164') },
+    });
     const badLatency = await rawRequest(`${control}/latency`, { method: 'POST', body: { ms: -5 } });
-    expect(badLatency).toMatchObject({ status: 400, body: { error: expect.stringContaining('ms must be a non-negative number') } });
+    expect(badLatency).toMatchObject({
+      status: 400,
+      body: { error: expect.stringContaining('ms must be a non-negative number') },
+    });
   });
 });

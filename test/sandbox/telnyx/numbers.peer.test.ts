@@ -18,7 +18,13 @@ describe('Telnyx stand-in: available phone numbers', () => {
 
   it('finds exact local numbers in the area code plus best_effort results from other area codes', async () => {
     const result = await client.availablePhoneNumbers.list({
-      filter: { country_code: 'US', national_destination_code: '414', phone_number_type: 'local', features: ['voice', 'sms'], limit: 10 },
+      filter: {
+        country_code: 'US',
+        national_destination_code: '414',
+        phone_number_type: 'local',
+        features: ['voice', 'sms'],
+        limit: 10,
+      },
     });
     expectMatchesSpec('GET', '/v2/available_phone_numbers', 200, result);
     const exact = result.data!.filter((n) => !n.best_effort);
@@ -35,7 +41,9 @@ describe('Telnyx stand-in: available phone numbers', () => {
   });
 
   it('returns only exact matches when best_effort is false, and honours the limit', async () => {
-    const exactOnly = await client.availablePhoneNumbers.list({ filter: { national_destination_code: '747', best_effort: false } });
+    const exactOnly = await client.availablePhoneNumbers.list({
+      filter: { national_destination_code: '747', best_effort: false },
+    });
     expectMatchesSpec('GET', '/v2/available_phone_numbers', 200, exactOnly);
     expect(exactOnly.data!.length).toBeGreaterThan(0);
     expect(exactOnly.data!.every((n) => n.best_effort === false && n.phone_number!.startsWith('+1747'))).toBe(true);
@@ -44,8 +52,12 @@ describe('Telnyx stand-in: available phone numbers', () => {
   });
 
   it('finds the same numbers on a repeated search, and filters by the number pattern', async () => {
-    const first = await client.availablePhoneNumbers.list({ filter: { national_destination_code: '312', best_effort: false } });
-    const again = await client.availablePhoneNumbers.list({ filter: { national_destination_code: '312', best_effort: false } });
+    const first = await client.availablePhoneNumbers.list({
+      filter: { national_destination_code: '312', best_effort: false },
+    });
+    const again = await client.availablePhoneNumbers.list({
+      filter: { national_destination_code: '312', best_effort: false },
+    });
     expect(again.data!.map((n) => n.phone_number)).toEqual(first.data!.map((n) => n.phone_number));
     const last4 = first.data![0].phone_number!.slice(-4);
     const byEnding = await client.availablePhoneNumbers.list({
@@ -62,7 +74,9 @@ describe('Telnyx stand-in: available phone numbers', () => {
   });
 
   it('answers 400 naming the parameter when a filter breaks the spec', async () => {
-    const bad = await rawRequest(`${standIn.url}/available_phone_numbers?filter[features]=voice,telepathy`, { apiKey: standIn.apiKey });
+    const bad = await rawRequest(`${standIn.url}/available_phone_numbers?filter[features]=voice,telepathy`, {
+      apiKey: standIn.apiKey,
+    });
     expect(bad.status).toBe(400);
     expectMatchesSpec('GET', '/v2/available_phone_numbers', 400, bad.body);
     expect(bad.body.errors[0].source).toEqual({ parameter: 'filter[features][1]' });
@@ -78,7 +92,9 @@ describe('Telnyx stand-in: available phone numbers', () => {
       const offered = await fixed.client.availablePhoneNumbers.list({ filter: { national_destination_code: '414' } });
       // A 555 number can be offered on purpose, to prove a client refuses fiction numbers.
       expect(offered.data!.map((n) => n.phone_number)).toEqual(['+14144001111', '+14145550123']);
-      const order = await fixed.client.numberOrders.create({ phone_numbers: offered.data!.map((n) => ({ phone_number: n.phone_number! })) });
+      const order = await fixed.client.numberOrders.create({
+        phone_numbers: offered.data!.map((n) => ({ phone_number: n.phone_number! })),
+      });
       expect(order.data!.status).toBe('success');
       const soldOut = await fixed.client.availablePhoneNumbers.list({ filter: { national_destination_code: '414' } });
       expect(soldOut.data).toEqual([]);
@@ -96,8 +112,13 @@ describe('Telnyx stand-in: available phone numbers', () => {
     const b = await openStandIn();
     const aAgain = await openStandIn({ inventory: { seed: 'church-a' } });
     try {
-      const search = (c: Telnyx) => c.availablePhoneNumbers.list({ filter: { national_destination_code: '469', best_effort: false } });
-      const [numbersA, numbersB, numbersAAgain] = await Promise.all([search(a.client), search(b.client), search(aAgain.client)]);
+      const search = (c: Telnyx) =>
+        c.availablePhoneNumbers.list({ filter: { national_destination_code: '469', best_effort: false } });
+      const [numbersA, numbersB, numbersAAgain] = await Promise.all([
+        search(a.client),
+        search(b.client),
+        search(aAgain.client),
+      ]);
       const set = (r: typeof numbersA) => r.data!.map((n) => n.phone_number);
       expect(set(numbersA)).toEqual(set(numbersAAgain));
       expect(set(numbersA).filter((n) => set(numbersB).includes(n))).toEqual([]);
@@ -114,7 +135,9 @@ describe('Telnyx stand-in: number orders', () => {
   afterAll(() => closeChecked(standIn));
 
   async function searchOne(areaCode: string): Promise<string> {
-    const found = await client.availablePhoneNumbers.list({ filter: { national_destination_code: areaCode, best_effort: false, limit: 1 } });
+    const found = await client.availablePhoneNumbers.list({
+      filter: { national_destination_code: areaCode, best_effort: false, limit: 1 },
+    });
     return found.data![0].phone_number!;
   }
 
@@ -133,7 +156,9 @@ describe('Telnyx stand-in: number orders', () => {
 
     const numbers = await client.phoneNumbers.list({ filter: { phone_number: wanted.slice(1) } });
     expectMatchesSpec('GET', '/v2/phone_numbers', 200, pageBody(numbers));
-    expect(numbers.data).toEqual([expect.objectContaining({ phone_number: wanted, status: 'purchase-pending', connection_id: CONNECTION })]);
+    expect(numbers.data).toEqual([
+      expect.objectContaining({ phone_number: wanted, status: 'purchase-pending', connection_id: CONNECTION }),
+    ]);
     // The order line's id is not the phone number's id, as at Telnyx: a client must look the number up.
     expect(numbers.data[0].id).toMatch(/^\d+$/);
     expect(numbers.data[0].id).not.toBe(order.phone_numbers![0].id);
@@ -171,7 +196,9 @@ describe('Telnyx stand-in: number orders', () => {
 
   it('refuses a number no search offered, an unknown connection and an empty order, creating nothing', async () => {
     const ordersBefore = standIn.state.numberOrders.size;
-    const neverOffered = await client.numberOrders.create({ phone_numbers: [{ phone_number: '+14145550100' }] }).catch((e) => e);
+    const neverOffered = await client.numberOrders
+      .create({ phone_numbers: [{ phone_number: '+14145550100' }] })
+      .catch((e) => e);
     expect(neverOffered.status).toBe(422);
     const badConnection = await client.numberOrders
       .create({ phone_numbers: [{ phone_number: await searchOne('312') }], connection_id: '1' })
@@ -193,13 +220,19 @@ describe('Telnyx stand-in: number orders', () => {
     expect(response.status).toBe(422);
     expectMatchesSpec('POST', '/v2/number_orders', 422, response.body);
     expect(response.body.errors).toEqual([
-      expect.objectContaining({ source: { pointer: '/phone_numbers/0/phone_number' }, detail: expect.stringContaining('must be string') }),
+      expect.objectContaining({
+        source: { pointer: '/phone_numbers/0/phone_number' },
+        detail: expect.stringContaining('must be string'),
+      }),
     ]);
   });
 
   it('lists orders by status and customer_reference', async () => {
     const wanted = await searchOne('469');
-    const created = await client.numberOrders.create({ phone_numbers: [{ phone_number: wanted }], customer_reference: 'church-dallas' });
+    const created = await client.numberOrders.create({
+      phone_numbers: [{ phone_number: wanted }],
+      customer_reference: 'church-dallas',
+    });
     const byReference = await client.numberOrders.list({ filter: { customer_reference: 'church-dallas' } });
     expectMatchesSpec('GET', '/v2/number_orders', 200, pageBody(byReference));
     expect(byReference.data.map((o) => o.id)).toEqual([created.data!.id]);
@@ -217,9 +250,24 @@ describe('Telnyx stand-in: phone numbers', () => {
   let client: Telnyx;
   beforeAll(async () => {
     ({ standIn, client } = await openStandIn());
-    standIn.seedPhoneNumber({ phone_number: '+14144007103', connection_id: CONNECTION, customer_reference: 'medhanialem', tags: ['church'] });
-    standIn.seedPhoneNumber({ phone_number: '+17473897673', connection_id: CONNECTION, customer_reference: 'melvindale', deletion_lock_enabled: true });
-    standIn.seedPhoneNumber({ phone_number: '+14697288326', connection_id: null, status: 'active', tags: ['fallback'] });
+    standIn.seedPhoneNumber({
+      phone_number: '+14144007103',
+      connection_id: CONNECTION,
+      customer_reference: 'medhanialem',
+      tags: ['church'],
+    });
+    standIn.seedPhoneNumber({
+      phone_number: '+17473897673',
+      connection_id: CONNECTION,
+      customer_reference: 'melvindale',
+      deletion_lock_enabled: true,
+    });
+    standIn.seedPhoneNumber({
+      phone_number: '+14697288326',
+      connection_id: null,
+      status: 'active',
+      tags: ['fallback'],
+    });
   });
   afterAll(() => closeChecked(standIn));
 
@@ -279,7 +327,10 @@ describe('Telnyx stand-in: phone numbers', () => {
     const refused = await client.phoneNumbers.delete(locked.id!).catch((e) => e);
     expect(refused).toBeInstanceOf(Telnyx.UnprocessableEntityError);
     expectMatchesSpec('DELETE', `/v2/phone_numbers/${locked.id}`, 422, refused.error);
-    expect(refused.error.errors[0]).toMatchObject({ title: 'Deletion lock enabled', source: { pointer: '/deletion_lock_enabled' } });
+    expect(refused.error.errors[0]).toMatchObject({
+      title: 'Deletion lock enabled',
+      source: { pointer: '/deletion_lock_enabled' },
+    });
     expect(refused.error.errors[0].detail).toContain('+17473897673');
     const still = await client.phoneNumbers.retrieve(locked.id!);
     expect(still.data).toMatchObject({ status: 'active', deletion_lock_enabled: true });

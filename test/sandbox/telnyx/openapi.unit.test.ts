@@ -29,7 +29,12 @@ import {
   trimTelnyxSpec,
 } from '../../../scripts/trim-telnyx-openapi';
 
-const RESERVATION_OPERATIONS = ['ListNumberReservations', 'CreateNumberReservation', 'RetrieveNumberReservation', 'ExtendNumberReservationExpiryTime'];
+const RESERVATION_OPERATIONS = [
+  'ListNumberReservations',
+  'CreateNumberReservation',
+  'RetrieveNumberReservation',
+  'ExtendNumberReservationExpiryTime',
+];
 
 type Document = Parameters<typeof trimTelnyxSpec>[0];
 const trimmedText = () => fs.readFileSync(TRIMMED_SPEC_FILE, 'utf8');
@@ -59,11 +64,15 @@ describe('Telnyx OpenAPI spec module', () => {
     expect(telnyxSpecPath()).toBe(TRIMMED_SPEC_FILE);
     findTelnyxOperation('GET', '/v2/phone_numbers');
     const hash = createHash('sha256').update(fs.readFileSync(TRIMMED_SPEC_FILE)).digest('hex').slice(0, 16);
-    const document = JSON.parse(fs.readFileSync(path.join(SANDBOX_DIR, 'cache', `telnyx-openapi-${hash}.json`), 'utf8'));
+    const document = JSON.parse(
+      fs.readFileSync(path.join(SANDBOX_DIR, 'cache', `telnyx-openapi-${hash}.json`), 'utf8'),
+    );
     // The served operations plus the four number reservation ones; nothing else of the official spec's 782 paths.
     const operations = operationsOf(document);
     expect(operations).toHaveLength(18);
-    expect(operations.map((o) => o.operationId).sort()).toEqual([...servedOperationIds(), ...RESERVATION_OPERATIONS].sort());
+    expect(operations.map((o) => o.operationId).sort()).toEqual(
+      [...servedOperationIds(), ...RESERVATION_OPERATIONS].sort(),
+    );
   });
 
   it('has an operation for every route the stand-in serves, reached by a concrete request path', () => {
@@ -74,7 +83,10 @@ describe('Telnyx OpenAPI spec module', () => {
       const operation = inSpec.get(operationId);
       expect({ operationId, inSpec: !!operation }).toEqual({ operationId, inSpec: true });
       const concrete = `/v2${operation!.template.replace(/\{[^}]+\}/g, 'x1')}`;
-      expect({ operationId, routed: findTelnyxOperation(operation!.method, concrete)?.operationId }).toEqual({ operationId, routed: operationId });
+      expect({ operationId, routed: findTelnyxOperation(operation!.method, concrete)?.operationId }).toEqual({
+        operationId,
+        routed: operationId,
+      });
     }
     for (const template of RESERVED_PATHS) expect(Object.keys(loadTelnyxSpec().paths)).toContain(template);
     for (const schema of namedSchemas()) expect(Object.keys(loadTelnyxSpec().components.schemas)).toContain(schema);
@@ -119,7 +131,10 @@ describe('Telnyx OpenAPI spec module', () => {
         expect(isolated.findTelnyxOperation('GET', '/v2/phone_numbers/7')?.operationId).toBe('RetrievePhoneNumber');
       });
     } finally {
-      for (const [name, value] of [['TELNYX_OPENAPI_SPEC', saved.spec], ['CHURCHWISE_SANDBOX_DIR', saved.sandbox]] as const) {
+      for (const [name, value] of [
+        ['TELNYX_OPENAPI_SPEC', saved.spec],
+        ['CHURCHWISE_SANDBOX_DIR', saved.sandbox],
+      ] as const) {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }
@@ -133,7 +148,10 @@ describe('Telnyx OpenAPI spec module', () => {
       delete process.env.TELNYX_OPENAPI_SPEC;
       jest.isolateModules(() => {
         const realFs = jest.requireActual('fs') as typeof fs;
-        jest.doMock('fs', () => ({ ...realFs, existsSync: (file: string) => file !== TRIMMED_SPEC_FILE && realFs.existsSync(file) }));
+        jest.doMock('fs', () => ({
+          ...realFs,
+          existsSync: (file: string) => file !== TRIMMED_SPEC_FILE && realFs.existsSync(file),
+        }));
         const isolated = require('../../../sandbox/telnyx/openapi') as typeof import('../../../sandbox/telnyx/openapi');
         expect(() => isolated.loadTelnyxSpec()).toThrow(
           /not found at sandbox\/telnyx\/telnyx-openapi\.yml: .*scripts\/trim-telnyx-openapi\.ts <path-to-telnyx-openapi-spec3\.yml>/,
@@ -143,7 +161,9 @@ describe('Telnyx OpenAPI spec module', () => {
       process.env.TELNYX_OPENAPI_SPEC = path.join(os.tmpdir(), 'no-such-telnyx-openapi.yml');
       jest.isolateModules(() => {
         const isolated = require('../../../sandbox/telnyx/openapi') as typeof import('../../../sandbox/telnyx/openapi');
-        expect(() => isolated.loadTelnyxSpec()).toThrow(/no-such-telnyx-openapi\.yml \(set by TELNYX_OPENAPI_SPEC\).*sandbox\/telnyx\/telnyx-openapi\.yml/);
+        expect(() => isolated.loadTelnyxSpec()).toThrow(
+          /no-such-telnyx-openapi\.yml \(set by TELNYX_OPENAPI_SPEC\).*sandbox\/telnyx\/telnyx-openapi\.yml/,
+        );
       });
     } finally {
       if (saved === undefined) delete process.env.TELNYX_OPENAPI_SPEC;
@@ -167,11 +187,15 @@ describe('Telnyx OpenAPI spec module', () => {
   });
 
   it('accepts a phone number record shaped as the spec says', () => {
-    expect(validateTelnyxResponse('GET', '/v2/phone_numbers/1293384261075731499', 200, { data: phoneNumber })).toEqual([]);
+    expect(validateTelnyxResponse('GET', '/v2/phone_numbers/1293384261075731499', 200, { data: phoneNumber })).toEqual(
+      [],
+    );
   });
 
   it('rejects a phone_number sent as a number, naming the field and the rule', () => {
-    const errors = validateTelnyxResponse('GET', '/v2/phone_numbers/1', 200, { data: { ...phoneNumber, phone_number: 14144007103 } });
+    const errors = validateTelnyxResponse('GET', '/v2/phone_numbers/1', 200, {
+      data: { ...phoneNumber, phone_number: 14144007103 },
+    });
     expect(errors).toEqual(['response body /data/phone_number: must be string']);
   });
 
@@ -183,34 +207,46 @@ describe('Telnyx OpenAPI spec module', () => {
   });
 
   it('rejects a value outside an enum, listing the allowed ones', () => {
-    const errors = validateTelnyxResponse('POST', '/v2/number_orders', 200, { data: { id: '6ce96a66-7c9e-4844-8072-fea796124bf8', status: 'done' } });
+    const errors = validateTelnyxResponse('POST', '/v2/number_orders', 200, {
+      data: { id: '6ce96a66-7c9e-4844-8072-fea796124bf8', status: 'done' },
+    });
     expect(errors).toEqual(['response body /data/status: must be one of ["pending","success","failure"]']);
   });
 
   it('rejects a call without its required ids', () => {
-    expect(validateTelnyxResponse('POST', '/v2/calls', 200, { data: { record_type: 'call', is_alive: true } })).toEqual([
-      'response body /data/call_control_id: is required',
-      'response body /data/call_leg_id: is required',
-      'response body /data/call_session_id: is required',
-    ]);
+    expect(validateTelnyxResponse('POST', '/v2/calls', 200, { data: { record_type: 'call', is_alive: true } })).toEqual(
+      [
+        'response body /data/call_control_id: is required',
+        'response body /data/call_leg_id: is required',
+        'response body /data/call_session_id: is required',
+      ],
+    );
   });
 
   it('rejects a status the operation does not declare, and any path the spec lacks', () => {
     expect(validateTelnyxResponse('GET', '/v2/fqdns', 404, { errors: [] })).toEqual([
       'status 404 is not declared for ListFqdns (GET /fqdns)',
     ]);
-    expect(validateTelnyxResponse('GET', '/v2/churches', 200, {})).toEqual(['no operation in the Telnyx spec for GET /churches']);
+    expect(validateTelnyxResponse('GET', '/v2/churches', 200, {})).toEqual([
+      'no operation in the Telnyx spec for GET /churches',
+    ]);
   });
 
   it('uses the default response where the operation declares one (call control errors need a title)', () => {
-    expect(validateTelnyxResponse('GET', '/v2/calls/v3:x', 404, { errors: [{ code: '10005', title: 'Resource not found' }] })).toEqual([]);
+    expect(
+      validateTelnyxResponse('GET', '/v2/calls/v3:x', 404, {
+        errors: [{ code: '10005', title: 'Resource not found' }],
+      }),
+    ).toEqual([]);
     expect(validateTelnyxResponse('GET', '/v2/calls/v3:x', 404, { errors: [{ code: '10005' }] })).toEqual([
       'response body /errors/0/title: is required',
     ]);
   });
 
   it('checks request bodies: wrong types and missing required fields are named; a required body must be sent', () => {
-    expect(validateTelnyxRequest('POST', '/v2/number_orders', { phone_numbers: [{ phone_number: '+14144007103' }] })).toEqual([]);
+    expect(
+      validateTelnyxRequest('POST', '/v2/number_orders', { phone_numbers: [{ phone_number: '+14144007103' }] }),
+    ).toEqual([]);
     expect(validateTelnyxRequest('POST', '/v2/number_orders', { phone_numbers: [{}] })).toEqual([
       'request body /phone_numbers/0/phone_number: is required',
     ]);
@@ -257,10 +293,12 @@ describe('Telnyx OpenAPI spec module', () => {
       },
     };
     expect(validateTelnyxSchema('CallHangupEvent', hangup)).toEqual([]);
-    expect(validateTelnyxSchema('CallHangupEvent', { data: { ...hangup.data, payload: { hangup_cause: 'gone' } } })[0]).toMatch(
-      /^CallHangupEvent \/data\/payload\/hangup_cause: must be one of/,
-    );
-    expect(validateTelnyxErrorEnvelope({ errors: [{ code: '10011', title: 'Too many requests', detail: 'slow down' }] })).toEqual([]);
+    expect(
+      validateTelnyxSchema('CallHangupEvent', { data: { ...hangup.data, payload: { hangup_cause: 'gone' } } })[0],
+    ).toMatch(/^CallHangupEvent \/data\/payload\/hangup_cause: must be one of/);
+    expect(
+      validateTelnyxErrorEnvelope({ errors: [{ code: '10011', title: 'Too many requests', detail: 'slow down' }] }),
+    ).toEqual([]);
     expect(validateTelnyxErrorEnvelope({ errors: [{ code: 10011, title: 'Too many requests' }] })).toEqual([
       'error body /errors/0/code: must be string',
     ]);

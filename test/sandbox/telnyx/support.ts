@@ -98,7 +98,11 @@ export interface ReceivedWebhook {
 }
 
 /** A loopback HTTP server that keeps every webhook it receives, raw, for signature checks. */
-export async function startWebhookReceiver(): Promise<{ url: string; received: ReceivedWebhook[]; close(): Promise<void> }> {
+export async function startWebhookReceiver(): Promise<{
+  url: string;
+  received: ReceivedWebhook[];
+  close(): Promise<void>;
+}> {
   const received: ReceivedWebhook[] = [];
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
