@@ -88,7 +88,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   const machine = machineInfo();
   say(
-    `machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, load ${machine.loadAtStart}; latency ${opts.latencyMs} ms per vendor call`,
+    `machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, load ${machine.loadAtStart}; ` +
+      `latency ${opts.latencyMs} ms per vendor call`,
   );
   say('sandbox: starting what is not running');
   await startSandbox((line) => say(`  ${line}`));

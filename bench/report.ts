@@ -93,7 +93,9 @@ export function evaluateGoals(report: Omit<BenchReport, 'goals'>): BenchReport['
     const unchangedCalls = scale.map((step) => step.noop.calls.total);
     goals.push({
       goal: 'zero vendor calls for unchanged churches (no-op up)',
-      figure: `${unchangedCalls.join('/')} calls at N=${scale.map((step) => step.n).join('/')}; adding one: ${scale.map((step) => step.addOne.calls.total).join('/')} (the new church's own)`,
+      figure:
+        `${unchangedCalls.join('/')} calls at N=${scale.map((step) => step.n).join('/')}; ` +
+        `adding one: ${scale.map((step) => step.addOne.calls.total).join('/')} (the new church's own)`,
       met: unchangedCalls.every((c) => c === 0),
     });
     const perChurch = (last.drift.calls.total - first.drift.calls.total) / (last.n - first.n);
@@ -177,7 +179,10 @@ export function reportTables(report: BenchReport): Table[] {
             const done = Object.entries(t.resourceDoneMs)
               .map(([k, v]) => `${k} ${s(v)}`)
               .join(', ');
-            return `webhook run ${i + 1} (s): queued ${s(t.queuedMs)}, run ${s(t.runMs)} [first engine output ${s(t.engineStartMs)}; done: ${done}], settle ${s(t.settleMs)}`;
+            return (
+              `webhook run ${i + 1} (s): queued ${s(t.queuedMs)}, run ${s(t.runMs)} [first engine ` +
+              `output ${s(t.engineStartMs)}; done: ${done}], settle ${s(t.settleMs)}`
+            );
           }),
         `baseline steps (last run, s): ${Object.entries(webhook.runs[webhook.runs.length - 1].baseline.stepsMs)
           .map(([k, v]) => `${k} ${s(v)}`)
@@ -230,12 +235,17 @@ export function reportTables(report: BenchReport): Table[] {
         ];
       }),
       notes: [
-        'wall = open stack + recover + up (what the webhook worker runs); engine = prelude -> summary events; start-up = CLI start -> prelude;',
-        "finish = summary -> up returns (last checkpoint, CLI exit); new line = the new church's steps, first start -> last end;",
-        'CPU s = CPU time of the whole run (host, CLI, provider process): unlike wall time it does not grow when other work shares the machine.',
+        'wall = open stack + recover + up (what the webhook worker runs); engine = prelude -> summary events; ' +
+          'start-up = CLI start -> prelude;',
+        "finish = summary -> up returns (last checkpoint, CLI exit); new line = the new church's " +
+          'steps, first start -> last end;',
+        'CPU s = CPU time of the whole run (host, CLI, provider process): unlike wall time it does not grow ' +
+          'when other work shares the machine.',
         ...scale.map(
           (step) =>
-            `N=${step.n}: no-op up ${s(step.noop.run.wallMs)} s (engine ${s(step.noop.run.engineMs)} s, CPU ${step.noop.memory.cpuSeconds.toFixed(2)} s, ${step.noop.run.resourceCount} resources); ` +
+            `N=${step.n}: no-op up ${s(step.noop.run.wallMs)} s ` +
+            `(engine ${s(step.noop.run.engineMs)} s, CPU ${step.noop.memory.cpuSeconds.toFixed(2)} ` +
+            `s, ${step.noop.run.resourceCount} resources); ` +
             `add one: first dynamic step ${s(step.addOne.run.firstStepMs)} s after the first step`,
         ),
         ...scale
@@ -250,14 +260,19 @@ export function reportTables(report: BenchReport): Table[] {
           .filter((step) => step.addOneSkipCheckpoints)
           .map(
             (step) =>
-              `N=${step.n}: add one with PULUMI_SKIP_CHECKPOINTS=true: wall ${s(step.addOneSkipCheckpoints!.run.wallMs)} s, engine ${s(step.addOneSkipCheckpoints!.run.engineMs)} s, finish ${s(step.addOneSkipCheckpoints!.run.finishMs)} s`,
+              `N=${step.n}: add one with PULUMI_SKIP_CHECKPOINTS=true: ` +
+              `wall ${s(step.addOneSkipCheckpoints!.run.wallMs)} s, ` +
+              `engine ${s(step.addOneSkipCheckpoints!.run.engineMs)} s, ` +
+              `finish ${s(step.addOneSkipCheckpoints!.run.finishMs)} s`,
           ),
         ...scale
           .filter((step) => step.noopPlainStackTraces)
           .map(
             (step) =>
-              `N=${step.n}: no-op up with V8's own stack formatting in the host (no ts-node source maps): wall ${s(step.noopPlainStackTraces!.run.wallMs)} s, ` +
-              `host CPU ${step.noopPlainStackTraces!.memory.cpuByKind.host ?? '-'} s (with source maps: ${step.noop.memory.cpuByKind.host ?? '-'} s)`,
+              `N=${step.n}: no-op up with V8's own stack formatting in the host (no ts-node source maps): ` +
+              `wall ${s(step.noopPlainStackTraces!.run.wallMs)} s, ` +
+              `host CPU ${step.noopPlainStackTraces!.memory.cpuByKind.host ?? '-'} s ` +
+              `(with source maps: ${step.noop.memory.cpuByKind.host ?? '-'} s)`,
           ),
       ],
     });
@@ -309,7 +324,8 @@ export function reportTables(report: BenchReport): Table[] {
           (step.drift.calls.total / step.n).toFixed(2),
           perExtra === undefined
             ? ''
-            : `< ${GOALS.driftCallsPerChurch}/extra church: ${perExtra.toFixed(2)} ${verdict(perExtra < GOALS.driftCallsPerChurch)}`,
+            : `< ${GOALS.driftCallsPerChurch}/extra ` +
+              `church: ${perExtra.toFixed(2)} ${verdict(perExtra < GOALS.driftCallsPerChurch)}`,
         ];
       }),
       notes: [
@@ -345,13 +361,19 @@ export function reportTables(report: BenchReport): Table[] {
 }
 
 function machineLine(machine: MachineInfo): string {
-  const load = `load ${machine.loadAtStart} at start${machine.loadAtEnd === undefined ? '' : `, ${machine.loadAtEnd} at end`}`;
-  return `${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, ${load}; ${machine.kernel}; Node ${machine.node}; pulumi ${machine.pulumi}`;
+  const load =
+    `load ${machine.loadAtStart} at start` +
+    `${machine.loadAtEnd === undefined ? '' : `, ${machine.loadAtEnd} at end`}`;
+  return (
+    `${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, ${load}; ${machine.kernel}; ` +
+    `Node ${machine.node}; pulumi ${machine.pulumi}`
+  );
 }
 
 export function renderText(report: BenchReport): string {
   const out: string[] = [
-    `Bench ${report.startedAt} (${s(report.durationMs)} s), injected latency ${report.latencyMs} ms per vendor call; vendor calls: T = Telnyx, L = LiveKit, S = Supabase`,
+    `Bench ${report.startedAt} (${s(report.durationMs)} s), injected latency ${report.latencyMs} ms per vendor ` +
+      `call; vendor calls: T = Telnyx, L = LiveKit, S = Supabase`,
     `Machine: ${machineLine(report.machine)}`,
     '',
   ];
@@ -375,7 +397,8 @@ export function renderMarkdown(report: BenchReport): string {
     '# Benchmark results',
     '',
     `Written by \`${report.command}\` on ${report.startedAt}; the run took ${s(report.durationMs)} s.`,
-    `Injected latency: ${report.latencyMs} ms per vendor call (Telnyx via the stand-in, LiveKit and Supabase via bench/delaying-proxy.ts).`,
+    `Injected latency: ${report.latencyMs} ms per vendor call ` +
+      `(Telnyx via the stand-in, LiveKit and Supabase via bench/delaying-proxy.ts).`,
     'Vendor calls are counted per vendor: T = Telnyx, L = LiveKit, S = Supabase.',
     '',
     `Machine: ${machineLine(report.machine)}.`,

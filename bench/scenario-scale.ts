@@ -69,7 +69,8 @@ export async function runScaleScenario(
       // Not measured: the checkpoint is written once at the end instead of after each of the ~4 steps per church.
       await measureEngine(stack, 'up', { engineEnv: { PULUMI_SKIP_CHECKPOINTS: 'true' } });
       say(
-        `  stack grown to ${n} churches (${churches} -> ${n}) in ${((Date.now() - started) / 1000).toFixed(1)} s (not measured)`,
+        `  stack grown to ${n} churches (${churches} -> ${n}) ` +
+          `in ${((Date.now() - started) / 1000).toFixed(1)} s (not measured)`,
       );
       churches = n;
     }
@@ -82,7 +83,8 @@ export async function runScaleScenario(
     churches += 1;
     const addOne = await measureEngine(stack, 'up', { watchChurchIds: [added] });
     say(
-      `  N=${n}: add one church ${addOne.run.wallMs} ms (engine ${addOne.run.engineMs} ms), ${addOne.calls.total} vendor calls`,
+      `  N=${n}: add one church ${addOne.run.wallMs} ms ` +
+        `(engine ${addOne.run.engineMs} ms), ${addOne.calls.total} vendor calls`,
     );
     const step: ScaleStep = { n, noop, drift, addOne };
     if (n === largest) {

@@ -92,7 +92,8 @@ export async function runWebhookScenario(
       });
       const baselineCalls = stack.meter.since(baselineMark);
       say(
-        `  baseline ${i + 1}/${options.repeats}: ${baseline.ms} ms, ring ${baseline.ring.ok ? 'ok' : `FAILED ${baseline.ring.cause}`}, ${baselineCalls.total} vendor calls`,
+        `  baseline ${i + 1}/${options.repeats}: ${baseline.ms} ms, ` +
+          `ring ${baseline.ring.ok ? 'ok' : `FAILED ${baseline.ring.cause}`}, ${baselineCalls.total} vendor calls`,
       );
 
       const church = benchChurch(next++, 'webhook');
@@ -114,7 +115,8 @@ export async function runWebhookScenario(
       };
       runs.push(run);
       say(
-        `  webhook ${i + 1}/${options.repeats}: ${run.ms} ms to a live line (${job.state}), ${calls.total} vendor calls`,
+        `  webhook ${i + 1}/${options.repeats}: ${run.ms} ms to a live line ` +
+          `(${job.state}), ${calls.total} vendor calls`,
       );
     }
 
@@ -154,7 +156,8 @@ export async function runWebhookScenario(
         calls: stack.meter.since(mark),
       };
       say(
-        `  burst: ${burst.purchases} purchases in ${spreadMs} ms -> ${burst.engineRuns} engine runs, all settled after ${burst.allLiveMs} ms (${burst.succeeded} live)`,
+        `  burst: ${burst.purchases} purchases in ${spreadMs} ms -> ${burst.engineRuns} engine runs, ` +
+          `all settled after ${burst.allLiveMs} ms (${burst.succeeded} live)`,
       );
     }
   } finally {

@@ -1,7 +1,7 @@
 /**
  * The webhook service on a bench stack, in its own process (webhook/main.ts, as production runs it, pointed at
- * the bench stack's folder, backend and vendors through its environment), and what the bench does with it: sign and post Stripe purchases, wait until the churches' jobs are settled, count the stack runs the
- * worker started.
+ * the bench stack's folder, backend and vendors through its environment), and what the bench does with it: sign
+ * and post Stripe purchases, wait until the churches' jobs are settled, count the stack runs the worker started.
  */
 import { randomBytes } from 'crypto';
 import { listJobs, type ProvisioningJob } from '../registry/jobs';
@@ -112,7 +112,8 @@ export async function startBenchWebhookService(stack: BenchStack): Promise<Bench
         if (done.length >= wanted.size) return done;
         if (Date.now() > deadline) {
           throw new Error(
-            `${done.length} of ${wanted.size} purchases settled within ${timeoutMs} ms; service stderr:\n${child.stderr()}`,
+            `${done.length} of ${wanted.size} purchases settled within ${timeoutMs} ms; ` +
+              `service stderr:\n${child.stderr()}`,
           );
         }
         await sleep(100);

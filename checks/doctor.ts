@@ -80,16 +80,32 @@ export function isProjectNameSipHost(host: string, livekitUrl: string): boolean 
 function lineFix(cause: RingCause, number: string, trunkId: string, agentName: string, ruleOnRecord: boolean): string {
   const ruleOwner = ruleOnRecord
     ? '`pulumi up --refresh` recreates or repairs the managed rule'
-    : 'the row names no rule, so the stack does not manage one: create it (voice-agent-livekit/scripts/setup_sip.py) and adopt it with linesInService.churches[].dispatchRuleId';
+    : 'the row names no rule, so the stack does not manage one: ' +
+      'create it (voice-agent-livekit/scripts/setup_sip.py) ' +
+      'and adopt it with linesInService.churches[].dispatchRuleId';
   switch (cause) {
     case 'not_found':
-      return `put ${number} on trunk ${trunkId}: \`pulumi up --refresh\` restores a managed trunk's numbers (\`npm run drift\` shows what changed); for a trunk made by hand, updateSipInboundTrunkFields(${trunkId}, { numbers: add ${number} })`;
+      return (
+        `put ${number} on trunk ${trunkId}: \`pulumi up --refresh\` restores a managed trunk's numbers ` +
+        `(\`npm run drift\` shows what changed); for a trunk made by hand, ` +
+        `updateSipInboundTrunkFields(${trunkId}, { numbers: add ${number} })`
+      );
     case 'wrong_trunk':
-      return `take ${number} off the other trunk(s) and keep it only on ${trunkId}, the trunk church_voice_agents names (or fix the row's livekit_trunk_id)`;
+      return (
+        `take ${number} off the other trunk(s) and keep it only on ${trunkId}, the trunk church_voice_agents ` +
+        `names (or fix the row's livekit_trunk_id)`
+      );
     case 'call_rejected':
-      return `remove auth (auth_username/auth_password) and any caller allow-list from trunk ${trunkId}: \`pulumi up --refresh\` clears them on a managed trunk. Telnyx sends no credentials; its owning the number is the security`;
+      return (
+        `remove auth (auth_username/auth_password) and any caller allow-list from trunk ${trunkId}: ` +
+        `\`pulumi up --refresh\` clears them on a managed trunk. Telnyx sends no credentials; ` +
+        `its owning the number is the security`
+      );
     case 'no_room':
-      return `give trunk ${trunkId} a dispatch rule that names it and dispatches ${agentName}, without caller filters: ${ruleOwner}`;
+      return (
+        `give trunk ${trunkId} a dispatch rule that names it and dispatches ${agentName}, ` +
+        `without caller filters: ${ruleOwner}`
+      );
     case 'no_agent':
       return `make the trunk's dispatch rule dispatch agent ${agentName} (roomConfig.agents): ${ruleOwner}`;
     default:
@@ -108,8 +124,13 @@ async function checkConnection(
     findings.push({
       check: 'fqdn-transport',
       subject: `connection ${connectionId} ("${connection.connectionName}")`,
-      problem: `transport is ${transport || 'unset'}: LiveKit's SIP endpoint does not reliably accept UDP from Telnyx, so calls fail or drop`,
-      fix: `set the connection's transport to TCP (Telnyx portal: SIP Connections > "${connection.connectionName}" > Transport protocol, or PATCH /v2/fqdn_connections/${connectionId} {"transport_protocol":"TCP"}); it is per connection, not per number`,
+      problem:
+        `transport is ${transport || 'unset'}: LiveKit's SIP endpoint does not reliably accept UDP from ` +
+        `Telnyx, so calls fail or drop`,
+      fix:
+        `set the connection's transport to TCP (Telnyx portal: SIP Connections > "${connection.connectionName}" ` +
+        `> Transport protocol, or PATCH /v2/fqdn_connections/${connectionId} {"transport_protocol":"TCP"}); ` +
+        `it is per connection, not per number`,
     });
   }
 
@@ -118,8 +139,12 @@ async function checkConnection(
     findings.push({
       check: 'fqdn-host',
       subject: `stack config livekitSipHost`,
-      problem: `livekitSipHost ${livekitSipHost} is LiveKit's project NAME host: it answers "404 No trunk found" to every call`,
-      fix: 'set livekitSipHost to the project ID host (e.g. `pulumi config set livekitSipHost 5u9xu5ysoly.sip.livekit.cloud:5060`)',
+      problem:
+        `livekitSipHost ${livekitSipHost} is LiveKit's project NAME host: ` +
+        `it answers "404 No trunk found" to every call`,
+      fix:
+        'set livekitSipHost to the project ID host ' +
+        '(e.g. `pulumi config set livekitSipHost 5u9xu5ysoly.sip.livekit.cloud:5060`)',
     });
   }
   const fqdns = await live.telnyx.listFqdns(connectionId);
@@ -140,8 +165,11 @@ async function checkConnection(
       subject: `FQDN ${fqdn.id} of connection ${connectionId}`,
       problem: nameHost
         ? `FQDN ${endpoint} is LiveKit's project NAME host: it answers "404 No trunk found", so no call reaches a trunk`
-        : `FQDN ${endpoint} is not LiveKit's SIP host by project ID (${expected}, stack config livekitSipHost): calls go elsewhere`,
-      fix: `point the FQDN at ${expected} (Telnyx portal: SIP Connections > Inbound > FQDNs, or PATCH /v2/fqdns/${fqdn.id}); do not create a new connection`,
+        : `FQDN ${endpoint} is not LiveKit's SIP host by project ID ` +
+          `(${expected}, stack config livekitSipHost): calls go elsewhere`,
+      fix:
+        `point the FQDN at ${expected} (Telnyx portal: SIP Connections > Inbound > FQDNs, or PATCH ` +
+        `/v2/fqdns/${fqdn.id}); do not create a new connection`,
     });
   }
   return { transport: 1, host: fqdns.length + 1 };
@@ -168,8 +196,12 @@ async function checkRows(live: LiveSystems, rows: ChurchVoiceAgentRecord[], find
         check: 'fictional-555',
         subject: number,
         churchId,
-        problem: `church_voice_agents row of ${churchId} is active with ${number}, a 555 number (^\\+1\\d{3}555\\d{4}$): reserved for fiction, it can never receive a call`,
-        fix: "give the row the church's real number, or set its status to 'suspended'; demos go through the Demo Router (+14696152221 US, +13658254095 CA)",
+        problem:
+          `church_voice_agents row of ${churchId} is active with ${number}, ` +
+          `a 555 number (^\\+1\\d{3}555\\d{4}$): reserved for fiction, it can never receive a call`,
+        fix:
+          "give the row the church's real number, or set its status to 'suspended'; demos go through the Demo " +
+          'Router (+14696152221 US, +13658254095 CA)',
       });
       // A fiction number is on no trunk by nature: its trunk findings would only repeat this one.
       continue;
@@ -183,7 +215,9 @@ async function checkRows(live: LiveSystems, rows: ChurchVoiceAgentRecord[], find
         check: 'line-trunk',
         subject: number,
         churchId,
-        problem: `church_voice_agents row of ${churchId} names no LiveKit trunk (livekit_trunk_id is empty)${trunks.length ? `; ${number} is on ${trunks.map((t) => t.sipTrunkId).join(', ')}` : ''}`,
+        problem:
+          `church_voice_agents row of ${churchId} names no LiveKit trunk (livekit_trunk_id is empty)` +
+          `${trunks.length ? `; ${number} is on ${trunks.map((t) => t.sipTrunkId).join(', ')}` : ''}`,
         fix: 'run `pulumi up` (the row records its trunk), or set livekit_trunk_id to the trunk that lists the number',
       });
     } else {
@@ -192,7 +226,9 @@ async function checkRows(live: LiveSystems, rows: ChurchVoiceAgentRecord[], find
           check: 'line-trunk',
           subject: number,
           churchId,
-          problem: `${number} is on ${trunks.length} trunks (${trunks.map((t) => t.sipTrunkId).join(', ')}): LiveKit picks one per call, so calls may miss the church's trunk ${row.livekit_trunk_id}`,
+          problem:
+            `${number} is on ${trunks.length} trunks (${trunks.map((t) => t.sipTrunkId).join(', ')}): ` +
+            `LiveKit picks one per call, so calls may miss the church's trunk ${row.livekit_trunk_id}`,
           fix: `keep ${number} only on ${row.livekit_trunk_id}: remove it from the other trunk(s)`,
         });
       }
@@ -230,7 +266,9 @@ async function checkRows(live: LiveSystems, rows: ChurchVoiceAgentRecord[], find
           subject: number,
           churchId,
           problem: `${number} (church ${churchId}) is not a number of this Telnyx account: calls to it never reach us`,
-          fix: 'find out where the number went (ported, released); if it is gone, decommission the line and provision a new one',
+          fix:
+            'find out where the number went (ported, released); if it is gone, ' +
+            'decommission the line and provision a new one',
         });
       } else if (record.status !== 'active' || record.connectionId !== telnyxConnectionId) {
         findings.push({
@@ -238,9 +276,12 @@ async function checkRows(live: LiveSystems, rows: ChurchVoiceAgentRecord[], find
           subject: number,
           churchId,
           problem:
-            `${number} (church ${churchId}) is ${record.status} ${record.connectionId ? `on connection ${record.connectionId}` : 'on no connection'}; ` +
+            `${number} (church ${churchId}) is ${record.status} ` +
+            `${record.connectionId ? `on connection ${record.connectionId}` : 'on no connection'}; ` +
             `it must be active on ${telnyxConnectionId}, or calls to it do not reach LiveKit`,
-          fix: `assign it to connection ${telnyxConnectionId} ("LiveKit Inbound v2"): \`pulumi up --refresh\` does it for a managed number; never create a new connection`,
+          fix:
+            `assign it to connection ${telnyxConnectionId} ("LiveKit Inbound v2"): \`pulumi up --refresh\` does ` +
+            `it for a managed number; never create a new connection`,
         });
       }
     }
@@ -255,8 +296,12 @@ async function checkLegacyTrunks(live: LiveSystems, findings: DoctorFinding[]): 
       findings.push({
         check: 'legacy-twilio',
         subject: legacy.trunkId,
-        problem: `legacy Twilio trunk ${legacy.trunkId} no longer exists: calls to ${legacy.numbers.join(', ')} find no trunk`,
-        fix: `recreate it with the founder's approval (voice-agent-livekit/scripts/setup_sip.py), then update linesInService.twilioTrunks with its new id`,
+        problem:
+          `legacy Twilio trunk ${legacy.trunkId} no longer exists: ` +
+          `calls to ${legacy.numbers.join(', ')} find no trunk`,
+        fix:
+          `recreate it with the founder's approval (voice-agent-livekit/scripts/setup_sip.py), ` +
+          `then update linesInService.twilioTrunks with its new id`,
       });
       continue;
     }
@@ -265,8 +310,12 @@ async function checkLegacyTrunks(live: LiveSystems, findings: DoctorFinding[]): 
       findings.push({
         check: 'legacy-twilio',
         subject: legacy.trunkId,
-        problem: `${missing.join(', ')} no longer on legacy Twilio trunk ${legacy.trunkId}: calls to ${missing.length > 1 ? 'them' : 'it'} get "no trunk found"`,
-        fix: `put ${missing.join(', ')} back on ${legacy.trunkId} exactly as written (with the "+"), with the founder's approval; Twilio numbers stay on Twilio`,
+        problem:
+          `${missing.join(', ')} no longer on legacy Twilio trunk ${legacy.trunkId}: ` +
+          `calls to ${missing.length > 1 ? 'them' : 'it'} get "no trunk found"`,
+        fix:
+          `put ${missing.join(', ')} back on ${legacy.trunkId} exactly as written (with the "+"), ` +
+          `with the founder's approval; Twilio numbers stay on Twilio`,
       });
     }
   }
@@ -284,8 +333,11 @@ async function checkLockedObjects(live: LiveSystems, findings: DoctorFinding[]):
       subject: id,
       problem: rule
         ? `the LOCKED dispatch rule ${id} does not exist: the legacy calls it routed reach no room`
-        : `the LOCKED ${id === DESIGN_LOCKED_TRUNK_ID ? 'main Twilio ' : ''}trunk ${id} does not exist: every Twilio line on it is down`,
-      fix: 'tell the founder now: only the voice-agent-engineer may recreate it, with explicit approval (never by a script)',
+        : `the LOCKED ${id === DESIGN_LOCKED_TRUNK_ID ? 'main Twilio ' : ''}trunk ${id} does not exist: ` +
+          `every Twilio line on it is down`,
+      fix:
+        'tell the founder now: only the voice-agent-engineer may recreate it, ' +
+        'with explicit approval (never by a script)',
     });
   }
   return ids.length;

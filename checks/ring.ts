@@ -98,7 +98,8 @@ export async function ringChurch(
   if (!callControlAppId) {
     callControlAppId = telnyx.connectionId;
     notes.push(
-      `telnyxCallControlAppId is not set (pulumi config set telnyxCallControlAppId <id>): dialed through the FQDN connection ${callControlAppId}`,
+      `telnyxCallControlAppId is not set (pulumi config set telnyxCallControlAppId <id>): ` +
+        `dialed through the FQDN connection ${callControlAppId}`,
     );
   }
   const from = live.settings.ringFromNumber;
@@ -139,7 +140,8 @@ export function renderRing(outcome: RingOutcome): string {
   return [
     head,
     `  ${result.detail ?? ''}`.trimEnd(),
-    `  line: trunk ${line.trunkId}, dispatch rule ${line.dispatchRuleId ?? '(none on record)'}, room prefix ${line.roomPrefix ?? '(any)'}, from ${line.from}`,
+    `  line: trunk ${line.trunkId}, dispatch rule ${line.dispatchRuleId ?? '(none on record)'}, ` +
+      `room prefix ${line.roomPrefix ?? '(any)'}, from ${line.from}`,
     `  at ${result.at}, stack ${outcome.stack}; ${outcome.recorded}`,
     ...outcome.notes.map((n) => `  note: ${n}`),
   ]

@@ -104,7 +104,8 @@ async function decommission(pool: Pool, churchId: string): Promise<boolean> {
     console.log(`church ${churchId} decommissioned: its number, trunk, dispatch rule and row are released`);
   else
     console.error(
-      `church ${churchId} is not fully decommissioned yet: ${report.error}; run this command again once the cause is fixed`,
+      `church ${churchId} is not fully decommissioned yet: ${report.error}; ` +
+        `run this command again once the cause is fixed`,
     );
   return report.done;
 }

@@ -25,7 +25,8 @@ export const FLEET_COMMANDS = ['drift', 'doctor', 'ring', 'lines'] as const;
 
 const USAGE = [
   '  drift  [--json] [--email]                 hand edits since the last pulumi up (exit 0 none, 2 drift, 1 error)',
-  "  doctor [--json]                           the design document's gotchas on the live systems (exit 0 ok, 2 findings, 1 error)",
+  "  doctor [--json]                           the design document's gotchas on the live systems " +
+    '(exit 0 ok, 2 findings, 1 error)',
   '  ring   --church <id> [--json] [--timeout <secs>]   a test call now (exit 0 ok, 1 failed or error)',
   "  lines  [--json]                           the stack's lines as its last update left them",
   '  every one: [--stack <name>] [--cwd <dir>]',

@@ -54,7 +54,10 @@ function sourcesHash(root) {
   return hash.digest('hex');
 }
 
-/** The compiled build in `<root>/dist` when it was built from exactly these sources, else undefined. @param {string} root */
+/**
+ * The compiled build in `<root>/dist` when it was built from exactly these sources, else undefined.
+ * @param {string} root
+ */
 function freshBuild(root) {
   const dist = path.join(root, 'dist');
   try {

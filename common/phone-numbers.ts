@@ -21,13 +21,16 @@ export function checkE164(property: string, value: unknown): RuleFailure | undef
   if (typeof value !== 'string' || !E164_PATTERN.test(value)) {
     return {
       property,
-      reason: `${property} must be an E.164 number with a leading "+" (e.g. +14144007103), got ${JSON.stringify(value)}`,
+      reason:
+        `${property} must be an E.164 number with a leading "+" (e.g. +14144007103), ` + `got ${JSON.stringify(value)}`,
     };
   }
   if (FICTIONAL_555_PATTERN.test(value)) {
     return {
       property,
-      reason: `${property} ${value} is a 555 number (^\\+1\\d{3}555\\d{4}$): reserved for fiction, it can never receive a call`,
+      reason:
+        `${property} ${value} is a 555 number (^\\+1\\d{3}555\\d{4}$): reserved for fiction, ` +
+        `it can never receive a call`,
     };
   }
   return undefined;
@@ -43,7 +46,10 @@ export function checkOrderableNumber(property: string, value: unknown): RuleFail
   if (!US_LOCAL_PATTERN.test(value as string)) {
     return {
       property,
-      reason: `${property} ${value} cannot be bought here: only US local numbers (+1, area code, exchange not starting with 0 or 1) are ordered; adopt other numbers with adoptId`,
+      reason:
+        `${property} ${value} cannot be bought here: ` +
+        `only US local numbers (+1, area code, exchange not starting with 0 or 1) are ordered; ` +
+        `adopt other numbers with adoptId`,
     };
   }
   return undefined;
@@ -53,7 +59,9 @@ export function checkAreaCode(property: string, value: unknown): RuleFailure | u
   if (typeof value !== 'string' || !AREA_CODE_PATTERN.test(value)) {
     return {
       property,
-      reason: `${property} must be a 3-digit North American area code not starting with 0 or 1, got ${JSON.stringify(value)}`,
+      reason:
+        `${property} must be a 3-digit North American area code not starting with 0 or 1, ` +
+        `got ${JSON.stringify(value)}`,
     };
   }
   return undefined;

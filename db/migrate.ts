@@ -134,14 +134,16 @@ async function main(args: string[]): Promise<void> {
   const databaseUrl = argValue(args, '--database-url') ?? process.env.DATABASE_URL;
   if (!databaseUrl) {
     throw new Error(
-      'no database: pass --database-url URL or set DATABASE_URL (the sandbox: postgresql://postgres@127.0.0.1:55432/postgres)',
+      'no database: pass --database-url URL or set DATABASE_URL ' +
+        '(the sandbox: postgresql://postgres@127.0.0.1:55432/postgres)',
     );
   }
   const pool = new Pool({ connectionString: databaseUrl, max: 1 });
   try {
     const result = await migrate(pool, { dir: argValue(args, '--dir'), log: (line) => console.log(line) });
     console.log(
-      `${redactDatabaseUrl(databaseUrl)}: ${result.applied.length} applied, ${result.alreadyApplied.length} already applied` +
+      `${redactDatabaseUrl(databaseUrl)}: ${result.applied.length} ` +
+        `applied, ${result.alreadyApplied.length} already applied` +
         (result.alreadyApplied.length ? ` (${result.alreadyApplied.join(', ')})` : ''),
     );
   } finally {

@@ -8,8 +8,8 @@ export interface CliResult {
 }
 
 /**
- * Runs the pulumi CLI engine runs use (engine-environment.ts pulumiBinary), streaming each output line to `onLine` so the
- * user sees progress on long work, and returning everything it printed with its exit code.
+ * Runs the pulumi CLI engine runs use (engine-environment.ts pulumiBinary), streaming each output line to `onLine`
+ * so the user sees progress on long work, and returning everything it printed with its exit code.
  */
 export function runPulumi(
   args: string[],

@@ -61,7 +61,8 @@ export async function openVoiceStack(options: VoiceStackOptions): Promise<Stack>
       // The marker every process of the run inherits: recovery after a crash finds them all by it.
       envVars: {
         ...engineEnvironment(options),
-        // The providers' registry (test rings take their outbound call slots there); the inline program gets it directly.
+        // The providers' registry (test rings take their outbound call slots there);
+        // the inline program gets it directly.
         ...(registryDatabaseUrl ? { REGISTRY_DATABASE_URL: registryDatabaseUrl } : {}),
         [RUN_HOST_ENV]: (hostMarker ??= runHostMarker()),
       },
@@ -75,7 +76,10 @@ export interface RecoveryReport {
   staleLocksRemoved: string[];
   /** Engines whose Automation API host died, ended before this run (pid and how they ended). */
   orphanedEnginesStopped: Array<{ pid: number; ended: 'exited' | 'interrupted' | 'killed' }>;
-  /** Language hosts and providers of dead hosts' runs, killed before this run so none of them still talks to a vendor. */
+  /**
+   * Language hosts and providers of dead hosts' runs, killed before this run so none of them still talks
+   * to a vendor.
+   */
   orphanedPluginsKilled: number[];
   /** Pending operations (creates/updates/deletes cut short by a crash) cleared from the state. */
   pendingOperationsCleared: Array<{ type: string; urn: string }>;

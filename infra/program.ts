@@ -95,9 +95,11 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
   const adoptedIds = new Set(inService.churches.map((c) => c.churchId));
   for (const line of orphaned.filter((o) => !adoptedIds.has(o.churchId))) {
     void pulumi.log.warn(
-      `LINE WITHOUT A CHURCH: ${line.churchId} (${line.phoneNumber}) is not in the customer registry but its line is live. ` +
+      `LINE WITHOUT A CHURCH: ${line.churchId} (${line.phoneNumber}) ` +
+        `is not in the customer registry but its line is live. ` +
         'It will NOT be released: the update refuses to delete its number, trunk, rule and row. To keep it, put the ' +
-        `church back in the registry; to release it, decommission it (./dev church decommission --church ${line.churchId}).`,
+        `church back in the registry; to release it, ` +
+        `decommission it (./dev church decommission --church ${line.churchId}).`,
     );
   }
   for (const church of inService.churches) {

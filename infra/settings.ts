@@ -67,7 +67,8 @@ export function readProgramSettings(overrides: ProgramOverrides = {}): ProgramSe
   if (!registryDatabaseUrl) {
     throw new Error(
       `missing setting ${CONFIG_NAMESPACE}:registryDatabaseUrl: the program reads the churches from the customer ` +
-        'registry; set it with `pulumi config set --secret registryDatabaseUrl postgres://...` or REGISTRY_DATABASE_URL',
+        'registry; set it with `pulumi config set --secret registryDatabaseUrl postgres://...` ' +
+        'or REGISTRY_DATABASE_URL',
     );
   }
   return {

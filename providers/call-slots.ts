@@ -18,7 +18,10 @@ export const CALL_SLOT_LOCK_CLASS = 0x43_57_56_31; // "CWV1"
 export interface CallSlotOptions {
   /** Slots in all; default the `outboundCallLimit` setting (2). */
   limit?: number;
-  /** The registry the slots live in; default the `registryDatabaseUrl` setting (or REGISTRY_DATABASE_URL/DATABASE_URL). */
+  /**
+   * The registry the slots live in; default the `registryDatabaseUrl` setting
+   * (or REGISTRY_DATABASE_URL/DATABASE_URL).
+   */
   databaseUrl?: string;
   /** Give up waiting after this long (default 10 minutes: a fleet re-ring at 2 calls at a time takes a while). */
   waitTimeoutMs?: number;
@@ -49,7 +52,8 @@ export async function withOutboundCallSlot<T>(work: () => Promise<T>, options: C
   };
   const timedOut = () =>
     new Error(
-      `no outbound call slot came free within ${Math.round((options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS) / 1000)} s ` +
+      `no outbound call slot came free ` +
+        `within ${Math.round((options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS) / 1000)} s ` +
         `(outboundCallLimit ${limit}): other rings held every slot; the ring was not placed`,
     );
 

@@ -157,7 +157,9 @@ export function checkChurchVoiceAgentRow(
   ) {
     failures.push({
       property: 'adoptId',
-      reason: `adoptId names the church whose existing row is adopted, so it must equal churchId (${JSON.stringify(news.churchId)}), got ${JSON.stringify(news.adoptId)}`,
+      reason:
+        `adoptId names the church whose existing row is adopted, so it must equal churchId ` +
+        `(${JSON.stringify(news.churchId)}), got ${JSON.stringify(news.adoptId)}`,
     });
   }
   const inputs: ChurchVoiceAgentRowInputs = {
@@ -269,7 +271,8 @@ async function adoptRow(
   if (!row) {
     throw new NothingToAdoptError(
       { what: `the church_voice_agents row of church ${churchId}`, holder: 'Supabase', id: churchId, churchId },
-      `cannot adopt the church_voice_agents row of church ${churchId}: there is none at ${client.settings.url}; nothing was written`,
+      `cannot adopt the church_voice_agents row of church ${churchId}: ` +
+        `there is none at ${client.settings.url}; nothing was written`,
     );
   }
   if (row.twilio_phone_number !== inputs.phoneNumber) {
@@ -282,7 +285,8 @@ async function adoptRow(
         churchId,
         differences: [{ field: 'phoneNumber', holderHas: row.twilio_phone_number, programSays: inputs.phoneNumber }],
       },
-      `cannot adopt ${what}: it routes ${row.twilio_phone_number}, the program says phoneNumber ${inputs.phoneNumber}; nothing was written`,
+      `cannot adopt ${what}: it routes ${row.twilio_phone_number}, ` +
+        `the program says phoneNumber ${inputs.phoneNumber}; nothing was written`,
     );
   }
   return row;
@@ -359,7 +363,10 @@ export const provider: pulumi.dynamic.ResourceProvider<ChurchVoiceAgentRowInputs
   },
 };
 
-/** A church's church_voice_agents row among the kinds of a line (providers/resource-kinds.ts), and how drift words it. */
+/**
+ * A church's church_voice_agents row among the kinds of a line (providers/resource-kinds.ts),
+ * and how drift words it.
+ */
 export const CHURCH_VOICE_AGENT_ROW_KIND = resourceKind({
   module: 'supabase',
   typeName: 'ChurchVoiceAgentRow',
@@ -370,7 +377,8 @@ export const CHURCH_VOICE_AGENT_ROW_KIND = resourceKind({
   bookkeepingOutputs: ROW_BOOKKEEPING_OUTPUTS,
   describeChange: (_id, _before, change) => changedByHand(`church_voice_agents.${change.property}`, change),
   describeMissing: (id, before) =>
-    `the church_voice_agents row of ${id} was deleted by hand: the agent cannot look the church up by ${formatValue(before.phoneNumber)}`,
+    `the church_voice_agents row of ${id} was deleted by hand: the agent cannot look the church up ` +
+    `by ${formatValue(before.phoneNumber)}`,
 });
 
 export type ChurchVoiceAgentRowArgs = ResourceArgs<ChurchVoiceAgentRowInputs>;

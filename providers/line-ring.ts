@@ -231,7 +231,9 @@ async function judge(request: RingLineRequest, roomName: string, participant: Pa
     return {
       ok: false,
       cause: 'wrong_trunk',
-      detail: `the call reached LiveKit through trunk ${trunkId || '(none)'}, not the church's trunk ${request.expectedTrunkId} (room ${roomName})`,
+      detail:
+        `the call reached LiveKit through trunk ${trunkId || '(none)'}, ` +
+        `not the church's trunk ${request.expectedTrunkId} (room ${roomName})`,
       ...seen,
     };
   }
@@ -239,7 +241,9 @@ async function judge(request: RingLineRequest, roomName: string, participant: Pa
     return {
       ok: false,
       cause: 'no_room',
-      detail: `no room from the church's dispatch rule ${request.expectedDispatchRuleId}: rule ${ruleId || '(none)'} put the call in room ${roomName}`,
+      detail:
+        `no room from the church's dispatch rule ${request.expectedDispatchRuleId}: rule ${ruleId || '(none)'} ` +
+        `put the call in room ${roomName}`,
       ...seen,
     };
   }
@@ -247,7 +251,9 @@ async function judge(request: RingLineRequest, roomName: string, participant: Pa
     return {
       ok: false,
       cause: 'no_room',
-      detail: `the call landed in room ${roomName} (rule ${ruleId}), not in a room of the church (prefix ${request.roomPrefix})`,
+      detail:
+        `the call landed in room ${roomName} (rule ${ruleId}), not in a room of the church ` +
+        `(prefix ${request.roomPrefix})`,
       ...seen,
     };
   }
@@ -259,7 +265,9 @@ async function judge(request: RingLineRequest, roomName: string, participant: Pa
     return {
       ok: false,
       cause: 'no_agent',
-      detail: `room ${roomName} has no dispatch of agent ${agentName}${others ? ` (dispatched: ${others})` : ''}: nobody would answer`,
+      detail:
+        `room ${roomName} has no dispatch of ` +
+        `agent ${agentName}${others ? ` (dispatched: ${others})` : ''}: nobody would answer`,
       ...seen,
     };
   }
@@ -268,13 +276,17 @@ async function judge(request: RingLineRequest, roomName: string, participant: Pa
     return {
       ok: false,
       cause: 'wrong_church',
-      detail: `agent ${agentName} was dispatched into ${roomName} for church ${dispatchedChurch}, not ${request.churchId}`,
+      detail:
+        `agent ${agentName} was dispatched into ${roomName} for ` +
+        `church ${dispatchedChurch}, not ${request.churchId}`,
       ...seen,
     };
   }
   return {
     ok: true,
-    detail: `SIP participant ${participant.identity} in room ${roomName} via trunk ${trunkId} and rule ${ruleId}; agent ${agentName} dispatched`,
+    detail:
+      `SIP participant ${participant.identity} in room ${roomName} via trunk ${trunkId} and rule ${ruleId}; ` +
+      `agent ${agentName} dispatched`,
     ...seen,
   };
 }
@@ -295,7 +307,8 @@ function churchIdOf(metadata: string): string | undefined {
  */
 async function explain(request: RingLineRequest, call: { ended: boolean; hangupCause?: string }): Promise<Verdict> {
   const what = call.ended
-    ? `the call ended before reaching a room of the church${call.hangupCause ? ` (Telnyx hangup cause: ${call.hangupCause})` : ''}`
+    ? `the call ended before reaching a room of the ` +
+      `church${call.hangupCause ? ` (Telnyx hangup cause: ${call.hangupCause})` : ''}`
     : `no room with our SIP participant within ${request.timeoutMs} ms`;
   const diagnosis = await diagnoseLine({
     phoneNumber: request.phoneNumber,
@@ -347,19 +360,25 @@ export async function diagnoseLine(
   if (!trunk) {
     return {
       cause: 'wrong_trunk',
-      detail: `${phoneNumber} is on trunk ${trunks.map((t) => t.sipTrunkId).join(', ')}, not on the church's trunk ${expectedTrunkId}`,
+      detail:
+        `${phoneNumber} is on trunk ${trunks.map((t) => t.sipTrunkId).join(', ')}, ` +
+        `not on the church's trunk ${expectedTrunkId}`,
     };
   }
   if (trunk.authUsername || trunk.authPassword) {
     return {
       cause: 'call_rejected',
-      detail: `trunk ${trunk.sipTrunkId} requires auth: LiveKit challenges every INVITE and Telnyx sends no credentials (remove auth from the trunk)`,
+      detail:
+        `trunk ${trunk.sipTrunkId} requires auth: LiveKit challenges every INVITE and Telnyx sends no ` +
+        `credentials (remove auth from the trunk)`,
     };
   }
   if (request.from && trunk.allowedNumbers.length > 0 && !trunk.allowedNumbers.includes(request.from)) {
     return {
       cause: 'call_rejected',
-      detail: `trunk ${trunk.sipTrunkId} only accepts callers ${trunk.allowedNumbers.join(', ')}: every other caller is refused`,
+      detail:
+        `trunk ${trunk.sipTrunkId} only accepts callers ${trunk.allowedNumbers.join(', ')}: ` +
+        `every other caller is refused`,
     };
   }
   const rules = (await livekit.listDispatchRules({ trunkIds: [trunk.sipTrunkId] })).filter(
@@ -374,14 +393,18 @@ export async function diagnoseLine(
   if (request.expectedDispatchRuleId && !rules.some((r) => r.sipDispatchRuleId === request.expectedDispatchRuleId)) {
     return {
       cause: 'no_room',
-      detail: `the church's dispatch rule ${request.expectedDispatchRuleId} does not route trunk ${trunk.sipTrunkId} (rules that do: ${rules.map((r) => r.sipDispatchRuleId).join(', ')})`,
+      detail:
+        `the church's dispatch rule ${request.expectedDispatchRuleId} does not route trunk ${trunk.sipTrunkId} ` +
+        `(rules that do: ${rules.map((r) => r.sipDispatchRuleId).join(', ')})`,
     };
   }
   const rule = rules.find((r) => r.sipDispatchRuleId === request.expectedDispatchRuleId) ?? rules[0];
   if (request.from && rule.inboundNumbers.length > 0 && !rule.inboundNumbers.includes(request.from)) {
     return {
       cause: 'no_room',
-      detail: `dispatch rule ${rule.sipDispatchRuleId} only takes callers ${rule.inboundNumbers.join(', ')} (inboundNumbers filters the CALLER): other calls get no room`,
+      detail:
+        `dispatch rule ${rule.sipDispatchRuleId} only takes callers ${rule.inboundNumbers.join(', ')} ` +
+        `(inboundNumbers filters the CALLER): other calls get no room`,
     };
   }
   const agentName = request.agentName ?? DEFAULT_AGENT_NAME;

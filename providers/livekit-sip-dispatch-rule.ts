@@ -134,7 +134,9 @@ function checkAgentMetadata(value: unknown): RuleFailure | undefined {
   if (typeof churchId !== 'string' || churchId.trim() === '') {
     return {
       property: 'agentMetadata',
-      reason: `agentMetadata must carry the church id as a non-empty string "churchId" (the agent loads the church from it), got ${value}`,
+      reason:
+        `agentMetadata must carry the church id as a non-empty string "churchId" ` +
+        `(the agent loads the church from it), got ${value}`,
     };
   }
   return undefined;
@@ -165,13 +167,17 @@ export function checkLiveKitSipDispatchRule(
   if (typed('roomPrefix') && typeof news.roomPrefix === 'string' && !ROOM_PREFIX_PATTERN.test(news.roomPrefix)) {
     failures.push({
       property: 'roomPrefix',
-      reason: `roomPrefix must be 1-64 characters of letters, digits, "_", "-" or ".", starting with a letter or digit, got ${JSON.stringify(news.roomPrefix)}`,
+      reason:
+        `roomPrefix must be 1-64 characters of letters, digits, "_", "-" or ".", starting with a letter or ` +
+        `digit, got ${JSON.stringify(news.roomPrefix)}`,
     });
   }
   if (typed('agentName') && typeof news.agentName === 'string' && !AGENT_NAME_PATTERN.test(news.agentName)) {
     failures.push({
       property: 'agentName',
-      reason: `agentName must be the deployed agent's name (e.g. ${DEFAULT_AGENT_NAME}), got ${JSON.stringify(news.agentName)}`,
+      reason:
+        `agentName must be the deployed agent's name (e.g. ${DEFAULT_AGENT_NAME}), ` +
+        `got ${JSON.stringify(news.agentName)}`,
     });
   }
   if (Array.isArray(news.trunkIds) && !typeFailures.some((f) => f.property === 'trunkIds')) {
@@ -179,7 +185,8 @@ export function checkLiveKitSipDispatchRule(
       failures.push({
         property: 'trunkIds',
         reason:
-          'trunkIds must list the church trunk: a rule without trunks applies to EVERY trunk, the legacy Twilio lines included',
+          'trunkIds must list the church trunk: a rule without trunks applies to EVERY trunk, ' +
+          'the legacy Twilio lines included',
       });
     }
     news.trunkIds.forEach((id: string, i: number) => {
@@ -392,7 +399,10 @@ export const LIVEKIT_SIP_DISPATCH_RULE_KIND = resourceKind({
     if (property === 'trunkIds')
       return `dispatch rule ${id} now routes trunk(s) ${formatValue(now)} (was ${formatValue(was)})`;
     if (property === 'agentName') {
-      return `dispatch rule ${id} dispatches agent "${formatValue(now)}" (was "${formatValue(was)}"): the church's calls get no answer from churchwiseai-voice`;
+      return (
+        `dispatch rule ${id} dispatches agent "${formatValue(now)}" (was "${formatValue(was)}"): ` +
+        `the church's calls get no answer from churchwiseai-voice`
+      );
     }
     return changedByHand(`${property} of ${id}`, change);
   },

@@ -106,7 +106,9 @@ function checkAddress(property: string, value: string): RuleFailure | undefined 
   if (family !== 0 && prefixOk && extra === undefined) return undefined;
   return {
     property,
-    reason: `${property} must be an IP address or CIDR range (e.g. 192.76.120.10 or 10.0.0.0/8), got ${JSON.stringify(value)}`,
+    reason:
+      `${property} must be an IP address or CIDR range (e.g. 192.76.120.10 or 10.0.0.0/8), ` +
+      `got ${JSON.stringify(value)}`,
   };
 }
 
@@ -295,7 +297,8 @@ export const LIVEKIT_SIP_INBOUND_TRUNK_KIND = resourceKind({
     }
     if (AUTH_OUTPUTS.includes(property)) {
       return now
-        ? `auth set on trunk ${id} by hand: LiveKit challenges Telnyx's INVITEs, which carry no credentials, so every call fails`
+        ? `auth set on trunk ${id} by hand: LiveKit challenges Telnyx's INVITEs, ` +
+            `which carry no credentials, so every call fails`
         : `auth removed from trunk ${id}`;
     }
     if (property === 'allowedNumbers') {

@@ -201,7 +201,8 @@ export function liveKitSipProvider<
     if (!live) {
       throw new NothingToAdoptError(
         { what: `${object.label} ${id}`, holder: 'LiveKit', id },
-        `cannot adopt ${object.label} ${id}: LiveKit at ${client.settings.url} has no such ${object.noun}; nothing was created`,
+        `cannot adopt ${object.label} ${id}: LiveKit at ${client.settings.url} has no ` +
+          `such ${object.noun}; nothing was created`,
       );
     }
     // Compared as plain records: field by field, whatever the object's own types.
@@ -268,7 +269,8 @@ export function liveKitSipProvider<
       const live = await object.get(client, id);
       if (!live) {
         throw new Error(
-          `${object.label} ${id} no longer exists at LiveKit ${client.settings.url}: run pulumi refresh, then up to recreate it`,
+          `${object.label} ${id} no longer exists at LiveKit ${client.settings.url}: ` +
+            `run pulumi refresh, then up to recreate it`,
         );
       }
       const changes = object.changes(live, news);

@@ -49,7 +49,8 @@ function enableTypeScript(root) {
   require.extensions['.ts'] = (module, fileName) => {
     const source = fs.readFileSync(fileName, 'utf8');
     // Last line of a cached module: the hash of everything its output depends on.
-    const stamp = `\n// churchwise-voice transpiled ${sha256(`${tsVersion}\0${tsconfigText}\0${fileName}\0${source}`)}\n`;
+    const hash = sha256(`${tsVersion}\0${tsconfigText}\0${fileName}\0${source}`);
+    const stamp = `\n// churchwise-voice transpiled ${hash}\n`;
     const cached = path.join(cacheDir, `${sha256(fileName).slice(0, 40)}.js`);
     let js;
     try {

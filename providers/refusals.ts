@@ -41,24 +41,29 @@ function notDecommissionedMessage({ kind, id, churchId, phoneNumber, objectName 
     case 'trunk':
     case 'dispatch rule':
       return (
-        `refusing to delete ${kind} ${id}${objectName ? ` ("${objectName}")` : ''}: deleting it cuts the church's line. ` +
+        `refusing to delete ${kind} ${id}${objectName ? ` ("${objectName}")` : ''}: ` +
+        `deleting it cuts the church's line. ` +
         howToDecommission(churchId)
       );
     case 'church_voice_agents row':
       return (
-        `refusing to delete the church_voice_agents row of church ${churchId}${phoneNumber ? ` (${phoneNumber})` : ''}: ` +
+        `refusing to delete the church_voice_agents row of ` +
+        `church ${churchId}${phoneNumber ? ` (${phoneNumber})` : ''}: ` +
         `without it the voice agent cannot route the church's calls. ${howToDecommission(churchId)}.`
       );
     case 'number':
       return (
-        `refusing to release ${phoneNumber ?? `number id ${id}`} (church ${churchId}): a number is released only by an ` +
+        `refusing to release ${phoneNumber ?? `number id ${id}`} (church ${churchId}): ` +
+        `a number is released only by an ` +
         `explicit decommission. ${howToDecommission(churchId)}`
       );
     case 'test ring':
       return (
-        `refusing to delete the test ring record of church ${churchId}${phoneNumber ? ` (${phoneNumber})` : ''}: a ring ` +
+        `refusing to delete the test ring record of ` +
+        `church ${churchId}${phoneNumber ? ` (${phoneNumber})` : ''}: a ring ` +
         'record goes only with its line, or the next `up` would ring the line again for nothing. ' +
-        `${howToDecommission(churchId)}. (Turned test rings off? Set testRings back to true, or drop the ring records ` +
+        `${howToDecommission(churchId)}. ` +
+        `(Turned test rings off? Set testRings back to true, or drop the ring records ` +
         'on purpose with `pulumi state delete <urn>`.)'
       );
   }
@@ -92,7 +97,8 @@ export class DeletionLockError extends Error {
 
   constructor(phoneNumber: string | undefined, id: string, churchId: string | undefined) {
     super(
-      `refusing to release ${phoneNumber ?? `number id ${id}`} (church ${churchId}): Telnyx has a deletion lock on it ` +
+      `refusing to release ${phoneNumber ?? `number id ${id}`} (church ${churchId}): ` +
+        `Telnyx has a deletion lock on it ` +
         '(deletion_lock_enabled). Turn the lock off in the Telnyx portal if the church really is leaving, then run ' +
         'pulumi up again',
     );
@@ -117,9 +123,11 @@ export class LockedResourceError extends LockedObjectError {
       id,
       action,
       undefined,
-      `${kind} ${id}${objectName ? ` ("${objectName}")` : ''} is LOCKED (locked: true, read-only): ${action} refused; ` +
+      `${kind} ${id}${objectName ? ` ("${objectName}")` : ''} is LOCKED ` +
+        `(locked: true, read-only): ${action} refused; ` +
         'LiveKit was not called. Locked objects (e.g. the legacy Twilio trunk) must never be changed by a program. ' +
-        'To manage it anyway, remove it from the stack (pulumi state delete <urn>) and adopt it again without locked, ' +
+        'To manage it anyway, remove it from the stack (pulumi state delete <urn>) ' +
+        'and adopt it again without locked, ' +
         'with founder approval.',
     );
     this.name = 'LockedResourceError';
@@ -190,11 +198,13 @@ export class AdoptionMismatchError extends Error {
   ) {
     const details = adoption.differences.map(
       (d) =>
-        `${d.field}: ${adoption.holder} has ${JSON.stringify(d.holderHas)}, program says ${JSON.stringify(d.programSays)}`,
+        `${d.field}: ${adoption.holder} has ${JSON.stringify(d.holderHas)}, ` +
+        `program says ${JSON.stringify(d.programSays)}`,
     );
     super(
       message ??
-        `cannot adopt ${adoption.what}: it does not match the program (${details.join('; ')}); nothing was created or changed`,
+        `cannot adopt ${adoption.what}: it does not match the program (${details.join('; ')}); ` +
+          `nothing was created or changed`,
     );
     this.name = 'AdoptionMismatchError';
     this.what = adoption.what;
@@ -254,7 +264,8 @@ export class AmbiguousHeldNumbersError extends Error {
   constructor(churchId: string, held: readonly { phoneNumber: string; id: string }[]) {
     super(
       `church ${churchId} already holds ${held.length} numbers with customer_reference ${churchId} ` +
-        `(${held.map((r) => `${r.phoneNumber} id ${r.id}`).join(', ')}): refusing to guess which one this resource is; ` +
+        `(${held.map((r) => `${r.phoneNumber} id ${r.id}`).join(', ')}): ` +
+        `refusing to guess which one this resource is; ` +
         'adopt one with adoptId, nothing was bought',
     );
     this.name = 'AmbiguousHeldNumbersError';
@@ -293,7 +304,10 @@ export class NumberUnavailableError extends Error {
   }
 }
 
-/** connectionId is not an FQDN connection of the Telnyx account: numbers join it, none is created. Nothing was bought. */
+/**
+ * connectionId is not an FQDN connection of the Telnyx account: numbers join it, none is created.
+ * Nothing was bought.
+ */
 export class UnknownConnectionError extends Error {
   readonly connectionId: string;
 

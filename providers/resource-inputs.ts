@@ -79,7 +79,10 @@ export function unknownInputFailures(news: Record<string, unknown>, known: strin
     .map((property) => ({ property, reason: `unknown input ${property}; known inputs: ${known.join(', ')}` }));
 }
 
-/** A type failure naming the field, or undefined when the value has the type (or is absent and optional, or unknown). */
+/**
+ * A type failure naming the field, or undefined when the value has the type
+ * (or is absent and optional, or unknown).
+ */
 export function checkType(
   property: string,
   value: unknown,

@@ -87,7 +87,9 @@ function checkCustomerReference(value: unknown): RuleFailure | undefined {
   if (typeof value !== 'string' || value.trim() === '' || value.trim() !== value) {
     return {
       property: 'customerReference',
-      reason: `customerReference is required: the church id, a non-empty string without surrounding spaces (it makes buying idempotent), got ${JSON.stringify(value)}`,
+      reason:
+        `customerReference is required: the church id, a non-empty string without surrounding spaces ` +
+        `(it makes buying idempotent), got ${JSON.stringify(value)}`,
     };
   }
   return undefined;
@@ -98,7 +100,9 @@ function checkAdoptId(value: unknown): RuleFailure | undefined {
   if (typeof value === 'string' && value.startsWith('+')) return checkE164('adoptId', value);
   return {
     property: 'adoptId',
-    reason: `adoptId must be a Telnyx phone number id (digits) or an E.164 number with a leading "+", got ${JSON.stringify(value)}`,
+    reason:
+      `adoptId must be a Telnyx phone number id (digits) or an E.164 number with a leading "+", ` +
+      `got ${JSON.stringify(value)}`,
   };
 }
 
@@ -119,7 +123,8 @@ export function checkTelnyxPhoneNumber(
       add({
         property: 'areaCode',
         reason:
-          'areaCode cannot be combined with adoptId: an area code only applies to a new purchase, an adopted number keeps its own',
+          'areaCode cannot be combined with adoptId: an area code only applies to a new purchase, ' +
+          'an adopted number keeps its own',
       });
     }
     if (given(news.phoneNumber) && !containsUnknown(news.phoneNumber)) {
@@ -128,7 +133,9 @@ export function checkTelnyxPhoneNumber(
       if (!failure && news.adoptId!.startsWith('+') && news.adoptId !== news.phoneNumber) {
         add({
           property: 'phoneNumber',
-          reason: `phoneNumber ${news.phoneNumber} and adoptId ${news.adoptId} name different numbers: with adoptId, phoneNumber may only repeat the adopted number`,
+          reason:
+            `phoneNumber ${news.phoneNumber} and adoptId ${news.adoptId} name different numbers: with adoptId, ` +
+            `phoneNumber may only repeat the adopted number`,
         });
       }
     }
@@ -145,7 +152,8 @@ export function checkTelnyxPhoneNumber(
     add({
       property: 'areaCode',
       reason:
-        'set one of areaCode (buy a new local number in that area code), phoneNumber (buy exactly this number) or adoptId (adopt a number the account already holds)',
+        'set one of areaCode (buy a new local number in that area code), phoneNumber (buy exactly this number) ' +
+        'or adoptId (adopt a number the account already holds)',
     });
   }
 
@@ -155,7 +163,9 @@ export function checkTelnyxPhoneNumber(
   ) {
     add({
       property: 'connectionId',
-      reason: `connectionId must be a Telnyx FQDN connection id (digits, e.g. 2925216093662349036), got ${JSON.stringify(news.connectionId)}`,
+      reason:
+        `connectionId must be a Telnyx FQDN connection id (digits, e.g. 2925216093662349036), ` +
+        `got ${JSON.stringify(news.connectionId)}`,
     });
   }
   if (news.tags !== undefined && !containsUnknown(news.tags)) {
@@ -183,7 +193,9 @@ export function checkTelnyxPhoneNumber(
     ) {
       add({
         property: 'orderTimeoutSeconds',
-        reason: `orderTimeoutSeconds must be a whole number of seconds from 1 to ${MAX_ORDER_TIMEOUT_SECONDS}, got ${JSON.stringify(timeout)}`,
+        reason:
+          `orderTimeoutSeconds must be a whole number of seconds from 1 to ${MAX_ORDER_TIMEOUT_SECONDS}, ` +
+          `got ${JSON.stringify(timeout)}`,
       });
     }
   }
@@ -204,7 +216,8 @@ export function recordOnlyChanges(olds: TelnyxPhoneNumberOutputs, news: TelnyxPh
   const holds = `${olds.phoneNumber} (church ${olds.customerReference})`;
   if (news.areaCode !== olds.areaCode && news.areaCode !== undefined) {
     notes.push(
-      `areaCode ${olds.areaCode ?? '(none)'} -> ${news.areaCode}: ${holds} keeps its number; an area code only applies to a new purchase`,
+      `areaCode ${olds.areaCode ?? '(none)'} -> ${news.areaCode}: ${holds} keeps its number; ` +
+        `an area code only applies to a new purchase`,
     );
   }
   if (news.adoptId !== olds.adoptId && (news.adoptId === undefined || namesHeldNumber(news.adoptId, olds))) {
@@ -214,7 +227,8 @@ export function recordOnlyChanges(olds: TelnyxPhoneNumberOutputs, news: TelnyxPh
   }
   if (news.orderTimeoutSeconds !== olds.orderTimeoutSeconds) {
     notes.push(
-      `orderTimeoutSeconds -> ${news.orderTimeoutSeconds ?? DEFAULT_ORDER_TIMEOUT_SECONDS}: only used by a new purchase`,
+      `orderTimeoutSeconds -> ${news.orderTimeoutSeconds ?? DEFAULT_ORDER_TIMEOUT_SECONDS}: ` +
+        `only used by a new purchase`,
     );
   }
   if ((news.decommission ?? false) !== (olds.decommission ?? false)) {
@@ -310,7 +324,8 @@ function adoptionDifferences(inputs: TelnyxPhoneNumberInputs, record: PhoneNumbe
       'customerReference',
       record.customerReference,
       inputs.customerReference,
-      `customer_reference is ${record.customerReference ?? '(none)'}, want customerReference ${inputs.customerReference}`,
+      `customer_reference is ${record.customerReference ?? '(none)'}, ` +
+        `want customerReference ${inputs.customerReference}`,
     );
   }
   if (inputs.tags !== undefined && !sameField('set', inputs.tags, record.tags)) {
@@ -456,7 +471,8 @@ class Purchase {
     const heldRecord = held[0];
     if (heldRecord && this.inputs.areaCode && !heldRecord.phoneNumber.startsWith(`+1${this.inputs.areaCode}`)) {
       await pulumi.log.warn(
-        `${this.label} already holds ${heldRecord.phoneNumber}; keeping it (areaCode ${this.inputs.areaCode} only applies to a new purchase)`,
+        `${this.label} already holds ${heldRecord.phoneNumber}; ` +
+          `keeping it (areaCode ${this.inputs.areaCode} only applies to a new purchase)`,
       );
     }
     if (heldRecord?.status === 'active') {
@@ -524,7 +540,8 @@ class Purchase {
     } catch (error) {
       const outcomeUnknown = error instanceof VendorError && (error.status === undefined || error.status >= 500);
       if (!outcomeUnknown) {
-        const message = `ordering ${phoneNumber} for ${this.label} failed, nothing was bought: ${(error as Error).message}`;
+        const message =
+          `ordering ${phoneNumber} for ${this.label} failed, ` + `nothing was bought: ${(error as Error).message}`;
         throw error instanceof VendorError && error.status === 422 ? new NumberTakenError(message) : new Error(message);
       }
       const placed = (await this.client.listNumberOrders({ customerReference: this.inputs.customerReference })).find(
@@ -533,7 +550,8 @@ class Purchase {
       );
       if (placed) return placed;
       throw new Error(
-        `ordering ${phoneNumber} for ${this.label} had no clear answer (${(error as Error).message}) and no order with ` +
+        `ordering ${phoneNumber} for ${this.label} had no clear answer ` +
+          `(${(error as Error).message}) and no order with ` +
           `customer_reference ${this.inputs.customerReference} is visible yet. Run pulumi up again: it looks the ` +
           'order up by customer reference before ordering anything',
         { cause: error },
@@ -659,7 +677,8 @@ async function adopt(
         differences: differences.map(({ field, holderHas, programSays }) => ({ field, holderHas, programSays })),
       },
       `cannot adopt ${what} for ${churchLabel(inputs)}: ${differences.map((d) => d.reason).join('; ')}. ` +
-        'Adoption changes nothing at Telnyx: make the program match the number (or fix the number in the Telnyx portal) and run pulumi up',
+        'Adoption changes nothing at Telnyx: make the program match the number ' +
+        '(or fix the number in the Telnyx portal) and run pulumi up',
     );
   }
   return { id: record.id, outs: outputsFor(inputs, record) };
@@ -692,8 +711,10 @@ export const provider: pulumi.dynamic.ResourceProvider = {
     for (const note of recordOnlyChanges(olds, news)) await pulumi.log.warn(note);
     if (result.replaces?.length) {
       await pulumi.log.warn(
-        `${olds.phoneNumber} (${churchLabel(olds)}) will be REPLACED (${result.replaces.join(', ')} changed): a new number ` +
-          `is bought first; the old one is released only if it was decommissioned (decommission: ${olds.decommission === true})`,
+        `${olds.phoneNumber} (${churchLabel(olds)}) ` +
+          `will be REPLACED (${result.replaces.join(', ')} changed): a new number ` +
+          `is bought first; the old one is released only if it was decommissioned ` +
+          `(decommission: ${olds.decommission === true})`,
       );
     }
     return result;
@@ -791,7 +812,8 @@ export const TELNYX_PHONE_NUMBER_KIND = resourceKind({
     const number = typeof before.phoneNumber === 'string' ? before.phoneNumber : id;
     if (property === 'connectionId') {
       return now
-        ? `${number} moved to connection ${formatValue(now)} by hand (was ${formatValue(was)}): its calls go wherever that connection points`
+        ? `${number} moved to connection ${formatValue(now)} by hand (was ${formatValue(was)}): ` +
+            `its calls go wherever that connection points`
         : `${number} was taken off connection ${formatValue(was)} by hand: calls to it reach no one`;
     }
     if (property === 'status') return `${number} is now "${formatValue(now)}" at Telnyx (was "${formatValue(was)}")`;

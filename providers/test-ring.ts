@@ -125,7 +125,9 @@ export function checkTestRing(
     if (typeof t !== 'number' || !Number.isInteger(t) || t < RING_TIMEOUT_BOUNDS.min || t > RING_TIMEOUT_BOUNDS.max) {
       failures.push({
         property: 'timeoutSecs',
-        reason: `timeoutSecs must be a whole number of seconds from ${RING_TIMEOUT_BOUNDS.min} to ${RING_TIMEOUT_BOUNDS.max}, got ${JSON.stringify(t)}`,
+        reason:
+          `timeoutSecs must be a whole number of seconds from ${RING_TIMEOUT_BOUNDS.min} ` +
+          `to ${RING_TIMEOUT_BOUNDS.max}, got ${JSON.stringify(t)}`,
       });
     }
   }
@@ -169,7 +171,8 @@ function outputsOf(inputs: TestRingInputs, result: RingResult): TestRingOutputs 
 export function ringFailureMessage(inputs: TestRingInputs, outs: TestRingOutputs): string {
   return (
     `test ring of ${inputs.phoneNumber} (church ${inputs.churchId}) failed: ${outs.cause}: ${outs.detail}. ` +
-    `The line is NOT live: a caller to ${inputs.phoneNumber} does not reach the agent. The number, trunk and dispatch ` +
+    `The line is NOT live: a caller to ${inputs.phoneNumber} does not reach the agent. ` +
+    `The number, trunk and dispatch ` +
     'rule are left as they are; fix the cause and run `pulumi up` again to ring again.'
   );
 }

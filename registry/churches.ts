@@ -111,7 +111,9 @@ export function checkChurchUpsert(input: ChurchUpsert, existing: Church | undefi
     if (input.areaCode === undefined && input.requestedNumber === undefined) {
       failures.push({
         property: 'areaCode',
-        reason: `areaCode (or requestedNumber) is required to add church ${input.churchId}: there is nothing to order a number by`,
+        reason:
+          `areaCode (or requestedNumber) is required to add ` +
+          `church ${input.churchId}: there is nothing to order a number by`,
       });
     }
   }
@@ -209,7 +211,8 @@ export async function upsertChurch(db: Queryable, input: ChurchUpsert): Promise<
   if (!existing) {
     // A concurrent upsert of the same new church may win the insert; then this one merges into its row.
     const { rows } = await db.query<ChurchRow>(
-      `insert into churches (church_id, name, area_code, requested_number, plan, stripe_customer_id, stripe_subscription_id)
+      `insert into churches (church_id, name, area_code, requested_number, plan, stripe_customer_id, ` +
+        `stripe_subscription_id)
        values ($1, coalesce($2, $1), $3, $4, $5, $6, $7)
        on conflict (church_id) do nothing
        returning *`,
@@ -305,7 +308,9 @@ export async function markDecommissioned(db: Queryable, churchId: string): Promi
     throw new RegistryInputError([
       {
         property: 'status',
-        reason: `church ${churchId} is ${church.status}: only a church marked for decommission (status decommission) can be marked decommissioned`,
+        reason:
+          `church ${churchId} is ${church.status}: only a church marked for ` +
+          `decommission (status decommission) can be marked decommissioned`,
       },
     ]);
   }

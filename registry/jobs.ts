@@ -245,7 +245,8 @@ export async function closeQueuedJobs(db: Queryable, churchId: string, why: stri
 export async function requeueOrphaned(db: Queryable, note: string): Promise<ProvisioningJob[]> {
   const { rows } = await db.query<JobRow>(
     `update provisioning_jobs set
-       state = 'queued', attempts = greatest(attempts - 1, 0), next_attempt_at = now(), locked_by = null, locked_at = null,
+       state = 'queued', attempts = greatest(attempts - 1, 0), next_attempt_at = now(), ` +
+      `locked_by = null, locked_at = null,
        last_error = $1 || ' (worker ' || coalesce(locked_by, '?') || ', run ' || coalesce(run_id, '?') || ')'
      where state = 'running'
      returning *`,

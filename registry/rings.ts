@@ -18,7 +18,8 @@ export interface LineRing {
 
 export async function recordRing(db: Queryable, ring: LineRing): Promise<void> {
   await db.query(
-    `insert into line_rings (church_id, ok, cause, detail, elapsed_ms, rang_at, source) values ($1, $2, $3, $4, $5, $6, $7)`,
+    `insert into line_rings (church_id, ok, cause, detail, elapsed_ms, rang_at, source) ` +
+      `values ($1, $2, $3, $4, $5, $6, $7)`,
     [ring.churchId, ring.ok, ring.cause ?? null, ring.detail ?? null, Math.round(ring.elapsedMs), ring.at, ring.source],
   );
 }

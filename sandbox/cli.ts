@@ -21,7 +21,8 @@ export function renderShellEnvironment(env: Record<string, string>, inheritedPat
   const lines = [
     '# The local sandbox\'s dev stack, for this shell: eval "$(./dev sandbox env)", then from the project root',
     "# `pulumi stack select dev && pulumi preview` (or `pulumi up`). Every value is the sandbox's own:",
-    `# PULUMI_CONFIG_PASSPHRASE is the sandbox's throw-away passphrase of the dev stack's state (${DEV_STACK.backendUrl}),`,
+    `# PULUMI_CONFIG_PASSPHRASE is the sandbox's throw-away passphrase of the dev stack's state ` +
+      `(${DEV_STACK.backendUrl}),`,
     '# and the vendor keys open only its loopback peers. No production secret is printed here.',
   ];
   for (const [key, value] of Object.entries(env)) {
@@ -44,7 +45,8 @@ async function main(command: string): Promise<void> {
       const sandbox = await startSandbox(say);
       if (await ensureDevStack(devStackEnvironment(sandbox))) say(`dev stack created in ${DEV_STACK.backendUrl}`);
       say(
-        'ready; `eval "$(./dev sandbox env)"` sets up a shell for pulumi on the dev stack, `./dev service` runs the webhook service',
+        'ready; `eval "$(./dev sandbox env)"` sets up a shell for pulumi on the dev stack, ' +
+          '`./dev service` runs the webhook service',
       );
       return;
     }

@@ -106,6 +106,7 @@ export async function waitForSipAdminApi(settings: LiveKitSettings, timeoutMs: n
   }
   throw new Error(
     `livekit-server SIP admin API at ${settings.url} did not answer within ${timeoutMs} ms ` +
-      `(is redis on 127.0.0.1:${SANDBOX_PORTS.redis} up? see ${logFile(LIVEKIT_DAEMONS.livekitServer)}): ${String(lastError)}`,
+      `(is redis on 127.0.0.1:${SANDBOX_PORTS.redis} up? ` +
+      `see ${logFile(LIVEKIT_DAEMONS.livekitServer)}): ${String(lastError)}`,
   );
 }

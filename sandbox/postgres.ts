@@ -225,7 +225,8 @@ export interface TestDatabaseOptions {
 export async function createTestDatabase(prefix: string, options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   if (!TEST_DATABASE_PREFIX.test(prefix)) {
     throw new Error(
-      `test database prefix must match ${TEST_DATABASE_PREFIX} (lower-case, at most 30 chars), got ${JSON.stringify(prefix)}`,
+      `test database prefix must match ${TEST_DATABASE_PREFIX} (lower-case, at most 30 chars), ` +
+        `got ${JSON.stringify(prefix)}`,
     );
   }
   const server = await ensurePostgres();

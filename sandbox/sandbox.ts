@@ -157,7 +157,8 @@ export async function startSandbox(progress: (line: string) => void = () => unde
   };
   const seeded = await seedLinesInService({ telnyx, databaseUrl });
   progress(
-    `lines in service seeded: ${seeded.trunks.length} trunks, ${seeded.rules.length} rules, ${seeded.numbers.length} numbers, ${seeded.rows.length} rows new`,
+    `lines in service seeded: ${seeded.trunks.length} trunks, ${seeded.rules.length} ` +
+      `rules, ${seeded.numbers.length} numbers, ${seeded.rows.length} rows new`,
   );
   return { ...base, seeded };
 }

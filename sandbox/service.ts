@@ -97,7 +97,8 @@ function banner(url: string): string {
     `  URL                    ${url}`,
     `  ADMIN_TOKEN            ${SANDBOX_SERVICE.adminToken}   (the sandbox's, loopback only)`,
     `  STRIPE_WEBHOOK_SECRET  ${SANDBOX_SERVICE.stripeWebhookSecret}   (the sandbox's; signs test events)`,
-    `  founder emails         ${SANDBOX_SERVICE.founderEmail}, read them in mailpit: http://127.0.0.1:${SANDBOX_PORTS.mailpitHttp}`,
+    `  founder emails         ${SANDBOX_SERVICE.founderEmail}, read them in mailpit: ` +
+      `http://127.0.0.1:${SANDBOX_PORTS.mailpitHttp}`,
     'Try, from another terminal:',
     `  curl -s ${url}/health`,
     '  ./dev service event --church new-hope-austin --area-code 512 --name "New Hope Austin"   # signed Stripe event',
@@ -125,7 +126,8 @@ async function runService(): Promise<number> {
   const url = sandboxServiceUrl();
   if (await portOpen(SANDBOX_PORTS.webhook)) {
     throw new Error(
-      `127.0.0.1:${SANDBOX_PORTS.webhook} is already in use (another \`./dev service\`?); SANDBOX_WEBHOOK_PORT moves the service`,
+      `127.0.0.1:${SANDBOX_PORTS.webhook} is already in use (another \`./dev service\`?); ` +
+        `SANDBOX_WEBHOOK_PORT moves the service`,
     );
   }
   const sandbox = await startSandbox((line) => console.log(`[sandbox] ${line}`));
@@ -186,7 +188,9 @@ async function sendEvent(argv: string[]): Promise<number> {
   const { payload, signature } = signStripeEvent(event);
   if (values.curl) {
     console.log(
-      `curl -s -X POST ${url} -H 'content-type: application/json' -H ${shellQuote(`stripe-signature: ${signature}`)} --data-binary ${shellQuote(payload)}`,
+      `curl -s -X POST ${url} -H 'content-type: ` +
+        `application/json' -H ${shellQuote(`stripe-signature: ${signature}`)} ` +
+        `--data-binary ${shellQuote(payload)}`,
     );
     return 0;
   }
@@ -206,7 +210,8 @@ async function sendEvent(argv: string[]): Promise<number> {
   console.log(`${response.status} ${await response.text()}`);
   if (response.ok) {
     console.log(
-      `follow it: curl -s -H 'Authorization: Bearer ${SANDBOX_SERVICE.adminToken}' ${sandboxServiceUrl()}/churches/${values.church}/status`,
+      `follow it: curl -s -H 'Authorization: ` +
+        `Bearer ${SANDBOX_SERVICE.adminToken}' ${sandboxServiceUrl()}/churches/${values.church}/status`,
     );
   }
   return response.ok ? 0 : 1;

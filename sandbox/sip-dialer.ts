@@ -310,7 +310,8 @@ class SippCall implements DialHandle {
       const errors = this.readErrors();
       this.finish(
         'unspecified',
-        `sipp ended (${signal ?? `exit code ${code}`}) before the call did: ${errors || this.stderrTail.trim() || 'no output'}`,
+        `sipp ended (${signal ?? `exit code ${code}`}) ` +
+          `before the call did: ${errors || this.stderrTail.trim() || 'no output'}`,
       );
     }
     for (const timer of this.timers) clearTimeout(timer);

@@ -97,7 +97,8 @@ export function trimTelnyxSpec(source: JsonObject, selection: TrimSelection = de
     const chosen = found.length === 1 ? found[0] : AMBIGUOUS_OPERATIONS[id];
     if (!chosen || !found.includes(chosen)) {
       throw new Error(
-        `operationId ${id} names ${found.length} operations (${found.join(', ')}): say which one in AMBIGUOUS_OPERATIONS`,
+        `operationId ${id} names ${found.length} operations (${found.join(', ')}): ` +
+          `say which one in AMBIGUOUS_OPERATIONS`,
       );
     }
     wantedOperations.add(chosen);
@@ -287,7 +288,8 @@ if (require.main === module) {
   const kb = (n: number) => `${Math.round(n / 1024)} KB`;
   const relative = path.relative(REPO_ROOT, TRIMMED_SPEC_FILE);
   console.log(
-    `${written ? 'wrote' : 'unchanged:'} ${relative} (${kb(Buffer.byteLength(text))} from ${kb(fs.statSync(sourcePath).size)}; ` +
+    `${written ? 'wrote' : 'unchanged:'} ${relative} ` +
+      `(${kb(Buffer.byteLength(text))} from ${kb(fs.statSync(sourcePath).size)}; ` +
       `${readTrimmedHeader(text).sourceSha256.slice(0, 12)}…)`,
   );
 }

@@ -160,7 +160,9 @@ export class VoiceStackRunner implements StackRunner {
       const recovered = summarizeRecovery(recovery);
       if (recovery.busy) {
         const { pid, hostname, since } = recovery.busy;
-        const message = `stack ${this.options.stackName} is being updated by another engine (pid ${pid}${hostname ? ` on ${hostname}` : ''}${since ? `, since ${since}` : ''}); nothing ran`;
+        const message =
+          `stack ${this.options.stackName} is being updated by another engine ` +
+          `(pid ${pid}${hostname ? ` on ${hostname}` : ''}${since ? `, since ${since}` : ''}); nothing ran`;
         return {
           ok: false,
           busy: true,
@@ -182,7 +184,8 @@ export class VoiceStackRunner implements StackRunner {
         return { ok: true, churches: observer.churches, failures: observer.failures, recovered };
       } catch (error) {
         if (error instanceof ConcurrentUpdateError) {
-          const message = `stack ${this.options.stackName} was locked by another engine as this run started; nothing ran`;
+          const message =
+            `stack ${this.options.stackName} was locked by another engine as this run started; ` + `nothing ran`;
           return {
             ok: false,
             busy: true,

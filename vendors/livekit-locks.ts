@@ -23,7 +23,10 @@ export class LockedObjectError extends Error {
   readonly id: string;
   /** What was refused, e.g. "update (numbers)" or "delete". */
   readonly action: string;
-  /** How the locked id was reached, e.g. `linesInService.twilioTrunks[1].trunkId`; absent when it is the object itself. */
+  /**
+   * How the locked id was reached, e.g. `linesInService.twilioTrunks[1].trunkId`;
+   * absent when it is the object itself.
+   */
   readonly via?: string;
 
   /** `message`: a refusal of its own wording by a subclass (providers/refusals.ts LockedResourceError). */
@@ -45,7 +48,8 @@ export class LockedObjectError extends Error {
 
 function lockedIdMessage(kind: LockedObjectKind, id: string, action: string, via: string | undefined): string {
   return (
-    `${kind} ${id} is LOCKED (lockedLiveKitIds): ${action} refused${via ? ` (${via} names it)` : ''}; LiveKit was not called. ` +
+    `${kind} ${id} is LOCKED (lockedLiveKitIds): ${action} ` +
+    `refused${via ? ` (${via} names it)` : ''}; LiveKit was not called. ` +
     'Locked objects (the legacy Twilio trunk first of all) are never changed by any program, config entry or ' +
     'command: they are only adopted read-only, by the locked resource of the shared stack.'
   );

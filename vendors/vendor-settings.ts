@@ -132,7 +132,8 @@ export function outboundCallLimit(): number {
   const limit = Number(value);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
     throw new Error(
-      `setting ${CONFIG_NAMESPACE}:outboundCallLimit must be a whole number from 1 to 1000, got ${JSON.stringify(value)}`,
+      `setting ${CONFIG_NAMESPACE}:outboundCallLimit must be a whole number from 1 to 1000, ` +
+        `got ${JSON.stringify(value)}`,
     );
   }
   return limit;

@@ -49,7 +49,9 @@ export const ENVIRONMENT: Record<string, VariableDoc> = {
   STRIPE_SECRET_KEY: {
     required: false,
     secret: true,
-    doc: 'Stripe API key (sk_...); optional: every decision is made from the signed event, but when set it is scrubbed from logs',
+    doc:
+      'Stripe API key (sk_...); optional: every decision is made from the signed event, ' +
+      'but when set it is scrubbed from logs',
   },
   ADMIN_TOKEN: {
     required: true,

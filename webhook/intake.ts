@@ -132,7 +132,9 @@ async function purchase(tx: Queryable, event: StripeEventLike, decision: VoicePu
       return notifyUnusable(tx, event, decision, [
         {
           property: 'metadata.church_id',
-          reason: `subscription ${decision.stripeSubscriptionId} already belongs to church ${holder.churchId}, but this event names church ${churchId}`,
+          reason:
+            `subscription ${decision.stripeSubscriptionId} already belongs to ` +
+            `church ${holder.churchId}, but this event names church ${churchId}`,
         },
       ]);
     }

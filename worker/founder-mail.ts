@@ -21,7 +21,8 @@ export interface EmailText {
 /** How the founder finishes a church's line by hand; the email names it. */
 export function manualProvisionCommands(churchId: string, stackName: string): string[] {
   return [
-    `npx churchwise church provision --church ${churchId}   # queue it and run the stack once (in this repository, after npm run build)`,
+    `npx churchwise church provision --church ${churchId}   ` +
+      `# queue it and run the stack once (in this repository, after npm run build)`,
     `pulumi up -s ${stackName}   # or run the stack directly (it provisions every church in the registry)`,
   ];
 }
@@ -42,7 +43,9 @@ export function provisioningFailedEmail(input: {
   return {
     subject: `[ChurchWise voice] Line for church ${job.churchId} NOT provisioned: failed at ${failedStep}`,
     body: [
-      `Provisioning the phone line of church ${job.churchId}${church ? ` (${church.name}, ${where}, plan ${church.plan})` : ''} failed ${job.attempts} time(s) and will not be retried automatically.`,
+      `Provisioning the phone line of church ${job.churchId}` +
+        `${church ? ` (${church.name}, ${where}, plan ${church.plan})` : ''} ` +
+        `failed ${job.attempts} time(s) and will not be retried automatically.`,
       '',
       `Failed step: ${failedStep}`,
       `Error: ${error}`,
@@ -67,7 +70,8 @@ export function cancellationEmail(input: {
   return {
     subject: `[ChurchWise voice] Church ${church.churchId} cancelled its voice plan (line kept)`,
     body: [
-      `Stripe subscription ${input.stripeSubscriptionId} of church ${church.churchId} (${church.name}) was cancelled (event ${input.eventId}).`,
+      `Stripe subscription ${input.stripeSubscriptionId} of church ${church.churchId} ` +
+        `(${church.name}) was cancelled (event ${input.eventId}).`,
       '',
       'The registry now says "cancelled". Nothing was released: the number, the LiveKit trunk, the dispatch rule and',
       'the church_voice_agents row are all still in place, and the line still rings.',
@@ -88,9 +92,12 @@ export function unusablePurchaseEmail(input: {
   failures: RuleFailure[];
 }): EmailText {
   return {
-    subject: `[ChurchWise voice] Voice plan bought but not provisioned: ${input.failures.map((f) => f.property).join(', ')} unusable`,
+    subject:
+      `[ChurchWise voice] Voice plan bought but not provisioned: ` +
+      `${input.failures.map((f) => f.property).join(', ')} unusable`,
     body: [
-      `Stripe event ${input.eventId} (${input.eventType}) is a voice-plan purchase that cannot be provisioned automatically:`,
+      `Stripe event ${input.eventId} (${input.eventType}) is a ` +
+        `voice-plan purchase that cannot be provisioned automatically:`,
       ...input.failures.map((f) => `  - ${f.reason}`),
       '',
       `Church id: ${input.churchId ?? '(none: set metadata.church_id or client_reference_id)'}`,

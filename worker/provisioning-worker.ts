@@ -249,7 +249,10 @@ export class ProvisioningWorker {
           if (unrecorded.length > 0) {
             report.status = 'decommission';
             report.remaining = unrecorded;
-            report.error = `the decommission of church ${churchId} is not recorded on ${unrecorded.map((r) => r.urn.split('::').pop()).join(', ')}: ${runError(report.runs) ?? 'see the engine output'}`;
+            report.error =
+              `the decommission of church ${churchId} is not recorded ` +
+              `on ${unrecorded.map((r) => r.urn.split('::').pop()).join(', ')}: ` +
+              `${runError(report.runs) ?? 'see the engine output'}`;
             return report;
           }
           await markDecommissioned(this.options.pool, churchId);
@@ -271,7 +274,9 @@ export class ProvisioningWorker {
         report.status = 'decommissioned';
         report.remaining = resources;
         if (resources.length > 0) {
-          report.error = `church ${churchId} still has ${resources.map((r) => r.urn.split('::').pop()).join(', ')} after the release run: ${runError(report.runs) ?? 'see the engine output'}`;
+          report.error =
+            `church ${churchId} still has ${resources.map((r) => r.urn.split('::').pop()).join(', ')} after the ` +
+            `release run: ${runError(report.runs) ?? 'see the engine output'}`;
           return report;
         }
         report.done = true;
@@ -412,7 +417,9 @@ export class ProvisioningWorker {
         };
       const why = result.ok
         ? `the stack run succeeded but reported no line for church ${job.churchId}`
-        : `the stack run stopped at church ${result.error?.churchId} (${result.error?.failedStep ?? 'engine'}: ${result.error?.message}) before church ${job.churchId} was provisioned`;
+        : `the stack run stopped at church ${result.error?.churchId} ` +
+          `(${result.error?.failedStep ?? 'engine'}: ${result.error?.message}) ` +
+          `before church ${job.churchId} was provisioned`;
       return { ok: false, error: this.scrub(why), failedStep: 'engine' };
     }
     if (line.ring && !line.ring.ok) {

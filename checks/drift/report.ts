@@ -197,7 +197,8 @@ export function renderDrift(report: DriftReport): string {
           ...numbers.map((n) => [
             'number',
             n.phoneNumber,
-            `Telnyx id ${n.id}, connection ${n.connectionId}${n.customerReference ? `, customer_reference ${n.customerReference}` : ''}`,
+            `Telnyx id ${n.id}, ` +
+              `connection ${n.connectionId}${n.customerReference ? `, customer_reference ${n.customerReference}` : ''}`,
           ]),
           ...trunks.map((t) => ['trunk', t.sipTrunkId, `"${t.name}", numbers ${t.numbers.join(', ')}`]),
           ...dispatchRules.map((r) => [
@@ -215,8 +216,9 @@ export function renderDrift(report: DriftReport): string {
     const more = report.otherTrunks.length - shown.length;
     out.push(
       '',
-      `${report.otherTrunks.length} other trunk(s) in LiveKit carry none of this account's numbers and belong to no resource of this stack ` +
-        `(not counted as drift): ${shown.join(', ')}${more > 0 ? ` and ${more} more (--json lists them all)` : ''}`,
+      `${report.otherTrunks.length} other trunk(s) in LiveKit carry none of this account's numbers ` +
+        `and belong to no resource of this stack (not counted as drift): ${shown.join(', ')}` +
+        `${more > 0 ? ` and ${more} more (--json lists them all)` : ''}`,
     );
   }
   if (report.pending.length > 0) {

@@ -49,7 +49,8 @@ export async function findUnmanaged(
       customerReference: n.customerReference,
       message:
         `${n.phoneNumber} is on connection ${connectionId} but no resource of ${stack} owns it` +
-        `${n.customerReference ? ` (customer_reference ${n.customerReference})` : ''}: its calls go to whichever LiveKit trunk lists it. ` +
+        `${n.customerReference ? ` (customer_reference ${n.customerReference})` : ''}: ` +
+        `its calls go to whichever LiveKit trunk lists it. ` +
         'Adopt it (linesInService in the stack config) or take it off the connection',
     }));
 
@@ -72,8 +73,9 @@ export async function findUnmanaged(
       numbers: [...trunk.numbers],
       ourNumbers: ours,
       message:
-        `trunk ${trunk.sipTrunkId} ("${trunk.name}") lists ${ours.join(', ')} but no resource of ${stack} owns it: it was made by hand ` +
-        "and takes the calls to those numbers. Adopt it into the stack, or delete it once the number is on its church's trunk",
+        `trunk ${trunk.sipTrunkId} ("${trunk.name}") lists ${ours.join(', ')} but no resource of ${stack} ` +
+        'owns it: it was made by hand and takes the calls to those numbers. Adopt it into the stack, ' +
+        "or delete it once the number is on its church's trunk",
     });
   }
 

@@ -36,7 +36,11 @@ export function upConsequence(
       ? `${UP} will ${repairs.join(', and ')}`
       : `${UP} will set it back to what the program states`;
   }
-  return `${UP} leaves it as it is now (the program does not manage ${resource.properties.map((p) => p.property).join(', ')}); \`pulumi refresh\` records it`;
+  return (
+    `${UP} leaves it as it is now ` +
+    `(the program does not manage ${resource.properties.map((p) => p.property).join(', ')}); ` +
+    `\`pulumi refresh\` records it`
+  );
 }
 
 /** What happened to a drifted resource (its kind's sentences) and what `pulumi up` will do about it. */
@@ -84,7 +88,8 @@ export function warningsFor(
     const why = planned.keys.length ? ` (${planned.keys.join(', ')} changed)` : '';
     const message =
       kind.driftKind === 'number'
-        ? `${UP} will REPLACE ${number} of ${church}${why}: a new number is bought; the old one is released only if the church was decommissioned`
+        ? `${UP} will REPLACE ${number} of ${church}${why}: a new number is bought; the old one is released only ` +
+          `if the church was decommissioned`
         : `${UP} will REPLACE the ${kind.label} ${id ?? resource} of ${church}${why}: a new object with a new id`;
     return [{ ...whose, what: 'replace', message }];
   }
@@ -105,7 +110,9 @@ export function warningsFor(
           {
             ...whose,
             what: 'delete',
-            message: `${UP} plans to DELETE the ${kind.label} ${id ?? resource} of ${church} (no longer in the program): ${consequence}`,
+            message:
+              `${UP} plans to DELETE the ${kind.label} ${id ?? resource} of ${church} ` +
+              `(no longer in the program): ${consequence}`,
           },
         ];
   }
@@ -116,7 +123,9 @@ export function warningsFor(
         {
           ...whose,
           what: 'recreate',
-          message: `${UP} will FAIL for ${church}: the adopted ${kind.label} ${inputs.adoptId} no longer exists, and adoption never creates one`,
+          message:
+            `${UP} will FAIL for ${church}: the adopted ${kind.label} ${inputs.adoptId} no longer exists, ` +
+            `and adoption never creates one`,
         },
       ];
     }
@@ -131,7 +140,9 @@ export function warningsFor(
         {
           ...whose,
           what: 'recreate',
-          message: `${UP} will BUY ${where} for ${church}: ${number} is gone, and callers who know it will not reach the church. Get ${number} back from Telnyx first if it was released by mistake`,
+          message:
+            `${UP} will BUY ${where} for ${church}: ${number} is gone, and callers who know it will not reach ` +
+            `the church. Get ${number} back from Telnyx first if it was released by mistake`,
         },
       ];
     }
@@ -141,7 +152,8 @@ export function warningsFor(
         what: 'recreate',
         message:
           kind.driftKind === 'trunk'
-            ? `${UP} will CREATE A NEW TRUNK for ${church} (${id} is gone): a new id, and the dispatch rule and the row are pointed at it`
+            ? `${UP} will CREATE A NEW TRUNK for ${church} (${id} is gone): a new id, and the dispatch rule and ` +
+              `the row are pointed at it`
             : `${UP} will CREATE A NEW DISPATCH RULE for ${church} (${id} is gone): a new id, recorded in the row`,
       },
     ];
@@ -156,9 +168,14 @@ export function summary(report: DriftReport): string {
   const unmanaged =
     report.unmanaged.numbers.length + report.unmanaged.trunks.length + report.unmanaged.dispatchRules.length;
   if (!report.drift)
-    return `No drift on stack ${report.stack}: every resource matches the live systems, and nothing unmanaged touches our lines.`;
+    return (
+      `No drift on stack ${report.stack}: every resource matches the live systems, ` +
+      `and nothing unmanaged touches our lines.`
+    );
   return (
-    `DRIFT on stack ${report.stack}: ${resources} resource(s) changed or missing, ${warnings} warning(s), ${unmanaged} unmanaged object(s).\n` +
-    `The repairs below need ${UP}: a plain \`pulumi up\` compares the program with the last recorded state and does not see hand edits.`
+    `DRIFT on stack ${report.stack}: ${resources} resource(s) changed or missing, ${warnings} ` +
+    `warning(s), ${unmanaged} unmanaged object(s).\n` +
+    `The repairs below need ${UP}: a plain \`pulumi up\` compares the program with the last recorded state ` +
+    `and does not see hand edits.`
   );
 }

@@ -174,7 +174,8 @@ class RestHandler {
     const params = new Params();
     const relation = tableRef(table.name);
     const where = whereSql(relation, query.filters, params);
-    let source = `select ${selectListSql(relation, query.select)} from ${relation}${where}${orderSql(relation, query.order)}`;
+    let source =
+      `select ${selectListSql(relation, query.select)} ` + `from ${relation}${where}${orderSql(relation, query.order)}`;
     if (query.limit !== undefined) source += ` limit ${params.add(query.limit)}`;
     if (query.offset !== undefined) source += ` offset ${params.add(query.offset)}`;
     const total = prefs.count ? `(select count(*) from ${relation}${where})::int` : undefined;
@@ -238,9 +239,12 @@ class RestHandler {
     await this.schema.requireColumns(table, columns);
     const params = new Params();
     const relation = tableRef(table.name);
-    const record = `(select * from json_populate_record(null::${relation}, ${params.add(JSON.stringify(body))}::json)) pgrst_body`;
+    const record =
+      `(select * from ` +
+      `json_populate_record(null::${relation}, ${params.add(JSON.stringify(body))}::json)) pgrst_body`;
     const assignments = columns.map((c) => `${ident(c)} = pgrst_body.${ident(c)}`).join(', ');
-    const statement = `update ${relation} set ${assignments} from ${record}${whereSql(relation, query.filters, params)}`;
+    const statement =
+      `update ${relation} set ${assignments} ` + `from ${record}${whereSql(relation, query.filters, params)}`;
     return this.mutate(client, statement, relation, params, query, representation);
   }
 
@@ -272,8 +276,11 @@ class RestHandler {
     const list = Array.isArray(statements) ? statements : [statements];
     const ctes = list.map((statement, i) => `pgrst_part${i} as (${statement} returning ${relation}.*)`);
     const union = list.map((_, i) => `select * from pgrst_part${i}`).join(' union all ');
-    const affected = `select ${selectListSql('pgrst_source', query.select)} from pgrst_source${orderSql('pgrst_source', query.order)}`;
-    const sql = `with ${ctes.join(', ')}, pgrst_source as (${union}) ${jsonBodySql(affected, representation.stripNulls)}`;
+    const affected =
+      `select ${selectListSql('pgrst_source', query.select)} ` +
+      `from pgrst_source${orderSql('pgrst_source', query.order)}`;
+    const sql =
+      `with ${ctes.join(', ')}, pgrst_source as (${union}) ` + `${jsonBodySql(affected, representation.stripNulls)}`;
     const { rows } = await client.query(sql, params.values);
     return { rowCount: rows[0].row_count, body: rows[0].body };
   }
@@ -297,7 +304,8 @@ function insertStatement(
     statement +=
       prefs.resolution === 'ignore-duplicates' || columns.length === 0
         ? ` on conflict (${target}) do nothing`
-        : ` on conflict (${target}) do update set ${columns.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}`;
+        : ` on conflict (${target}) ` +
+          `do update set ${columns.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}`;
   }
   return statement;
 }

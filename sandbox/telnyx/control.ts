@@ -4,7 +4,8 @@
  *   DELETE /_standin/requests                                          forget the log
  *   GET    /_standin/faults | POST /_standin/faults {status,...} | DELETE /_standin/faults
  *   POST   /_standin/latency {ms}
- *   POST   /_standin/phone-numbers {phone_number, connection_id, ...}  put a number into the account (as if bought earlier)
+ *   POST   /_standin/phone-numbers {phone_number, connection_id, ...}  put a number into the account (as if
+ *                                                                      bought earlier)
  *   POST   /_standin/channel-limit {limit}                              concurrent outbound calls allowed (null: any)
  *   GET    /_standin/state                                             everything the account holds
  * Answers are JSON; a bad control request answers 400 `{error}` naming the field.

@@ -14,7 +14,10 @@ export interface InventoryOptions {
   seed?: string;
   /** Numbers a search of an area code not in `byAreaCode` finds (kept topped up). Default 3; 0 = none. */
   generatedPerAreaCode?: number;
-  /** `best_effort: true` results from other area codes added to a search, unless `filter[best_effort]=false`. Default 2. */
+  /**
+   * `best_effort: true` results from other area codes added to a search, unless `filter[best_effort]=false`.
+   * Default 2.
+   */
   bestEffortPerSearch?: number;
 }
 

@@ -70,8 +70,10 @@ function readSpecFile(): OpenApiDocument {
       process.env.TELNYX_OPENAPI_SPEC
         ? `Telnyx OpenAPI spec not found at ${file} (set by TELNYX_OPENAPI_SPEC): unset it to use the in-repo ` +
             `${path.relative(REPO_ROOT, TRIMMED_SPEC_FILE)}, or point it at an existing file`
-        : `Telnyx OpenAPI spec not found at ${path.relative(REPO_ROOT, file)}: it ships in the repository; restore it ` +
-            '(git checkout -- sandbox/telnyx/telnyx-openapi.yml) or regenerate it from the official telnyx-openapi-spec3.yml ' +
+        : `Telnyx OpenAPI spec not found at ${path.relative(REPO_ROOT, file)}: ` +
+            `it ships in the repository; restore it ` +
+            '(git checkout -- sandbox/telnyx/telnyx-openapi.yml) or regenerate it from the official ' +
+            'telnyx-openapi-spec3.yml ' +
             'with `npx ts-node --transpile-only scripts/trim-telnyx-openapi.ts <path-to-telnyx-openapi-spec3.yml>`',
     );
   }

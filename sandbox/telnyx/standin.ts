@@ -215,7 +215,8 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
               },
             ])
           : notFound(
-              `No route ${request.method} ${path} in the Telnyx stand-in (it serves the operations of sandbox/telnyx/telnyx-openapi.yml)`,
+              `No route ${request.method} ${path} in the Telnyx stand-in ` +
+                `(it serves the operations of sandbox/telnyx/telnyx-openapi.yml)`,
             );
       }
       entry.operationId = match.operationId;

@@ -409,7 +409,9 @@ export class TelnyxState {
         {
           code: '10015',
           title: 'Deletion lock enabled',
-          detail: `Phone number ${record.phone_number} (id ${id}) has deletion lock enabled; disable the lock before deleting it`,
+          detail:
+            `Phone number ${record.phone_number} (id ${id}) has deletion lock enabled; ` +
+            `disable the lock before deleting it`,
           source: { pointer: '/deletion_lock_enabled' },
         },
       ]);
