@@ -4,14 +4,16 @@
  */
 import { checkAreaCode, checkOrderableNumber, type RuleFailure } from '../common/phone-numbers';
 import type { Queryable } from './db';
+import { recordTimeline } from './timeline';
 
 /** Also the key of the church's Pulumi resources, so the alphabet is narrow; same check as the table's. */
 export const CHURCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
-export const CHURCH_STATUSES = ['active', 'cancelled', 'decommission', 'decommissioned'] as const;
+export const CHURCH_STATUSES = ['active', 'past_due', 'cancelled', 'decommission', 'decommissioned'] as const;
 /**
- * `cancelled` keeps the line (a cancellation releases nothing by itself); `decommission` means the founder asked
- * for the line to be released; `decommissioned` means it was.
+ * `past_due`: a payment failed; the grace period runs and the line keeps working. `cancelled` keeps the line (a
+ * cancellation releases nothing by itself); `decommission` means the founder asked for the line to be released;
+ * `decommissioned` means it was. registry/subscription-lifecycle.ts says how Stripe events move a church.
  */
 export type ChurchStatus = (typeof CHURCH_STATUSES)[number];
 
@@ -24,6 +26,10 @@ export interface Church {
   status: ChurchStatus;
   stripeCustomerId: string | null;
   stripeSubscriptionId: string | null;
+  /** The Stripe `created` time of the newest subscription event applied; null before the first. */
+  lifecycleAt: Date | null;
+  /** While past_due: when the grace period ends. */
+  graceUntil: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -129,6 +135,8 @@ interface ChurchRow {
   status: ChurchStatus;
   stripe_customer_id: string | null;
   stripe_subscription_id: string | null;
+  lifecycle_at: Date | null;
+  grace_until: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -143,6 +151,8 @@ function toChurch(row: ChurchRow): Church {
     status: row.status,
     stripeCustomerId: row.stripe_customer_id,
     stripeSubscriptionId: row.stripe_subscription_id,
+    lifecycleAt: row.lifecycle_at ?? null,
+    graceUntil: row.grace_until ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -264,10 +274,11 @@ export async function markCancelled(
   if (!church) return undefined;
   if (church.stripeSubscriptionId !== null && church.stripeSubscriptionId !== match.stripeSubscriptionId)
     return undefined;
-  if (church.status !== 'active') return { church, changed: false };
+  if (church.status !== 'active' && church.status !== 'past_due') return { church, changed: false };
   const { rows } = await db.query<ChurchRow>(
-    `update churches set status = 'cancelled', stripe_subscription_id = coalesce(stripe_subscription_id, $2)
-     where church_id = $1 and status = 'active' returning *`,
+    `update churches set status = 'cancelled', grace_until = null,
+       stripe_subscription_id = coalesce(stripe_subscription_id, $2)
+     where church_id = $1 and status in ('active', 'past_due') returning *`,
     [church.churchId, match.stripeSubscriptionId],
   );
   return rows[0] ? { church: toChurch(rows[0]), changed: true } : { church, changed: false };
@@ -292,6 +303,14 @@ export async function requestDecommission(
     `update churches set status = 'decommission' where church_id = $1 returning *`,
     [churchId],
   );
+  await recordTimeline(db, {
+    churchId,
+    kind: 'decommission-requested',
+    fromStatus: church.status,
+    toStatus: 'decommission',
+    actor: 'founder',
+    cause: 'churchwise church decommission',
+  });
   return { church: toChurch(rows[0]), changed: true };
 }
 
@@ -318,5 +337,34 @@ export async function markDecommissioned(db: Queryable, churchId: string): Promi
     `update churches set status = 'decommissioned' where church_id = $1 returning *`,
     [churchId],
   );
+  await recordTimeline(db, {
+    churchId,
+    kind: 'decommissioned',
+    fromStatus: 'decommission',
+    toStatus: 'decommissioned',
+    actor: 'founder',
+    cause: 'churchwise church decommission',
+    detail: 'the decommission is recorded on every resource: the next run releases the number, trunk, rule and row',
+  });
   return { church: toChurch(rows[0]), changed: true };
+}
+
+/**
+ * Stores what registry/subscription-lifecycle.ts decided for a church: its status, the grace period of a payment
+ * problem (cleared by any other status), and, for the newest event, that event's `created` time.
+ */
+export async function applyLifecycle(
+  db: Queryable,
+  churchId: string,
+  change: { toStatus: ChurchStatus; graceUntil?: Date; eventCreated?: Date },
+): Promise<Church> {
+  const { rows } = await db.query<ChurchRow>(
+    `update churches set status = $2,
+       grace_until = case when $2 = 'past_due' then coalesce($3, grace_until) else null end,
+       lifecycle_at = greatest(lifecycle_at, $4)
+     where church_id = $1 returning *`,
+    [churchId, change.toStatus, change.graceUntil ?? null, change.eventCreated ?? null],
+  );
+  if (!rows[0]) throw new ChurchNotFoundError(churchId);
+  return toChurch(rows[0]);
 }

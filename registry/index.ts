@@ -8,3 +8,5 @@ export * from './stripe-events';
 export * from './jobs';
 export * from './founder-notifications';
 export * from './rings';
+export * from './timeline';
+export * from './subscription-lifecycle';

@@ -6,6 +6,7 @@
 import { getChurch, type Church } from './churches';
 import type { Queryable } from './db';
 import { latestRing, type RingResult } from './rings';
+import { churchTimeline, type RecordedTimelineEntry } from './timeline';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
 
@@ -289,6 +290,8 @@ export interface ChurchProvisioningStatus {
   name: string;
   /** The registry status (active, cancelled, ...). */
   churchStatus: Church['status'];
+  /** While the church is past_due: when its grace period ends (the line works until then). */
+  graceUntil: Date | null;
   state: ProvisioningState;
   jobId: number | null;
   attempts: number;
@@ -301,6 +304,8 @@ export interface ChurchProvisioningStatus {
   trunkId: string | null;
   dispatchRuleId: string | null;
   lastRing: RingResult | null;
+  /** Every lifecycle transition of the church, oldest first (registry/timeline.ts). */
+  timeline: RecordedTimelineEntry[];
   updatedAt: Date;
 }
 
@@ -335,6 +340,7 @@ export async function churchStatus(db: Queryable, churchId: string): Promise<Chu
     churchId: church.churchId,
     name: church.name,
     churchStatus: church.status,
+    graceUntil: church.graceUntil,
     state: latest ? STATE_OF_JOB[latest.state] : 'not-queued',
     jobId: latest?.id ?? null,
     attempts: latest?.attempts ?? 0,
@@ -345,6 +351,7 @@ export async function churchStatus(db: Queryable, churchId: string): Promise<Chu
     trunkId: line?.trunkId ?? latest?.trunkId ?? null,
     dispatchRuleId: line?.dispatchRuleId ?? latest?.dispatchRuleId ?? null,
     lastRing: ring,
+    timeline: await churchTimeline(db, churchId),
     updatedAt: latest && latest.updatedAt > church.updatedAt ? latest.updatedAt : church.updatedAt,
   };
 }

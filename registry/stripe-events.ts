@@ -5,7 +5,7 @@
 import type { Queryable } from './db';
 
 /** What the service did with an event; kept for the founder's "what happened to this payment" questions. */
-export type StripeEventOutcome = 'queued' | 'unchanged' | 'ignored' | 'cancelled' | 'founder-notified';
+export type StripeEventOutcome = 'queued' | 'unchanged' | 'ignored' | 'cancelled' | 'past-due' | 'founder-notified';
 
 export interface StripeEventRecord {
   eventId: string;

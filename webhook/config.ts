@@ -4,6 +4,7 @@
  */
 import type { VoiceStackOptions } from '../engine/voice-stack';
 import type { RetryBudget } from '../worker/provisioning-worker';
+import { DEFAULT_GRACE_DAYS } from '../registry/subscription-lifecycle';
 import type { VoicePlanRules } from './stripe-events';
 
 /** The service's HTTP port when PORT is not set (the sandbox runs it there too). */
@@ -24,6 +25,8 @@ export interface ServiceConfig {
   /** Folder of Pulumi.yaml and the stack's config; undefined = this repository. */
   workDir?: string;
   retry: RetryBudget;
+  /** Days a past_due church keeps its line (GRACE_PERIOD_DAYS). */
+  gracePeriodDays: number;
   fallbackMessage: string;
   logLevel: string;
 }
@@ -106,6 +109,11 @@ export const ENVIRONMENT: Record<string, VariableDoc> = {
     doc: 'first retry delay, doubled each attempt (default 60)',
   },
   PROVISION_RETRY_MAX_SECONDS: { required: false, secret: false, doc: 'longest retry delay (default 1800)' },
+  GRACE_PERIOD_DAYS: {
+    required: false,
+    secret: false,
+    doc: 'days a church whose payment failed keeps its line before it is parked (default 14)',
+  },
   FALLBACK_MESSAGE: { required: false, secret: false, doc: 'what POST /voice/fallback says before hanging up' },
   LOG_LEVEL: { required: false, secret: false, doc: 'pino level (default info)' },
 };
@@ -172,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
   const maxAttempts = positiveInteger(env, 'PROVISION_MAX_ATTEMPTS', 5);
   const baseSeconds = positiveInteger(env, 'PROVISION_RETRY_BASE_SECONDS', 60);
   const maxSeconds = positiveInteger(env, 'PROVISION_RETRY_MAX_SECONDS', 1800);
+  const gracePeriodDays = positiveInteger(env, 'GRACE_PERIOD_DAYS', DEFAULT_GRACE_DAYS);
   return {
     databaseUrl,
     stripeWebhookSecret,
@@ -186,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     stackName: env.PULUMI_STACK?.trim() || 'prod',
     workDir: env.PULUMI_WORK_DIR?.trim() || undefined,
     retry: { maxAttempts, baseDelayMs: baseSeconds * 1000, maxDelayMs: Math.max(maxSeconds, baseSeconds) * 1000 },
+    gracePeriodDays,
     fallbackMessage: env.FALLBACK_MESSAGE?.trim() || DEFAULT_FALLBACK_MESSAGE,
     logLevel: env.LOG_LEVEL?.trim() || 'info',
   };

@@ -6,6 +6,7 @@
 import type { Pool } from 'pg';
 import {
   RegistryInputError,
+  applyLifecycle,
   checkChurchId,
   findChurchBySubscription,
   getChurch,
@@ -13,12 +14,20 @@ import {
   upsertChurch,
   type Church,
 } from '../registry/churches';
+import { decideLifecycle, type LifecycleDecision, type SubscriptionSignal } from '../registry/subscription-lifecycle';
+import { recordTimeline } from '../registry/timeline';
 import { withTransaction, type Queryable } from '../registry/db';
 import { queueFounderNotification } from '../registry/founder-notifications';
 import { enqueue, hasSucceededJob, type ProvisioningJob } from '../registry/jobs';
 import { recordStripeEvent, setStripeEventOutcome, type StripeEventOutcome } from '../registry/stripe-events';
-import { cancellationEmail, unusablePurchaseEmail } from '../worker/founder-mail';
-import type { StripeEventDecision, StripeEventLike, VoicePurchase } from './stripe-events';
+import { cancellationEmail, paymentTroubleEmail, unusablePurchaseEmail } from '../worker/founder-mail';
+import {
+  eventCreatedAt,
+  type StripeEventDecision,
+  type StripeEventLike,
+  type VoicePaymentTrouble,
+  type VoicePurchase,
+} from './stripe-events';
 
 export interface StripeIntakeResult {
   /** `duplicate`: the event id was seen before and nothing was done. */
@@ -36,7 +45,7 @@ export async function intakeStripeEvent(
   pool: Pool,
   event: StripeEventLike,
   decision: StripeEventDecision,
-  options: { stackName: string },
+  options: { stackName: string; graceDays?: number },
 ): Promise<StripeIntakeResult> {
   return withTransaction(pool, async (tx) => {
     const fresh = await recordStripeEvent(tx, { eventId: event.id, type: event.type, outcome: 'ignored' });
@@ -48,6 +57,9 @@ export async function intakeStripeEvent(
         break;
       case 'cancellation':
         result = await cancel(tx, event, decision.stripeSubscriptionId, decision.churchId, options.stackName);
+        break;
+      case 'payment-trouble':
+        result = await paymentTrouble(tx, event, decision, options);
         break;
       case 'purchase':
         result = await purchase(tx, event, decision);
@@ -61,6 +73,50 @@ export async function intakeStripeEvent(
   });
 }
 
+/** The church a subscription event is about: by its subscription, else by the church id it names. */
+async function subscriptionChurch(
+  tx: Queryable,
+  stripeSubscriptionId: string,
+  churchId: string | undefined,
+): Promise<Church | undefined> {
+  const church =
+    (await findChurchBySubscription(tx, stripeSubscriptionId)) ??
+    (churchId && !checkChurchId('churchId', churchId) ? await getChurch(tx, churchId) : undefined);
+  if (!church || (church.stripeSubscriptionId !== null && church.stripeSubscriptionId !== stripeSubscriptionId)) {
+    return undefined;
+  }
+  return getChurch(tx, church.churchId, { forUpdate: true });
+}
+
+/** What a subscription event decides for a church, recorded in its timeline whatever it is. */
+async function lifecycleOf(
+  tx: Queryable,
+  church: Church | undefined,
+  churchId: string,
+  event: StripeEventLike,
+  signal: SubscriptionSignal,
+  detail: string,
+  graceDays?: number,
+): Promise<LifecycleDecision> {
+  const created = eventCreatedAt(event);
+  const decision = decideLifecycle(church, signal, created, { graceDays });
+  await recordTimeline(tx, {
+    churchId,
+    kind: decision.kind,
+    fromStatus: church?.status ?? null,
+    toStatus: decision.toStatus,
+    actor: 'stripe',
+    occurredAt: created,
+    cause: `${event.type} ${event.id}`,
+    detail:
+      decision.kind === 'superseded'
+        ? `${detail}; older than the newest event already applied ` +
+          `(${church?.lifecycleAt?.toISOString()}): changes nothing`
+        : detail,
+  });
+  return decision;
+}
+
 async function cancel(
   tx: Queryable,
   event: StripeEventLike,
@@ -68,8 +124,8 @@ async function cancel(
   churchId: string | undefined,
   stackName: string,
 ): Promise<StripeIntakeResult> {
-  const change = await markCancelled(tx, { stripeSubscriptionId, churchId });
-  if (!change) {
+  const church = await subscriptionChurch(tx, stripeSubscriptionId, churchId);
+  if (!church) {
     return {
       outcome: 'ignored',
       founderNotified: false,
@@ -77,6 +133,13 @@ async function cancel(
       detail: `no church holds subscription ${stripeSubscriptionId}`,
     };
   }
+  const lifecycle = await lifecycleOf(tx, church, church.churchId, event, 'cancelled', 'subscription cancelled');
+  if (lifecycle.kind === 'superseded') {
+    return { outcome: 'unchanged', churchId: church.churchId, founderNotified: false, jobCreated: false };
+  }
+  const change = (await markCancelled(tx, { stripeSubscriptionId, churchId: church.churchId }))!;
+  if (lifecycle.newest)
+    await applyLifecycle(tx, church.churchId, { toStatus: change.church.status, eventCreated: eventCreatedAt(event) });
   let founderNotified = false;
   if (change.changed) {
     const email = cancellationEmail({ church: change.church, eventId: event.id, stripeSubscriptionId, stackName });
@@ -89,6 +152,65 @@ async function cancel(
     });
   }
   return { outcome: 'cancelled', churchId: change.church.churchId, founderNotified, jobCreated: false };
+}
+
+/**
+ * A failed payment: the church goes past_due and its grace period starts; the line keeps working, nothing runs,
+ * and the founder is told once per grace period (not once per retry Stripe makes).
+ */
+async function paymentTrouble(
+  tx: Queryable,
+  event: StripeEventLike,
+  decision: VoicePaymentTrouble,
+  options: { stackName: string; graceDays?: number },
+): Promise<StripeIntakeResult> {
+  const church = await subscriptionChurch(tx, decision.stripeSubscriptionId, decision.churchId);
+  if (!church) {
+    return {
+      outcome: 'ignored',
+      founderNotified: false,
+      jobCreated: false,
+      detail: `no church holds subscription ${decision.stripeSubscriptionId}`,
+    };
+  }
+  const lifecycle = await lifecycleOf(
+    tx,
+    church,
+    church.churchId,
+    event,
+    'payment-trouble',
+    decision.reason,
+    options.graceDays,
+  );
+  if (lifecycle.kind !== 'payment-trouble') {
+    if (lifecycle.newest)
+      await applyLifecycle(tx, church.churchId, { toStatus: church.status, eventCreated: eventCreatedAt(event) });
+    return {
+      outcome: 'unchanged',
+      churchId: church.churchId,
+      founderNotified: false,
+      jobCreated: false,
+      detail: lifecycle.kind,
+    };
+  }
+  const updated = await applyLifecycle(tx, church.churchId, {
+    toStatus: 'past_due',
+    graceUntil: lifecycle.graceUntil,
+    eventCreated: eventCreatedAt(event),
+  });
+  const email = paymentTroubleEmail({
+    church: updated,
+    eventId: event.id,
+    reason: decision.reason,
+    stackName: options.stackName,
+  });
+  const founderNotified = await queueFounderNotification(tx, {
+    dedupeKey: `past-due:${decision.stripeSubscriptionId}:${updated.graceUntil?.toISOString()}`,
+    churchId: church.churchId,
+    subject: email.subject,
+    body: email.body,
+  });
+  return { outcome: 'past-due', churchId: church.churchId, founderNotified, jobCreated: false };
 }
 
 async function notifyUnusable(
@@ -141,9 +263,11 @@ async function purchase(tx: Queryable, event: StripeEventLike, decision: VoicePu
   }
 
   const existing = await getChurch(tx, churchId, { forUpdate: true });
-  // Stripe does not order events: a late "active" event of a subscription that was already cancelled must not
-  // bring the church back. A different (new) subscription does.
-  const staleEvent = isStaleForCancelledChurch(existing, decision);
+  // Stripe does not order events: an "active" event older than the church's newest one (a late replay of the
+  // subscription before its cancellation) changes nothing. A newer one is a payment: recovered, or reactivated.
+  const lifecycle = await lifecycleOf(tx, existing, churchId, event, 'paid', `paid (${decision.plan})`);
+  const staleEvent =
+    lifecycle.kind === 'superseded' || (lifecycle.kind === 'unchanged' && lifecycle.toStatus !== 'active');
   let upserted;
   try {
     upserted = await upsertChurch(tx, {
@@ -160,35 +284,37 @@ async function purchase(tx: Queryable, event: StripeEventLike, decision: VoicePu
     if (error instanceof RegistryInputError) return notifyUnusable(tx, event, decision, error.failures);
     throw error;
   }
+  if (lifecycle.newest) {
+    upserted.church = await applyLifecycle(tx, churchId, {
+      toStatus: upserted.church.status,
+      eventCreated: eventCreatedAt(event),
+    });
+  }
   if (staleEvent)
     return {
       outcome: 'unchanged',
       churchId,
       founderNotified: false,
       jobCreated: false,
-      detail: 'subscription already cancelled',
+      detail: `older than the church's newest subscription event (it is ${existing?.status})`,
     };
-  // A paid invoice every month for a live, unchanged church needs no stack run.
-  if (!upserted.changed && (await hasSucceededJob(tx, churchId))) {
+  // A paid invoice every month for a live, unchanged church needs no stack run; nor does a payment that recovers
+  // within the grace period (the line kept working throughout: nothing is touched).
+  const nothingToRun = !upserted.changed || lifecycle.kind === 'payment-recovered';
+  if (nothingToRun && (await hasSucceededJob(tx, churchId))) {
     return {
       outcome: 'unchanged',
       churchId,
       founderNotified: false,
       jobCreated: false,
-      detail: 'line already provisioned',
+      detail:
+        lifecycle.kind === 'payment-recovered'
+          ? 'payment recovered: the line kept working'
+          : 'line already provisioned',
     };
   }
   const { job, created } = await enqueue(tx, churchId, `stripe ${event.type} ${event.id}`);
   return { outcome: 'queued', churchId, job, founderNotified: false, jobCreated: created };
-}
-
-function isStaleForCancelledChurch(existing: Church | undefined, decision: VoicePurchase): boolean {
-  return (
-    existing !== undefined &&
-    existing.status !== 'active' &&
-    decision.stripeSubscriptionId !== undefined &&
-    existing.stripeSubscriptionId === decision.stripeSubscriptionId
-  );
 }
 
 export interface AdminProvisionRequest {

@@ -29,7 +29,10 @@ export const STRIPE_BODY_LIMIT = 512 * 1024;
 export const ADMIN_BODY_LIMIT = 16 * 1024;
 
 export interface ServerDependencies {
-  config: Pick<ServiceConfig, 'stripeWebhookSecret' | 'adminToken' | 'voicePlans' | 'fallbackMessage' | 'stackName'>;
+  config: Pick<
+    ServiceConfig,
+    'stripeWebhookSecret' | 'adminToken' | 'voicePlans' | 'fallbackMessage' | 'stackName' | 'gracePeriodDays'
+  >;
   pool: Pool;
   logger: Logger;
   /** Woken after a job was queued. */
@@ -173,7 +176,10 @@ export function buildServer(deps: ServerDependencies): FastifyInstance {
       if (!Buffer.isBuffer(request.body)) throw new HttpError(400, 'empty body: a Stripe event is required');
       const event = verifyStripeEvent(request.body, request.headers['stripe-signature'], config.stripeWebhookSecret);
       const decision = decideStripeEvent(event, config.voicePlans);
-      const result = await intakeStripeEvent(pool, event, decision, { stackName: config.stackName });
+      const result = await intakeStripeEvent(pool, event, decision, {
+        stackName: config.stackName,
+        graceDays: config.gracePeriodDays,
+      });
       request.log.info(
         {
           eventId: event.id,

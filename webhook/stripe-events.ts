@@ -12,9 +12,10 @@
  *                  VOICE_PRODUCT_IDS, or whose price/product metadata has `plan=voice*`, or the event object's own
  *                  (or subscription snapshot) metadata `plan=voice*`. Any voice plan counts.
  * Events read: checkout.session.completed (and .async_payment_succeeded), customer.subscription.created |
- * updated | deleted, invoice.paid. Both the current invoice shape (`parent.subscription_details`,
- * `lines[].pricing.price_details`) and the older one (`subscription`, `subscription_details`, `lines[].price`) are
- * understood, so the endpoint's API version does not matter.
+ * updated | deleted, invoice.paid, invoice.payment_failed (a subscription past_due or unpaid, or a failed invoice,
+ * is a payment problem: registry/subscription-lifecycle.ts decides what it changes). Both the current invoice
+ * shape (`parent.subscription_details`, `lines[].pricing.price_details`) and the older one (`subscription`,
+ * `subscription_details`, `lines[].price`) are understood, so the endpoint's API version does not matter.
  */
 
 export interface VoicePlanRules {
@@ -30,6 +31,8 @@ export const VOICE_PLAN_METADATA = /^voice/i;
 export interface StripeEventLike {
   id: string;
   type: string;
+  /** When Stripe created the event (Unix seconds): what orders the lifecycle, never the arrival order. */
+  created?: number;
   data: { object: unknown };
 }
 
@@ -51,13 +54,22 @@ export interface VoiceCancellation {
   churchId?: string;
 }
 
+/** A voice plan's payment failed, or its subscription went past_due or unpaid: a grace period starts. */
+export interface VoicePaymentTrouble {
+  kind: 'payment-trouble';
+  stripeSubscriptionId: string;
+  churchId?: string;
+  /** What Stripe said, for the timeline and the founder: "invoice.payment_failed", "subscription past_due". */
+  reason: string;
+}
+
 export interface IgnoredEvent {
   kind: 'ignored';
   /** Why, for the log: "not a voice plan", "payment not settled", "event type not handled". */
   reason: string;
 }
 
-export type StripeEventDecision = VoicePurchase | VoiceCancellation | IgnoredEvent;
+export type StripeEventDecision = VoicePurchase | VoiceCancellation | VoicePaymentTrouble | IgnoredEvent;
 
 export const HANDLED_EVENT_TYPES = [
   'checkout.session.completed',
@@ -66,6 +78,7 @@ export const HANDLED_EVENT_TYPES = [
   'customer.subscription.updated',
   'customer.subscription.deleted',
   'invoice.paid',
+  'invoice.payment_failed',
 ] as const;
 
 type Json = Record<string, unknown>;
@@ -149,6 +162,9 @@ function purchase(
 
 const notVoice: IgnoredEvent = { kind: 'ignored', reason: 'not a voice plan' };
 
+/** Subscription statuses of a payment that failed: the grace period runs, the line keeps working. */
+const PAYMENT_TROUBLE_STATUSES = new Set(['past_due', 'unpaid']);
+
 /** Subscription statuses in which the customer has paid (or is trialing): the line should exist. */
 const PROVISIONED_SUBSCRIPTION_STATUSES = new Set(['active', 'trialing']);
 
@@ -161,6 +177,15 @@ function decideSubscription(type: string, subscription: Json, rules: VoicePlanRu
   if (type === 'customer.subscription.deleted' || status === 'canceled') {
     if (!subscriptionId) return { kind: 'ignored', reason: 'cancellation without a subscription id' };
     return { kind: 'cancellation', stripeSubscriptionId: subscriptionId, churchId: asString(metadata.church_id) };
+  }
+  if (PAYMENT_TROUBLE_STATUSES.has(status)) {
+    if (!subscriptionId) return { kind: 'ignored', reason: `subscription ${status} without a subscription id` };
+    return {
+      kind: 'payment-trouble',
+      stripeSubscriptionId: subscriptionId,
+      churchId: asString(metadata.church_id),
+      reason: `subscription ${status}`,
+    };
   }
   if (!PROVISIONED_SUBSCRIPTION_STATUSES.has(status)) {
     return { kind: 'ignored', reason: `subscription status ${status || 'missing'}: payment not settled` };
@@ -185,17 +210,26 @@ function decideCheckoutSession(session: Json, rules: VoicePlanRules): StripeEven
   });
 }
 
-function decideInvoice(invoice: Json, rules: VoicePlanRules): StripeEventDecision {
+function decideInvoice(invoice: Json, rules: VoicePlanRules, paid = true): StripeEventDecision {
   const parentDetails = asObject(asObject(invoice.parent).subscription_details);
   const legacyDetails = asObject(invoice.subscription_details);
   const subscriptionMetadata = asObject(parentDetails.metadata ?? legacyDetails.metadata);
   const metadata = { ...asObject(invoice.metadata), ...subscriptionMetadata };
   const plan = voicePlan(rules, invoicePrices(invoice), [subscriptionMetadata, asObject(invoice.metadata)]);
   if (!plan) return notVoice;
-  return purchase(plan, metadata, {
-    customer: invoice.customer,
-    subscription: parentDetails.subscription ?? invoice.subscription,
-  });
+  const subscription = parentDetails.subscription ?? invoice.subscription;
+  if (!paid) {
+    const subscriptionId = idOf(subscription);
+    if (!subscriptionId) return { kind: 'ignored', reason: 'failed invoice without a subscription' };
+    const churchId = asString(metadata.church_id);
+    return {
+      kind: 'payment-trouble',
+      stripeSubscriptionId: subscriptionId,
+      churchId,
+      reason: 'invoice.payment_failed',
+    };
+  }
+  return purchase(plan, metadata, { customer: invoice.customer, subscription });
 }
 
 export function decideStripeEvent(event: StripeEventLike, rules: VoicePlanRules): StripeEventDecision {
@@ -210,7 +244,16 @@ export function decideStripeEvent(event: StripeEventLike, rules: VoicePlanRules)
       return decideSubscription(event.type, object, rules);
     case 'invoice.paid':
       return decideInvoice(object, rules);
+    case 'invoice.payment_failed':
+      return decideInvoice(object, rules, false);
     default:
       return { kind: 'ignored', reason: `event type ${event.type} is not handled` };
   }
+}
+
+/** When Stripe created the event; events without the field (hand-made ones) count as created now. */
+export function eventCreatedAt(event: StripeEventLike): Date {
+  return typeof event.created === 'number' && Number.isFinite(event.created)
+    ? new Date(event.created * 1000)
+    : new Date();
 }

@@ -83,6 +83,28 @@ export function cancellationEmail(input: {
 }
 
 /** A voice plan was paid for, but the event does not say which church or where: the founder must step in. */
+/** A voice plan's payment failed: the grace period has started, the line keeps working. */
+export function paymentTroubleEmail(input: {
+  church: Church;
+  eventId: string;
+  reason: string;
+  stackName: string;
+}): EmailText {
+  const { church } = input;
+  const until = church.graceUntil ? church.graceUntil.toISOString().slice(0, 10) : 'the end of the grace period';
+  return {
+    subject: `[ChurchWise voice] ${church.churchId} (${church.name}): payment failed, line kept until ${until}`,
+    body: [
+      `The voice plan payment of church ${church.churchId} (${church.name}) failed ` +
+        `(${input.reason}, event ${input.eventId}).`,
+      '',
+      `Its grace period runs until ${until}. The line keeps working meanwhile and nothing was changed on stack`,
+      `${input.stackName}. If Stripe collects the payment, the church goes back to normal by itself.`,
+      'You get this email once per grace period, however often Stripe retries the payment.',
+    ].join('\n'),
+  };
+}
+
 export function unusablePurchaseEmail(input: {
   eventId: string;
   eventType: string;

@@ -39,6 +39,7 @@ export function testConfig(
     port: 0,
     stackName: 'webhook-test',
     retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+    gracePeriodDays: 14,
     fallbackMessage: DEFAULT_FALLBACK_MESSAGE,
     logLevel: 'info',
     ...overrides,
@@ -96,6 +97,8 @@ interface SubscriptionEventOptions {
   lookupKey?: string | null;
   productId?: string;
   metadata?: Record<string, string>;
+  /** When Stripe created the event (Unix seconds); default now. A late delivery of an old event is an earlier one. */
+  created?: number;
 }
 
 /** A customer.subscription.* event shaped as Stripe sends it (only the fields the service reads matter). */
@@ -109,7 +112,7 @@ export function subscriptionEvent(o: SubscriptionEventOptions) {
     object: 'event',
     type: o.type ?? 'customer.subscription.created',
     api_version: '2026-10-28.endive',
-    created: Math.floor(Date.now() / 1000),
+    created: o.created ?? Math.floor(Date.now() / 1000),
     data: {
       object: {
         id: o.subscriptionId,
@@ -170,11 +173,16 @@ export function invoicePaidEvent(o: {
   subscriptionId: string;
   metadata: Record<string, string>;
   productId: string;
+  /** invoice.paid (default) or invoice.payment_failed, of the same shape. */
+  type?: 'invoice.paid' | 'invoice.payment_failed';
+  /** When Stripe created the event (Unix seconds); default now. */
+  created?: number;
 }) {
   return {
     id: o.eventId ?? uniqueId('evt'),
     object: 'event',
-    type: 'invoice.paid',
+    type: o.type ?? 'invoice.paid',
+    created: o.created ?? Math.floor(Date.now() / 1000),
     data: {
       object: {
         id: uniqueId('in'),

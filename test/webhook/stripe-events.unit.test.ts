@@ -172,10 +172,36 @@ describe('subscription lifecycle', () => {
     expect(decideStripeEvent(deleted, rules)).toMatchObject({ kind: 'ignored' });
   });
 
-  it.each(['incomplete', 'past_due', 'unpaid', 'paused'])('status %s is not provisioned', (status) => {
+  it.each(['incomplete', 'paused'])('status %s is not provisioned', (status) => {
     expect(
       decideStripeEvent(subscriptionEvent({ subscriptionId: 'sub_1', churchId: 'g', areaCode: '414', status }), rules),
     ).toMatchObject({ kind: 'ignored' });
+  });
+
+  it.each(['past_due', 'unpaid'])('status %s is a payment problem (grace period), not a purchase', (status) => {
+    expect(
+      decideStripeEvent(subscriptionEvent({ subscriptionId: 'sub_1', churchId: 'g', areaCode: '414', status }), rules),
+    ).toEqual({
+      kind: 'payment-trouble',
+      stripeSubscriptionId: 'sub_1',
+      churchId: 'g',
+      reason: `subscription ${status}`,
+    });
+  });
+
+  it('a failed invoice of a voice plan is a payment problem of its subscription', () => {
+    const failed = invoicePaidEvent({
+      type: 'invoice.payment_failed',
+      subscriptionId: 'sub_9',
+      metadata: { church_id: 'g', plan: 'voice' },
+      productId: 'prod_x',
+    });
+    expect(decideStripeEvent(failed, rules)).toEqual({
+      kind: 'payment-trouble',
+      stripeSubscriptionId: 'sub_9',
+      churchId: 'g',
+      reason: 'invoice.payment_failed',
+    });
   });
 
   it('trialing is provisioned', () => {

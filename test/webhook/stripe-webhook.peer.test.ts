@@ -248,10 +248,17 @@ describe('cancellation', () => {
     });
     const response = await deliver(deleted);
     expect(response.json()).toMatchObject({ outcome: 'cancelled', churchId });
-    // Replays of the same cancellation, and a late "active" update of the cancelled subscription.
+    // Replays of the same cancellation, and a late "active" update of the cancelled subscription: created before the
+    // cancellation, delivered after it.
     await deliver(deleted);
     await deliver(
-      subscriptionEvent({ type: 'customer.subscription.updated', subscriptionId, churchId, areaCode: '414' }),
+      subscriptionEvent({
+        type: 'customer.subscription.updated',
+        subscriptionId,
+        churchId,
+        areaCode: '414',
+        created: deleted.created - 60,
+      }),
     );
     await notifier.idle();
 

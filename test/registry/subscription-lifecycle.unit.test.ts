@@ -1,0 +1,87 @@
+/**
+ * The subscription lifecycle's rules (registry/subscription-lifecycle.ts): each event decided from its own created
+ * time and what it says, never from the order it arrives in. No database.
+ */
+import { decideLifecycle, type LifecycleState } from '../../registry/subscription-lifecycle';
+
+const at = (minute: number) => new Date(Date.UTC(2026, 10, 1, 12, minute));
+const state = (status: LifecycleState['status'], minute: number | null): LifecycleState => ({
+  status,
+  lifecycleAt: minute === null ? null : at(minute),
+});
+
+describe('decideLifecycle', () => {
+  test('a first payment creates the church; nothing else does', () => {
+    expect(decideLifecycle(undefined, 'paid', at(0))).toMatchObject({
+      kind: 'purchase',
+      toStatus: 'active',
+      newest: true,
+    });
+    expect(decideLifecycle(undefined, 'payment-trouble', at(0))).toMatchObject({ kind: 'unchanged', newest: false });
+    expect(decideLifecycle(undefined, 'cancelled', at(0))).toMatchObject({ kind: 'unchanged', newest: false });
+  });
+
+  test('a failed payment starts the grace period (a setting, 14 days by default) and tells the founder', () => {
+    expect(decideLifecycle(state('active', 0), 'payment-trouble', at(5))).toEqual({
+      kind: 'payment-trouble',
+      toStatus: 'past_due',
+      newest: true,
+      graceUntil: new Date(at(5).getTime() + 14 * 24 * 3600_000),
+      tellFounder: true,
+    });
+    expect(decideLifecycle(state('active', 0), 'payment-trouble', at(5), { graceDays: 3 }).graceUntil).toEqual(
+      new Date(at(5).getTime() + 3 * 24 * 3600_000),
+    );
+    // Stripe's retries of the payment while past_due change nothing and tell nobody again.
+    expect(decideLifecycle(state('past_due', 5), 'payment-trouble', at(9))).toMatchObject({
+      kind: 'unchanged',
+      toStatus: 'past_due',
+      tellFounder: false,
+    });
+  });
+
+  test('payment recovered: back to active; a cancellation: cancelled, once', () => {
+    expect(decideLifecycle(state('past_due', 5), 'paid', at(9))).toMatchObject({
+      kind: 'payment-recovered',
+      toStatus: 'active',
+    });
+    expect(decideLifecycle(state('past_due', 5), 'cancelled', at(9))).toMatchObject({
+      kind: 'cancelled',
+      tellFounder: true,
+    });
+    expect(decideLifecycle(state('cancelled', 9), 'cancelled', at(10))).toMatchObject({ kind: 'unchanged' });
+  });
+
+  test('an event older than the newest one applied changes nothing, whatever it says', () => {
+    for (const signal of ['paid', 'payment-trouble', 'cancelled'] as const) {
+      expect(decideLifecycle(state('past_due', 9), signal, at(8))).toEqual({
+        kind: 'superseded',
+        toStatus: 'past_due',
+        newest: false,
+        tellFounder: false,
+      });
+    }
+    // The late "active" of a subscription created before its cancellation does not bring the church back...
+    expect(decideLifecycle(state('cancelled', 9), 'paid', at(7))).toMatchObject({
+      kind: 'superseded',
+      toStatus: 'cancelled',
+    });
+    // ...a newer one (the subscription reactivated, or a new checkout) does.
+    expect(decideLifecycle(state('cancelled', 9), 'paid', at(12))).toMatchObject({
+      kind: 'reactivated',
+      toStatus: 'active',
+    });
+  });
+
+  test("no Stripe event moves a church out of the founder's decommission; a new purchase after release is a new line", () => {
+    expect(decideLifecycle(state('decommission', 0), 'paid', at(5))).toMatchObject({
+      kind: 'unchanged',
+      toStatus: 'decommission',
+    });
+    expect(decideLifecycle(state('decommission', 0), 'payment-trouble', at(5))).toMatchObject({ kind: 'unchanged' });
+    expect(decideLifecycle(state('decommissioned', 0), 'paid', at(5))).toMatchObject({
+      kind: 'reactivated',
+      toStatus: 'active',
+    });
+  });
+});
