@@ -17,7 +17,9 @@
  * stacks, checks and infra read or write it; it imports only common. Development machinery (sandbox, test, bench,
  * scripts) may import anything; production code never imports it.
  */
-const PRODUCTION = '^(cli|webhook|worker|registry|stacks|checks|engine|infra|providers|vendors|common|db)/';
+const { PRODUCT_FOLDERS, DEVELOPMENT_FOLDERS } = require('./common/compiled-build');
+
+const PRODUCTION = `^(${PRODUCT_FOLDERS.join('|')})/`;
 const LAYERS = [
   ['cli', 'webhook'],
   ['worker'],
@@ -58,7 +60,7 @@ module.exports = {
       comment: 'the product must run without the sandbox, the tests, the benchmarks and the scripts',
       severity: 'error',
       from: { path: PRODUCTION },
-      to: { path: '^(sandbox|test|bench|scripts)/' },
+      to: { path: `^(${DEVELOPMENT_FOLDERS.join('|')})/` },
     },
     {
       name: 'no-dynamic-import-in-production',

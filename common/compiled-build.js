@@ -12,7 +12,10 @@ const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 
-/** The folders `npm run build` compiles (tsconfig.json's include). */
+/**
+ * The folders `npm run build` compiles (tsconfig.json's include), in the order of the flow. The development
+ * machinery beside them is DEVELOPMENT_FOLDERS; the tests that walk the tree take both lists from here.
+ */
 const PRODUCT_FOLDERS = [
   'cli',
   'webhook',
@@ -27,6 +30,8 @@ const PRODUCT_FOLDERS = [
   'common',
   'db',
 ];
+/** What a checkout has beside the product: the sandbox, the scripts, the benchmarks and the tests. */
+const DEVELOPMENT_FOLDERS = ['sandbox', 'scripts', 'bench', 'test'];
 const STAMP_FILE = '.sources.sha256';
 
 /** @param {string} dir @returns {string[]} */
@@ -67,4 +72,4 @@ function freshBuild(root) {
   }
 }
 
-module.exports = { PRODUCT_FOLDERS, STAMP_FILE, sourcesHash, freshBuild };
+module.exports = { PRODUCT_FOLDERS, DEVELOPMENT_FOLDERS, STAMP_FILE, sourcesHash, freshBuild };

@@ -9,26 +9,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { REPO_ROOT } from '../sandbox/processes';
 
+const { PRODUCT_FOLDERS, DEVELOPMENT_FOLDERS } = require('../common/compiled-build.js') as {
+  PRODUCT_FOLDERS: string[];
+  DEVELOPMENT_FOLDERS: string[];
+};
+
 const DEPCRUISE = path.join(REPO_ROOT, 'node_modules', '.bin', 'depcruise');
 const CONFIG = path.join(REPO_ROOT, '.dependency-cruiser.js');
-const SOURCE_FOLDERS = [
-  'cli',
-  'webhook',
-  'worker',
-  'registry',
-  'stacks',
-  'checks',
-  'engine',
-  'infra',
-  'providers',
-  'vendors',
-  'common',
-  'db',
-  'sandbox',
-  'scripts',
-  'bench',
-  'test',
-];
+const SOURCE_FOLDERS = [...PRODUCT_FOLDERS, ...DEVELOPMENT_FOLDERS];
 
 interface Violation {
   from: string;

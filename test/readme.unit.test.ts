@@ -24,23 +24,13 @@ import * as path from 'path';
 import { REPO_ROOT } from '../sandbox/processes';
 import { ENVIRONMENT } from '../webhook/config';
 
-const SOURCE_DIRS = [
-  'cli',
-  'webhook',
-  'worker',
-  'registry',
-  'stacks',
-  'checks',
-  'engine',
-  'infra',
-  'providers',
-  'vendors',
-  'common',
-  'db',
-  'sandbox',
-  'scripts',
-  'bench',
-];
+const { PRODUCT_FOLDERS, DEVELOPMENT_FOLDERS } = require('../common/compiled-build.js') as {
+  PRODUCT_FOLDERS: string[];
+  DEVELOPMENT_FOLDERS: string[];
+};
+
+// Every folder of code, the tests left out (see above).
+const SOURCE_DIRS = [...PRODUCT_FOLDERS, ...DEVELOPMENT_FOLDERS.filter((folder) => folder !== 'test')];
 const SHELL_SCRIPTS = ['dev', path.join('scripts', 'tools.sh')];
 const NOT_PROJECT_SETTINGS = new Set(['HOME', 'PATH', 'PWD', 'NODE_OPTIONS']);
 /** Files that read variables by a computed name, and how the names reach them (all as quoted literals). */

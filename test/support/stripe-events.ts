@@ -7,10 +7,14 @@ import { randomBytes } from 'crypto';
 import type { Pool } from 'pg';
 import Stripe from 'stripe';
 import { listChurches } from '../../registry/churches';
-import type { TestDatabase } from '../../sandbox/postgres';
-import type { MailpitConnection } from '../../sandbox/mailpit';
+import { createLogger } from '../../common/logger';
+import { createTestDatabase, type TestDatabase } from '../../sandbox/postgres';
+import { ensureMailpit, type MailpitConnection } from '../../sandbox/mailpit';
+import { smtpFounderMailer } from '../../vendors/smtp-client';
+import { buildServer } from '../../webhook/server';
+import { FounderNotifier } from '../../worker/founder-mail';
 import type { StackRunResult, StackRunner } from '../../stacks/provisioning-run';
-import { DEFAULT_FALLBACK_MESSAGE, type ServiceConfig } from '../../webhook/config';
+import { DEFAULT_FALLBACK_MESSAGE, secretValues, type ServiceConfig } from '../../webhook/config';
 
 export const VOICE_LOOKUP_KEY = 'voice_monthly';
 export const VOICE_PRODUCT_ID = 'prod_VoiceAnnual';
@@ -286,5 +290,54 @@ export async function listen(app: { listen(o: { host: string; port: number }): P
     const response = await fetch(`${base}${o.url}`, { method: o.method, headers: o.headers, body: o.payload });
     const body = await response.text();
     return { statusCode: response.status, headers: response.headers, body, json: () => JSON.parse(body) };
+  };
+}
+
+/**
+ * The webhook service in this process, listening on a real socket: its own test database, mailpit for the founder's
+ * mail, the log collected, and the worker's wake-ups counted (no engine runs here). What the webhook tests share.
+ */
+export async function listeningWebhook(databasePrefix: string, overrides: Partial<ServiceConfig> = {}) {
+  const mailpit = await ensureMailpit();
+  const db = await createTestDatabase(databasePrefix);
+  const config = testConfig(db, mailpit, overrides);
+  const logs = new LogCollector();
+  const logger = createLogger({ secrets: secretValues(config), destination: logs });
+  const notifier = new FounderNotifier(
+    db.pool,
+    smtpFounderMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, to: config.founderEmail }),
+    logger,
+  );
+  let jobWakeUps = 0;
+  const app = buildServer({
+    config,
+    pool: db.pool,
+    logger,
+    onJobQueued: () => (jobWakeUps += 1),
+    onFounderNotification: () => notifier.wake(),
+  });
+  const request = await listen(app);
+  return {
+    db,
+    mailpit,
+    config,
+    logs,
+    notifier,
+    request,
+    jobWakeUps: () => jobWakeUps,
+    /** A Stripe delivery of `event`, signed with the endpoint's secret (or `secret`) at `timestamp`. */
+    deliver(event: unknown, options: { timestamp?: number; secret?: string } = {}) {
+      const { payload, headers } = signedDelivery(
+        event,
+        options.secret ?? config.stripeWebhookSecret,
+        options.timestamp,
+      );
+      return request({ method: 'POST', url: '/stripe/webhook', payload, headers });
+    },
+    async close() {
+      await app.close();
+      await notifier.stop();
+      await db.drop();
+    },
   };
 }

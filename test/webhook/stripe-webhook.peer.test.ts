@@ -3,17 +3,13 @@
  * SMTP sink: what is refused (and writes nothing), what is deduplicated, what is ignored, what is queued, and what
  * the founder is told.
  */
-import type { FastifyInstance } from 'fastify';
-import { ensureMailpit, getMessage, messagesTo, type MailpitConnection } from '../../sandbox/mailpit';
-import { createTestDatabase, type TestDatabase } from '../../sandbox/postgres';
+import { secretScrubber } from '../../common/logger';
+import { getMessage, messagesTo } from '../../sandbox/mailpit';
 import { getChurch, listJobs } from '../../registry';
 import { getStripeEvent } from '../../registry/stripe-events';
+import type { TestDatabase } from '../../sandbox/postgres';
 import type { ServiceConfig } from '../../webhook/config';
-import { smtpFounderMailer } from '../../vendors/smtp-client';
 import { FounderNotifier } from '../../worker/founder-mail';
-import { createLogger, secretScrubber } from '../../common/logger';
-import { buildServer } from '../../webhook/server';
-import { secretValues } from '../../webhook/config';
 import {
   LogCollector,
   VOICE_PRODUCT_ID,
@@ -24,48 +20,29 @@ import {
   rowCounts,
   signedDelivery,
   subscriptionEvent,
-  testConfig,
+  listeningWebhook,
   uniqueId,
 } from '../support/stripe-events';
 
 let db: TestDatabase;
-let mailpit: MailpitConnection;
 let config: ServiceConfig;
-let app: FastifyInstance;
 let request: Awaited<ReturnType<typeof listen>>;
 let notifier: FounderNotifier;
-const logs = new LogCollector();
-let jobWakeUps = 0;
+let logs: LogCollector;
+let webhook: Awaited<ReturnType<typeof listeningWebhook>>;
+const jobWakeUps = () => webhook.jobWakeUps();
 
 beforeAll(async () => {
-  mailpit = await ensureMailpit();
-  db = await createTestDatabase('webhook_stripe');
-  config = testConfig(db, mailpit);
-  const logger = createLogger({ secrets: secretValues(config), destination: logs });
-  notifier = new FounderNotifier(
-    db.pool,
-    smtpFounderMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, to: config.founderEmail }),
-    logger,
-  );
-  app = buildServer({
-    config,
-    pool: db.pool,
-    logger,
-    onJobQueued: () => (jobWakeUps += 1),
-    onFounderNotification: () => notifier.wake(),
-  });
-  request = await listen(app);
+  webhook = await listeningWebhook('webhook_stripe');
+  ({ db, config, request, notifier, logs } = webhook);
 });
 
 afterAll(async () => {
-  await app?.close();
-  await notifier?.stop();
-  await db?.drop();
+  await webhook?.close();
 });
 
 function deliver(event: unknown, options: { timestamp?: number; secret?: string } = {}) {
-  const { payload, headers } = signedDelivery(event, options.secret ?? config.stripeWebhookSecret, options.timestamp);
-  return request({ method: 'POST', url: '/stripe/webhook', payload, headers });
+  return webhook.deliver(event, options);
 }
 
 describe('refused deliveries write nothing', () => {
@@ -321,5 +298,5 @@ describe('logs', () => {
 });
 
 it('a job was announced to the worker for each new job', () => {
-  expect(jobWakeUps).toBeGreaterThanOrEqual(3);
+  expect(jobWakeUps()).toBeGreaterThanOrEqual(3);
 });

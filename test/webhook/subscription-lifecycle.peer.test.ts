@@ -5,63 +5,37 @@
  * than what the church has seen changes nothing. Every transition is in the church's timeline, which the status
  * route shows. Real PostgreSQL and mailpit; the service in this process.
  */
-import type { FastifyInstance } from 'fastify';
-import { ensureMailpit, messagesTo, type MailpitConnection } from '../../sandbox/mailpit';
-import { createTestDatabase, type TestDatabase } from '../../sandbox/postgres';
+import { messagesTo } from '../../sandbox/mailpit';
 import { getChurch, listJobs } from '../../registry';
+import type { TestDatabase } from '../../sandbox/postgres';
 import type { ServiceConfig } from '../../webhook/config';
-import { smtpFounderMailer } from '../../vendors/smtp-client';
 import { FounderNotifier } from '../../worker/founder-mail';
-import { createLogger } from '../../common/logger';
-import { buildServer } from '../../webhook/server';
-import { secretValues } from '../../webhook/config';
 import {
-  LogCollector,
   VOICE_PRODUCT_ID,
   invoicePaidEvent,
   listen,
-  signedDelivery,
   subscriptionEvent,
-  testConfig,
+  listeningWebhook,
   uniqueId,
 } from '../support/stripe-events';
 
 let db: TestDatabase;
-let mailpit: MailpitConnection;
 let config: ServiceConfig;
-let app: FastifyInstance;
 let request: Awaited<ReturnType<typeof listen>>;
 let notifier: FounderNotifier;
+let webhook: Awaited<ReturnType<typeof listeningWebhook>>;
 
 beforeAll(async () => {
-  mailpit = await ensureMailpit();
-  db = await createTestDatabase('webhook_lifecycle');
-  config = testConfig(db, mailpit, { gracePeriodDays: 10 });
-  const logger = createLogger({ secrets: secretValues(config), destination: new LogCollector() });
-  notifier = new FounderNotifier(
-    db.pool,
-    smtpFounderMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, to: config.founderEmail }),
-    logger,
-  );
-  app = buildServer({
-    config,
-    pool: db.pool,
-    logger,
-    onJobQueued: () => undefined,
-    onFounderNotification: () => notifier.wake(),
-  });
-  request = await listen(app);
+  webhook = await listeningWebhook('webhook_lifecycle', { gracePeriodDays: 10 });
+  ({ db, config, request, notifier } = webhook);
 });
 
 afterAll(async () => {
-  await app?.close();
-  await notifier?.stop();
-  await db?.drop();
+  await webhook?.close();
 });
 
 async function deliver(event: { id: string }): Promise<Record<string, unknown>> {
-  const { payload, headers } = signedDelivery(event, config.stripeWebhookSecret);
-  const response = await request({ method: 'POST', url: '/stripe/webhook', payload, headers });
+  const response = await webhook.deliver(event);
   expect(response.statusCode).toBe(200);
   return response.json();
 }
