@@ -2,6 +2,7 @@
  * Call Control: `POST /calls` places a call through the dialer, `GET /calls/{id}` reports it, and
  * `POST /calls/{id}/actions/hangup` ends it. The dialer's handle is polled for state changes, which become
  * `call.initiated` / `call.answered` / `call.hangup` webhooks (with the hangup cause) in that order.
+ * A call to a number on a TeXML application never reaches the dialer: the application answers it (see texml.ts).
  */
 import { randomBytes, randomUUID } from 'crypto';
 import {
@@ -13,7 +14,8 @@ import {
   type TelnyxHangupCause,
 } from './call-dialer';
 import { TELNYX_ERROR_CODES, TelnyxApiError, notFound, unprocessable } from './errors';
-import type { TelnyxState } from './state';
+import type { TelnyxState, TexmlApplicationRecord } from './state';
+import { requestTexml, texmlCallParams, type TexmlAnswer } from './texml';
 import type { CallEventType, WebhookSender } from './webhooks';
 
 export interface CallRecord {
@@ -32,8 +34,29 @@ export interface CallRecord {
   state: DialState;
   hangup_cause?: TelnyxHangupCause;
   hangup_source?: 'caller' | 'callee' | 'unknown';
-  /** Where the call was routed (undefined: `to` routes nowhere). */
+  /** Where the call was routed (undefined: `to` routes nowhere, or to a TeXML application). */
   route?: DialRoute;
+  /** The TeXML application that answers `to`, when the number is on one. */
+  texml_application_id?: string;
+  /** What the TeXML application answered (once its `voice_url` was requested). */
+  texml?: TexmlAnswer;
+}
+
+/** The far leg of a call a TeXML application answers: driven by CallControl, not by a dialer. */
+class TexmlLeg implements DialHandle {
+  current: DialState = 'ringing';
+  cause: TelnyxHangupCause | undefined;
+  readonly abort = new AbortController();
+  state(): DialState {
+    return this.current;
+  }
+  hangupCause(): string {
+    return this.cause ?? 'normal_clearing';
+  }
+  async hangup(): Promise<void> {
+    this.abort.abort();
+    this.current = 'ended';
+  }
 }
 
 export interface DialInput {
@@ -60,6 +83,10 @@ export class CallControl {
   private readonly handles = new Map<string, DialHandle>();
   /** Webhooks of one call go out one after another, in the order they happened. */
   private readonly eventChains = new Map<string, Promise<unknown>>();
+  /** TeXML requests in flight. */
+  private readonly texmlRequests = new Set<Promise<void>>();
+  /** The account's TeXML AccountSid, sent with every TeXML request. */
+  readonly accountSid = randomUUID();
   private readonly monitor: NodeJS.Timeout;
 
   constructor(
@@ -118,17 +145,58 @@ export class CallControl {
       state: 'ringing',
       route: this.routeTo(input.to),
     };
-    const handle = this.dialer.dial({
-      to: record.to,
-      from: record.from,
-      connectionId: record.connection_id,
-      route: record.route,
-    });
+    const application = record.route ? undefined : this.state.texmlRouteOf(input.to)?.application;
+    let handle: DialHandle;
+    if (application) {
+      record.texml_application_id = application.id;
+      handle = new TexmlLeg();
+    } else {
+      handle = this.dialer.dial({
+        to: record.to,
+        from: record.from,
+        connectionId: record.connection_id,
+        route: record.route,
+      });
+    }
     this.calls.set(record.call_control_id, record);
     this.handles.set(record.call_control_id, handle);
     this.emit(record, 'call.initiated');
+    if (application) this.answerWithTexml(record, application, handle as TexmlLeg);
     this.refresh(record);
     return record;
+  }
+
+  /**
+   * Requests the application's TeXML and carries out what the stand-in understands of it: a TeXML document answers
+   * the call, which then completes (`normal_clearing`) once its verbs are done (the stand-in does not wait for
+   * speech); no usable document ends the call unanswered (`unspecified`), the reason kept in `record.texml.error`.
+   */
+  private answerWithTexml(record: CallRecord, application: TexmlApplicationRecord, leg: TexmlLeg): void {
+    const params = texmlCallParams({
+      accountSid: this.accountSid,
+      callSid: record.call_control_id,
+      callSessionId: record.call_session_id,
+      applicationId: application.id,
+      from: record.from,
+      to: record.to,
+    });
+    const work = requestTexml(application, params, leg.abort.signal).then((answer) => {
+      record.texml = answer;
+      if (record.state === 'ended') return; // hung up (or timed out) while the request was out
+      if (answer.error) {
+        leg.cause = 'unspecified';
+        leg.current = 'ended';
+        this.refresh(record);
+        return;
+      }
+      leg.current = 'answered';
+      this.refresh(record);
+      leg.cause = 'normal_clearing';
+      leg.current = 'ended';
+      this.refresh(record);
+    });
+    const tracked = work.finally(() => this.texmlRequests.delete(tracked));
+    this.texmlRequests.add(tracked);
   }
 
   /** Sets (or, with undefined, lifts) the account's concurrent-call limit and starts counting the peak anew. */
@@ -249,8 +317,9 @@ export class CallControl {
     );
   }
 
-  /** Waits for every webhook queued so far (tests read deliveries after this). */
+  /** Waits for every TeXML request and every webhook queued so far (tests read deliveries after this). */
   async settled(): Promise<void> {
+    await Promise.all([...this.texmlRequests]);
     await Promise.all([...this.eventChains.values()]);
   }
 

@@ -6,6 +6,8 @@
  *   POST   /_standin/latency {ms}
  *   POST   /_standin/phone-numbers {phone_number, connection_id, ...}  put a number into the account (as if
  *                                                                      bought earlier)
+ *   POST   /_standin/texml-applications {friendly_name, voice_url, id?, ...}  put a TeXML application into the
+ *                                                                      account (a fixed id, or one picked)
  *   POST   /_standin/channel-limit {limit}                              concurrent outbound calls allowed (null: any)
  *   GET    /_standin/state                                             everything the account holds
  * Answers are JSON; a bad control request answers 400 `{error}` naming the field.
@@ -13,7 +15,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ActiveFault, FaultSpec } from './faults';
 import type { RecordedRequest, RequestLog } from './request-log';
-import type { PhoneNumberRecord, PhoneNumberSeed } from './state';
+import type { PhoneNumberRecord, PhoneNumberSeed, TexmlApplicationRecord, TexmlApplicationSeed } from './state';
 
 export interface StandInControls {
   log: RequestLog;
@@ -22,6 +24,7 @@ export interface StandInControls {
   activeFaults(): ActiveFault[];
   setLatency(ms: number): void;
   seedPhoneNumber(seed: PhoneNumberSeed): PhoneNumberRecord;
+  seedTexmlApplication(seed: TexmlApplicationSeed): TexmlApplicationRecord;
   setChannelLimit(limit: number | undefined): void;
   snapshot(): Record<string, unknown>;
 }
@@ -77,6 +80,12 @@ export function registerControlRoutes(app: FastifyInstance, controls: StandInCon
   app.post('/_standin/phone-numbers', (request, reply) =>
     answer(reply, 201, () => ({
       data: controls.seedPhoneNumber(parseBody(request.body) as unknown as PhoneNumberSeed),
+    })),
+  );
+
+  app.post('/_standin/texml-applications', (request, reply) =>
+    answer(reply, 201, () => ({
+      data: controls.seedTexmlApplication(parseBody(request.body) as unknown as TexmlApplicationSeed),
     })),
   );
 

@@ -11,8 +11,11 @@ import type {
   PhoneNumberFilter,
   PhoneNumberRecord,
   TelnyxState,
+  TexmlApplicationFilter,
+  TexmlApplicationSeed,
   UpdatePhoneNumberInput,
 } from './state';
+import { unprocessable } from './errors';
 import { renderAvailableNumber } from './inventory';
 
 export interface OperationRequest {
@@ -136,6 +139,24 @@ export function telnyxOperations(state: TelnyxState, calls: CallControl): Record
     ListFqdns: ({ query }) => {
       const page = paginate(state.listFqdns(filterOf<FqdnFilter>(query)), query.page as PageQuery, 250);
       return ok(page);
+    },
+
+    // A created application answers 201, as the spec has it; the id is always the account's choice.
+    CreateTexmlApplication: ({ body }) => {
+      const input = body as TexmlApplicationSeed;
+      if (input.friendly_name.trim() === '')
+        throw unprocessable('/friendly_name', 'friendly_name must not be blank', 'Invalid parameter');
+      return { status: 201, body: { data: state.addTexmlApplication({ ...input, id: undefined }) } };
+    },
+
+    GetTexmlApplication: ({ pathParams }) => ok({ data: state.getTexmlApplication(pathParams.id) }),
+
+    FindTexmlApplications: ({ query }) => {
+      const found = state.listTexmlApplications(
+        filterOf<TexmlApplicationFilter>(query),
+        query.sort as string | undefined,
+      );
+      return ok(paginate(found, query.page as PageQuery, 250));
     },
 
     DialCall: ({ body }) => ok({ data: calls.render(calls.dial(body as DialInput)) }),

@@ -1,8 +1,8 @@
 /**
  * A local Telnyx API v2 (there is no local Telnyx server): phone number search and orders, phone numbers, FQDN
- * connections and FQDNs, and Call Control dial/status/hangup, on 127.0.0.1. Every request is checked against
- * Telnyx's OpenAPI spec (a client sending a bad request gets the 4xx it would get, naming the field) and every
- * response is checked before it is sent (a stand-in bug becomes a loud 500, never a silent wrong answer).
+ * connections and FQDNs, TeXML applications, and Call Control dial/status/hangup, on 127.0.0.1. Every request is
+ * checked against Telnyx's OpenAPI spec (a client sending a bad request gets the 4xx it would get, naming the field)
+ * and every response is checked before it is sent (a stand-in bug becomes a loud 500, never a silent wrong answer).
  *
  * Each /v2 request goes: latency -> auth -> route to a spec operation -> injected fault -> query and body checked
  * against the spec -> operation -> response checked against the spec -> recorded in the request log.
@@ -24,6 +24,7 @@ import {
   telnyxPathExists,
   validateTelnyxErrorEnvelope,
   validateTelnyxResponse,
+  validateTelnyxSchema,
   type TelnyxOperationMatch,
 } from './openapi';
 import { RequestLog, type RecordedRequest, type SpecFailure } from './request-log';
@@ -37,6 +38,8 @@ import {
   type NumberOrderRecord,
   type PhoneNumberRecord,
   type PhoneNumberSeed,
+  type TexmlApplicationRecord,
+  type TexmlApplicationSeed,
 } from './state';
 import type { WebhookDelivery } from './webhooks';
 import { WebhookSender } from './webhooks';
@@ -44,7 +47,8 @@ import { WebhookSender } from './webhooks';
 export type { CallDialer, DialHandle, DialRequest, DialRoute, DialState } from './call-dialer';
 export type { FaultSpec, ActiveFault } from './faults';
 export type { RecordedRequest, SpecFailure } from './request-log';
-export type { PhoneNumberSeed, FqdnConnectionSeed, FqdnSeed } from './state';
+export type { PhoneNumberSeed, FqdnConnectionSeed, FqdnSeed, TexmlApplicationSeed } from './state';
+export type { TexmlAnswer } from './texml';
 export { LIVEKIT_INBOUND_CONNECTION, LIVEKIT_INBOUND_FQDN } from './state';
 
 export const DEFAULT_STANDIN_API_KEY = 'KEYsandbox';
@@ -68,6 +72,8 @@ export interface TelnyxStandInOptions {
   fqdns?: FqdnSeed[];
   /** Where call webhooks go when a dial names no `webhook_url` (the Call Control app's webhook URL). Loopback only. */
   callWebhookUrl?: string;
+  /** TeXML applications of the account (each may give its `id`); default none. */
+  texmlApplications?: TexmlApplicationSeed[];
 }
 
 /** The account as it stands, for tests to inspect (live objects: read, do not mutate). */
@@ -78,6 +84,8 @@ export interface TelnyxStandInState {
   numberOrders: Map<string, NumberOrderRecord>;
   fqdnConnections: Map<string, FqdnConnectionRecord>;
   fqdns: Map<string, FqdnRecord>;
+  texmlApplications: Map<string, TexmlApplicationRecord>;
+  /** Calls; one to a number on a TeXML application carries what the application answered in `texml`. */
   calls: Map<string, CallRecord>;
   webhooks: WebhookDelivery[];
   faults: ActiveFault[];
@@ -101,6 +109,8 @@ export interface TelnyxStandIn {
   clearFaults(): void;
   state: TelnyxStandInState;
   seedPhoneNumber(seed: PhoneNumberSeed): PhoneNumberRecord;
+  /** Puts a TeXML application into the account, with the given `id` if any. */
+  seedTexmlApplication(seed: TexmlApplicationSeed): TexmlApplicationRecord;
   /** Concurrent outbound calls the account allows (undefined: no limit); resets the peak count. */
   setChannelLimit(limit: number | undefined): void;
   /** The most calls live at once since the limit was last set. */
@@ -115,6 +125,17 @@ const JSON_TYPE = 'application/json';
 function rawQuery(url: string): Record<string, string> {
   const search = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
   return Object.fromEntries(new URLSearchParams(search));
+}
+
+/**
+ * Puts a TeXML application into the account after checking it (less its `id`) against the spec's create request,
+ * so an application given by a test or the control route reads back as Telnyx would return it.
+ */
+function addCheckedTexmlApplication(state: TelnyxState, seed: TexmlApplicationSeed): TexmlApplicationRecord {
+  const { id: _id, ...fields } = seed;
+  const violations = validateTelnyxSchema('CreateTexmlApplicationRequest', fields);
+  if (violations.length) throw new Error(`TeXML application: ${violations.join('; ')}`);
+  return state.addTexmlApplication(seed);
 }
 
 function mapsToObject<V>(map: Map<string, V>): Record<string, V> {
@@ -134,6 +155,7 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
     connections: opts.connections,
     fqdns: opts.fqdns,
   });
+  for (const application of opts.texmlApplications ?? []) addCheckedTexmlApplication(state, application);
   const webhooks = new WebhookSender((what, errors) => log.recordSpecFailure(what, errors));
   const calls = new CallControl(state, opts.dialer ?? routeCheckDialer, webhooks, opts.callWebhookUrl);
   const operations = telnyxOperations(state, calls);
@@ -279,6 +301,7 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
     activeFaults: () => faults.active,
     setLatency: (ms) => faults.setLatency(ms),
     seedPhoneNumber: (seed) => state.seedPhoneNumber(seed),
+    seedTexmlApplication: (seed) => addCheckedTexmlApplication(state, seed),
     setChannelLimit: (limit) => calls.setChannelLimit(limit),
     snapshot: () => ({
       available: mapsToObject(state.inventory.available),
@@ -287,6 +310,7 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
       number_orders: [...state.numberOrders.values()],
       fqdn_connections: [...state.fqdnConnections.values()],
       fqdns: [...state.fqdns.values()],
+      texml_applications: [...state.texmlApplications.values()],
       calls: [...calls.calls.values()],
       channel_limit: calls.channelLimit ?? null,
       peak_concurrent_calls: calls.peakConcurrentCalls,
@@ -335,6 +359,7 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
       numberOrders: state.numberOrders,
       fqdnConnections: state.fqdnConnections,
       fqdns: state.fqdns,
+      texmlApplications: state.texmlApplications,
       calls: calls.calls,
       webhooks: webhooks.deliveries,
       faults: faults.active,
@@ -342,6 +367,7 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
       inventorySeed: state.inventory.seed,
     },
     seedPhoneNumber: (seed) => state.seedPhoneNumber(seed),
+    seedTexmlApplication: (seed) => addCheckedTexmlApplication(state, seed),
     setChannelLimit: (limit) => calls.setChannelLimit(limit),
     peakConcurrentCalls: () => calls.peakConcurrentCalls,
     webhooksSettled: () => calls.settled(),

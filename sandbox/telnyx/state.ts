@@ -1,7 +1,7 @@
 /**
- * What the stand-in's Telnyx account holds: phone numbers, number orders, FQDN connections and their FQDNs, plus
- * the numbers for sale. Every business rule of these resources lives here (the router only translates HTTP);
- * records are kept in the shapes the spec returns so a test can read them as a client would.
+ * What the stand-in's Telnyx account holds: phone numbers, number orders, FQDN connections and their FQDNs, TeXML
+ * applications, plus the numbers for sale. Every business rule of these resources lives here (the router only
+ * translates HTTP); records are kept in the shapes the spec returns so a test can read them as a client would.
  */
 import { createHash, randomUUID } from 'crypto';
 import { E164_PATTERN } from '../../common/phone-numbers';
@@ -119,6 +119,51 @@ export interface FqdnRecord {
   updated_at: string;
 }
 
+/** A TeXML application to create (`POST /texml_applications` body, or put into the account with a fixed id). */
+export interface TexmlApplicationSeed {
+  /** Fixed numeric id (a control-route or option entry); the API picks one when absent. */
+  id?: string;
+  friendly_name: string;
+  voice_url: string;
+  voice_method?: 'get' | 'post';
+  voice_fallback_url?: string;
+  active?: boolean;
+  status_callback?: string;
+  status_callback_method?: 'get' | 'post';
+  tags?: string[];
+  /** Any other CreateTexmlApplicationRequest field (anchorsite_override, dtmf_type, inbound, outbound...). */
+  [field: string]: unknown;
+}
+
+/** A TeXML application as the API returns it (TexmlApplication); unset optional URLs are left out, not null. */
+export interface TexmlApplicationRecord {
+  id: string;
+  record_type: 'texml_application';
+  friendly_name: string;
+  active: boolean;
+  voice_url: string;
+  voice_method: 'get' | 'post';
+  voice_fallback_url?: string;
+  status_callback?: string;
+  status_callback_method: 'get' | 'post';
+  anchorsite_override: string;
+  dtmf_type: string;
+  first_command_timeout: boolean;
+  first_command_timeout_secs: number;
+  call_cost_in_webhooks: boolean;
+  inbound: Record<string, unknown>;
+  outbound: Record<string, unknown>;
+  tags: string[];
+  created_at: string;
+  updated_at: string;
+  [field: string]: unknown;
+}
+
+export interface TexmlApplicationFilter {
+  friendly_name?: string;
+  outbound_voice_profile_id?: string;
+}
+
 export interface PhoneNumberSeed {
   phone_number: string;
   connection_id: string | null;
@@ -150,6 +195,7 @@ export interface TelnyxStateOptions {
   orderCompletesAfterPolls?: number;
   connections?: FqdnConnectionSeed[];
   fqdns?: FqdnSeed[];
+  texmlApplications?: TexmlApplicationSeed[];
 }
 
 export interface PhoneNumberFilter {
@@ -232,6 +278,7 @@ export class TelnyxState {
   readonly numberOrders = new Map<string, NumberOrderRecord>();
   readonly fqdnConnections = new Map<string, FqdnConnectionRecord>();
   readonly fqdns = new Map<string, FqdnRecord>();
+  readonly texmlApplications = new Map<string, TexmlApplicationRecord>();
   readonly orderCompletesAfterPolls: number;
   private readonly ids: NumericIds;
 
@@ -241,6 +288,7 @@ export class TelnyxState {
     this.orderCompletesAfterPolls = options.orderCompletesAfterPolls ?? 1;
     for (const connection of options.connections ?? [LIVEKIT_INBOUND_CONNECTION]) this.addFqdnConnection(connection);
     for (const fqdn of options.fqdns ?? (options.connections ? [] : [LIVEKIT_INBOUND_FQDN])) this.addFqdn(fqdn);
+    for (const application of options.texmlApplications ?? []) this.addTexmlApplication(application);
   }
 
   // ---- FQDN connections and FQDNs -------------------------------------------------------------------------
@@ -326,6 +374,81 @@ export class TelnyxState {
     );
   }
 
+  // ---- TeXML applications --------------------------------------------------------------------------------
+
+  /**
+   * A new TeXML application from a spec-valid CreateTexmlApplicationRequest (or a control-route entry with a fixed
+   * id). Its id shares the connection id space: a number's `connection_id` may name it.
+   */
+  addTexmlApplication(seed: TexmlApplicationSeed): TexmlApplicationRecord {
+    const { id: wantedId, ...fields } = seed;
+    if (wantedId !== undefined && !/^\d+$/.test(String(wantedId)))
+      throw new Error(`TeXML application id must be a numeric string like Telnyx's, got ${JSON.stringify(wantedId)}`);
+    if (typeof fields.friendly_name !== 'string' || fields.friendly_name === '')
+      throw new Error('TeXML application friendly_name must be a non-empty string');
+    if (typeof fields.voice_url !== 'string' || !URL.canParse(fields.voice_url))
+      throw new Error(`TeXML application voice_url must be a URL, got ${JSON.stringify(fields.voice_url)}`);
+    if (wantedId !== undefined && (this.fqdnConnections.has(wantedId) || this.texmlApplications.has(wantedId)))
+      throw new Error(`id ${wantedId} is already a connection or TeXML application of this account`);
+    const at = now();
+    const record: TexmlApplicationRecord = {
+      active: true,
+      anchorsite_override: 'Latency',
+      dtmf_type: 'RFC 2833',
+      first_command_timeout: false,
+      first_command_timeout_secs: 30,
+      call_cost_in_webhooks: false,
+      voice_method: 'post',
+      status_callback_method: 'post',
+      tags: [],
+      ...fields,
+      inbound: { shaken_stir_enabled: false, sip_subdomain_receive_settings: 'from_anyone', ...(fields.inbound ?? {}) },
+      outbound: { ...(fields.outbound ?? {}) },
+      id: wantedId ?? this.ids.take(),
+      record_type: 'texml_application',
+      friendly_name: fields.friendly_name,
+      voice_url: fields.voice_url,
+      created_at: at,
+      updated_at: at,
+    };
+    this.texmlApplications.set(record.id, record);
+    return record;
+  }
+
+  getTexmlApplication(id: string): TexmlApplicationRecord {
+    const record = this.texmlApplications.get(id);
+    if (!record) throw notFound(`TeXML application ${id} not found`);
+    return record;
+  }
+
+  /**
+   * Applications matching the filter (friendly_name: contains, case-insensitive, three characters at least), sorted
+   * by `sort` (`-` for descending); without one, newest first, as the spec says.
+   */
+  listTexmlApplications(filter: TexmlApplicationFilter, sort?: string): TexmlApplicationRecord[] {
+    const name = filter.friendly_name;
+    if (name !== undefined && name.length < 3)
+      throw badRequest('filter[friendly_name] requires at least three characters', {
+        parameter: 'filter[friendly_name]',
+      });
+    const found = [...this.texmlApplications.values()].filter(
+      (a) =>
+        (name === undefined || a.friendly_name.toLowerCase().includes(name.toLowerCase())) &&
+        (filter.outbound_voice_profile_id === undefined ||
+          a.outbound.outbound_voice_profile_id === filter.outbound_voice_profile_id),
+    );
+    const field = (sort ?? '-created_at').replace(/^-/, '') as 'created_at' | 'friendly_name' | 'active';
+    const direction = (sort ?? '-created_at').startsWith('-') ? -1 : 1;
+    // Stable sort over insertion order, so applications created within one millisecond keep their order.
+    const indexed = found.map((application, index) => ({ application, index }));
+    indexed.sort((a, b) => {
+      const x = String(a.application[field]);
+      const y = String(b.application[field]);
+      return (x < y ? -1 : x > y ? 1 : a.index - b.index) * direction;
+    });
+    return indexed.map((entry) => entry.application);
+  }
+
   // ---- phone numbers --------------------------------------------------------------------------------------
 
   /** A number as the API shows it; deleted numbers are gone (404), as at Telnyx. */
@@ -335,12 +458,23 @@ export class TelnyxState {
     return record;
   }
 
+  /** The name of what a number's connection_id names: an FQDN connection's name or a TeXML application's. */
   connectionName(connectionId: string | null): string | null {
-    return connectionId ? (this.fqdnConnections.get(connectionId)?.connection_name ?? null) : null;
+    if (!connectionId) return null;
+    return (
+      this.fqdnConnections.get(connectionId)?.connection_name ??
+      this.texmlApplications.get(connectionId)?.friendly_name ??
+      null
+    );
+  }
+
+  /** Whether an id names something a number can be put on: an FQDN connection or a TeXML application. */
+  private isConnection(connectionId: string): boolean {
+    return this.fqdnConnections.has(connectionId) || this.texmlApplications.has(connectionId);
   }
 
   private requireConnection(connectionId: string | undefined, pointer: string): void {
-    if (connectionId && !this.fqdnConnections.has(connectionId)) {
+    if (connectionId && !this.isConnection(connectionId)) {
       throw unprocessable(
         pointer,
         `connection_id ${connectionId} is not a connection of this account`,
@@ -363,6 +497,14 @@ export class TelnyxState {
     if (!connection || !connection.active) return undefined;
     const fqdns = this.listFqdns({ connection_id: connection.id });
     return fqdns.length ? { number, connection, fqdns } : undefined;
+  }
+
+  /** The active number `to` and the active TeXML application answering it, if it is on one. */
+  texmlRouteOf(phoneNumber: string): { number: PhoneNumberRecord; application: TexmlApplicationRecord } | undefined {
+    const number = this.activeNumber(phoneNumber);
+    if (!number || number.status !== 'active' || !number.connection_id) return undefined;
+    const application = this.texmlApplications.get(number.connection_id);
+    return application?.active ? { number, application } : undefined;
   }
 
   listPhoneNumbers(filter: PhoneNumberFilter): PhoneNumberRecord[] {
@@ -460,8 +602,10 @@ export class TelnyxState {
     }
     if (this.activeNumber(seed.phone_number))
       throw new Error(`seed phone_number ${seed.phone_number} is already in the account`);
-    if (seed.connection_id && !this.fqdnConnections.has(seed.connection_id)) {
-      throw new Error(`seed connection_id ${seed.connection_id} is not one of the stand-in's connections`);
+    if (seed.connection_id && !this.isConnection(seed.connection_id)) {
+      throw new Error(
+        `seed connection_id ${seed.connection_id} is not one of the stand-in's connections or TeXML applications`,
+      );
     }
     if (seed.status !== undefined && !PHONE_NUMBER_STATUSES.includes(seed.status)) {
       throw new Error(
