@@ -5,6 +5,8 @@
  *   always picks a new id, so each trunk is written into livekit-server's Redis store the way the server itself
  *   stores it (hash `sip_inbound_trunk`, field = id, value = the SIPInboundTrunkInfo protobuf);
  * - the Telnyx numbers in the stand-in (the churches' on the FQDN connection, the fallback on no SIP connection);
+ * - the company's fallback TeXML application "ChurchWise fallback" in the stand-in, with the id the stack names
+ *   (`fallbackTexmlAppId`), answered by the service's `/voice/fallback` on the sandbox's service port;
  * - a dispatch rule per church trunk, as setup_sip.py made them in production (their ids are not in the seed, so the
  *   program leaves them unmanaged; the doctor and test rings need them to route the calls);
  * - the churches' church_voice_agents rows.
@@ -30,11 +32,24 @@ import { REPO_ROOT, toolPath } from './processes';
 /** The locked trunk's real numbers are not in the seed; the sandbox gives it one number nobody else uses. */
 export const SANDBOX_LOCKED_TRUNK_NUMBER = '+14697000001';
 
+/**
+ * The company's fallback TeXML application in the sandbox: a fixed id, so the dev stack's `fallbackTexmlAppId` can
+ * name it; its voice_url is the service's `/voice/fallback` (see `fallbackTexmlVoiceUrl`).
+ */
+export const SANDBOX_FALLBACK_TEXML_APP = { id: '2925216093662351414', friendly_name: 'ChurchWise fallback' } as const;
+
+/** Where the sandbox's fallback application asks for its TeXML: `./dev service`'s `/voice/fallback`. */
+export function fallbackTexmlVoiceUrl(port: number = SANDBOX_PORTS.webhook): string {
+  return `http://127.0.0.1:${port}/voice/fallback`;
+}
+
 export interface StackFileSettings {
   linesInService: LinesInService;
   /** The locked trunks to put into LiveKit: the design document's one and any other ST_ id the stack locks. */
   lockedTrunkIds: string[];
   telnyxConnectionId: string;
+  /** The fallback TeXML application's id (`fallbackTexmlAppId`); default the sandbox's fixed one. */
+  fallbackTexmlAppId: string;
 }
 
 /** The lines in service and lock settings a stack file (Pulumi.<stack>.yaml) declares. */
@@ -44,6 +59,7 @@ export function stackFileSettings(stack = 'dev', dir = REPO_ROOT): StackFileSett
     'churchwise-voice:linesInService'?: Partial<LinesInService>;
     'churchwise-voice:lockedLiveKitIds'?: string[];
     'churchwise-voice:telnyxConnectionId'?: string;
+    'churchwise-voice:fallbackTexmlAppId'?: string;
   }
   const config = (parse(fs.readFileSync(path.join(dir, `Pulumi.${stack}.yaml`), 'utf8'))?.config ?? {}) as StackFile;
   const lines = config['churchwise-voice:linesInService'] ?? {};
@@ -57,6 +73,7 @@ export function stackFileSettings(stack = 'dev', dir = REPO_ROOT): StackFileSett
       id.startsWith('ST_'),
     ),
     telnyxConnectionId: config['churchwise-voice:telnyxConnectionId'] ?? '2925216093662349036',
+    fallbackTexmlAppId: config['churchwise-voice:fallbackTexmlAppId'] || SANDBOX_FALLBACK_TEXML_APP.id,
   };
 }
 
@@ -74,6 +91,10 @@ export interface SeedReport {
   rules: string[];
   numbers: string[];
   rows: string[];
+  /** TeXML applications put into the stand-in (the fallback one, when it was missing). */
+  texmlApplications: string[];
+  /** What could not be put in place, and why (an older stand-in still running). */
+  notes: string[];
 }
 
 function redis(args: string[], input?: Buffer, port = SANDBOX_PORTS.redis): string {
@@ -114,11 +135,45 @@ async function seedNumber(
   return true;
 }
 
+/**
+ * Puts the company's fallback TeXML application into the Telnyx stand-in with the given id, unless it is there
+ * already. `unsupported`: the stand-in running predates TeXML applications (it answers neither the API route nor
+ * the control route); a restart of the sandbox's stand-in brings them.
+ */
+export async function ensureFallbackTexmlApplication(
+  telnyx: SeedTargets['telnyx'],
+  id: string = SANDBOX_FALLBACK_TEXML_APP.id,
+  voiceUrl: string = fallbackTexmlVoiceUrl(),
+): Promise<'created' | 'present' | 'unsupported'> {
+  const headers = { authorization: `Bearer ${telnyx.apiKey}`, 'content-type': 'application/json' };
+  const existing = await fetch(`${telnyx.url}/texml_applications/${encodeURIComponent(id)}`, { headers });
+  await existing.arrayBuffer();
+  if (existing.ok) return 'present';
+  if (existing.status !== 404)
+    throw new Error(`reading TeXML application ${id} from the Telnyx stand-in failed: HTTP ${existing.status}`);
+  // Telnyx picks the id of a new application: a fixed one is the stand-in's own control route.
+  const created = await fetch(`${telnyx.url.replace(/\/v2$/, '')}/_standin/texml-applications`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      id,
+      friendly_name: SANDBOX_FALLBACK_TEXML_APP.friendly_name,
+      voice_url: voiceUrl,
+      voice_method: 'post',
+    }),
+  });
+  const text = await created.text();
+  if (created.status === 404) return 'unsupported';
+  if (!created.ok)
+    throw new Error(`putting TeXML application ${id} into the Telnyx stand-in failed: HTTP ${created.status} ${text}`);
+  return 'created';
+}
+
 export async function seedLinesInService(
   targets: SeedTargets,
   settings: StackFileSettings = stackFileSettings(),
 ): Promise<SeedReport> {
-  const report: SeedReport = { trunks: [], rules: [], numbers: [], rows: [] };
+  const report: SeedReport = { trunks: [], rules: [], numbers: [], rows: [], texmlApplications: [], notes: [] };
   const livekit = new LiveKitClient(targets.livekit ?? SANDBOX_LIVEKIT);
   const { linesInService: lines } = settings;
   for (const church of lines.churches) {
@@ -149,6 +204,16 @@ export async function seedLinesInService(
   // The company fallback answers with TeXML: it is on no SIP connection of ours.
   if (lines.fallbackNumber && (await seedNumber(targets.telnyx, lines.fallbackNumber, null)))
     report.numbers.push(lines.fallbackNumber);
+  // Where a parked church's number goes: the company's fallback TeXML application.
+  const fallbackApp = await ensureFallbackTexmlApplication(targets.telnyx, settings.fallbackTexmlAppId);
+  if (fallbackApp === 'created') report.texmlApplications.push(settings.fallbackTexmlAppId);
+  if (fallbackApp === 'unsupported') {
+    report.notes.push(
+      `the running Telnyx stand-in predates TeXML applications: the fallback application ` +
+        `${settings.fallbackTexmlAppId} is missing until the stand-in restarts ` +
+        '(./dev sandbox stop, then ./dev sandbox start)',
+    );
+  }
 
   const pool = new Pool({ connectionString: targets.databaseUrl, max: 1 });
   try {

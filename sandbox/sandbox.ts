@@ -158,8 +158,10 @@ export async function startSandbox(progress: (line: string) => void = () => unde
   const seeded = await seedLinesInService({ telnyx, databaseUrl });
   progress(
     `lines in service seeded: ${seeded.trunks.length} trunks, ${seeded.rules.length} ` +
-      `rules, ${seeded.numbers.length} numbers, ${seeded.rows.length} rows new`,
+      `rules, ${seeded.numbers.length} numbers, ${seeded.rows.length} rows, ` +
+      `${seeded.texmlApplications.length} TeXML applications new`,
   );
+  for (const note of seeded.notes) progress(`lines in service: ${note}`);
   return { ...base, seeded };
 }
 

@@ -7,6 +7,12 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import Telnyx from 'telnyx';
 import { PRODUCTION_FQDN_CONNECTION_ID } from '../../../vendors/vendor-settings';
+import { SANDBOX_PORTS } from '../../../sandbox/ports';
+import {
+  SANDBOX_FALLBACK_TEXML_APP,
+  ensureFallbackTexmlApplication,
+  stackFileSettings,
+} from '../../../sandbox/lines-in-service';
 import type { TelnyxStandIn } from '../../../sandbox/telnyx/standin';
 import { parseTexml } from '../../../sandbox/telnyx/texml';
 import { closeChecked, expectMatchesSpec, openStandIn, pageBody, rawRequest, startWebhookReceiver } from './support';
@@ -328,6 +334,42 @@ describe('Telnyx stand-in: calls to a number on a TeXML application', () => {
     await standIn.webhooksSettled();
     expect(fallback.received).toHaveLength(before);
     await client.phoneNumbers.update(numberId, { connection_id: FALLBACK_APP_ID });
+  });
+});
+
+describe("the sandbox's fallback TeXML application", () => {
+  let standIn: TelnyxStandIn;
+  let client: Telnyx;
+  beforeAll(async () => ({ standIn, client } = await openStandIn()));
+  afterAll(() => closeChecked(standIn));
+
+  it('has the fixed id the dev stack names', () => {
+    expect(stackFileSettings('dev').fallbackTexmlAppId).toBe(SANDBOX_FALLBACK_TEXML_APP.id);
+  });
+
+  it('is put into the stand-in once, as "ChurchWise fallback" answering from /voice/fallback', async () => {
+    const telnyx = { url: standIn.url, apiKey: standIn.apiKey };
+    expect(await ensureFallbackTexmlApplication(telnyx)).toBe('created');
+    expect(await ensureFallbackTexmlApplication(telnyx)).toBe('present');
+    const app = await client.texmlApplications.retrieve(SANDBOX_FALLBACK_TEXML_APP.id);
+    expect(app.data).toMatchObject({
+      id: SANDBOX_FALLBACK_TEXML_APP.id,
+      friendly_name: 'ChurchWise fallback',
+      voice_url: `http://127.0.0.1:${SANDBOX_PORTS.webhook}/voice/fallback`,
+      voice_method: 'post',
+    });
+    expect(standIn.state.texmlApplications.size).toBe(1);
+  });
+
+  it('is reported unsupported, not an error, by a stand-in that predates TeXML applications', async () => {
+    const older = http.createServer((_request, response) => response.writeHead(404).end('{"errors":[]}'));
+    await new Promise<void>((resolve) => older.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(older.address() as AddressInfo).port}/v2`;
+      expect(await ensureFallbackTexmlApplication({ url, apiKey: 'KEYsandbox' })).toBe('unsupported');
+    } finally {
+      await new Promise<void>((resolve) => older.close(() => resolve()));
+    }
   });
 });
 
