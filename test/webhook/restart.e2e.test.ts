@@ -71,6 +71,7 @@ describe.each([
   {
     variant: "the service's whole process group",
     kill: async (service: ServiceProcess): Promise<number | undefined> => {
+      await until('the dynamic provider process', () => providersOf(service).length >= 1);
       process.kill(-service.pid, 'SIGKILL');
       return undefined;
     },
@@ -206,7 +207,7 @@ describe('kill -9 of the service five times while a burst is provisioned', () =>
           }
         }
         // Mid-run: the engine and at least one provider process are up for this service's run.
-        await until(`run ${kill}'s provider process`, () => processesOf(service).length >= 2);
+        await until(`run ${kill}'s provider process`, () => providersOf(service).length >= 1);
         process.kill(-service.pid, 'SIGKILL');
         await service.exited();
         leftAtEachKill.push(leftBy([service]).length);
@@ -237,6 +238,19 @@ describe('kill -9 of the service five times while a burst is provisioned', () =>
     ENGINE_WAIT_MS * 3,
   );
 });
+
+/**
+ * The run's dynamic-provider processes once they serve (node running Pulumi's dynamic-provider host), not the
+ * wrapper script that is still starting one: that one dies with the run that started it.
+ */
+function providersOf(service: ServiceProcess): number[] {
+  return processesOf(service).filter((pid) => {
+    const argv = readProcess(pid)?.argv ?? [];
+    return (
+      argv.some((arg) => /[\\/]@pulumi[\\/]pulumi[\\/]cmd[\\/]dynamic-provider[\\/]/.test(arg)) && !argv.includes('-e')
+    );
+  });
+}
 
 /** Processes of this live service's runs (they carry its marker). */
 function processesOf(service: ServiceProcess): number[] {
