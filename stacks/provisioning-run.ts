@@ -121,6 +121,11 @@ class RunObserver {
   }
 }
 
+/** A run that did not start because another engine holds the stack: no church was attempted. */
+function busyResult(message: string, recovered: StackRunResult['recovered']): StackRunResult {
+  return { ok: false, busy: true, churches: [], recovered, error: { message, failedStep: 'engine' }, failures: [] };
+}
+
 function summarizeRecovery(report: RecoveryReport): StackRunResult['recovered'] {
   return {
     staleLocksRemoved: report.staleLocksRemoved.length,
@@ -163,14 +168,7 @@ export class VoiceStackRunner implements StackRunner {
         const message =
           `stack ${this.options.stackName} is being updated by another engine ` +
           `(pid ${pid}${hostname ? ` on ${hostname}` : ''}${since ? `, since ${since}` : ''}); nothing ran`;
-        return {
-          ok: false,
-          busy: true,
-          churches: [],
-          recovered,
-          error: { message, failedStep: 'engine' },
-          failures: [],
-        };
+        return busyResult(message, recovered);
       }
       const observer = new RunObserver();
       try {
@@ -184,16 +182,11 @@ export class VoiceStackRunner implements StackRunner {
         return { ok: true, churches: observer.churches, failures: observer.failures, recovered };
       } catch (error) {
         if (error instanceof ConcurrentUpdateError) {
-          const message =
-            `stack ${this.options.stackName} was locked by another engine as this run started; ` + `nothing ran`;
-          return {
-            ok: false,
-            busy: true,
-            churches: [],
+          const stackName = this.options.stackName;
+          return busyResult(
+            `stack ${stackName} was locked by another engine as this run started; nothing ran`,
             recovered,
-            error: { message, failedStep: 'engine' },
-            failures: [],
-          };
+          );
         }
         const message = error instanceof Error ? error.message : String(error);
         const failures =
