@@ -157,5 +157,3 @@ exports.load = function load(root, moduleName) {
   return provider;
 };
 
-/** Whether this process runs the providers compiled (for tests and diagnostics). */
-exports.runsCompiled = () => !(/** @type {Record<string, unknown>} */ (globalThis)[TYPESCRIPT_FLAG]);
