@@ -156,4 +156,3 @@ exports.load = function load(root, moduleName) {
   }
   return provider;
 };
-
