@@ -5,7 +5,8 @@
 # (see ../shared/reference/toolchain.md). Results are cached by version outside the repository.
 #
 #   scripts/tools.sh          install everything that is missing
-#   scripts/tools.sh --print  print the environment lines (PATH, PULUMI_*) for `eval`
+#   scripts/tools.sh --print  print the environment lines (PATH, PULUMI_*) for `eval`; PATH carries every built
+#                             tool (pulumi, livekit-server, livekit-sip, mailpit, stripe-mock)
 set -euo pipefail
 
 TOOLS="${VOICE_TOOLS_DIR:-$HOME/.cache/churchwise-voice-tools}"
@@ -15,6 +16,8 @@ LIVEKIT_SERVER_VERSION=v1.13.5
 # livekit-server v1.13.5 (protocol v1.50, the same psrpc).
 LIVEKIT_SIP_VERSION=v1.8.0
 MAILPIT_VERSION=v1.27.11
+# Stripe's own API mock (stateless, answers from Stripe's OpenAPI spec) for the stripe SDK's calls in tests.
+STRIPE_MOCK_VERSION=v0.203.0
 # The Node language host (needed by `pulumi up` on the on-disk program) is its own untagged module, and the proxy
 # here serves no version of it. sdk/v3 zips up to v3.68.0 still carry it as a package; v3.68.0 is the newest served
 # one. It runs up/preview/refresh/destroy with CLI v3.274.1 and @pulumi/pulumi 3.270 (tested), but has no code
@@ -123,6 +126,7 @@ ensure_go_tools() {
   go_build livekit-server github.com/livekit/livekit-server "$LIVEKIT_SERVER_VERSION" \
     github.com/livekit/livekit-server/cmd/server
   go_build mailpit github.com/axllent/mailpit "$MAILPIT_VERSION" github.com/axllent/mailpit
+  go_build stripe-mock github.com/stripe/stripe-mock "$STRIPE_MOCK_VERSION" github.com/stripe/stripe-mock
   apt_packages pkg-config libopus-dev libopusfile-dev libsoxr-dev
   go_build livekit-sip github.com/livekit/sip "$LIVEKIT_SIP_VERSION" github.com/livekit/sip/cmd/livekit-sip 1
 }
@@ -155,6 +159,9 @@ SCRIPT
 if [ "${1:-}" = "--print" ]; then print_env; exit 0; fi
 
 apt_packages redis-server postgresql sip-tester python3
+# The browser tests drive Debian's Chromium (/usr/bin/chromium) through playwright-core: Playwright's own browser
+# download is a release binary this machine cannot fetch.
+apt_packages chromium
 ensure_node
 ensure_go_tools
 ensure_pulumi
