@@ -12,6 +12,7 @@ export const SANDBOX_PORTS = {
   smtp: port('SANDBOX_SMTP_PORT', 1025),
   mailpitHttp: port('SANDBOX_MAILPIT_HTTP_PORT', 8025),
   telnyx: port('SANDBOX_TELNYX_PORT', 4010),
+  stripeMock: port('SANDBOX_STRIPE_MOCK_PORT', 12111),
   webhook: port('SANDBOX_WEBHOOK_PORT', DEFAULT_SERVICE_PORT),
 } as const;
 

@@ -1,8 +1,8 @@
 /**
  * The local sandbox: every peer the dev stack needs, on loopback, started once and found again by later commands
  * (pid and log files under .sandbox/). Real livekit-server + Redis + the livekit-sip bridge, real PostgreSQL with
- * the migrations, the PostgREST subset production's supabase-js talks to, mailpit as the SMTP sink, and the
- * Telnyx stand-in whose test calls are real SIP INVITEs (sipp) into the bridge.
+ * the migrations, the PostgREST subset production's supabase-js talks to, mailpit as the SMTP sink, stripe-mock as
+ * the Stripe API, and the Telnyx stand-in whose test calls are real SIP INVITEs (sipp) into the bridge.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -16,6 +16,7 @@ import { SANDBOX_PORTS } from './ports';
 import { ensurePostgres, stopPostgres } from './postgres';
 import { POSTGREST_DAEMON_NAME, ensurePostgrestDaemon } from './postgrest';
 import { REPO_ROOT, SANDBOX_DIR, portOpen, runningPid, startDaemon, stopDaemon } from './processes';
+import { STRIPE_MOCK_DAEMON, StripeMockConnection, ensureStripeMock } from './stripe-mock';
 import { sandboxTelnyxSettings } from './telnyx/main';
 import { SeedReport, seedLinesInService } from './lines-in-service';
 import { engineEnvironment } from '../engine/engine-environment';
@@ -38,11 +39,15 @@ export interface Sandbox {
   livekit: LiveKitSettings;
   supabase: { url: string; serviceKey: string };
   mail: MailpitConnection;
+  stripe: StripeMockConnection;
   seeded: SeedReport;
 }
 
-/** What the engine (and so every provider) needs to reach the sandbox: passed as environment, never config. */
-export function sandboxVendorEnv(sandbox: Omit<Sandbox, 'seeded'>): Record<string, string> {
+/**
+ * What the engine (and so every provider) needs to reach the sandbox: passed as environment, never config. No
+ * provider calls Stripe, so stripe-mock is not among them.
+ */
+export function sandboxVendorEnv(sandbox: Omit<Sandbox, 'seeded' | 'stripe'>): Record<string, string> {
   return {
     ...settingsEnvironment({
       telnyx: { baseUrl: sandbox.telnyx.url, apiKey: sandbox.telnyx.apiKey },
@@ -57,7 +62,8 @@ export function sandboxVendorEnv(sandbox: Omit<Sandbox, 'seeded'>): Record<strin
  * Everything a process needs to run the dev stack against the sandbox from the project root: the engine's
  * environment (the project's pulumi CLI and Node first on PATH, Pulumi kept offline), the dev stack's file backend
  * and its throw-away passphrase, the vendors' loopback endpoints and keys, the registry (REGISTRY_DATABASE_URL for
- * the program, DATABASE_URL for `./dev church`) and PULUMI_STACK=dev for the project's own commands.
+ * the program, DATABASE_URL for `./dev church`), STRIPE_BASE_URL (stripe-mock: where the service's Stripe calls
+ * go instead of api.stripe.com) and PULUMI_STACK=dev for the project's own commands.
  * What `./dev sandbox env` prints and `./dev service` runs the webhook service with.
  */
 export function devStackEnvironment(sandbox: Omit<Sandbox, 'seeded'>): Record<string, string> {
@@ -68,6 +74,7 @@ export function devStackEnvironment(sandbox: Omit<Sandbox, 'seeded'>): Record<st
       vendorEnv: sandboxVendorEnv(sandbox),
     }),
     DATABASE_URL: sandbox.databaseUrl,
+    STRIPE_BASE_URL: sandbox.stripe.url,
     PULUMI_STACK: DEV_STACK.name,
   };
 }
@@ -146,6 +153,8 @@ export async function startSandbox(progress: (line: string) => void = () => unde
   progress(`livekit: ${SANDBOX_LIVEKIT.url}, SIP ${sip.transport}://${sip.host}:${sip.port}`);
   const mail = await ensureMailpit();
   progress(`mail sink: ${mail.smtpUrl} (read at ${mail.apiUrl})`);
+  const stripe = await ensureStripeMock();
+  progress(`stripe-mock: ${stripe.url}`);
   const telnyx = await ensureTelnyxStandIn();
   progress(`telnyx stand-in: ${telnyx.url}`);
   const base = {
@@ -154,6 +163,7 @@ export async function startSandbox(progress: (line: string) => void = () => unde
     livekit: SANDBOX_LIVEKIT,
     supabase: { url: postgrest.url, serviceKey: SANDBOX_SUPABASE_SERVICE_KEY },
     mail,
+    stripe,
   };
   const seeded = await seedLinesInService({ telnyx, databaseUrl });
   progress(
@@ -167,6 +177,7 @@ export async function startSandbox(progress: (line: string) => void = () => unde
 
 const DAEMONS = [
   TELNYX_DAEMON,
+  STRIPE_MOCK_DAEMON,
   'mailpit',
   LIVEKIT_SIP_DAEMON,
   LIVEKIT_DAEMONS.livekitServer,
@@ -189,6 +200,7 @@ export async function sandboxStatus(): Promise<Array<{ name: string; pid?: numbe
     [LIVEKIT_DAEMONS.livekitServer]: SANDBOX_PORTS.livekit,
     [LIVEKIT_SIP_DAEMON]: SANDBOX_PORTS.sip,
     mailpit: SANDBOX_PORTS.smtp,
+    [STRIPE_MOCK_DAEMON]: SANDBOX_PORTS.stripeMock,
     [TELNYX_DAEMON]: SANDBOX_PORTS.telnyx,
   };
   return Promise.all(

@@ -52,6 +52,7 @@ const PRODUCTION = {
   DATABASE_URL: `postgres://service:${token()}@db.prod.example:5432/churchwise`,
   STRIPE_WEBHOOK_SECRET: `whsec_${token()}`,
   STRIPE_SECRET_KEY: `sk_live_${token()}`,
+  STRIPE_BASE_URL: 'https://api.stripe.com',
   ADMIN_TOKEN: token() + token(),
 };
 
@@ -116,7 +117,15 @@ describe('./dev sandbox env', () => {
   });
 
   it("sets the vendors and the registry to the sandbox's loopback peers, overriding the caller's production values", () => {
-    for (const key of ['TELNYX_BASE_URL', 'LIVEKIT_URL', 'SUPABASE_URL', 'REGISTRY_DATABASE_URL', 'DATABASE_URL']) {
+    const urls = [
+      'TELNYX_BASE_URL',
+      'LIVEKIT_URL',
+      'SUPABASE_URL',
+      'REGISTRY_DATABASE_URL',
+      'DATABASE_URL',
+      'STRIPE_BASE_URL',
+    ];
+    for (const key of urls) {
       expect([key, evaluated[key]]).toEqual([key, expect.stringMatching(/^[a-z]+:\/\/([^@]*@)?127\.0\.0\.1:\d+/)]);
     }
     for (const key of ['TELNYX_API_KEY', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'SUPABASE_SERVICE_ROLE_KEY']) {
@@ -129,8 +138,9 @@ describe('./dev sandbox env', () => {
     for (const value of [...Object.values(PRODUCTION).filter((v) => v.length > 8), ...committedProductionSecrets()]) {
       expect(printed.stdout).not.toContain(value);
     }
-    // The service's own secrets are not the shell's business: `./dev service` sets them.
-    expect(printed.stdout).not.toMatch(/^export (STRIPE_|ADMIN_TOKEN|PULUMI_ACCESS_TOKEN)/m);
+    // The service's own secrets are not the shell's business: `./dev service` sets them. STRIPE_BASE_URL (the
+    // loopback stripe-mock) is the one Stripe variable printed: it is an address, not a secret.
+    expect(printed.stdout).not.toMatch(/^export (STRIPE_(?!BASE_URL=)|ADMIN_TOKEN|PULUMI_ACCESS_TOKEN)/m);
   });
 
   it('is enough for `pulumi stack select dev` and `pulumi preview` from the project root', async () => {
