@@ -8,6 +8,10 @@
  *                                                                      bought earlier)
  *   POST   /_standin/texml-applications {friendly_name, voice_url, id?, ...}  put a TeXML application into the
  *                                                                      account (a fixed id, or one picked)
+ *   POST   /_standin/number-reservations/expire {id?, phone_number?}   ends holds now (all, one reservation's, one
+ *                                                                      number's), as if their 30 minutes had passed
+ *   POST   /_standin/available-phone-numbers/take {phone_number}      another Telnyx customer buys a number for sale
+ *                                                                      (refused while it is on hold)
  *   POST   /_standin/channel-limit {limit}                              concurrent outbound calls allowed (null: any)
  *   GET    /_standin/state                                             everything the account holds
  * Answers are JSON; a bad control request answers 400 `{error}` naming the field.
@@ -15,7 +19,14 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ActiveFault, FaultSpec } from './faults';
 import type { RecordedRequest, RequestLog } from './request-log';
-import type { PhoneNumberRecord, PhoneNumberSeed, TexmlApplicationRecord, TexmlApplicationSeed } from './state';
+import type {
+  ExpireHoldsFilter,
+  NumberReservationRecord,
+  PhoneNumberRecord,
+  PhoneNumberSeed,
+  TexmlApplicationRecord,
+  TexmlApplicationSeed,
+} from './state';
 
 export interface StandInControls {
   log: RequestLog;
@@ -25,6 +36,8 @@ export interface StandInControls {
   setLatency(ms: number): void;
   seedPhoneNumber(seed: PhoneNumberSeed): PhoneNumberRecord;
   seedTexmlApplication(seed: TexmlApplicationSeed): TexmlApplicationRecord;
+  expireNumberReservations(filter: ExpireHoldsFilter): NumberReservationRecord[];
+  takeNumber(phoneNumber: string): void;
   setChannelLimit(limit: number | undefined): void;
   snapshot(): Record<string, unknown>;
 }
@@ -87,6 +100,24 @@ export function registerControlRoutes(app: FastifyInstance, controls: StandInCon
     answer(reply, 201, () => ({
       data: controls.seedTexmlApplication(parseBody(request.body) as unknown as TexmlApplicationSeed),
     })),
+  );
+
+  app.post('/_standin/number-reservations/expire', (request, reply) =>
+    answer(reply, 200, () => {
+      const { id, phone_number: phoneNumber } = parseBody(request.body);
+      if (id !== undefined && typeof id !== 'string') throw new Error('id must be a number reservation id');
+      if (phoneNumber !== undefined && typeof phoneNumber !== 'string')
+        throw new Error('phone_number must be an E.164 number');
+      return { data: controls.expireNumberReservations({ id, phone_number: phoneNumber }) };
+    }),
+  );
+
+  app.post('/_standin/available-phone-numbers/take', (request, reply) =>
+    answer(reply, 200, () => {
+      const { phone_number: phoneNumber } = parseBody(request.body);
+      controls.takeNumber(phoneNumber as string);
+      return { taken: phoneNumber };
+    }),
   );
 
   app.post('/_standin/channel-limit', (request, reply) =>

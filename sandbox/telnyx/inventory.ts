@@ -27,14 +27,18 @@ export const LOCAL_NUMBER_FEATURES = ['sms', 'mms', 'voice', 'fax', 'emergency',
 /** Area codes searched when a search names none, and the pool best-effort results come from. */
 const DEFAULT_AREA_CODES = ['312', '414', '469', '747'];
 
-/** Where a few area codes are, for `region_information`; others report the country only. */
-const AREA_CODE_REGIONS: Record<string, { state: string; rateCenter: string }> = {
-  '214': { state: 'TX', rateCenter: 'DALLAS' },
-  '312': { state: 'IL', rateCenter: 'CHICAGO ZONE 1' },
-  '414': { state: 'WI', rateCenter: 'MILWAUKEE' },
-  '469': { state: 'TX', rateCenter: 'DALLAS' },
-  '747': { state: 'CA', rateCenter: 'LOS ANGELES' },
-  '972': { state: 'TX', rateCenter: 'DALLAS' },
+/**
+ * Where a few area codes are, for `region_information` and for searches by city (`filter[locality]`) and state
+ * (`filter[administrative_area]`); others report the country only, and a search by place never finds them.
+ */
+const AREA_CODE_REGIONS: Record<string, { state: string; rateCenter: string; locality: string }> = {
+  '214': { state: 'TX', rateCenter: 'DALLAS', locality: 'Dallas' },
+  '312': { state: 'IL', rateCenter: 'CHICAGO ZONE 1', locality: 'Chicago' },
+  '414': { state: 'WI', rateCenter: 'MILWAUKEE', locality: 'Milwaukee' },
+  '469': { state: 'TX', rateCenter: 'DALLAS', locality: 'Dallas' },
+  '512': { state: 'TX', rateCenter: 'AUSTIN', locality: 'Austin' },
+  '747': { state: 'CA', rateCenter: 'LOS ANGELES', locality: 'Los Angeles' },
+  '972': { state: 'TX', rateCenter: 'DALLAS', locality: 'Dallas' },
 };
 
 export interface AvailableNumber {
@@ -53,6 +57,12 @@ export interface NumberSearch {
   startsWith?: string;
   endsWith?: string;
   contains?: string;
+  /** City, matched without regard to case against the area codes whose place is known. */
+  locality?: string;
+  /** US state (two letters), matched the same way. */
+  administrativeArea?: string;
+  /** Leaves out numbers this says are held (`filter[exclude_held_numbers]`); the inventory knows no holds. */
+  excludeHeld?: (phoneNumber: string) => boolean;
 }
 
 export interface SearchHit {
@@ -166,6 +176,18 @@ export class NumberInventory {
     this.sold.set(phoneNumber, orderId);
   }
 
+  /** Whether an area code lies in the city and state a search names (no place named: every area code does). */
+  private inPlace(areaCode: string, criteria: NumberSearch): boolean {
+    if (criteria.locality === undefined && criteria.administrativeArea === undefined) return true;
+    const region = AREA_CODE_REGIONS[areaCode];
+    const same = (a: string, b: string | undefined) => b === undefined || a.toLowerCase() === b.trim().toLowerCase();
+    return (
+      region !== undefined &&
+      same(region.locality, criteria.locality) &&
+      same(region.state, criteria.administrativeArea)
+    );
+  }
+
   search(criteria: NumberSearch): SearchHit[] {
     const country = (criteria.countryCode ?? 'US').toUpperCase();
     const type = criteria.phoneNumberType ?? 'local';
@@ -180,15 +202,23 @@ export class NumberInventory {
         (criteria.features ?? []).every((f) => n.features.includes(f)) &&
         (!prefix || digits.startsWith(prefix) || national.startsWith(prefix)) &&
         (!criteria.endsWith || digits.endsWith(criteria.endsWith)) &&
-        (!criteria.contains || digits.includes(criteria.contains))
+        (!criteria.contains || digits.includes(criteria.contains)) &&
+        !criteria.excludeHeld?.(n.phoneNumber)
       );
     };
-    const exactAreaCodes = criteria.areaCode ? [criteria.areaCode] : DEFAULT_AREA_CODES;
+    const byPlace = criteria.locality !== undefined || criteria.administrativeArea !== undefined;
+    const inPlace = (code: string) => this.inPlace(code, criteria);
+    const exactAreaCodes = criteria.areaCode
+      ? [criteria.areaCode].filter(inPlace)
+      : byPlace
+        ? Object.keys(AREA_CODE_REGIONS).filter(inPlace)
+        : DEFAULT_AREA_CODES;
     const exact = exactAreaCodes.flatMap((code) => this.stock(code)).filter(matches);
     let bestEffort: AvailableNumber[] = [];
-    if (criteria.areaCode && criteria.bestEffort !== false && this.bestEffortPerSearch > 0) {
+    // Near matches pad a search that names a place (an area code, a city or a state), as Telnyx's do.
+    if ((criteria.areaCode || byPlace) && criteria.bestEffort !== false && this.bestEffortPerSearch > 0) {
       const others = [...new Set([...this.fixedAreaCodes, ...DEFAULT_AREA_CODES])].filter(
-        (code) => code !== criteria.areaCode,
+        (code) => code !== criteria.areaCode && !exactAreaCodes.includes(code),
       );
       bestEffort = others
         .flatMap((code) => this.stock(code))

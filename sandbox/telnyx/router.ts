@@ -5,9 +5,11 @@
 import type { CallControl, DialInput } from './calls';
 import type {
   CreateOrderInput,
+  CreateReservationInput,
   FqdnFilter,
   NumberOrderFilter,
   NumberOrderRecord,
+  NumberReservationFilter,
   PhoneNumberFilter,
   PhoneNumberRecord,
   TelnyxState,
@@ -86,6 +88,9 @@ export function telnyxOperations(state: TelnyxState, calls: CallControl): Record
         features?: string[];
         limit?: number;
         best_effort?: boolean;
+        locality?: string;
+        administrative_area?: string;
+        exclude_held_numbers?: boolean;
         phone_number?: { starts_with?: string; ends_with?: string; contains?: string };
       }>(query);
       const hits = state.inventory.search({
@@ -98,6 +103,10 @@ export function telnyxOperations(state: TelnyxState, calls: CallControl): Record
         startsWith: filter.phone_number?.starts_with,
         endsWith: filter.phone_number?.ends_with,
         contains: filter.phone_number?.contains,
+        locality: filter.locality,
+        administrativeArea: filter.administrative_area,
+        // Every hold is this account's: listed unless the search asks to leave them out, as the spec has it.
+        excludeHeld: filter.exclude_held_numbers ? (phoneNumber) => state.holdOf(phoneNumber) !== undefined : undefined,
       });
       const meta = { total_results: hits.length, best_effort_results: hits.filter((h) => h.bestEffort).length };
       return ok({ data: hits.map(renderAvailableNumber), meta, metadata: meta });
@@ -112,6 +121,17 @@ export function telnyxOperations(state: TelnyxState, calls: CallControl): Record
       const page = paginate(state.listNumberOrders(filterOf<NumberOrderFilter>(query)), query.page as PageQuery, 20);
       return ok({ data: page.data.map(renderOrder), meta: page.meta });
     },
+
+    CreateNumberReservation: ({ body }) => ok({ data: state.createNumberReservation(body as CreateReservationInput) }),
+
+    RetrieveNumberReservation: ({ pathParams }) =>
+      ok({ data: state.getNumberReservation(pathParams.number_reservation_id) }),
+
+    ExtendNumberReservationExpiryTime: ({ pathParams }) =>
+      ok({ data: state.extendNumberReservation(pathParams.number_reservation_id) }),
+
+    ListNumberReservations: ({ query }) =>
+      ok(paginate(state.listNumberReservations(filterOf<NumberReservationFilter>(query)), query.page as PageQuery, 20)),
 
     ListPhoneNumbers: ({ query }) => {
       const page = paginate(state.listPhoneNumbers(filterOf<PhoneNumberFilter>(query)), query.page as PageQuery, 20);

@@ -1,8 +1,9 @@
 /**
- * A local Telnyx API v2 (there is no local Telnyx server): phone number search and orders, phone numbers, FQDN
- * connections and FQDNs, TeXML applications, and Call Control dial/status/hangup, on 127.0.0.1. Every request is
- * checked against Telnyx's OpenAPI spec (a client sending a bad request gets the 4xx it would get, naming the field)
- * and every response is checked before it is sent (a stand-in bug becomes a loud 500, never a silent wrong answer).
+ * A local Telnyx API v2 (there is no local Telnyx server): phone number search, reservations and orders, phone
+ * numbers, FQDN connections and FQDNs, TeXML applications, and Call Control dial/status/hangup, on 127.0.0.1. Every
+ * request is checked against Telnyx's OpenAPI spec (a client sending a bad request gets the 4xx it would get,
+ * naming the field) and every response is checked before it is sent (a stand-in bug becomes a loud 500, never a
+ * silent wrong answer).
  *
  * Each /v2 request goes: latency -> auth -> route to a spec operation -> injected fault -> query and body checked
  * against the spec -> operation -> response checked against the spec -> recorded in the request log.
@@ -31,11 +32,13 @@ import { RequestLog, type RecordedRequest, type SpecFailure } from './request-lo
 import { telnyxOperations } from './router';
 import {
   TelnyxState,
+  type ExpireHoldsFilter,
   type FqdnConnectionRecord,
   type FqdnConnectionSeed,
   type FqdnRecord,
   type FqdnSeed,
   type NumberOrderRecord,
+  type NumberReservationRecord,
   type PhoneNumberRecord,
   type PhoneNumberSeed,
   type TexmlApplicationRecord,
@@ -47,7 +50,8 @@ import { WebhookSender } from './webhooks';
 export type { CallDialer, DialHandle, DialRequest, DialRoute, DialState } from './call-dialer';
 export type { FaultSpec, ActiveFault } from './faults';
 export type { RecordedRequest, SpecFailure } from './request-log';
-export type { PhoneNumberSeed, FqdnConnectionSeed, FqdnSeed, TexmlApplicationSeed } from './state';
+export type { PhoneNumberSeed, FqdnConnectionSeed, FqdnSeed, TexmlApplicationSeed, ExpireHoldsFilter } from './state';
+export { NUMBER_HOLD_MS } from './state';
 export type { TexmlAnswer } from './texml';
 export { LIVEKIT_INBOUND_CONNECTION, LIVEKIT_INBOUND_FQDN } from './state';
 
@@ -74,6 +78,8 @@ export interface TelnyxStandInOptions {
   callWebhookUrl?: string;
   /** TeXML applications of the account (each may give its `id`); default none. */
   texmlApplications?: TexmlApplicationSeed[];
+  /** The time number reservations are made, extended and lapse by (30 minutes); default the wall clock. */
+  clock?: () => Date;
 }
 
 /** The account as it stands, for tests to inspect (live objects: read, do not mutate). */
@@ -82,6 +88,8 @@ export interface TelnyxStandInState {
   sold: Map<string, string>;
   phoneNumbers: Map<string, PhoneNumberRecord>;
   numberOrders: Map<string, NumberOrderRecord>;
+  /** Holds on numbers for sale; one whose `expired_at` has passed holds nothing any more. */
+  numberReservations: Map<string, NumberReservationRecord>;
   fqdnConnections: Map<string, FqdnConnectionRecord>;
   fqdns: Map<string, FqdnRecord>;
   texmlApplications: Map<string, TexmlApplicationRecord>;
@@ -111,6 +119,10 @@ export interface TelnyxStandIn {
   seedPhoneNumber(seed: PhoneNumberSeed): PhoneNumberRecord;
   /** Puts a TeXML application into the account, with the given `id` if any. */
   seedTexmlApplication(seed: TexmlApplicationSeed): TexmlApplicationRecord;
+  /** Ends holds now, as if their 30 minutes had passed (all, or one reservation's, or one number's). */
+  expireNumberReservations(filter?: ExpireHoldsFilter): NumberReservationRecord[];
+  /** Another Telnyx customer buys a number for sale; refused while the number is on hold. */
+  takeNumber(phoneNumber: string): void;
   /** Concurrent outbound calls the account allows (undefined: no limit); resets the peak count. */
   setChannelLimit(limit: number | undefined): void;
   /** The most calls live at once since the limit was last set. */
@@ -152,6 +164,7 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
   const state = new TelnyxState({
     inventory: opts.inventory,
     orderCompletesAfterPolls: opts.orderCompletesAfterPolls,
+    clock: opts.clock,
     connections: opts.connections,
     fqdns: opts.fqdns,
   });
@@ -302,12 +315,15 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
     setLatency: (ms) => faults.setLatency(ms),
     seedPhoneNumber: (seed) => state.seedPhoneNumber(seed),
     seedTexmlApplication: (seed) => addCheckedTexmlApplication(state, seed),
+    expireNumberReservations: (filter) => state.expireHolds(filter),
+    takeNumber: (phoneNumber) => state.takeNumber(phoneNumber),
     setChannelLimit: (limit) => calls.setChannelLimit(limit),
     snapshot: () => ({
       available: mapsToObject(state.inventory.available),
       sold: mapsToObject(state.inventory.sold),
       phone_numbers: [...state.phoneNumbers.values()],
       number_orders: [...state.numberOrders.values()],
+      number_reservations: [...state.numberReservations.values()],
       fqdn_connections: [...state.fqdnConnections.values()],
       fqdns: [...state.fqdns.values()],
       texml_applications: [...state.texmlApplications.values()],
@@ -357,6 +373,7 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
       sold: state.inventory.sold,
       phoneNumbers: state.phoneNumbers,
       numberOrders: state.numberOrders,
+      numberReservations: state.numberReservations,
       fqdnConnections: state.fqdnConnections,
       fqdns: state.fqdns,
       texmlApplications: state.texmlApplications,
@@ -368,6 +385,8 @@ export async function startTelnyxStandIn(opts: TelnyxStandInOptions = {}): Promi
     },
     seedPhoneNumber: (seed) => state.seedPhoneNumber(seed),
     seedTexmlApplication: (seed) => addCheckedTexmlApplication(state, seed),
+    expireNumberReservations: (filter) => state.expireHolds(filter),
+    takeNumber: (phoneNumber) => state.takeNumber(phoneNumber),
     setChannelLimit: (limit) => calls.setChannelLimit(limit),
     peakConcurrentCalls: () => calls.peakConcurrentCalls,
     webhooksSettled: () => calls.settled(),

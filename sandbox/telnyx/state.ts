@@ -1,7 +1,8 @@
 /**
- * What the stand-in's Telnyx account holds: phone numbers, number orders, FQDN connections and their FQDNs, TeXML
- * applications, plus the numbers for sale. Every business rule of these resources lives here (the router only
- * translates HTTP); records are kept in the shapes the spec returns so a test can read them as a client would.
+ * What the stand-in's Telnyx account holds: phone numbers, number orders, number reservations (holds), FQDN
+ * connections and their FQDNs, TeXML applications, plus the numbers for sale. Every business rule of these
+ * resources lives here (the router only translates HTTP); records are kept in the shapes the spec returns so a test
+ * can read them as a client would.
  */
 import { createHash, randomUUID } from 'crypto';
 import { E164_PATTERN } from '../../common/phone-numbers';
@@ -190,8 +191,56 @@ export const LIVEKIT_INBOUND_FQDN: FqdnSeed = {
   dns_record_type: 'a',
 };
 
+/** One number of a reservation (ReservedPhoneNumber): held until `expired_at`. */
+export interface ReservedNumberRecord {
+  id: string;
+  record_type: 'reserved_phone_number';
+  phone_number: string;
+  status: 'pending' | 'success' | 'failure';
+  created_at: string;
+  updated_at: string;
+  expired_at: string;
+}
+
+/**
+ * A number reservation (NumberReservation). The spec's statuses say how the reservation went (pending, success,
+ * failure), not whether it still holds: a lapsed hold keeps `success` and reads as lapsed by its `expired_at`.
+ */
+export interface NumberReservationRecord {
+  id: string;
+  record_type: 'number_reservation';
+  status: 'pending' | 'success' | 'failure';
+  customer_reference?: string;
+  phone_numbers: ReservedNumberRecord[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CreateReservationInput {
+  phone_numbers?: Array<{ phone_number?: string }>;
+  customer_reference?: string;
+}
+
+export interface NumberReservationFilter {
+  status?: string;
+  customer_reference?: string;
+  'phone_numbers.phone_number'?: string;
+  created_at?: { gt?: string; lt?: string };
+}
+
+/** Which holds `POST /_standin/number-reservations/expire` ends: all, one reservation's, or one number's. */
+export interface ExpireHoldsFilter {
+  id?: string;
+  phone_number?: string;
+}
+
+/** How long Telnyx holds a reserved number, and how far an extend pushes the hold from now: 30 minutes. */
+export const NUMBER_HOLD_MS = 30 * 60 * 1000;
+
 export interface TelnyxStateOptions {
   inventory?: InventoryOptions;
+  /** The time reservations are made, extended and lapse by; default the wall clock. A test may move it. */
+  clock?: () => Date;
   orderCompletesAfterPolls?: number;
   connections?: FqdnConnectionSeed[];
   fqdns?: FqdnSeed[];
@@ -279,11 +328,14 @@ export class TelnyxState {
   readonly fqdnConnections = new Map<string, FqdnConnectionRecord>();
   readonly fqdns = new Map<string, FqdnRecord>();
   readonly texmlApplications = new Map<string, TexmlApplicationRecord>();
+  readonly numberReservations = new Map<string, NumberReservationRecord>();
   readonly orderCompletesAfterPolls: number;
+  readonly clock: () => Date;
   private readonly ids: NumericIds;
 
   constructor(options: TelnyxStateOptions = {}) {
     this.inventory = new NumberInventory(options.inventory);
+    this.clock = options.clock ?? (() => new Date());
     this.ids = new NumericIds(this.inventory.seed);
     this.orderCompletesAfterPolls = options.orderCompletesAfterPolls ?? 1;
     for (const connection of options.connections ?? [LIVEKIT_INBOUND_CONNECTION]) this.addFqdnConnection(connection);
@@ -630,6 +682,12 @@ export class TelnyxState {
 
   // ---- number orders --------------------------------------------------------------------------------------
 
+  /**
+   * A number on hold can be ordered: the stand-in is one Telnyx account, and Telnyx sells a held number to the
+   * account that holds it (whichever church's checkout the hold was for; keeping one church off another's held
+   * number is the service's business, and its searches leave held numbers out). Only another Telnyx customer is
+   * kept off it (`takeNumber`).
+   */
   createNumberOrder(input: CreateOrderInput): NumberOrderRecord {
     const wanted = (input.phone_numbers ?? []).map((p) => p.phone_number);
     if (wanted.length === 0)
@@ -726,5 +784,172 @@ export class TelnyxState {
         (filter.status === undefined || o.status === filter.status) &&
         (filter.customer_reference === undefined || o.customer_reference === filter.customer_reference),
     );
+  }
+
+  // ---- number reservations (holds) ------------------------------------------------------------------------
+
+  /** The hold on a number for sale right now (not lapsed, not bought since), if any. */
+  holdOf(phoneNumber: string): { reservation: NumberReservationRecord; number: ReservedNumberRecord } | undefined {
+    if (!this.inventory.isAvailable(phoneNumber)) return undefined;
+    const at = this.clock().getTime();
+    for (const reservation of this.numberReservations.values()) {
+      const number = reservation.phone_numbers.find(
+        (n) => n.phone_number === phoneNumber && n.status === 'success' && Date.parse(n.expired_at) > at,
+      );
+      if (number) return { reservation, number };
+    }
+    return undefined;
+  }
+
+  /** Holds numbers for sale for NUMBER_HOLD_MS. Every number must be for sale and on no other hold. */
+  createNumberReservation(input: CreateReservationInput): NumberReservationRecord {
+    const wanted = (input.phone_numbers ?? []).map((p) => p.phone_number);
+    if (wanted.length === 0)
+      throw badRequest('You must provide at least 1 phone number.', { pointer: '/phone_numbers' });
+    const numbers = wanted.map((phoneNumber, i) => {
+      const pointer = `/phone_numbers/${i}/phone_number`;
+      if (phoneNumber === undefined) throw unprocessable(pointer, 'phone_number is required', 'Invalid parameter');
+      if (wanted.indexOf(phoneNumber) !== i)
+        throw unprocessable(pointer, `${phoneNumber} is listed twice in this reservation`);
+      if (!this.inventory.isAvailable(phoneNumber)) {
+        throw unprocessable(
+          pointer,
+          `${phoneNumber} is not available: reserve only numbers a search just returned`,
+          'Number not available',
+        );
+      }
+      const hold = this.holdOf(phoneNumber);
+      if (hold) {
+        throw unprocessable(
+          pointer,
+          `Number is already on hold (reservation ${hold.reservation.id}, until ${hold.number.expired_at})`,
+          'Number already on hold',
+        );
+      }
+      return phoneNumber;
+    });
+    const at = this.clock();
+    const created = at.toISOString();
+    const expires = new Date(at.getTime() + NUMBER_HOLD_MS).toISOString();
+    const reservation: NumberReservationRecord = {
+      id: randomUUID(),
+      record_type: 'number_reservation',
+      status: 'success',
+      ...(input.customer_reference !== undefined ? { customer_reference: input.customer_reference } : {}),
+      phone_numbers: numbers.map((phoneNumber) => ({
+        id: randomUUID(),
+        record_type: 'reserved_phone_number',
+        phone_number: phoneNumber,
+        status: 'success',
+        created_at: created,
+        updated_at: created,
+        expired_at: expires,
+      })),
+      created_at: created,
+      updated_at: created,
+    };
+    this.numberReservations.set(reservation.id, reservation);
+    return reservation;
+  }
+
+  getNumberReservation(id: string): NumberReservationRecord {
+    const reservation = this.numberReservations.get(id);
+    if (!reservation) throw notFound(`Number reservation ${id} not found`);
+    return reservation;
+  }
+
+  /**
+   * Holds every number of the reservation that is still held for NUMBER_HOLD_MS from now. A reservation none of
+   * whose numbers is held any more (lapsed, or bought) cannot be extended: the number may have been sold to
+   * someone else meanwhile, so it takes a new reservation.
+   */
+  extendNumberReservation(id: string): NumberReservationRecord {
+    const reservation = this.getNumberReservation(id);
+    const held = reservation.phone_numbers.filter((n) => this.holdOf(n.phone_number)?.number === n);
+    if (held.length === 0) {
+      throw unprocessable(
+        '/number_reservation_id',
+        `Number reservation ${id} holds no number any more (expired or purchased): create a new reservation`,
+        'Reservation expired',
+      );
+    }
+    const at = this.clock();
+    for (const number of held) {
+      number.expired_at = new Date(at.getTime() + NUMBER_HOLD_MS).toISOString();
+      number.updated_at = at.toISOString();
+    }
+    reservation.updated_at = at.toISOString();
+    return reservation;
+  }
+
+  listNumberReservations(filter: NumberReservationFilter): NumberReservationRecord[] {
+    const instant = (value: string | undefined, bound: 'gt' | 'lt') => {
+      if (value === undefined) return undefined;
+      const ms = Date.parse(value);
+      if (Number.isNaN(ms))
+        throw badRequest(`filter[created_at][${bound}] must be a date-time, got ${JSON.stringify(value)}`, {
+          parameter: `filter[created_at][${bound}]`,
+        });
+      return ms;
+    };
+    const after = instant(filter.created_at?.gt, 'gt');
+    const before = instant(filter.created_at?.lt, 'lt');
+    const phoneNumber = filter['phone_numbers.phone_number'];
+    const digits = phoneNumber?.replace(/^\+/, '');
+    return [...this.numberReservations.values()].filter(
+      (r) =>
+        (filter.status === undefined || r.status === filter.status) &&
+        (filter.customer_reference === undefined || r.customer_reference === filter.customer_reference) &&
+        (digits === undefined || r.phone_numbers.some((n) => n.phone_number.replace(/^\+/, '') === digits)) &&
+        (after === undefined || Date.parse(r.created_at) > after) &&
+        (before === undefined || Date.parse(r.created_at) < before),
+    );
+  }
+
+  /**
+   * Ends holds now, as if their 30 minutes had passed: every hold, one reservation's, or one number's. Returns the
+   * reservations whose holds ended.
+   */
+  expireHolds(filter: ExpireHoldsFilter = {}): NumberReservationRecord[] {
+    if (filter.id !== undefined && !this.numberReservations.has(filter.id))
+      throw new Error(`no number reservation ${filter.id}`);
+    const at = this.clock().toISOString();
+    const touched: NumberReservationRecord[] = [];
+    for (const reservation of this.numberReservations.values()) {
+      if (filter.id !== undefined && reservation.id !== filter.id) continue;
+      const ending = reservation.phone_numbers.filter(
+        (n) =>
+          (filter.phone_number === undefined || n.phone_number === filter.phone_number) &&
+          this.holdOf(n.phone_number)?.number === n,
+      );
+      for (const number of ending) {
+        number.expired_at = at;
+        number.updated_at = at;
+      }
+      if (ending.length) {
+        reservation.updated_at = at;
+        touched.push(reservation);
+      }
+    }
+    return touched;
+  }
+
+  /**
+   * Another Telnyx customer buys a number for sale (the number is gone from the search). Refused while the number
+   * is on hold: Telnyx sells a held number to no one but the account holding it.
+   */
+  takeNumber(phoneNumber: string): void {
+    if (typeof phoneNumber !== 'string' || !E164_PATTERN.test(phoneNumber))
+      throw new Error(`phone_number must be E.164 with a leading "+", got ${JSON.stringify(phoneNumber)}`);
+    if (!this.inventory.isAvailable(phoneNumber))
+      throw new Error(`${phoneNumber} is not for sale in the stand-in (a search of its area code stocks it)`);
+    const hold = this.holdOf(phoneNumber);
+    if (hold) {
+      throw new Error(
+        `${phoneNumber} is on hold (reservation ${hold.reservation.id}, until ${hold.number.expired_at}): ` +
+          'expire the hold first',
+      );
+    }
+    this.inventory.sell(phoneNumber, 'another customer');
   }
 }

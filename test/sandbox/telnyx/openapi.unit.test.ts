@@ -67,12 +67,12 @@ describe('Telnyx OpenAPI spec module', () => {
     const document = JSON.parse(
       fs.readFileSync(path.join(SANDBOX_DIR, 'cache', `telnyx-openapi-${hash}.json`), 'utf8'),
     );
-    // The served operations plus the four number reservation ones; nothing else of the official spec's 782 paths.
+    // The served operations, the four number reservation ones among them; nothing else of the official spec's 782
+    // paths.
     const operations = operationsOf(document);
     expect(operations).toHaveLength(21);
-    expect(operations.map((o) => o.operationId).sort()).toEqual(
-      [...servedOperationIds(), ...RESERVATION_OPERATIONS].sort(),
-    );
+    expect(servedOperationIds()).toEqual(expect.arrayContaining(RESERVATION_OPERATIONS));
+    expect(operations.map((o) => o.operationId).sort()).toEqual(servedOperationIds().sort());
   });
 
   it('has an operation for every route the stand-in serves, reached by a concrete request path', () => {
