@@ -30,7 +30,47 @@ export interface AvailableNumber {
   currency?: string;
 }
 
+/**
+ * Where to look for local numbers: an area code, or a city and its state (both: Telnyx's `locality` alone matches
+ * every state's city of that name).
+ */
+export type LocalNumberPlace = { areaCode: string } | { locality: string; administrativeArea: string };
+
+export interface LocalNumberSearch {
+  limit: number;
+  /** Only numbers ending in these digits. */
+  endsWith?: string;
+  /**
+   * Leave out numbers on hold (default true). Every hold is on this one account, so a number held for one church's
+   * checkout is listed to the next church unless the search leaves it out; a search for the very number a church
+   * holds must keep it (false).
+   */
+  excludeHeld?: boolean;
+}
+
 export type NumberOrderStatus = 'pending' | 'success' | 'failure';
+
+/** One number of a reservation. */
+export interface ReservedNumber {
+  phoneNumber: string;
+  status?: 'pending' | 'success' | 'failure';
+  /** When the hold ends (ISO 8601); it has ended once this is past. */
+  expiresAt?: string;
+  /** Why Telnyx could not hold it, when it could not. */
+  error?: string;
+}
+
+/** A number reservation: numbers held for this account for 30 minutes, extendable. */
+export interface NumberReservation {
+  id: string;
+  status: 'pending' | 'success' | 'failure';
+  phoneNumbers: ReservedNumber[];
+  customerReference?: string;
+  createdAt?: string;
+  /** The earliest end of its numbers' holds: when the reservation stops holding all of them. */
+  expiresAt?: string;
+  error?: string;
+}
 
 export interface OrderedNumber {
   /** The id of the order line, NOT the id of /phone_numbers/{id}: resolve that with findPhoneNumber. */
@@ -171,23 +211,40 @@ export class TelnyxClient {
     return callVendor({ vendor: 'telnyx', ...call }, attempt, classifyTelnyxError, this.retryPolicy);
   }
 
-  /** Exact local voice numbers in a US area code; near matches (`best_effort`) are dropped. */
+  /**
+   * Exact local voice numbers in a US area code; near matches (`best_effort`) are dropped. Numbers on hold are kept:
+   * the number a church holds is found by the search that checks it is still for sale before it is ordered.
+   */
   async searchAvailableLocalNumbers(
     areaCode: string,
     limit: number,
     pattern: { endsWith?: string } = {},
   ): Promise<AvailableNumber[]> {
+    return this.searchLocalNumbers({ areaCode }, { limit, endsWith: pattern.endsWith, excludeHeld: false });
+  }
+
+  /**
+   * Exact local voice numbers in a US area code, or in a city and state: Telnyx is asked for no near matches
+   * (`best_effort=false`) and any it sends anyway are dropped, so a pastor in Austin is never offered a Dallas
+   * number. Numbers on hold are left out unless `excludeHeld` is false.
+   */
+  async searchLocalNumbers(place: LocalNumberPlace, search: LocalNumberSearch): Promise<AvailableNumber[]> {
     const call = { method: 'GET', path: '/available_phone_numbers' };
+    const where =
+      'areaCode' in place
+        ? { national_destination_code: place.areaCode }
+        : { locality: place.locality, administrative_area: place.administrativeArea };
     const response = await this.call(call, () =>
       this.sdk.availablePhoneNumbers.list({
         filter: {
           country_code: 'US',
-          national_destination_code: areaCode,
+          ...where,
           phone_number_type: 'local',
           features: ['voice'],
           best_effort: false,
-          limit,
-          ...(pattern.endsWith ? { phone_number: { ends_with: pattern.endsWith } } : {}),
+          ...(search.excludeHeld !== false ? { exclude_held_numbers: true } : {}),
+          limit: search.limit,
+          ...(search.endsWith ? { phone_number: { ends_with: search.endsWith } } : {}),
         },
       }),
     );
@@ -221,6 +278,60 @@ export class TelnyxClient {
       }),
     );
     return toNumberOrder(response.data, call);
+  }
+
+  /**
+   * Holds ONE number for sale for this account (Telnyx holds it 30 minutes). Sent once, never retried: a retry after
+   * a hold was made but its answer lost would be refused as "already on hold", so on a failure the caller looks the
+   * reservation up by `customerReference` (listNumberReservations) before holding again.
+   */
+  async createNumberReservation(hold: { phoneNumber: string; customerReference: string }): Promise<NumberReservation> {
+    const call = { method: 'POST', path: '/number_reservations', idempotent: false };
+    const response = await this.call(call, () =>
+      this.sdk.numberReservations.create({
+        phone_numbers: [{ phone_number: hold.phoneNumber }],
+        customer_reference: hold.customerReference,
+      }),
+    );
+    return toNumberReservation(response.data, call);
+  }
+
+  async getNumberReservation(id: string): Promise<NumberReservation> {
+    const call = { method: 'GET', path: `/number_reservations/${id}` };
+    const response = await this.call(call, () => this.sdk.numberReservations.retrieve(id));
+    return toNumberReservation(response.data, call);
+  }
+
+  /**
+   * Holds the reservation's numbers for another 30 minutes from now. Safe to repeat (each extend only moves the end
+   * to 30 minutes from then), so it is retried like a read. A reservation that holds nothing any more (lapsed or
+   * bought) is refused with a 422: hold the number anew.
+   */
+  async extendNumberReservation(id: string): Promise<NumberReservation> {
+    const call = { method: 'POST', path: `/number_reservations/${id}/actions/extend` };
+    const response = await this.call(call, () => this.sdk.numberReservations.actions.extend(id));
+    return toNumberReservation(response.data, call);
+  }
+
+  async listNumberReservations(filter: {
+    customerReference?: string;
+    phoneNumber?: string;
+  }): Promise<NumberReservation[]> {
+    const call = { method: 'GET', path: '/number_reservations' };
+    const query: Telnyx.NumberReservationListParams.Filter = {};
+    if (filter.customerReference !== undefined) query.customer_reference = filter.customerReference;
+    if (filter.phoneNumber !== undefined) query['phone_numbers.phone_number'] = filter.phoneNumber;
+    const reservations = await this.allPages(call, (page) =>
+      this.sdk.numberReservations.list({ filter: query, 'page[number]': page, 'page[size]': PAGE_SIZE }),
+    );
+    // Filter again locally, as for phone numbers: a server that ignored a filter must not hand us another's hold.
+    return reservations
+      .map((reservation) => toNumberReservation(reservation, call))
+      .filter(
+        (r) =>
+          (filter.customerReference === undefined || r.customerReference === filter.customerReference) &&
+          (filter.phoneNumber === undefined || r.phoneNumbers.some((n) => n.phoneNumber === filter.phoneNumber)),
+      );
   }
 
   async getNumberOrder(id: string): Promise<NumberOrder> {
@@ -402,6 +513,31 @@ function toNumberOrder(order: SdkOrder | undefined, call: TelnyxCall): NumberOrd
     connectionId: data.connection_id,
     customerReference: data.customer_reference,
     createdAt: data.created_at,
+  };
+}
+
+function toNumberReservation(
+  reservation: Telnyx.NumberReservations.NumberReservation | undefined,
+  call: TelnyxCall,
+): NumberReservation {
+  const data = requireField(reservation, 'data', call);
+  const phoneNumbers = (data.phone_numbers ?? [])
+    .filter((line) => typeof line.phone_number === 'string')
+    .map((line) => ({
+      phoneNumber: line.phone_number as string,
+      status: line.status,
+      expiresAt: line.expired_at,
+      ...(line.errors ? { error: line.errors } : {}),
+    }));
+  const ends = phoneNumbers.flatMap((n) => (n.expiresAt ? [n.expiresAt] : []));
+  return {
+    id: requireField(data.id, 'data.id', call),
+    status: requireField(data.status, 'data.status', call),
+    phoneNumbers,
+    customerReference: data.customer_reference,
+    createdAt: data.created_at,
+    expiresAt: ends.length ? ends.reduce((a, b) => (Date.parse(a) <= Date.parse(b) ? a : b)) : undefined,
+    ...(data.errors ? { error: data.errors } : {}),
   };
 }
 

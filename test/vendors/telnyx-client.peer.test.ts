@@ -302,3 +302,132 @@ describe('TelnyxClient Call Control against the stand-in', () => {
     await client.hangupCall(callControlId);
   });
 });
+
+describe('TelnyxClient number holds and searches by place against the stand-in', () => {
+  const START = Date.parse('2026-12-01T15:00:00.000Z');
+  const MINUTE = 60_000;
+  const AUSTIN = ['+15122010100', '+15122015000', '+15122017777'];
+  const at = (ms: number) => new Date(ms).toISOString();
+  let now = START;
+  let holds: TelnyxStandIn;
+  let holdsClient: TelnyxClient;
+
+  beforeEach(async () => {
+    now = START;
+    holds = await startTelnyxStandIn({
+      inventory: { byAreaCode: { '512': AUSTIN } },
+      orderCompletesAfterPolls: 0,
+      clock: () => new Date(now),
+    });
+    holdsClient = new TelnyxClient({ apiKey: holds.apiKey, baseUrl: holds.url }, { retryPolicy: FAST_RETRIES });
+  });
+
+  afterEach(async () => {
+    expect(holds.state.specFailures).toEqual([]);
+    await holds.close();
+  });
+
+  const lastSearch = () => holds.requests.filter((r) => r.path === '/v2/available_phone_numbers').at(-1)!.query;
+
+  it('holds one number for 30 minutes for the church, and reads the hold back', async () => {
+    const hold = await holdsClient.createNumberReservation({
+      phoneNumber: AUSTIN[1],
+      customerReference: 'new-hope-austin',
+    });
+    expect(hold).toEqual({
+      id: expect.any(String),
+      status: 'success',
+      phoneNumbers: [{ phoneNumber: AUSTIN[1], status: 'success', expiresAt: at(START + 30 * MINUTE) }],
+      customerReference: 'new-hope-austin',
+      createdAt: at(START),
+      expiresAt: at(START + 30 * MINUTE),
+    });
+    expect(await holdsClient.getNumberReservation(hold.id)).toEqual(hold);
+    const body = holds.requests.find((r) => r.path === '/v2/number_reservations')!.body;
+    expect(body).toEqual({ phone_numbers: [{ phone_number: AUSTIN[1] }], customer_reference: 'new-hope-austin' });
+  });
+
+  it('extends a hold to 30 minutes from now, retrying the extend on a 503', async () => {
+    const hold = await holdsClient.createNumberReservation({ phoneNumber: AUSTIN[0], customerReference: 'church-x' });
+    now += 25 * MINUTE;
+    const path = `/number_reservations/${hold.id}/actions/extend`;
+    holds.injectFaults({ status: 503, count: 1, method: 'POST', pathPrefix: path });
+    const extended = await holdsClient.extendNumberReservation(hold.id);
+    expect(extended.expiresAt).toBe(at(START + 55 * MINUTE));
+    expect(holds.countRequests('POST', path)).toBe(2);
+  });
+
+  it('treats the extend of a lapsed hold as final: a 422, sent once', async () => {
+    const hold = await holdsClient.createNumberReservation({ phoneNumber: AUSTIN[0], customerReference: 'church-x' });
+    now += 31 * MINUTE;
+    const error = await holdsClient.extendNumberReservation(hold.id).catch((e) => e);
+    expect(error).toBeInstanceOf(VendorError);
+    expect(error).toMatchObject({ status: 422, attempts: 1, path: `/number_reservations/${hold.id}/actions/extend` });
+    expect(error.detail).toContain('create a new reservation');
+  });
+
+  it('never re-sends a hold, even on a 500 after which it exists; the caller finds it by customer reference', async () => {
+    holds.injectFaults({
+      status: 500,
+      count: 1,
+      method: 'POST',
+      pathPrefix: '/number_reservations',
+      takesEffect: true,
+    });
+    const error = await holdsClient
+      .createNumberReservation({ phoneNumber: AUSTIN[2], customerReference: 'church-500' })
+      .catch((e) => e);
+    expect(error).toMatchObject({ method: 'POST', path: '/number_reservations', status: 500, attempts: 1 });
+    expect(holds.countRequests('POST', '/number_reservations')).toBe(1);
+    const found = await holdsClient.listNumberReservations({ customerReference: 'church-500' });
+    expect(found.map((r) => r.phoneNumbers.map((n) => n.phoneNumber))).toEqual([[AUSTIN[2]]]);
+    expect(await holdsClient.listNumberReservations({ phoneNumber: AUSTIN[2] })).toEqual(found);
+    expect(await holdsClient.listNumberReservations({ customerReference: 'someone-else' })).toEqual([]);
+    const again = await holdsClient
+      .createNumberReservation({ phoneNumber: AUSTIN[2], customerReference: 'church-other' })
+      .catch((e) => e);
+    expect(again).toMatchObject({ status: 422, detail: expect.stringContaining('already on hold') });
+  });
+
+  it('leaves held numbers out of a search for a church, keeps them in the search that checks a held number', async () => {
+    await holdsClient.createNumberReservation({ phoneNumber: AUSTIN[0], customerReference: 'church-a' });
+    const offered = await holdsClient.searchLocalNumbers({ areaCode: '512' }, { limit: 10 });
+    expect(offered.map((n) => n.phoneNumber)).toEqual([AUSTIN[1], AUSTIN[2]]);
+    expect(lastSearch()).toMatchObject({
+      'filter[country_code]': 'US',
+      'filter[national_destination_code]': '512',
+      'filter[phone_number_type]': 'local',
+      'filter[features]': 'voice',
+      'filter[best_effort]': 'false',
+      'filter[exclude_held_numbers]': 'true',
+      'filter[limit]': '10',
+    });
+    const all = await holdsClient.searchLocalNumbers({ areaCode: '512' }, { limit: 10, excludeHeld: false });
+    expect(all.map((n) => n.phoneNumber)).toEqual(AUSTIN);
+    expect(lastSearch()['filter[exclude_held_numbers]']).toBeUndefined();
+    const exact = await holdsClient.searchAvailableLocalNumbers('512', 10, { endsWith: AUSTIN[0].slice(5) });
+    expect(exact.map((n) => n.phoneNumber)).toEqual([AUSTIN[0]]);
+    now += 30 * MINUTE;
+    expect((await holdsClient.searchLocalNumbers({ areaCode: '512' }, { limit: 10 })).length).toBe(3);
+  });
+
+  it('searches a city and state for exact matches only, with the monthly cost', async () => {
+    const dallas = await holdsClient.searchLocalNumbers(
+      { locality: 'Dallas', administrativeArea: 'TX' },
+      { limit: 20 },
+    );
+    expect(dallas.length).toBeGreaterThan(0);
+    expect(dallas.every((n) => /^\+1(214|469|972)\d{7}$/.test(n.phoneNumber) && !n.bestEffort)).toBe(true);
+    expect(dallas[0]).toMatchObject({ monthlyCost: expect.any(String), currency: 'USD' });
+    const query = lastSearch();
+    expect(query).toMatchObject({
+      'filter[locality]': 'Dallas',
+      'filter[administrative_area]': 'TX',
+      'filter[best_effort]': 'false',
+    });
+    expect(query['filter[national_destination_code]']).toBeUndefined();
+    expect(
+      await holdsClient.searchLocalNumbers({ locality: 'Nowhere', administrativeArea: 'TX' }, { limit: 5 }),
+    ).toEqual([]);
+  });
+});
