@@ -5,7 +5,7 @@ const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'dist.*/', '.sandbox/', '.test-work/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'dist/', 'dist.*/', '.sandbox/', '.test-work/', 'test-artifacts/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

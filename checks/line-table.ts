@@ -23,7 +23,7 @@ export function renderLines(lines: LineSummary[]): string {
     .map((l) => [
       l.churchName,
       l.phoneNumber,
-      l.trunkId,
+      l.trunkId ?? '- (parked)',
       l.dispatchRuleId ?? '-',
       l.row,
       l.source === 'in-service' ? 'in service (adopted)' : l.registryStatus,

@@ -8,6 +8,7 @@
  */
 import { withOutboundCallSlot } from '../providers/call-slots';
 import { ringLine, telnyxCallControl, type RingResult } from '../providers/line-ring';
+import { registryFallbackAnswers, ringFallback } from '../providers/fallback-ring';
 import { telnyxSettings } from '../vendors/vendor-settings';
 import { DEFAULT_RING_TIMEOUT_SECS } from '../providers/test-ring';
 import { LIVEKIT_SIP_DISPATCH_RULE_KIND } from '../providers/livekit-sip-dispatch-rule';
@@ -19,7 +20,8 @@ export interface RingedLine {
   churchId: string;
   churchName: string;
   phoneNumber: string;
-  trunkId: string;
+  /** Absent on a parked line: it is rung for the fallback message instead (providers/fallback-ring.ts). */
+  trunkId?: string;
   dispatchRuleId?: string;
   roomPrefix?: string;
   from: string;
@@ -55,7 +57,7 @@ async function lineOf(live: LiveSystems, churchId: string): Promise<Omit<RingedL
     churchId,
     churchName: line.churchName,
     phoneNumber: line.phoneNumber,
-    trunkId: line.trunkId,
+    ...(line.trunkId ? { trunkId: line.trunkId } : {}),
     ...(line.dispatchRuleId ? { dispatchRuleId: line.dispatchRuleId } : {}),
     ...(roomPrefix ? { roomPrefix } : {}),
   };
@@ -105,21 +107,34 @@ export async function ringChurch(
   const from = live.settings.ringFromNumber;
   if (!from) throw new Error('stack config ringFromNumber is empty: the ring needs the company number it dials from');
   const line: RingedLine = { ...base, from, callControlAppId };
+  const callControl = telnyxCallControl(telnyx, callControlAppId);
+  const timeoutMs = (options.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000;
+  const databaseUrl = options.registryDatabaseUrl;
+  if (!line.trunkId && !databaseUrl)
+    throw new Error(`church ${churchId}'s line is parked: its ring reads the registry; set REGISTRY_DATABASE_URL`);
   const result = await withOutboundCallSlot(
     () =>
-      ringLine({
-        phoneNumber: line.phoneNumber,
-        churchId,
-        expectedTrunkId: line.trunkId,
-        expectedDispatchRuleId: line.dispatchRuleId,
-        roomPrefix: line.roomPrefix,
-        // Unset, the ring expects the one deployed agent (its own default).
-        agentName: live.settings.agentName || undefined,
-        from,
-        timeoutMs: (options.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000,
-        telnyx: telnyxCallControl(telnyx, callControlAppId),
-        livekit: live.livekit,
-      }),
+      !line.trunkId
+        ? ringFallback({
+            phoneNumber: line.phoneNumber,
+            from,
+            timeoutMs,
+            telnyx: callControl,
+            answers: registryFallbackAnswers(databaseUrl!),
+          })
+        : ringLine({
+            phoneNumber: line.phoneNumber,
+            churchId,
+            expectedTrunkId: line.trunkId,
+            expectedDispatchRuleId: line.dispatchRuleId,
+            roomPrefix: line.roomPrefix,
+            // Unset, the ring expects the one deployed agent (its own default).
+            agentName: live.settings.agentName || undefined,
+            from,
+            timeoutMs,
+            telnyx: callControl,
+            livekit: live.livekit,
+          }),
     { databaseUrl: options.registryDatabaseUrl, onWait: (message) => notes.push(message) },
   );
   return {
@@ -134,13 +149,14 @@ export async function ringChurch(
 export function renderRing(outcome: RingOutcome): string {
   const { line, result } = outcome;
   const seconds = (result.elapsedMs / 1000).toFixed(1);
+  const reached = line.trunkId ? 'reached LiveKit' : 'reached the fallback message (parked line)';
   const head = result.ok
-    ? `RING OK: ${line.phoneNumber} (${line.churchName}, ${line.churchId}) reached LiveKit in ${seconds} s`
+    ? `RING OK: ${line.phoneNumber} (${line.churchName}, ${line.churchId}) ${reached} in ${seconds} s`
     : `RING FAILED: ${line.phoneNumber} (${line.churchName}, ${line.churchId}): ${result.cause} after ${seconds} s`;
   return [
     head,
     `  ${result.detail ?? ''}`.trimEnd(),
-    `  line: trunk ${line.trunkId}, dispatch rule ${line.dispatchRuleId ?? '(none on record)'}, ` +
+    `  line: trunk ${line.trunkId ?? '(none: parked)'}, dispatch rule ${line.dispatchRuleId ?? '(none on record)'}, ` +
       `room prefix ${line.roomPrefix ?? '(any)'}, from ${line.from}`,
     `  at ${result.at}, stack ${outcome.stack}; ${outcome.recorded}`,
     ...outcome.notes.map((n) => `  note: ${n}`),

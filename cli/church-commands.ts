@@ -8,6 +8,9 @@
  *       release the church's line: two stack runs, the first records the decommission on every resource, the
  *       second deletes them (the number is released at Telnyx, trunk and rule leave LiveKit, the row goes).
  *       Safe to run again after a failure: it continues from the phase the church is in.
+ *   churchwise church link --church <id> --name NAME [--days N]
+ *       print the link the pastor follows to pick, hold and pay for the church's number (signed with
+ *       PASTOR_LINK_SECRET, valid N days, default 7; PUBLIC_BASE_URL is where the service is reached).
  *
  * Environment: DATABASE_URL (the registry), PULUMI_STACK (default prod), PULUMI_WORK_DIR (default this
  * repository), and whatever the engine needs (PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE, vendor credentials),
@@ -16,15 +19,33 @@
  */
 import { parseArgs } from 'util';
 import { Pool } from 'pg';
-import { churchStatus, enqueue, getChurch, getJob, upsertChurch, withTransaction } from '../registry';
+import { checkChurchId, churchStatus, enqueue, getChurch, getJob, upsertChurch, withTransaction } from '../registry';
+import { signPastorLink } from '../webhook/pastor/link';
 import { VoiceStackRunner } from '../stacks/provisioning-run';
-import { ConfigError, loadConfig, voiceStackOptions } from '../webhook/config';
+import { ConfigError, MIN_LINK_SECRET_LENGTH, loadConfig, voiceStackOptions } from '../webhook/config';
 import { createLogger, secretScrubber } from '../common/logger';
 import { ProvisioningWorker } from '../worker/provisioning-worker';
 import { UsageError } from './usage';
 import { sleep } from '../common/timing';
 
-export const CHURCH_USAGE = '  church provision|status|decommission --church <id> [--area-code NPA] [--name NAME]';
+export const CHURCH_USAGE =
+  '  church provision|status|decommission --church <id> [--area-code NPA] [--name NAME]\n' +
+  '  church link --church <id> --name NAME [--days N]';
+
+/** The pastor's picker link for a church (no database needed: the link carries the church). */
+function pastorLink(churchId: string, name: string | undefined, days: string | undefined): number {
+  if (!name?.trim()) throw new UsageError(`church link needs --name (the church's name, shown on its pages)`);
+  const secret = process.env.PASTOR_LINK_SECRET?.trim();
+  if (!secret || secret.length < MIN_LINK_SECRET_LENGTH)
+    throw new ConfigError('PASTOR_LINK_SECRET', `must be set, at least ${MIN_LINK_SECRET_LENGTH} characters`);
+  const validDays = days === undefined ? undefined : Number(days);
+  if (validDays !== undefined && (!Number.isInteger(validDays) || validDays < 1 || validDays > 90))
+    throw new UsageError(`--days must be a whole number of days from 1 to 90, got ${JSON.stringify(days)}`);
+  const base = (process.env.PUBLIC_BASE_URL?.trim() || 'http://127.0.0.1:8787').replace(/\/$/, '');
+  const token = signPastorLink(secret, { churchId, churchName: name.trim() }, { days: validDays });
+  console.log(`${base}/start/${token}`);
+  return 0;
+}
 
 function databaseUrl(): string {
   const url = process.env.DATABASE_URL?.trim();
@@ -114,11 +135,21 @@ export async function runChurchCommand(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { church: { type: 'string' }, 'area-code': { type: 'string' }, name: { type: 'string' } },
+    options: {
+      church: { type: 'string' },
+      'area-code': { type: 'string' },
+      name: { type: 'string' },
+      days: { type: 'string' },
+    },
   });
   const [command] = positionals;
   const churchId = values.church;
   if (!command || !churchId) throw new UsageError(`church needs a command and --church <id>\n${CHURCH_USAGE}`);
+  if (command === 'link') {
+    const failure = checkChurchId('--church', churchId);
+    if (failure) throw new UsageError(failure.reason);
+    return pastorLink(churchId, values.name, values.days);
+  }
   const pool = new Pool({ connectionString: databaseUrl(), max: 3 });
   try {
     switch (command) {

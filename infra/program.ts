@@ -5,6 +5,7 @@ import { LiveKitSipInboundTrunk } from '../providers/livekit-sip-inbound-trunk';
 import { DESIGN_LOCKED_TRUNK_ID } from '../vendors/livekit-locks';
 import { checkAreaCode, checkOrderableNumber } from '../common/phone-numbers';
 import { listChurches, RegistryChurch } from '../registry/churches';
+import { lineNumbers } from '../registry/parked-lines';
 import { ChurchVoiceLine, ChurchVoiceLineArgs } from './church-voice-line';
 import { ProgramOverrides, readProgramSettings } from './settings';
 
@@ -15,7 +16,8 @@ export interface LineSummary {
   source: 'registry' | 'in-service';
   registryStatus: string;
   phoneNumber: string;
-  trunkId: string;
+  /** Absent on a parked line. */
+  trunkId?: string;
   dispatchRuleId?: string;
   row: string;
   ring?: { ok: boolean; cause?: string; at?: string };
@@ -27,10 +29,18 @@ interface OrphanedLine {
   phoneNumber: string;
 }
 
-async function readRegistry(url: string): Promise<{ churches: RegistryChurch[]; orphaned: OrphanedLine[] }> {
+interface RegistryView {
+  churches: RegistryChurch[];
+  orphaned: OrphanedLine[];
+  /** The number each church's line was given (a parked line is declared only when it has one). */
+  numbers: Map<string, string>;
+}
+
+async function readRegistry(url: string): Promise<RegistryView> {
   const pool = new Pool({ connectionString: url, max: 1 });
   try {
     const churches = await listChurches(pool);
+    const numbers = await lineNumbers(pool);
     // Rows of churches the registry no longer lists: their resources will be planned for deletion, which the
     // providers refuse without a decommission. Found here so the preview says so before anyone runs `up`.
     const orphaned = await pool
@@ -40,7 +50,7 @@ async function readRegistry(url: string): Promise<{ churches: RegistryChurch[]; 
       )
       .then((r) => r.rows)
       .catch(() => [] as OrphanedLine[]); // a registry database without church_voice_agents (rows live elsewhere)
-    return { churches, orphaned };
+    return { churches, orphaned, numbers };
   } finally {
     await pool.end();
   }
@@ -51,6 +61,17 @@ const lineName = (churchId: string) => `church-${churchId}`;
 
 /** The design document's trunk keeps the name it was first adopted under; other locked trunks are named by id. */
 const lockedName = (id: string) => (id === DESIGN_LOCKED_TRUNK_ID ? 'locked-twilio-trunk' : `locked-${id}`);
+
+/**
+ * How a church's line is parked: `removing` while the registry says `parking` (first run), `parked` after (second
+ * run, and through a decommission of a parked line, so the trunk and rule it no longer has are not made again).
+ */
+function parkingOf(church: RegistryChurch): ChurchVoiceLineArgs['park'] {
+  if (church.status === 'parking') return 'removing';
+  if (church.status === 'parked') return 'parked';
+  if (church.status === 'decommission' && church.parkedAt) return 'parked';
+  return undefined;
+}
 
 function declareLine(line: ChurchVoiceLineArgs) {
   return new ChurchVoiceLine(lineName(line.churchId), line);
@@ -63,7 +84,7 @@ function declareLine(line: ChurchVoiceLineArgs) {
  */
 export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promise<Record<string, unknown>> {
   const settings = readProgramSettings(overrides);
-  const { churches, orphaned } = await readRegistry(settings.registryDatabaseUrl);
+  const { churches, orphaned, numbers } = await readRegistry(settings.registryDatabaseUrl);
   const ringFrom = settings.testRings ? settings.ringFromNumber : undefined;
   const base = { telnyxConnectionId: settings.telnyxConnectionId, agentName: settings.agentName, ringFrom };
 
@@ -134,13 +155,30 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
       );
       continue;
     }
+    const park = parkingOf(church);
+    if (park && !numbers.has(church.churchId)) {
+      // Parked before any number was bought: there is nothing to keep, and parking must never buy one.
+      void pulumi.log.warn(
+        `church ${church.churchId} is ${church.status} but its line never got a number: nothing is declared for it`,
+      );
+      continue;
+    }
+    if (park && !settings.fallbackTexmlAppId) {
+      void pulumi.log.warn(
+        `church ${church.churchId} is ${church.status}, but fallbackTexmlAppId is not set: its line is left as it ` +
+          'was (still answered by the agent) until `pulumi config set fallbackTexmlAppId <TeXML application id>`',
+      );
+    }
     const line = declareLine({
       ...base,
       churchId: church.churchId,
       churchName: church.name,
       areaCode: church.areaCode ?? undefined,
       phoneNumber: church.requestedNumber ?? undefined,
+      substituteInAreaCode: church.numberHold !== null,
       decommission: church.status === 'decommission',
+      park: settings.fallbackTexmlAppId ? park : undefined,
+      fallbackTexmlAppId: settings.fallbackTexmlAppId || undefined,
     });
     summarize(line, church.churchId, church.name, 'registry', church.status);
   }

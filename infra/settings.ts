@@ -3,7 +3,10 @@ import { DEFAULT_AGENT_NAME } from '../providers/livekit-sip-dispatch-rule';
 import { lockedLiveKitIds, LockedObjectError, parseLockedIds } from '../vendors/livekit-locks';
 import { CONFIG_NAMESPACE, PRODUCTION_FQDN_CONNECTION_ID } from '../vendors/vendor-settings';
 
-/** A church already answered by the agent before this program existed (seed table "Current phone numbers"). */
+/**
+ * A church already answered by the agent before this program existed (the design document's table "Current phone
+ * numbers").
+ */
 export interface ChurchLineInService {
   churchId: string;
   name: string;
@@ -38,6 +41,11 @@ export interface ProgramSettings {
   agentName: string;
   ringFromNumber: string;
   testRings: boolean;
+  /**
+   * The company's fallback TeXML application: a parked church's number moves onto it. Empty = parking cannot
+   * happen: a parked church's line is left as it was, with a warning naming this setting.
+   */
+  fallbackTexmlAppId: string;
   /** Every locked LiveKit id: the design document's trunk plus `lockedLiveKitIds`. Adopted read-only, never changed. */
   lockedLiveKitIds: string[];
   adoptLinesInService: boolean;
@@ -77,6 +85,7 @@ export function readProgramSettings(overrides: ProgramOverrides = {}): ProgramSe
     agentName: config.get('agentName') ?? DEFAULT_AGENT_NAME,
     ringFromNumber: config.get('ringFromNumber') ?? '+14697288326',
     testRings: config.getBoolean('testRings') ?? true,
+    fallbackTexmlAppId: config.get('fallbackTexmlAppId')?.trim() ?? '',
     lockedLiveKitIds: [...lockedLiveKitIds(parseLockedIds(config.get('lockedLiveKitIds')))],
     adoptLinesInService: config.getBoolean('adoptLinesInService') ?? true,
     linesInService: checkLinesInService(

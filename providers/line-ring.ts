@@ -39,6 +39,8 @@ export type RingCause =
   | 'wrong_church'
   /** Telnyx did not place the call, or the call ended before reaching LiveKit for a reason LiveKit does not show. */
   | 'call_failed'
+  /** A parked number's call never reached the fallback message (providers/fallback-ring.ts). */
+  | 'no_fallback'
   /** Nothing conclusive within the ring's time bound. */
   | 'timeout';
 

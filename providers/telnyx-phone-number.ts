@@ -32,6 +32,7 @@ import {
 } from './refusals';
 import { changedByHand, formatValue, resourceKind } from './resource-kind';
 import { sleep } from '../common/timing';
+import { rankNumbers } from '../common/number-choice';
 
 /**
  * A church's Telnyx phone number: the resource that spends money and holds a customer's line.
@@ -43,15 +44,28 @@ import { sleep } from '../common/timing';
  *   `phoneNumber` or `adoptId` replaces, and the old number is still released only with `decommission: true`.
  */
 
+export type ConnectionKind = 'fqdn' | 'texml-application';
+const CONNECTION_KINDS: readonly ConnectionKind[] = ['fqdn', 'texml-application'];
+
 export interface TelnyxPhoneNumberInputs {
   /** Area code (NPA) of a new purchase. Ignored once the church has a number. */
   areaCode?: string;
   /** An exact E.164 number to buy (with an adoptId: the number being adopted, as a cross-check). */
   phoneNumber?: string;
+  /**
+   * With `phoneNumber`: when that number can no longer be bought (a pastor's hold lapsed and someone took it), buy
+   * the easiest to remember number left in its area code instead of failing. Only ever one number is bought.
+   */
+  substituteInAreaCode?: boolean;
   /** A number the account already holds (its id or E.164): create verifies it and buys nothing. */
   adoptId?: string;
   /** FQDN connection the number answers on. Filled from settings by check when absent. */
   connectionId: string;
+  /**
+   * What `connectionId` names: the FQDN connection (default), or, for a parked line only, the fallback TeXML
+   * application. A number is never bought onto a TeXML application: parking moves a number the church holds.
+   */
+  connectionKind?: ConnectionKind;
   /** The church id; also what makes buying idempotent. */
   customerReference: string;
   tags?: string[];
@@ -68,6 +82,8 @@ export interface TelnyxPhoneNumberOutputs extends TelnyxPhoneNumberInputs {
   phoneNumberId: string;
   /** The order that bought it (absent for an adopted number). */
   orderId?: string;
+  /** The number asked for, when it was gone and `phoneNumber` is its substitute (see `substituteInAreaCode`). */
+  substituteFor?: string;
   /** Live values from Telnyx (refresh shows drift against the inputs). */
   connectionId: string;
   customerReference: string;
@@ -116,6 +132,23 @@ export function checkTelnyxPhoneNumber(
   const given = (value: unknown) => value !== undefined && value !== null && value !== '';
 
   if (!containsUnknown(news.customerReference)) add(checkCustomerReference(news.customerReference));
+  if (news.connectionKind !== undefined && !containsUnknown(news.connectionKind)) {
+    if (!CONNECTION_KINDS.includes(news.connectionKind)) {
+      add({
+        property: 'connectionKind',
+        reason:
+          `connectionKind must be one of ${CONNECTION_KINDS.join(', ')}, ` +
+          `got ${JSON.stringify(news.connectionKind)}`,
+      });
+    } else if (news.connectionKind === 'texml-application' && _olds.customerReference === undefined) {
+      add({
+        property: 'connectionKind',
+        reason:
+          'connectionKind texml-application only parks a number the church already holds: a new number is bought ' +
+          'onto the FQDN connection, never onto a TeXML application',
+      });
+    }
+  }
 
   if (given(news.adoptId)) {
     if (!containsUnknown(news.adoptId)) add(checkAdoptId(news.adoptId));
@@ -261,7 +294,10 @@ export function diffTelnyxPhoneNumber(
   news: TelnyxPhoneNumberInputs,
 ): pulumi.dynamic.DiffResult {
   const replaces: string[] = [];
-  if (news.phoneNumber !== undefined && news.phoneNumber !== olds.phoneNumber) replaces.push('phoneNumber');
+  // A substitute stands for the number asked for: asking for that number again is not asking for a new number.
+  const askedFor = news.phoneNumber !== undefined && news.phoneNumber === olds.substituteFor;
+  if (news.phoneNumber !== undefined && news.phoneNumber !== olds.phoneNumber && !askedFor)
+    replaces.push('phoneNumber');
   if (news.adoptId !== undefined && news.adoptId !== olds.adoptId && !namesHeldNumber(news.adoptId, olds)) {
     replaces.push('adoptId');
   }
@@ -396,6 +432,8 @@ class BoughtButNotReady extends Error {
 /** One create: the client, the inputs and the order deadline. */
 class Purchase {
   readonly deadline: number;
+  /** Set when the number asked for was gone and a substitute is bought instead. */
+  substituteFor?: string;
 
   constructor(
     readonly client: TelnyxClient,
@@ -509,10 +547,24 @@ class Purchase {
       const areaCode = exact.slice(2, 5);
       const found = await this.client.searchAvailableLocalNumbers(areaCode, SEARCH_LIMIT, { endsWith: exact.slice(5) });
       const match = orderableNumbers(found, areaCode).find((candidate) => candidate.phoneNumber === exact);
-      if (!match) {
+      if (match) return [match];
+      const left = this.inputs.substituteInAreaCode
+        ? rankNumbers(
+            orderableNumbers(
+              await this.client.searchLocalNumbers({ areaCode }, { limit: SEARCH_LIMIT, excludeHeld: true }),
+              areaCode,
+            ),
+          )
+        : [];
+      if (left.length === 0) {
         throw new NumberUnavailableError({ churchId: this.inputs.customerReference, areaCode, phoneNumber: exact });
       }
-      return [match];
+      this.substituteFor = exact;
+      await pulumi.log.warn(
+        `${this.label}: ${exact} can no longer be bought (a hold on it lapsed and it was taken); ` +
+          `buying the easiest to remember number left in ${areaCode} instead`,
+      );
+      return left.slice(0, ORDER_CANDIDATES);
     }
     const areaCode = this.inputs.areaCode!;
     const found = await this.client.searchAvailableLocalNumbers(areaCode, SEARCH_LIMIT);
@@ -640,7 +692,8 @@ class Purchase {
       );
     }
     await pulumi.log.info(`${this.label}: ${record.phoneNumber} is on connection ${record.connectionId}`);
-    return { id: record.id, outs: outputsFor(this.inputs, record, orderId) };
+    const outs = outputsFor(this.inputs, record, orderId);
+    return { id: record.id, outs: this.substituteFor ? { ...outs, substituteFor: this.substituteFor } : outs };
   }
 }
 
@@ -745,13 +798,19 @@ export const provider: pulumi.dynamic.ResourceProvider = {
   async update(id, olds: TelnyxPhoneNumberOutputs, news: TelnyxPhoneNumberInputs) {
     for (const note of recordOnlyChanges(olds, news)) await pulumi.log.warn(note);
     const changes = vendorChanges(olds, news);
+    // What the number stands in for stays on record through every update (the diff reads it).
+    const substitute = olds.substituteFor ? { substituteFor: olds.substituteFor } : {};
     if (Object.keys(changes).length === 0) {
-      return { outs: { ...withoutUndefined(news), ...pickLive(olds) } };
+      return { outs: { ...withoutUndefined(news), ...pickLive(olds), ...substitute } };
     }
     const client = telnyxClientFromSettings();
-    if (changes.connection_id !== undefined) await client.getFqdnConnection(changes.connection_id);
+    // The target must exist, and be what the program says it is, before the number moves onto it.
+    if (changes.connection_id !== undefined) {
+      if (news.connectionKind === 'texml-application') await client.getTexmlApplication(changes.connection_id);
+      else await client.getFqdnConnection(changes.connection_id);
+    }
     const record = await client.updatePhoneNumber(id, changes);
-    return { outs: outputsFor(news, record, olds.orderId) };
+    return { outs: { ...outputsFor(news, record, olds.orderId), ...substitute } };
   },
 
   async delete(id, props: TelnyxPhoneNumberOutputs) {
@@ -830,9 +889,13 @@ export const TELNYX_PHONE_NUMBER_KIND = resourceKind({
 export interface TelnyxPhoneNumberArgs {
   areaCode?: pulumi.Input<string>;
   phoneNumber?: pulumi.Input<string>;
+  /** See TelnyxPhoneNumberInputs.substituteInAreaCode. */
+  substituteInAreaCode?: pulumi.Input<boolean>;
   adoptId?: pulumi.Input<string>;
   /** Defaults to the stack's `telnyxConnectionId` (production: the "LiveKit Inbound v2" FQDN connection). */
   connectionId?: pulumi.Input<string>;
+  /** `texml-application` only for a parked line's number (see TelnyxPhoneNumberInputs). */
+  connectionKind?: pulumi.Input<ConnectionKind>;
   customerReference: pulumi.Input<string>;
   tags?: pulumi.Input<pulumi.Input<string>[]>;
   decommission?: pulumi.Input<boolean>;
@@ -852,6 +915,7 @@ export class TelnyxPhoneNumber extends pulumi.dynamic.Resource {
   declare public readonly areaCode: pulumi.Output<string | undefined>;
   declare public readonly adoptId: pulumi.Output<string | undefined>;
   declare public readonly decommission: pulumi.Output<boolean | undefined>;
+  declare public readonly substituteFor: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: TelnyxPhoneNumberArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -863,10 +927,13 @@ export class TelnyxPhoneNumber extends pulumi.dynamic.Resource {
         phoneNumber: args.phoneNumber,
         adoptId: args.adoptId,
         connectionId: args.connectionId,
+        connectionKind: args.connectionKind,
         customerReference: args.customerReference,
         tags: args.tags,
         decommission: args.decommission,
         orderTimeoutSeconds: args.orderTimeoutSeconds,
+        substituteInAreaCode: args.substituteInAreaCode,
+        substituteFor: undefined,
         phoneNumberId: undefined,
         orderId: undefined,
         status: undefined,

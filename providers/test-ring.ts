@@ -17,11 +17,13 @@ import { withOutboundCallSlot } from './call-slots';
 import { NotDecommissionedError } from './refusals';
 import { projectProvider } from './dynamic-provider';
 import { ringLine, telnyxCallControl, type RingCause, type RingResult } from './line-ring';
+import { registryFallbackAnswers, ringFallback, type FallbackAnswerLog } from './fallback-ring';
 import { LiveKitClient } from '../vendors/livekit-client';
 import { DEFAULT_AGENT_NAME } from './livekit-sip-dispatch-rule';
 import { checkE164, type RuleFailure } from '../common/phone-numbers';
 import {
   configureFromStack,
+  registryDatabaseUrl,
   telnyxCallControlAppId,
   telnyxSettings,
   type TelnyxSettings,
@@ -36,12 +38,20 @@ import {
 } from './resource-inputs';
 import { resourceKind } from './resource-kind';
 
+export type RingExpectation = 'agent' | 'fallback';
+export const RING_EXPECTATIONS: readonly RingExpectation[] = ['agent', 'fallback'];
+
 export interface TestRingInputs {
   churchId: string;
   /** The church's number, E.164 with `+`. */
   phoneNumber: string;
-  /** The church's inbound trunk: the call must come through it. */
-  trunkId: string;
+  /** The church's inbound trunk: the call must come through it (absent on a parked line, which has none). */
+  trunkId?: string;
+  /**
+   * Where the call must arrive: `agent` (default) = LiveKit, through the church's trunk, with the agent dispatched;
+   * `fallback` = a parked line's number answered by the fallback message (providers/fallback-ring.ts).
+   */
+  expect?: RingExpectation;
   /** The church's dispatch rule, when the line has one: the call must be placed by it. */
   dispatchRuleId?: string;
   /** Room names of the church start with this (the rule's roomPrefix). */
@@ -78,6 +88,7 @@ export const TEST_RING_FIELDS: Record<keyof TestRingInputs, FieldKind> = {
   churchId: 'value',
   phoneNumber: 'value',
   trunkId: 'value',
+  expect: 'value',
   dispatchRuleId: 'value',
   roomPrefix: 'value',
   from: 'value',
@@ -114,7 +125,15 @@ export function checkTestRing(
     const typed = checkType(property, news[property], 'string', true);
     add(typed ?? (known(news[property]) ? checkE164(property, news[property]) : undefined));
   }
-  add(checkId('trunkId', news.trunkId, 'ST_', true));
+  add(checkType('expect', news.expect, 'string', false));
+  if (known(news.expect) && typeof news.expect === 'string' && !RING_EXPECTATIONS.includes(news.expect as never)) {
+    failures.push({
+      property: 'expect',
+      reason: `expect must be one of ${RING_EXPECTATIONS.join(', ')}, got ${JSON.stringify(news.expect)}`,
+    });
+  }
+  // A parked line has no trunk: its ring proves the fallback message instead.
+  add(checkId('trunkId', news.trunkId, 'ST_', news.expect !== 'fallback'));
   add(checkId('dispatchRuleId', news.dispatchRuleId, 'SDR_', false));
   for (const property of ['roomPrefix', 'trigger', 'agentName', 'callControlAppId'] as const) {
     add(checkType(property, news[property], 'string', false));
@@ -169,6 +188,13 @@ function outputsOf(inputs: TestRingInputs, result: RingResult): TestRingOutputs 
 
 /** The error a failed ring fails the update with. */
 export function ringFailureMessage(inputs: TestRingInputs, outs: TestRingOutputs): string {
+  if (inputs.expect === 'fallback') {
+    return (
+      `test ring of parked ${inputs.phoneNumber} (church ${inputs.churchId}) failed: ${outs.cause}: ${outs.detail}. ` +
+      `A caller to ${inputs.phoneNumber} does not hear the fallback message. The number stays owned as it is; ` +
+      'fix the cause and run `pulumi up` again to ring again.'
+    );
+  }
   return (
     `test ring of ${inputs.phoneNumber} (church ${inputs.churchId}) failed: ${outs.cause}: ${outs.detail}. ` +
     `The line is NOT live: a caller to ${inputs.phoneNumber} does not reach the agent. ` +
@@ -192,25 +218,51 @@ async function callControlAppFor(inputs: TestRingInputs, telnyx: TelnyxSettings)
   return telnyx.connectionId;
 }
 
+/** Where a parked line's ring finds the fallback route's answers: the registry the service records them in. */
+function fallbackAnswers(): FallbackAnswerLog {
+  const databaseUrl = registryDatabaseUrl();
+  if (!databaseUrl) {
+    return {
+      answered: async () => {
+        throw new Error(
+          'a parked line is rung through the registry (fallback_answers): set registryDatabaseUrl ' +
+            '(or REGISTRY_DATABASE_URL)',
+        );
+      },
+    };
+  }
+  return registryFallbackAnswers(databaseUrl);
+}
+
 async function ring(id: string, inputs: TestRingInputs): Promise<TestRingOutputs> {
   const telnyx = telnyxSettings();
   const callControlAppId = await callControlAppFor(inputs, telnyx);
   // One call at a time per slot of the account's outbound call limit, across this run and every other process.
   const onWait = (message: string) => void pulumi.log.info(`test ring of ${inputs.phoneNumber}: ${message}`);
+  const timeoutMs = (inputs.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000;
+  const callControl = telnyxCallControl(telnyx, callControlAppId);
   const result = await withOutboundCallSlot(
     () =>
-      ringLine({
-        phoneNumber: inputs.phoneNumber,
-        churchId: inputs.churchId,
-        expectedTrunkId: inputs.trunkId,
-        expectedDispatchRuleId: inputs.dispatchRuleId,
-        roomPrefix: inputs.roomPrefix,
-        agentName: inputs.agentName ?? DEFAULT_AGENT_NAME,
-        from: inputs.from,
-        timeoutMs: (inputs.timeoutSecs ?? DEFAULT_RING_TIMEOUT_SECS) * 1000,
-        telnyx: telnyxCallControl(telnyx, callControlAppId),
-        livekit: new LiveKitClient(),
-      }),
+      inputs.expect === 'fallback'
+        ? ringFallback({
+            phoneNumber: inputs.phoneNumber,
+            from: inputs.from,
+            timeoutMs,
+            telnyx: callControl,
+            answers: fallbackAnswers(),
+          })
+        : ringLine({
+            phoneNumber: inputs.phoneNumber,
+            churchId: inputs.churchId,
+            expectedTrunkId: inputs.trunkId ?? '',
+            expectedDispatchRuleId: inputs.dispatchRuleId,
+            roomPrefix: inputs.roomPrefix,
+            agentName: inputs.agentName ?? DEFAULT_AGENT_NAME,
+            from: inputs.from,
+            timeoutMs,
+            telnyx: callControl,
+            livekit: new LiveKitClient(),
+          }),
     { onWait },
   );
   const outs = outputsOf(inputs, result);

@@ -9,11 +9,13 @@ import { recordTimeline } from './timeline';
 /** Also the key of the church's Pulumi resources, so the alphabet is narrow; same check as the table's. */
 export const CHURCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
-export const CHURCH_STATUSES = ['active', 'past_due', 'cancelled', 'decommission', 'decommissioned'] as const;
+export const CHURCH_STATUSES = ['active', 'past_due', 'parking', 'parked', 'decommission', 'decommissioned'] as const;
 /**
- * `past_due`: a payment failed; the grace period runs and the line keeps working. `cancelled` keeps the line (a
- * cancellation releases nothing by itself); `decommission` means the founder asked for the line to be released;
- * `decommissioned` means it was. registry/subscription-lifecycle.ts says how Stripe events move a church.
+ * `past_due`: a payment failed; the grace period runs and the line keeps working. `parking`/`parked`: the
+ * subscription ended (or the grace period ran out); the number answers with the fallback message and is kept for
+ * the church through the quarantine, while its trunk and rule are removed (two stack runs: `parking` marks them,
+ * `parked` removes them). `decommission` means the founder asked for the line to be released; `decommissioned`
+ * means it was. registry/subscription-lifecycle.ts says how Stripe events and the clock move a church.
  */
 export type ChurchStatus = (typeof CHURCH_STATUSES)[number];
 
@@ -22,6 +24,11 @@ export interface Church {
   name: string;
   areaCode: string | null;
   requestedNumber: string | null;
+  /**
+   * The pastor's hold on `requestedNumber` (a Telnyx reservation id): a held number that is gone by the time the
+   * payment arrives is replaced by the best one left in its area code; a number typed by the founder is exact.
+   */
+  numberHold: string | null;
   plan: string;
   status: ChurchStatus;
   stripeCustomerId: string | null;
@@ -30,6 +37,10 @@ export interface Church {
   lifecycleAt: Date | null;
   /** While past_due: when the grace period ends. */
   graceUntil: Date | null;
+  /** When parking started; null unless the line is parked (or was, and is being decommissioned). */
+  parkedAt: Date | null;
+  /** While parked: until when the number is kept for the church without a reminder to decommission it. */
+  quarantineUntil: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -47,6 +58,7 @@ export interface ChurchUpsert {
   name?: string;
   areaCode?: string;
   requestedNumber?: string;
+  numberHold?: string;
   plan?: string;
   stripeCustomerId?: string;
   stripeSubscriptionId?: string;
@@ -131,10 +143,13 @@ interface ChurchRow {
   name: string;
   area_code: string | null;
   requested_number: string | null;
+  number_hold?: string | null;
   plan: string;
   status: ChurchStatus;
   stripe_customer_id: string | null;
   stripe_subscription_id: string | null;
+  parked_at?: Date | null;
+  quarantine_until?: Date | null;
   lifecycle_at: Date | null;
   grace_until: Date | null;
   created_at: Date;
@@ -147,12 +162,15 @@ function toChurch(row: ChurchRow): Church {
     name: row.name,
     areaCode: row.area_code,
     requestedNumber: row.requested_number,
+    numberHold: row.number_hold ?? null,
     plan: row.plan,
     status: row.status,
     stripeCustomerId: row.stripe_customer_id,
     stripeSubscriptionId: row.stripe_subscription_id,
     lifecycleAt: row.lifecycle_at ?? null,
     graceUntil: row.grace_until ?? null,
+    parkedAt: row.parked_at ?? null,
+    quarantineUntil: row.quarantine_until ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -222,11 +240,11 @@ export async function upsertChurch(db: Queryable, input: ChurchUpsert): Promise<
     // A concurrent upsert of the same new church may win the insert; then this one merges into its row.
     const { rows } = await db.query<ChurchRow>(
       `insert into churches (church_id, name, area_code, requested_number, plan, stripe_customer_id, ` +
-        `stripe_subscription_id)
-       values ($1, coalesce($2, $1), $3, $4, $5, $6, $7)
+        `stripe_subscription_id, number_hold)
+       values ($1, coalesce($2, $1), $3, $4, $5, $6, $7, $8)
        on conflict (church_id) do nothing
        returning *`,
-      churchParameters(input),
+      [...churchParameters(input), input.numberHold ?? null],
     );
     if (rows[0]) return { church: toChurch(rows[0]), created: true, changed: true };
     existing = await getChurch(db, input.churchId, { forUpdate: true });
@@ -242,10 +260,13 @@ export async function upsertChurch(db: Queryable, input: ChurchUpsert): Promise<
        plan = coalesce($5, plan),
        stripe_customer_id = coalesce($6, stripe_customer_id),
        stripe_subscription_id = coalesce($7, stripe_subscription_id),
-       status = case when $8 then 'active' else status end
+       status = case when $8 then 'active' else status end,
+       number_hold = case when $4 is null then number_hold else $9 end,
+       parked_at = case when $8 then null else parked_at end,
+       quarantine_until = case when $8 then null else quarantine_until end
      where church_id = $1
      returning *`,
-    [...churchParameters(input), input.activate],
+    [...churchParameters(input), input.activate, input.numberHold ?? null],
   );
   const church = toChurch(rows[0]);
   const before = existing;
@@ -260,28 +281,49 @@ export interface StatusChange {
 }
 
 /**
- * A cancelled subscription: the church keeps its line (nothing is released by this), its status says cancelled.
- * Matched by subscription id; by church id only when that church has no other subscription on record, so the
- * deletion of an old subscription never cancels a church that bought a new one.
+ * Starts parking a live (active or past_due) church: status `parking`, the quarantine counted from `parkedAt`.
+ * A church in any other status is left as it is (`changed: false`).
  */
-export async function markCancelled(
+export async function startParking(
   db: Queryable,
-  match: { stripeSubscriptionId: string; churchId?: string },
-): Promise<StatusChange | undefined> {
-  const church =
-    (await findChurchBySubscription(db, match.stripeSubscriptionId)) ??
-    (match.churchId ? await getChurch(db, match.churchId) : undefined);
-  if (!church) return undefined;
-  if (church.stripeSubscriptionId !== null && church.stripeSubscriptionId !== match.stripeSubscriptionId)
-    return undefined;
+  churchId: string,
+  options: { parkedAt: Date; quarantineUntil: Date; stripeSubscriptionId?: string },
+): Promise<StatusChange> {
+  const church = await getChurch(db, churchId, { forUpdate: true });
+  if (!church) throw new ChurchNotFoundError(churchId);
   if (church.status !== 'active' && church.status !== 'past_due') return { church, changed: false };
   const { rows } = await db.query<ChurchRow>(
-    `update churches set status = 'cancelled', grace_until = null,
-       stripe_subscription_id = coalesce(stripe_subscription_id, $2)
-     where church_id = $1 and status in ('active', 'past_due') returning *`,
-    [church.churchId, match.stripeSubscriptionId],
+    `update churches set status = 'parking', grace_until = null, parked_at = $2, quarantine_until = $3,
+       stripe_subscription_id = coalesce(stripe_subscription_id, $4)
+     where church_id = $1 returning *`,
+    [churchId, options.parkedAt, options.quarantineUntil, options.stripeSubscriptionId ?? null],
   );
-  return rows[0] ? { church: toChurch(rows[0]), changed: true } : { church, changed: false };
+  return { church: toChurch(rows[0]), changed: true };
+}
+
+/**
+ * Phase 2 of parking: the state records the trunk's and rule's removal, so the program may now leave them out and
+ * the next run deletes them. Only a church in phase 1 moves on.
+ */
+export async function markParked(db: Queryable, churchId: string): Promise<StatusChange> {
+  const church = await getChurch(db, churchId, { forUpdate: true });
+  if (!church) throw new ChurchNotFoundError(churchId);
+  if (church.status !== 'parking') return { church, changed: false };
+  const { rows } = await db.query<ChurchRow>(
+    `update churches set status = 'parked' where church_id = $1 and status = 'parking' returning *`,
+    [churchId],
+  );
+  await recordTimeline(db, {
+    churchId,
+    kind: 'parked',
+    fromStatus: 'parking',
+    toStatus: 'parked',
+    actor: 'service',
+    detail:
+      'the number answers with the fallback message; the trunk and dispatch rule are removed by the next run; ' +
+      `the number is kept until ${church.quarantineUntil?.toISOString() ?? 'the founder decommissions it'}`,
+  });
+  return { church: toChurch(rows[0]), changed: true };
 }
 
 /**
@@ -351,7 +393,8 @@ export async function markDecommissioned(db: Queryable, churchId: string): Promi
 
 /**
  * Stores what registry/subscription-lifecycle.ts decided for a church: its status, the grace period of a payment
- * problem (cleared by any other status), and, for the newest event, that event's `created` time.
+ * problem (cleared by any other status), the parking (cleared when the church is live again), and, for the newest
+ * event, that event's `created` time.
  */
 export async function applyLifecycle(
   db: Queryable,
@@ -361,10 +404,23 @@ export async function applyLifecycle(
   const { rows } = await db.query<ChurchRow>(
     `update churches set status = $2,
        grace_until = case when $2 = 'past_due' then coalesce($3, grace_until) else null end,
+       parked_at = case when $2 in ('active', 'past_due') then null else parked_at end,
+       quarantine_until = case when $2 in ('active', 'past_due') then null else quarantine_until end,
        lifecycle_at = greatest(lifecycle_at, $4)
      where church_id = $1 returning *`,
     [churchId, change.toStatus, change.graceUntil ?? null, change.eventCreated ?? null],
   );
   if (!rows[0]) throw new ChurchNotFoundError(churchId);
   return toChurch(rows[0]);
+}
+
+/** Churches the clock has something for at `now`: a grace period or a quarantine that ran out. */
+export async function churchesDueByClock(db: Queryable, now: Date): Promise<Church[]> {
+  const { rows } = await db.query<ChurchRow>(
+    `select * from churches
+      where (status = 'past_due' and grace_until <= $1) or (status = 'parked' and quarantine_until <= $1)
+      order by church_id`,
+    [now],
+  );
+  return rows.map(toChurch);
 }

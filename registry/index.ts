@@ -8,5 +8,8 @@ export * from './stripe-events';
 export * from './jobs';
 export * from './founder-notifications';
 export * from './rings';
+export * from './parked-lines';
+export * from './number-holds';
+export * from './line-steps';
 export * from './timeline';
 export * from './subscription-lifecycle';

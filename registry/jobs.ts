@@ -288,10 +288,13 @@ export type ProvisioningState = 'queued' | 'provisioning' | 'live' | 'failed' | 
 export interface ChurchProvisioningStatus {
   churchId: string;
   name: string;
-  /** The registry status (active, cancelled, ...). */
+  /** The registry status (active, past_due, parking, parked, ...). */
   churchStatus: Church['status'];
   /** While the church is past_due: when its grace period ends (the line works until then). */
   graceUntil: Date | null;
+  /** While parked: since when, and until when the number is kept without a reminder to decommission it. */
+  parkedAt: Date | null;
+  quarantineUntil: Date | null;
   state: ProvisioningState;
   jobId: number | null;
   attempts: number;
@@ -341,6 +344,8 @@ export async function churchStatus(db: Queryable, churchId: string): Promise<Chu
     name: church.name,
     churchStatus: church.status,
     graceUntil: church.graceUntil,
+    parkedAt: church.parkedAt,
+    quarantineUntil: church.quarantineUntil,
     state: latest ? STATE_OF_JOB[latest.state] : 'not-queued',
     jobId: latest?.id ?? null,
     attempts: latest?.attempts ?? 0,

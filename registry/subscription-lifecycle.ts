@@ -4,11 +4,14 @@
  *
  *   active --payment failed / past_due / unpaid--> past_due (grace period: the line keeps working, founder told once)
  *   past_due --paid again--> active (nothing touched)
- *   active | past_due --subscription deleted--> cancelled (nothing released by this)
- *   cancelled --the subscription (or a new one) active again--> active (the line is provisioned again)
+ *   active | past_due --subscription deleted--> parking -> parked (the number moves to the fallback message, the
+ *     trunk and rule are removed; the number stays owned for the quarantine)
+ *   past_due --grace period over (the clock, not an event)--> parking -> parked
+ *   parking | parked --the subscription (or a new one) active again--> active (same number, new trunk/rule/row)
+ *   parked --quarantine over (the clock)--> parked, and the founder is reminded: only a decommission releases it
  *
  * An event older than the newest one already applied to the church only goes into its timeline, as superseded.
- * Pure: the registry and the intake apply what this decides.
+ * Pure: the registry, the intake and the worker apply what this decides.
  */
 import type { ChurchStatus } from './churches';
 
@@ -21,7 +24,11 @@ export type LifecycleKind =
   | 'payment-trouble'
   | 'payment-recovered'
   | 'cancelled'
+  | 'grace-expired'
+  | 'parked'
   | 'reactivated'
+  | 'quarantine-over'
+  | 'number-substituted'
   | 'superseded'
   | 'unchanged'
   | 'decommission-requested'
@@ -46,10 +53,13 @@ export interface LifecycleDecision {
 }
 
 export const DEFAULT_GRACE_DAYS = 14;
-const DAY_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_QUARANTINE_DAYS = 30;
+export const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Statuses the founder owns: no Stripe event moves a church out of a decommission. */
 const FOUNDER_STATUSES: readonly ChurchStatus[] = ['decommission', 'decommissioned'];
+/** A line on its way to the fallback, or there: its number is kept, its trunk and rule are (being) removed. */
+export const PARKED_STATUSES: readonly ChurchStatus[] = ['parking', 'parked'];
 
 /**
  * The transition a subscription event makes, given the church's current state (undefined: a church the registry
@@ -80,7 +90,9 @@ export function decideLifecycle(
   switch (signal) {
     case 'paid':
       if (current.status === 'past_due') return { ...same('payment-recovered'), toStatus: 'active' };
-      if (current.status === 'cancelled') return { ...same('reactivated'), toStatus: 'active' };
+      // Undo: the parked number comes back (the stack still holds it), with a new trunk, rule and row.
+      if (PARKED_STATUSES.includes(current.status))
+        return { ...same('reactivated'), toStatus: 'active', tellFounder: true };
       return same('unchanged');
     case 'payment-trouble':
       if (current.status !== 'active') return same('unchanged');
@@ -92,7 +104,34 @@ export function decideLifecycle(
         tellFounder: true,
       };
     case 'cancelled':
-      if (current.status === 'cancelled') return same('unchanged');
-      return { kind: 'cancelled', toStatus: 'cancelled', newest: true, tellFounder: true };
+      if (PARKED_STATUSES.includes(current.status)) return same('unchanged');
+      return { kind: 'cancelled', toStatus: 'parking', newest: true, tellFounder: true };
   }
+}
+
+/** A church as the clock sees it. */
+export interface ClockedState {
+  status: ChurchStatus;
+  graceUntil: Date | null;
+  quarantineUntil: Date | null;
+}
+
+/**
+ * What the passing of time does to a church at `now`: a grace period that ran out parks the line; a quarantine that
+ * ran out only reminds the founder (the number is released by a decommission and nothing else). Undefined: nothing.
+ */
+export function decideByClock(
+  church: ClockedState,
+  now: Date,
+): { kind: 'grace-expired'; toStatus: 'parking' } | { kind: 'quarantine-over'; toStatus: 'parked' } | undefined {
+  if (church.status === 'past_due' && church.graceUntil && church.graceUntil.getTime() <= now.getTime())
+    return { kind: 'grace-expired', toStatus: 'parking' };
+  if (church.status === 'parked' && church.quarantineUntil && church.quarantineUntil.getTime() <= now.getTime())
+    return { kind: 'quarantine-over', toStatus: 'parked' };
+  return undefined;
+}
+
+/** When the quarantine of a line parked at `parkedAt` ends. */
+export function quarantineEnd(parkedAt: Date, quarantineDays = DEFAULT_QUARANTINE_DAYS): Date {
+  return new Date(parkedAt.getTime() + quarantineDays * DAY_MS);
 }

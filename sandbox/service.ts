@@ -21,6 +21,8 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import Stripe from 'stripe';
 import { shellQuote } from './cli';
+import { signPastorLink } from '../webhook/pastor/link';
+import { SANDBOX_STRIPE_SECRET_KEY } from './stripe-mock';
 import { SANDBOX_PORTS } from './ports';
 import { REPO_ROOT, portOpen } from './processes';
 import { DEV_STACK, devStackEnvironment, ensureDevStack, startSandbox, type Sandbox } from './sandbox';
@@ -30,7 +32,17 @@ export const SANDBOX_SERVICE = {
   stripeWebhookSecret: 'whsec_sandbox_loopback_only_not_a_stripe_secret',
   adminToken: 'sandbox-admin-token-loopback-only-0123456789',
   founderEmail: 'founder@churchwise.test',
+  pastorLinkSecret: 'sandbox-pastor-link-secret-loopback-only-0123',
+  voicePriceId: 'price_voice_monthly',
 } as const;
+
+/** The sample church whose picker link `./dev demo` and `./dev service` print. */
+export const SAMPLE_PASTOR_CHURCH = { churchId: 'grace-fellowship-dallas', churchName: 'Grace Fellowship Dallas' };
+
+/** The sample church's picker on the sandbox service (valid 7 days). */
+export function samplePickerUrl(): string {
+  return `${sandboxServiceUrl()}/start/${signPastorLink(SANDBOX_SERVICE.pastorLinkSecret, SAMPLE_PASTOR_CHURCH)}`;
+}
 
 /** Inherited settings that belong to production and must not ride into a sandbox run. */
 const PRODUCTION_ONLY = ['STRIPE_SECRET_KEY', 'PULUMI_ACCESS_TOKEN', 'PULUMI_WORK_DIR'];
@@ -47,6 +59,11 @@ export function sandboxServiceEnvironment(sandbox: Omit<Sandbox, 'seeded'>): Rec
     ADMIN_TOKEN: SANDBOX_SERVICE.adminToken,
     SMTP_URL: sandbox.mail.smtpUrl,
     FOUNDER_EMAIL: SANDBOX_SERVICE.founderEmail,
+    // The pastor's pages: links signed with the sandbox's secret, checkout through stripe-mock's test key.
+    PASTOR_LINK_SECRET: SANDBOX_SERVICE.pastorLinkSecret,
+    PUBLIC_BASE_URL: sandboxServiceUrl(),
+    VOICE_PRICE_ID: SANDBOX_SERVICE.voicePriceId,
+    STRIPE_SECRET_KEY: SANDBOX_STRIPE_SECRET_KEY,
     HOST: '127.0.0.1',
     PORT: String(SANDBOX_PORTS.webhook),
   };
@@ -101,6 +118,7 @@ function banner(url: string): string {
       `http://127.0.0.1:${SANDBOX_PORTS.mailpitHttp}`,
     'Try, from another terminal:',
     `  curl -s ${url}/health`,
+    `  open the pastor's number picker for ${SAMPLE_PASTOR_CHURCH.churchName}: ${samplePickerUrl()}`,
     '  ./dev service event --church new-hope-austin --area-code 512 --name "New Hope Austin"   # signed Stripe event',
     `  curl -s ${bearer} ${url}/churches/new-hope-austin/status`,
     `  curl -s -X POST ${bearer} -H 'content-type: application/json' \\`,

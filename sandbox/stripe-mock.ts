@@ -45,16 +45,5 @@ export async function ensureStripeMock(): Promise<StripeMockConnection> {
   return sandboxStripeMock();
 }
 
-/**
- * The stripe SDK's constructor options that send its calls to `url` instead of api.stripe.com: the SDK takes host,
- * port and protocol apart, not a base URL.
- */
-export function stripeSdkEndpoint(url: string): { host: string; port: number; protocol: 'http' | 'https' } {
-  const parsed = new URL(url);
-  const protocol = parsed.protocol === 'http:' ? 'http' : 'https';
-  return {
-    host: parsed.hostname,
-    port: parsed.port ? Number(parsed.port) : protocol === 'http' ? 80 : 443,
-    protocol,
-  };
-}
+/** The stripe SDK's options for `url` (the product's own, so tests and service point it the same way). */
+export { stripeSdkEndpoint } from '../vendors/stripe-client';

@@ -11,6 +11,7 @@ import { DEV_STACK, sandboxVendorEnv, startSandbox } from '../sandbox/sandbox';
 import { engineEnvironment } from '../engine/engine-environment';
 import { renderLines } from '../checks/line-table';
 import { runPulumi } from '../engine/pulumi-cli';
+import { SAMPLE_PASTOR_CHURCH, samplePickerUrl } from '../sandbox/service';
 
 const SAMPLE_CHURCHES = [
   { churchId: 'grace-fellowship-dallas', name: 'Grace Fellowship Dallas', areaCode: '214' },
@@ -63,6 +64,9 @@ async function main(): Promise<void> {
     again.code === 0 ? '   pulumi preview --expect-no-changes: no changes' : `   UNEXPECTED CHANGES:\n${again.stdout}`,
   );
   if (again.code !== 0) process.exitCode = 1;
+
+  say(`\nThe pastor's number picker for ${SAMPLE_PASTOR_CHURCH.churchName} (start the service with ./dev service):`);
+  say(`   ${samplePickerUrl()}`);
 }
 
 if (require.main === module) {

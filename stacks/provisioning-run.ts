@@ -52,8 +52,24 @@ export interface ChurchResource {
   decommission: boolean;
 }
 
+/** One step of a church's line done (or failed) during a run, as the engine reports it. */
+export interface LineStepEvent {
+  churchId: string;
+  step: ProvisioningStep;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface ProvisionOptions {
+  reason: string;
+  onOutput?: (line: string) => void;
+  /** Told as each church's step is done or fails, while the run goes on (the pastor's status page shows it). */
+  onStep?: (step: LineStepEvent) => void;
+  signal?: AbortSignal;
+}
+
 export interface StackRunner {
-  provision(opts: { reason: string; onOutput?: (line: string) => void; signal?: AbortSignal }): Promise<StackRunResult>;
+  provision(opts: ProvisionOptions): Promise<StackRunResult>;
   /** The church's resources in the state as it stands (the decommission's two phases check them). */
   churchResources?(churchId: string): Promise<ChurchResource[]>;
 }
@@ -90,11 +106,15 @@ class RunObserver {
   private readonly lines = new Map<string, ChurchLine>();
   readonly failures: RunFailure[] = [];
 
+  constructor(private readonly onStep?: (step: LineStepEvent) => void) {}
+
   readonly onEvent = (event: EngineEvent): void => {
     const diagnostic = event.diagnosticEvent;
     if (diagnostic?.severity === 'error') {
       const where = diagnostic.urn ? stepOfUrn(diagnostic.urn) : { step: 'engine' as const, churchId: undefined };
       this.failures.push({ message: diagnostic.message.trim(), failedStep: where.step, churchId: where.churchId });
+      if (where.churchId && where.step !== 'engine')
+        this.onStep?.({ churchId: where.churchId, step: where.step, ok: false, detail: diagnostic.message.trim() });
     }
     const step = event.resOutputsEvent?.metadata;
     if (!step?.new || REMOVING_OPS.has(step.op)) return;
@@ -109,6 +129,7 @@ class RunObserver {
     if (kind === 'test-ring' && typeof outputs.ok === 'boolean')
       line.ring = { ok: outputs.ok, cause: text(outputs.cause), at: text(outputs.at) };
     this.lines.set(churchId, line);
+    if (kind !== 'engine') this.onStep?.({ churchId, step: kind, ok: kind !== 'test-ring' || line.ring?.ok !== false });
   };
 
   get churches(): ChurchLine[] {
@@ -150,15 +171,7 @@ export class VoiceStackRunner implements StackRunner {
     return `${this.options.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? 'default'}#${this.options.stackName}`;
   }
 
-  provision({
-    reason,
-    onOutput,
-    signal,
-  }: {
-    reason: string;
-    onOutput?: (line: string) => void;
-    signal?: AbortSignal;
-  }): Promise<StackRunResult> {
+  provision({ reason, onOutput, onStep, signal }: ProvisionOptions): Promise<StackRunResult> {
     return singleFlight(this.stackKey, async () => {
       const stack = await openVoiceStack(this.options);
       const recovery = await recoverStack(stack, this.options);
@@ -170,7 +183,7 @@ export class VoiceStackRunner implements StackRunner {
           `(pid ${pid}${hostname ? ` on ${hostname}` : ''}${since ? `, since ${since}` : ''}); nothing ran`;
         return busyResult(message, recovered);
       }
-      const observer = new RunObserver();
+      const observer = new RunObserver(onStep);
       try {
         await upWithoutReadback(stack, {
           message: reason,

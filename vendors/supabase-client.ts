@@ -19,12 +19,13 @@ import {
 export const CHURCH_VOICE_AGENTS_TABLE = 'church_voice_agents';
 
 export type VoiceProvider = 'telnyx' | 'twilio';
-export type ChurchVoiceAgentStatus = 'provisioning' | 'active' | 'suspended' | 'decommissioned';
+export type ChurchVoiceAgentStatus = 'provisioning' | 'active' | 'suspended' | 'parked' | 'decommissioned';
 export const VOICE_PROVIDERS: readonly VoiceProvider[] = ['telnyx', 'twilio'];
 export const CHURCH_VOICE_AGENT_STATUSES: readonly ChurchVoiceAgentStatus[] = [
   'provisioning',
   'active',
   'suspended',
+  'parked',
   'decommissioned',
 ];
 

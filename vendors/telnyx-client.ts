@@ -411,6 +411,14 @@ export class TelnyxClient {
     };
   }
 
+  /** A TeXML application of the account (a parked number's fallback); VendorError notFound when there is none. */
+  async getTexmlApplication(id: string): Promise<{ id: string; friendlyName?: string; voiceUrl?: string }> {
+    const call = { method: 'GET', path: `/texml_applications/${id}` };
+    const response = await this.call(call, () => this.sdk.texmlApplications.retrieve(id));
+    const data = requireField(response.data, 'data', call);
+    return { id: requireField(data.id, 'data.id', call), friendlyName: data.friendly_name, voiceUrl: data.voice_url };
+  }
+
   async listFqdns(connectionId: string): Promise<ConnectionFqdn[]> {
     const call = { method: 'GET', path: '/fqdns' };
     const fqdns = await this.allPages(call, (page) =>

@@ -4,7 +4,7 @@
  */
 import type { VoiceStackOptions } from '../engine/voice-stack';
 import type { RetryBudget } from '../worker/provisioning-worker';
-import { DEFAULT_GRACE_DAYS } from '../registry/subscription-lifecycle';
+import { DEFAULT_GRACE_DAYS, DEFAULT_QUARANTINE_DAYS } from '../registry/subscription-lifecycle';
 import type { VoicePlanRules } from './stripe-events';
 
 /** The service's HTTP port when PORT is not set (the sandbox runs it there too). */
@@ -27,8 +27,23 @@ export interface ServiceConfig {
   retry: RetryBudget;
   /** Days a past_due church keeps its line (GRACE_PERIOD_DAYS). */
   gracePeriodDays: number;
+  /** Days a parked number is kept for its church before the founder is reminded to decommission it. */
+  quarantineDays: number;
+  /** The pastor's self-service pages (webhook/pastor/); undefined = not served. */
+  selfService?: SelfServiceConfig;
   fallbackMessage: string;
   logLevel: string;
+}
+
+export interface SelfServiceConfig {
+  /** Signs the pastors' links and the pages' CSRF cookie (PASTOR_LINK_SECRET). */
+  linkSecret: string;
+  /** Where browsers reach this service, for links and Stripe's return addresses (PUBLIC_BASE_URL). */
+  publicBaseUrl: string;
+  /** The Stripe price a church subscribes to at checkout (VOICE_PRICE_ID). */
+  voicePriceId?: string;
+  /** Another Stripe API address (the sandbox's stripe-mock); undefined = api.stripe.com. */
+  stripeBaseUrl?: string;
 }
 
 interface VariableDoc {
@@ -114,6 +129,27 @@ export const ENVIRONMENT: Record<string, VariableDoc> = {
     secret: false,
     doc: 'days a church whose payment failed keeps its line before it is parked (default 14)',
   },
+  PASTOR_LINK_SECRET: {
+    required: false,
+    secret: true,
+    doc: "signs the pastors' picker links (at least 32 characters); unset = the self-service pages are not served",
+  },
+  PUBLIC_BASE_URL: {
+    required: false,
+    secret: false,
+    doc: 'where browsers reach the service, for picker links and Stripe return addresses (default http://HOST:PORT)',
+  },
+  VOICE_PRICE_ID: { required: false, secret: false, doc: "the Stripe price (price_...) a pastor's checkout buys" },
+  STRIPE_BASE_URL: {
+    required: false,
+    secret: false,
+    doc: "another Stripe API address (the sandbox's stripe-mock); unset = api.stripe.com",
+  },
+  QUARANTINE_DAYS: {
+    required: false,
+    secret: false,
+    doc: 'days a parked number is kept for its church before the founder is reminded to decommission it (default 30)',
+  },
   FALLBACK_MESSAGE: { required: false, secret: false, doc: 'what POST /voice/fallback says before hanging up' },
   LOG_LEVEL: { required: false, secret: false, doc: 'pino level (default info)' },
 };
@@ -133,6 +169,8 @@ export class ConfigError extends Error {
 
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
+import { MIN_LINK_SECRET_LENGTH } from './pastor/link';
+export { MIN_LINK_SECRET_LENGTH };
 
 function list(value: string | undefined): string[] {
   return (value ?? '')
@@ -148,6 +186,26 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
   if (!Number.isInteger(value) || value < 1)
     throw new ConfigError(name, `must be a positive integer, got ${JSON.stringify(raw)}`);
   return value;
+}
+
+function selfServiceConfig(env: NodeJS.ProcessEnv, host: string, port: number): SelfServiceConfig | undefined {
+  const linkSecret = env.PASTOR_LINK_SECRET?.trim();
+  if (!linkSecret) return undefined;
+  if (linkSecret.length < MIN_LINK_SECRET_LENGTH)
+    throw new ConfigError('PASTOR_LINK_SECRET', `must be at least ${MIN_LINK_SECRET_LENGTH} characters`);
+  const publicBaseUrl = env.PUBLIC_BASE_URL?.trim() || `http://${host}:${port}`;
+  if (!/^https?:\/\/[^\s/]+/.test(publicBaseUrl))
+    throw new ConfigError('PUBLIC_BASE_URL', `must be an http(s) URL, got ${JSON.stringify(publicBaseUrl)}`);
+  const voicePriceId = env.VOICE_PRICE_ID?.trim() || undefined;
+  if (voicePriceId && !voicePriceId.startsWith('price_'))
+    throw new ConfigError(
+      'VOICE_PRICE_ID',
+      `must be a Stripe price id (price_...), got ${JSON.stringify(voicePriceId)}`,
+    );
+  const stripeBaseUrl = env.STRIPE_BASE_URL?.trim() || undefined;
+  if (stripeBaseUrl && !/^https?:\/\//.test(stripeBaseUrl))
+    throw new ConfigError('STRIPE_BASE_URL', `must be an http(s) URL, got ${JSON.stringify(stripeBaseUrl)}`);
+  return { linkSecret, publicBaseUrl: publicBaseUrl.replace(/\/$/, ''), voicePriceId, stripeBaseUrl };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
@@ -181,6 +239,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
   const baseSeconds = positiveInteger(env, 'PROVISION_RETRY_BASE_SECONDS', 60);
   const maxSeconds = positiveInteger(env, 'PROVISION_RETRY_MAX_SECONDS', 1800);
   const gracePeriodDays = positiveInteger(env, 'GRACE_PERIOD_DAYS', DEFAULT_GRACE_DAYS);
+  const quarantineDays = positiveInteger(env, 'QUARANTINE_DAYS', DEFAULT_QUARANTINE_DAYS);
+  const selfService = selfServiceConfig(env, env.HOST?.trim() || '127.0.0.1', port);
   return {
     databaseUrl,
     stripeWebhookSecret,
@@ -196,6 +256,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     workDir: env.PULUMI_WORK_DIR?.trim() || undefined,
     retry: { maxAttempts, baseDelayMs: baseSeconds * 1000, maxDelayMs: Math.max(maxSeconds, baseSeconds) * 1000 },
     gracePeriodDays,
+    quarantineDays,
+    selfService,
     fallbackMessage: env.FALLBACK_MESSAGE?.trim() || DEFAULT_FALLBACK_MESSAGE,
     logLevel: env.LOG_LEVEL?.trim() || 'info',
   };
@@ -213,7 +275,8 @@ export function voiceStackOptions(
  * remove them wherever they turn up (an engine line, an error message, a connection string).
  */
 export function secretValues(
-  config: Pick<ServiceConfig, 'databaseUrl' | 'stripeWebhookSecret' | 'stripeSecretKey' | 'adminToken' | 'smtpUrl'>,
+  config: Pick<ServiceConfig, 'databaseUrl' | 'stripeWebhookSecret' | 'stripeSecretKey' | 'adminToken' | 'smtpUrl'> &
+    Partial<Pick<ServiceConfig, 'selfService'>>,
 ): string[] {
   const values = [
     config.databaseUrl,
@@ -221,6 +284,7 @@ export function secretValues(
     config.stripeSecretKey,
     config.adminToken,
     config.smtpUrl,
+    config.selfService?.linkSecret,
   ];
   for (const url of [config.databaseUrl, config.smtpUrl]) {
     try {

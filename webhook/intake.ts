@@ -10,11 +10,16 @@ import {
   checkChurchId,
   findChurchBySubscription,
   getChurch,
-  markCancelled,
+  startParking,
   upsertChurch,
   type Church,
 } from '../registry/churches';
-import { decideLifecycle, type LifecycleDecision, type SubscriptionSignal } from '../registry/subscription-lifecycle';
+import {
+  decideLifecycle,
+  quarantineEnd,
+  type LifecycleDecision,
+  type SubscriptionSignal,
+} from '../registry/subscription-lifecycle';
 import { recordTimeline } from '../registry/timeline';
 import { withTransaction, type Queryable } from '../registry/db';
 import { queueFounderNotification } from '../registry/founder-notifications';
@@ -41,11 +46,19 @@ export interface StripeIntakeResult {
   detail?: string;
 }
 
+export interface IntakeOptions {
+  stackName: string;
+  /** Days a past_due church keeps its line (default 14). */
+  graceDays?: number;
+  /** Days a parked number is kept for its church before the founder is reminded to decommission it (default 30). */
+  quarantineDays?: number;
+}
+
 export async function intakeStripeEvent(
   pool: Pool,
   event: StripeEventLike,
   decision: StripeEventDecision,
-  options: { stackName: string; graceDays?: number },
+  options: IntakeOptions,
 ): Promise<StripeIntakeResult> {
   return withTransaction(pool, async (tx) => {
     const fresh = await recordStripeEvent(tx, { eventId: event.id, type: event.type, outcome: 'ignored' });
@@ -56,7 +69,7 @@ export async function intakeStripeEvent(
         result = { outcome: 'ignored', founderNotified: false, jobCreated: false, detail: decision.reason };
         break;
       case 'cancellation':
-        result = await cancel(tx, event, decision.stripeSubscriptionId, decision.churchId, options.stackName);
+        result = await cancel(tx, event, decision.stripeSubscriptionId, decision.churchId, options);
         break;
       case 'payment-trouble':
         result = await paymentTrouble(tx, event, decision, options);
@@ -122,7 +135,7 @@ async function cancel(
   event: StripeEventLike,
   stripeSubscriptionId: string,
   churchId: string | undefined,
-  stackName: string,
+  options: IntakeOptions,
 ): Promise<StripeIntakeResult> {
   const church = await subscriptionChurch(tx, stripeSubscriptionId, churchId);
   if (!church) {
@@ -134,24 +147,47 @@ async function cancel(
     };
   }
   const lifecycle = await lifecycleOf(tx, church, church.churchId, event, 'cancelled', 'subscription cancelled');
-  if (lifecycle.kind === 'superseded') {
-    return { outcome: 'unchanged', churchId: church.churchId, founderNotified: false, jobCreated: false };
+  if (lifecycle.kind !== 'cancelled') {
+    if (lifecycle.newest)
+      await applyLifecycle(tx, church.churchId, { toStatus: church.status, eventCreated: eventCreatedAt(event) });
+    return {
+      outcome: 'unchanged',
+      churchId: church.churchId,
+      founderNotified: false,
+      jobCreated: false,
+      detail: lifecycle.kind,
+    };
   }
-  const change = (await markCancelled(tx, { stripeSubscriptionId, churchId: church.churchId }))!;
-  if (lifecycle.newest)
-    await applyLifecycle(tx, church.churchId, { toStatus: change.church.status, eventCreated: eventCreatedAt(event) });
-  let founderNotified = false;
-  if (change.changed) {
-    const email = cancellationEmail({ church: change.church, eventId: event.id, stripeSubscriptionId, stackName });
-    // One email per cancelled subscription, however many events say so.
-    founderNotified = await queueFounderNotification(tx, {
-      dedupeKey: `cancelled:${stripeSubscriptionId}`,
-      churchId: change.church.churchId,
-      subject: email.subject,
-      body: email.body,
-    });
-  }
-  return { outcome: 'cancelled', churchId: change.church.churchId, founderNotified, jobCreated: false };
+  // The quarantine counts from when Stripe ended the subscription, not from when the event happened to arrive.
+  const parkedAt = eventCreatedAt(event);
+  const change = await startParking(tx, church.churchId, {
+    parkedAt,
+    quarantineUntil: quarantineEnd(parkedAt, options.quarantineDays),
+    stripeSubscriptionId,
+  });
+  const parked = await applyLifecycle(tx, church.churchId, { toStatus: 'parking', eventCreated: parkedAt });
+  const email = cancellationEmail({
+    church: parked,
+    eventId: event.id,
+    stripeSubscriptionId,
+    stackName: options.stackName,
+  });
+  // One email per cancelled subscription, however many events say so.
+  const founderNotified = await queueFounderNotification(tx, {
+    dedupeKey: `cancelled:${stripeSubscriptionId}`,
+    churchId: church.churchId,
+    subject: email.subject,
+    body: email.body,
+  });
+  const { job, created } = await enqueue(tx, church.churchId, `park: stripe ${event.type} ${event.id}`);
+  return {
+    outcome: 'cancelled',
+    churchId: church.churchId,
+    job,
+    founderNotified,
+    jobCreated: created,
+    detail: change.changed ? 'parking: the line moves to the fallback message' : undefined,
+  };
 }
 
 /**
@@ -275,6 +311,7 @@ async function purchase(tx: Queryable, event: StripeEventLike, decision: VoicePu
       name: decision.name,
       areaCode: decision.areaCode,
       requestedNumber: decision.requestedNumber,
+      numberHold: decision.requestedNumber ? decision.numberHold : undefined,
       plan: decision.plan,
       stripeCustomerId: decision.stripeCustomerId,
       stripeSubscriptionId: decision.stripeSubscriptionId,
@@ -330,8 +367,9 @@ export interface AdminIntakeResult {
 }
 
 /**
- * The seed's manual override: the founder names the church and the area code; the church is (re)activated and
- * a stack run queued even if its line exists (a forced re-run). Throws RegistryInputError naming bad fields.
+ * The design document's manual override: the founder names the church and the area code; the church is
+ * (re)activated and a stack run queued even if its line exists (a forced re-run). Throws RegistryInputError naming
+ * bad fields.
  */
 export async function intakeAdminProvision(pool: Pool, request: AdminProvisionRequest): Promise<AdminIntakeResult> {
   return withTransaction(pool, async (tx) => {

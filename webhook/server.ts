@@ -2,7 +2,8 @@
  * The HTTP service (fastify, pino logs):
  *   POST /stripe/webhook             Stripe events, signature checked on the raw body (tolerance 300 s)
  *   POST /admin/provision-number     manual override: bearer ADMIN_TOKEN, JSON {churchId, areaCode, name?}
- *   POST /voice/fallback             TeXML for the company fallback number: a message, then hang up
+ *   POST /voice/fallback             TeXML of the fallback application (the company fallback number and parked
+ *                                    churches' numbers): a message, then hang up; each call is recorded
  *   GET  /health                     the service and its registry database
  *   GET  /churches/:id/status        queued | provisioning | live | failed, last error and step, number, last ring
  *                                    (bearer ADMIN_TOKEN: it shows vendor errors)
@@ -16,10 +17,14 @@ import type { Logger } from 'pino';
 import Stripe from 'stripe';
 import { RegistryInputError, checkChurchId } from '../registry/churches';
 import { churchStatus } from '../registry/jobs';
+import { parkedChurchByNumber, recordFallbackAnswer } from '../registry/parked-lines';
 import { checkAreaCode, type RuleFailure } from '../common/phone-numbers';
 import type { ServiceConfig } from './config';
 import { intakeAdminProvision, intakeStripeEvent } from './intake';
 import { decideStripeEvent, type StripeEventLike } from './stripe-events';
+import { pastorPages } from './pastor/pages';
+import { telnyxClientFromSettings, type TelnyxClient } from '../vendors/telnyx-client';
+import { stripeClient } from '../vendors/stripe-client';
 
 /** Stripe's signature tolerance: an event signed more than 5 minutes ago is refused (replay protection). */
 export const STRIPE_TOLERANCE_SECONDS = 300;
@@ -31,12 +36,24 @@ export const ADMIN_BODY_LIMIT = 16 * 1024;
 export interface ServerDependencies {
   config: Pick<
     ServiceConfig,
-    'stripeWebhookSecret' | 'adminToken' | 'voicePlans' | 'fallbackMessage' | 'stackName' | 'gracePeriodDays'
+    | 'stripeWebhookSecret'
+    | 'adminToken'
+    | 'voicePlans'
+    | 'fallbackMessage'
+    | 'stackName'
+    | 'gracePeriodDays'
+    | 'quarantineDays'
+    | 'selfService'
+    | 'stripeSecretKey'
   >;
   pool: Pool;
   logger: Logger;
   /** Woken after a job was queued. */
   onJobQueued?: () => void;
+  /** The Telnyx client the pastor's pages search and hold with (default: from TELNYX_* settings). */
+  telnyx?: () => TelnyxClient;
+  /** The pages' clock (holds, link expiry); default the system clock. */
+  now?: () => Date;
   /** Woken after a founder email was queued. */
   onFounderNotification?: () => void;
 }
@@ -67,6 +84,11 @@ function xmlEscape(text: string): string {
     /[<>&'"]/g,
     (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string,
   );
+}
+
+/** What a caller of a parked church's number hears. */
+export function parkedLineMessage(churchName: string): string {
+  return `The phone line of ${churchName} is no longer active. Please reach the church another way. Goodbye.`;
 }
 
 export function fallbackTexml(message: string): string {
@@ -149,6 +171,8 @@ export function buildServer(deps: ServerDependencies): FastifyInstance {
     bodyLimit: ADMIN_BODY_LIMIT,
     // Behind a proxy the request id comes from it; otherwise fastify numbers requests.
     requestIdHeader: 'x-request-id',
+    // A pastor's link carries a signed token in its path (webhook/pastor/link.ts): ~250 characters.
+    routerOptions: { maxParamLength: 1024 },
   });
 
   // Only JSON is accepted (fastify's text/plain parser would let a wrong content type through): anything else 415.
@@ -179,6 +203,7 @@ export function buildServer(deps: ServerDependencies): FastifyInstance {
       const result = await intakeStripeEvent(pool, event, decision, {
         stackName: config.stackName,
         graceDays: config.gracePeriodDays,
+        quarantineDays: config.quarantineDays,
       });
       request.log.info(
         {
@@ -222,20 +247,52 @@ export function buildServer(deps: ServerDependencies): FastifyInstance {
     });
   });
 
-  // Telnyx posts TeXML callbacks form-encoded (and may be set to GET); the body is not needed, so any is accepted.
+  // Telnyx posts TeXML callbacks form-encoded (or, set to GET, in the query). Every answer is recorded: a parked
+  // line's test ring finds its call there, which proves the number's callers hear this message.
   app.register(async (voiceScope) => {
     voiceScope.removeAllContentTypeParsers();
-    voiceScope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ADMIN_BODY_LIMIT }, (_request, _body, done) =>
-      done(null, undefined),
+    voiceScope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: ADMIN_BODY_LIMIT }, (_request, body, done) =>
+      done(null, body),
     );
-    const texml = async (_request: FastifyRequest, reply: FastifyReply) =>
-      reply
-        .status(200)
-        .header('content-type', 'application/xml; charset=utf-8')
-        .send(fallbackTexml(config.fallbackMessage));
+    const texml = async (request: FastifyRequest, reply: FastifyReply) => {
+      const params = new URLSearchParams(typeof request.body === 'string' ? request.body : '');
+      for (const [name, value] of new URLSearchParams(request.url.split('?')[1] ?? '')) params.set(name, value);
+      const calledNumber = params.get('To') ?? '';
+      let message = config.fallbackMessage;
+      try {
+        await recordFallbackAnswer(pool, {
+          calledNumber,
+          callerNumber: params.get('From') ?? '',
+          callSid: params.get('CallSid') ?? undefined,
+        });
+        const church = calledNumber ? await parkedChurchByNumber(pool, calledNumber) : undefined;
+        if (church) message = parkedLineMessage(church.name);
+      } catch (error) {
+        // The caller still hears the message when the registry is down; only the record is lost.
+        request.log.error({ err: error }, 'fallback answer not recorded: registry unreachable');
+      }
+      return reply.status(200).header('content-type', 'application/xml; charset=utf-8').send(fallbackTexml(message));
+    };
     voiceScope.post('/voice/fallback', texml);
     voiceScope.get('/voice/fallback', texml);
   });
+
+  // The pastor's self-service pages, in their own scope (form bodies, cookies, CSRF and HTML errors stay there).
+  const selfService = config.selfService;
+  if (selfService) {
+    const stripe = config.stripeSecretKey
+      ? stripeClient(config.stripeSecretKey, { baseUrl: selfService.stripeBaseUrl })
+      : undefined;
+    app.register(pastorPages, {
+      pool,
+      linkSecret: selfService.linkSecret,
+      publicBaseUrl: selfService.publicBaseUrl,
+      voicePriceId: selfService.voicePriceId,
+      telnyx: deps.telnyx ?? (() => telnyxClientFromSettings()),
+      stripe: () => stripe,
+      now: deps.now,
+    });
+  }
 
   app.get('/health', async (request, reply) => {
     try {

@@ -11,6 +11,7 @@ import { smtpFounderMailer, type FounderMailer } from '../vendors/smtp-client';
 import { FounderNotifier } from '../worker/founder-mail';
 import { createLogger, secretScrubber } from '../common/logger';
 import { buildServer } from './server';
+import type { TelnyxClient } from '../vendors/telnyx-client';
 import { ProvisioningWorker, type WorkerOptions } from '../worker/provisioning-worker';
 
 export interface ServiceOptions {
@@ -19,8 +20,10 @@ export interface ServiceOptions {
   logDestination?: { write(line: string): unknown };
   mailer?: FounderMailer;
   /** Worker timing: tests shorten the gather window and the poll. */
-  worker?: Pick<WorkerOptions, 'gatherMs' | 'pollIntervalMs' | 'workerId'>;
+  worker?: Pick<WorkerOptions, 'gatherMs' | 'pollIntervalMs' | 'workerId' | 'now'>;
   notifier?: { retryPollMs: number; retryBaseMs: number; retryMaxMs: number };
+  /** The Telnyx client of the pastor's pages (tests: the fixture's stand-in); default from TELNYX_* settings. */
+  telnyx?: () => TelnyxClient;
 }
 
 export interface Service {
@@ -49,6 +52,7 @@ export function createService(config: ServiceConfig, options: ServiceOptions): S
     logger,
     stackName: config.stackName,
     retry: config.retry,
+    quarantineDays: config.quarantineDays,
     scrub: secretScrubber(secrets),
     onFounderNotification: () => notifier.wake(),
     ...options.worker,
@@ -59,6 +63,7 @@ export function createService(config: ServiceConfig, options: ServiceOptions): S
     logger,
     onJobQueued: () => worker.wake(),
     onFounderNotification: () => notifier.wake(),
+    telnyx: options.telnyx,
   });
   if (config.voicePlans.lookupKeys.length === 0 && config.voicePlans.productIds.length === 0) {
     logger.warn(

@@ -42,6 +42,8 @@ export interface VoicePurchase {
   churchId?: string;
   areaCode?: string;
   requestedNumber?: string;
+  /** The Telnyx reservation that held `requestedNumber` for the pastor (the self-service picker's checkout). */
+  numberHold?: string;
   name?: string;
   plan: string;
   stripeCustomerId?: string;
@@ -153,6 +155,7 @@ function purchase(
     churchId: asString(metadata.church_id) ?? extra.churchId,
     areaCode: asString(metadata.area_code),
     requestedNumber: asString(metadata.requested_number),
+    numberHold: asString(metadata.number_hold),
     name: asString(metadata.church_name),
     plan,
     stripeCustomerId: idOf(extra.customer),

@@ -60,6 +60,25 @@ export function provisioningFailedEmail(input: {
   };
 }
 
+const day = (date: Date | null | undefined) => (date ? date.toISOString().slice(0, 10) : '(unknown)');
+
+/** What parking does, and how it is undone or finished: the same lines in both parking emails. */
+function parkingLines(church: Church, stackName: string): string[] {
+  return [
+    `The line is being PARKED on stack ${stackName}: the number moves to the fallback TeXML application (callers`,
+    'hear that the line is no longer active), the LiveKit trunk and dispatch rule are removed, and the',
+    'church_voice_agents row says parked. The number itself is NOT released: it stays on the account with its',
+    `church reference until the quarantine ends on ${day(church.quarantineUntil)}, and after that too until you`,
+    'decommission it.',
+    '',
+    'Undo: if the church subscribes again (a new checkout for the same church, or the subscription reactivated),',
+    'the same number comes back with a new trunk, rule and row, and nothing is ordered.',
+    '',
+    'To release the number for good (two runs: record the decommission, then delete):',
+    `  npx churchwise church decommission --church ${church.churchId}`,
+  ];
+}
+
 export function cancellationEmail(input: {
   church: Church;
   eventId: string;
@@ -68,16 +87,57 @@ export function cancellationEmail(input: {
 }): EmailText {
   const { church } = input;
   return {
-    subject: `[ChurchWise voice] Church ${church.churchId} cancelled its voice plan (line kept)`,
+    subject: `[ChurchWise voice] ${church.churchId} (${church.name}) cancelled: line parked, number kept`,
     body: [
       `Stripe subscription ${input.stripeSubscriptionId} of church ${church.churchId} ` +
         `(${church.name}) was cancelled (event ${input.eventId}).`,
       '',
-      'The registry now says "cancelled". Nothing was released: the number, the LiveKit trunk, the dispatch rule and',
-      'the church_voice_agents row are all still in place, and the line still rings.',
+      ...parkingLines(church, input.stackName),
+    ].join('\n'),
+  };
+}
+
+/** A past_due church's grace period ran out: its line is parked. */
+export function graceExpiredEmail(input: { church: Church; stackName: string }): EmailText {
+  const { church } = input;
+  return {
+    subject: `[ChurchWise voice] ${church.churchId} (${church.name}): grace period over, line parked, number kept`,
+    body: [
+      `The grace period of church ${church.churchId} (${church.name}) ended on ${day(church.parkedAt)} without`,
+      'the payment being recovered.',
       '',
-      `To release the line (two runs of stack ${input.stackName}: record the decommission, then delete):`,
+      ...parkingLines(church, input.stackName),
+    ].join('\n'),
+  };
+}
+
+/** A pastor's held number was gone when the payment came; the line got another in the same area code. */
+export function substituteNumberEmail(input: { church: Church; phoneNumber: string; stackName: string }): EmailText {
+  const { church } = input;
+  return {
+    subject: `[ChurchWise voice] ${church.churchId} (${church.name}): held number gone, line got ${input.phoneNumber}`,
+    body: [
+      `Church ${church.churchId} (${church.name}) paid for ${church.requestedNumber ?? 'a held number'}, but its hold`,
+      `had lapsed and the number was taken by the time the line was set up. The line on stack ${input.stackName} got`,
+      `${input.phoneNumber} instead: the easiest to remember number left in the same area code. One number was`,
+      'bought and the church was charged once. The pastor sees this on the line status page.',
+    ].join('\n'),
+  };
+}
+
+/** A parked number's quarantine ended: a reminder that only a decommission releases it. */
+export function quarantineOverEmail(input: { church: Church; stackName: string }): EmailText {
+  const { church } = input;
+  return {
+    subject: `[ChurchWise voice] ${church.churchId} (${church.name}): quarantine over, number still owned`,
+    body: [
+      `The line of church ${church.churchId} (${church.name}) has been parked since ${day(church.parkedAt)}; its`,
+      `quarantine ended on ${day(church.quarantineUntil)}. The number is still on the account (and still billed),`,
+      'answering with the fallback message. Nothing releases it by itself.',
+      '',
+      'If the church is not coming back, release the number:',
       `  npx churchwise church decommission --church ${church.churchId}`,
+      `  (stack ${input.stackName}; you get this reminder once)`,
     ].join('\n'),
   };
 }

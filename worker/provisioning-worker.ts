@@ -23,19 +23,27 @@ import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { sleep, WakeableLoop, type PassOutcome } from '../common/timing';
 import { backoffMs } from '../vendors/vendor-request';
-import type { ChurchResource, StackRunResult, StackRunner } from '../stacks/provisioning-run';
+import type { ChurchResource, LineStepEvent, StackRunResult, StackRunner } from '../stacks/provisioning-run';
+import { recordLineStep } from '../registry/line-steps';
 import {
   ChurchNotFoundError,
+  churchesDueByClock,
   getChurch,
   markDecommissioned,
+  markParked,
   requestDecommission,
+  startParking,
+  type Church,
   type ChurchStatus,
 } from '../registry/churches';
-import { withTransaction } from '../registry/db';
+import { PARKED_STATUSES, decideByClock, quarantineEnd } from '../registry/subscription-lifecycle';
+import { recordTimeline } from '../registry/timeline';
+import { withTransaction, type Queryable } from '../registry/db';
 import { queueFounderNotification } from '../registry/founder-notifications';
 import {
   claim,
   closeQueuedJobs,
+  enqueue,
   listJobs,
   nextDueAt,
   requeueOrphaned,
@@ -44,7 +52,7 @@ import {
   type LineReport,
   type ProvisioningJob,
 } from '../registry/jobs';
-import { provisioningFailedEmail } from './founder-mail';
+import { graceExpiredEmail, provisioningFailedEmail, quarantineOverEmail, substituteNumberEmail } from './founder-mail';
 
 /** How often a job is retried, and how far apart. */
 export interface RetryBudget {
@@ -72,6 +80,18 @@ export interface WorkerOptions {
   onFounderNotification?: () => void;
   /** Scrubs secrets from engine lines and errors before they are logged or stored. */
   scrub?: (text: string) => string;
+  /** The clock grace periods and quarantines are measured by (tests move it; default the system clock). */
+  now?: () => Date;
+  /** Days a parked number is kept before the founder is reminded to decommission it (default 30). */
+  quarantineDays?: number;
+}
+
+/** What the clock did in one sweep. */
+export interface ClockSweep {
+  /** Churches whose grace period ran out: their lines are being parked. */
+  parking: string[];
+  /** Churches whose quarantine ran out: the founder was reminded (once) to decommission them. */
+  reminded: string[];
 }
 
 export interface RunReport {
@@ -188,9 +208,84 @@ export class ProvisioningWorker {
   private async pass(): Promise<PassOutcome> {
     await sleep(this.options.gatherMs ?? 250);
     if (this.stopped) return 'rest';
+    await this.sweepClock();
     const report = await this.runOnce();
     if (report.skipped === 'stack-busy') return 'rest';
     return report.jobs.length > 0 ? 'again' : 'rest';
+  }
+
+  /**
+   * What the passing of time does (registry/subscription-lifecycle.ts, decideByClock): a grace period that ran out
+   * parks the line (a job is queued, the founder told once); a quarantine that ran out reminds the founder, once, that
+   * only a decommission releases the number. Nothing is ever released here. Safe to run from every instance at once:
+   * each change is one transaction that re-reads the church, and every email has its dedupe key.
+   */
+  async sweepClock(): Promise<ClockSweep> {
+    const now = this.options.now?.() ?? new Date();
+    const sweep: ClockSweep = { parking: [], reminded: [] };
+    let emailed = false;
+    let queued = false;
+    for (const due of await churchesDueByClock(this.options.pool, now)) {
+      await withTransaction(this.options.pool, async (tx) => {
+        const church = await getChurch(tx, due.churchId, { forUpdate: true });
+        const decision = church && decideByClock(church, now);
+        if (!church || !decision) return;
+        if (decision.kind === 'grace-expired') {
+          const parkedAt = church.graceUntil!;
+          const change = await startParking(tx, church.churchId, {
+            parkedAt,
+            quarantineUntil: quarantineEnd(parkedAt, this.options.quarantineDays),
+          });
+          if (!change.changed) return;
+          await recordTimeline(tx, {
+            churchId: church.churchId,
+            kind: 'grace-expired',
+            fromStatus: church.status,
+            toStatus: 'parking',
+            actor: 'service',
+            occurredAt: parkedAt,
+            cause: 'grace period over',
+            detail: 'the payment was not recovered in time: the line is parked (the number is kept)',
+          });
+          queued = (await enqueue(tx, church.churchId, 'park: grace period over')).created || queued;
+          const email = graceExpiredEmail({ church: change.church, stackName: this.options.stackName });
+          emailed =
+            (await queueFounderNotification(tx, {
+              dedupeKey: `grace-expired:${church.churchId}:${parkedAt.toISOString()}`,
+              churchId: church.churchId,
+              subject: email.subject,
+              body: email.body,
+            })) || emailed;
+          sweep.parking.push(church.churchId);
+          return;
+        }
+        const email = quarantineOverEmail({ church, stackName: this.options.stackName });
+        const reminded = await queueFounderNotification(tx, {
+          dedupeKey: `quarantine-over:${church.churchId}:${church.quarantineUntil!.toISOString()}`,
+          churchId: church.churchId,
+          subject: email.subject,
+          body: email.body,
+        });
+        if (!reminded) return;
+        await recordTimeline(tx, {
+          churchId: church.churchId,
+          kind: 'quarantine-over',
+          fromStatus: 'parked',
+          toStatus: 'parked',
+          actor: 'service',
+          occurredAt: church.quarantineUntil!,
+          cause: 'quarantine over',
+          detail: 'the number is still owned; the founder was reminded that only a decommission releases it',
+        });
+        emailed = true;
+        sweep.reminded.push(church.churchId);
+      });
+    }
+    if (sweep.parking.length) this.log.info({ churches: sweep.parking }, 'grace period over: parking lines');
+    if (sweep.reminded.length) this.log.info({ churches: sweep.reminded }, 'quarantine over: founder reminded');
+    if (emailed) this.options.onFounderNotification?.();
+    if (queued) this.wake();
+    return sweep;
   }
 
   /**
@@ -365,12 +460,25 @@ export class ProvisioningWorker {
     const engineLog = this.engineLog.child({ runId });
     const reasons = [purpose, ...jobs.map((j) => `${j.churchId} (${j.reason})`)].filter(Boolean);
     let result: StackRunResult;
+    // Each step of the churches this run is for goes into the registry as it happens (the pastor's status page).
+    const wanted = new Set(churches);
+    const recording: Promise<void>[] = [];
+    const onStep = (step: LineStepEvent) => {
+      if (!wanted.has(step.churchId)) return;
+      const detail = step.detail === undefined ? undefined : this.scrub(step.detail);
+      recording.push(
+        recordLineStep(this.options.pool, { ...step, detail, runId }).catch((error) =>
+          log.warn({ err: error, churchId: step.churchId, step: step.step }, 'line step not recorded'),
+        ),
+      );
+    };
     try {
       result = await this.options.runner.provision({
         reason: `${runId}: ${reasons.join(', ')}`.slice(0, 1000),
         onOutput: (chunk) => {
           for (const line of chunk.split('\n')) if (line.trim()) engineLog.info(this.scrub(line.replace(/\s+$/, '')));
         },
+        onStep,
         signal: this.abort.signal,
       });
     } catch (error) {
@@ -380,6 +488,7 @@ export class ProvisioningWorker {
         error: { message: error instanceof Error ? error.message : String(error), failedStep: 'engine' },
       };
     }
+    await Promise.all(recording);
     const scrubbed = (failure?: { message: string }) => failure && { ...failure, message: this.scrub(failure.message) };
     if (result.ok) log.info({ lines: result.churches.length, recovered: result.recovered }, 'stack run succeeded');
     else if (result.busy)
@@ -392,8 +501,56 @@ export class ProvisioningWorker {
     return result;
   }
 
+  /**
+   * The number the church asked for (its pastor's hold) was gone at purchase and another was bought in its area
+   * code: the timeline says so and the founder is told once; the pastor's status page shows it from the registry.
+   */
+  private async noteSubstitute(tx: Queryable, church: Church, phoneNumber: string): Promise<boolean> {
+    const email = substituteNumberEmail({ church, phoneNumber, stackName: this.options.stackName });
+    const told = await queueFounderNotification(tx, {
+      dedupeKey: `substitute:${church.churchId}:${church.requestedNumber}:${phoneNumber}`,
+      churchId: church.churchId,
+      subject: email.subject,
+      body: email.body,
+    });
+    if (told) {
+      await recordTimeline(tx, {
+        churchId: church.churchId,
+        kind: 'number-substituted',
+        fromStatus: church.status,
+        toStatus: church.status,
+        actor: 'service',
+        detail: `${church.requestedNumber} was gone at purchase; the line got ${phoneNumber} in the same area code`,
+      });
+    }
+    return told;
+  }
+
+  /**
+   * Why a parked church's line is not in the shape its phase needs (undefined: it is), from the state: while
+   * `parking` the trunk and rule must carry their recorded removal, once `parked` they must be gone. A runner that
+   * cannot read the state (tests' doubles) is taken at its word.
+   */
+  private async parkingProblem(church: Church): Promise<string | undefined> {
+    if (!this.options.runner.churchResources) return undefined;
+    const liveKit = (await this.options.runner.churchResources(church.churchId)).filter(
+      (r) => r.step === 'livekit-trunk' || r.step === 'dispatch-rule',
+    );
+    const names = (list: ChurchResource[]) => list.map((r) => r.urn.split('::').pop()).join(', ');
+    if (church.status === 'parking') {
+      const unmarked = liveKit.filter((r) => !r.decommission);
+      if (unmarked.length === 0) return undefined;
+      return (
+        `church ${church.churchId} was not parked: ${names(unmarked)} still lack their recorded removal ` +
+        `(is fallbackTexmlAppId set in the stack ${this.options.stackName}? the preview warns when it is not)`
+      );
+    }
+    if (liveKit.length === 0) return undefined;
+    return `church ${church.churchId} is parked but ${names(liveKit)} are still in the stack after the removal run`;
+  }
+
   /** What the run means for one job's church: its own failure, else its line as this run reported it. */
-  private outcomeFor(job: ProvisioningJob, result: StackRunResult): JobOutcome {
+  private outcomeFor(job: ProvisioningJob, result: StackRunResult, parked = false): JobOutcome {
     const line = result.churches.find((c) => c.churchId === job.churchId);
     const failure =
       result.failures?.find((f) => f.churchId === job.churchId) ??
@@ -430,7 +587,8 @@ export class ProvisioningWorker {
         line,
       };
     }
-    if (!line.phoneNumber || !line.trunkId) {
+    // A parked line has a number and no trunk.
+    if (!line.phoneNumber || (!line.trunkId && !parked)) {
       return {
         ok: false,
         error: `the stack run reported an incomplete line for church ${job.churchId}`,
@@ -446,8 +604,13 @@ export class ProvisioningWorker {
     const settled: ProvisioningJob[] = [];
     let emailed = false;
     for (const job of jobs) {
-      const outcome = this.outcomeFor(job, result);
+      const before = await getChurch(this.options.pool, job.churchId);
+      const parked = before !== undefined && PARKED_STATUSES.includes(before.status);
+      let outcome = this.outcomeFor(job, result, parked);
+      const unparked = outcome.ok && before && parked ? await this.parkingProblem(before) : undefined;
+      if (unparked) outcome = { ok: false, error: unparked, failedStep: 'engine', line: outcome.line };
       let changedDuringRun = false;
+      let parkingMovedOn = false;
       const done = await withTransaction(this.options.pool, async (tx) => {
         if (outcome.ok) {
           // The church changed after this run claimed it (a second event of its subscription, a new area code):
@@ -458,7 +621,21 @@ export class ProvisioningWorker {
             changedDuringRun = true;
             return (await unclaim(tx, [job], runId, new Date()))[0];
           }
-          return settle(tx, { id: job.id, runId }, outcome);
+          // Parking's first run recorded the trunk's and rule's removal: the second run (this job again, no
+          // attempt spent) leaves them out and the engine deletes them.
+          if (church?.status === 'parking') {
+            await markParked(tx, job.churchId);
+            parkingMovedOn = true;
+            return (await unclaim(tx, [job], runId, new Date()))[0];
+          }
+          const settled = await settle(tx, { id: job.id, runId }, outcome);
+          if (
+            church?.requestedNumber &&
+            outcome.line.phoneNumber &&
+            outcome.line.phoneNumber !== church.requestedNumber
+          )
+            emailed = (await this.noteSubstitute(tx, church, outcome.line.phoneNumber)) || emailed;
+          return settled;
         }
         const retryAt =
           job.attempts < this.options.retry.maxAttempts
@@ -496,6 +673,8 @@ export class ProvisioningWorker {
       const fields = { runId, jobId: done.id, churchId: done.churchId, attempts: done.attempts };
       if (changedDuringRun)
         this.log.info(fields, 'church changed during the run; queued again so the next run applies the change');
+      else if (parkingMovedOn)
+        this.log.info(fields, 'parking 1/2 done (number on the fallback, removal recorded); next run removes them');
       else if (done.state === 'succeeded')
         this.log.info({ ...fields, phoneNumber: done.phoneNumber }, 'church line live');
       else if (done.state === 'queued')

@@ -6,14 +6,13 @@
  */
 import { ListUpdate, RoomAgentDispatch } from '@livekit/protocol';
 import { SipClient } from 'livekit-server-sdk';
-import type { LineSummary } from '../../infra/program';
 import { SANDBOX_LIVEKIT } from '../../sandbox/livekit';
 import { SANDBOX_PORTS } from '../../sandbox/ports';
 import { LIVEKIT_INBOUND_CONNECTION } from '../../sandbox/telnyx/standin';
 import type { DoctorFinding, DoctorReport } from '../../checks/doctor';
 import { randomE164 } from '../support/unique';
 import { founderCli, jsonOf, removeStackObjects, sharedLivekit, telnyxApi } from '../support/founder-cli';
-import { editStackConfig, newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
+import { editStackConfig, newVoiceStack, type VoiceStackFixture, type LiveLine } from '../support/voice-stack';
 
 const sip = new SipClient(SANDBOX_LIVEKIT.url, SANDBOX_LIVEKIT.apiKey, SANDBOX_LIVEKIT.apiSecret);
 const connectionId = LIVEKIT_INBOUND_CONNECTION.id;
@@ -26,8 +25,8 @@ async function doctor(stack: VoiceStackFixture): Promise<{ code: number; report:
 /** Edits the test stack's config file (Pulumi.test.yaml) for one test; returns the undo. */
 describe('npm run doctor', () => {
   let stack: VoiceStackFixture;
-  let grace: LineSummary;
-  let hope: LineSummary;
+  let grace: LiveLine;
+  let hope: LiveLine;
 
   beforeAll(async () => {
     stack = await newVoiceStack('doctor', { testRings: false });

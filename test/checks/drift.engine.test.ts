@@ -6,12 +6,11 @@
  */
 import { ListUpdate } from '@livekit/protocol';
 import { SipClient } from 'livekit-server-sdk';
-import type { LineSummary } from '../../infra/program';
 import { SANDBOX_LIVEKIT } from '../../sandbox/livekit';
 import { ensureMailpit, getMessage, messagesTo } from '../../sandbox/mailpit';
 import { LIVEKIT_INBOUND_CONNECTION } from '../../sandbox/telnyx/standin';
 import type { DriftReport, DriftedResource } from '../../checks/drift';
-import { newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
+import { newVoiceStack, type VoiceStackFixture, type LiveLine } from '../support/voice-stack';
 import { randomE164 } from '../support/unique';
 import {
   addPortalConnection,
@@ -51,7 +50,7 @@ async function up(stack: VoiceStackFixture, ...flags: string[]): Promise<void> {
 
 describe('npm run drift', () => {
   let stack: VoiceStackFixture;
-  let lines: Map<string, LineSummary>;
+  let lines: Map<string, LiveLine>;
   const handMade = { trunkIds: [] as string[], ruleIds: [] as string[] };
 
   beforeAll(async () => {

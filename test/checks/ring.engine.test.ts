@@ -3,18 +3,17 @@
  * (the stand-in's dial -> sipp INVITE over TCP -> livekit-sip -> livekit-server) to a line the stack provisioned.
  */
 import { SipClient } from 'livekit-server-sdk';
-import type { LineSummary } from '../../infra/program';
 import { SANDBOX_LIVEKIT } from '../../sandbox/livekit';
 import { churchStatus } from '../../registry/jobs';
 import type { RingOutcome } from '../../checks/ring';
 import { founderCli, jsonOf, removeStackObjects } from '../support/founder-cli';
-import { newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
+import { newVoiceStack, type VoiceStackFixture, type LiveLine } from '../support/voice-stack';
 
 const sip = new SipClient(SANDBOX_LIVEKIT.url, SANDBOX_LIVEKIT.apiKey, SANDBOX_LIVEKIT.apiSecret);
 
 describe('npm run ring', () => {
   let stack: VoiceStackFixture;
-  let line: LineSummary;
+  let line: LiveLine;
 
   beforeAll(async () => {
     // No ring during up: the first call this line gets is the command's.

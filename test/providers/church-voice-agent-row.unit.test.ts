@@ -40,7 +40,7 @@ describe('checkChurchVoiceAgentRow', () => {
       { dispatchRuleId: 'ST_wrongKind' },
       /dispatchRuleId must be a LiveKit dispatch rule id like SDR_/,
     ],
-    ['status', { status: 'deleted' }, /status must be one of provisioning, active, suspended, decommissioned/],
+    ['status', { status: 'deleted' }, /status must be one of provisioning, active, suspended, parked, decommissioned/],
     ['decommission', { decommission: 'yes' }, /decommission must be true or false/],
     ['adoptId', { adoptId: 'someone-else' }, /adoptId .* must equal churchId \("medhanialem"\)/],
     ['phone', { phone: '+14144007103' }, /unknown input phone/],

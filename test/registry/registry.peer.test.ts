@@ -13,7 +13,10 @@ import {
   listChurches,
   listFounderNotifications,
   listJobs,
-  markCancelled,
+  markParked,
+  startParking,
+  churchesDueByClock,
+  churchTimeline,
   queueFounderNotification,
   recordStripeEvent,
   requestDecommission,
@@ -128,20 +131,35 @@ describe('churches', () => {
     });
   });
 
-  it('a cancellation marks the church and keeps its line fields; an old subscription never cancels a newer one', async () => {
+  it('parking keeps the line fields and counts the quarantine; coming back clears it; the clock finds what is due', async () => {
     await upsertChurch(db.pool, {
-      churchId: 'cancel-1',
-      name: 'C',
+      churchId: 'park-1',
+      name: 'P',
       areaCode: '312',
       plan: 'voice',
       stripeSubscriptionId: 'sub_new',
       activate: true,
     });
-    expect(await markCancelled(db.pool, { stripeSubscriptionId: 'sub_old', churchId: 'cancel-1' })).toBeUndefined();
-    expect((await getChurch(db.pool, 'cancel-1'))?.status).toBe('active');
-    const change = await markCancelled(db.pool, { stripeSubscriptionId: 'sub_new' });
-    expect(change).toMatchObject({ changed: true, church: { status: 'cancelled', areaCode: '312' } });
-    expect(await markCancelled(db.pool, { stripeSubscriptionId: 'sub_new' })).toMatchObject({ changed: false });
+    const parkedAt = new Date('2026-11-01T00:00:00Z');
+    const quarantineUntil = new Date('2026-12-01T00:00:00Z');
+    expect(await markParked(db.pool, 'park-1')).toMatchObject({ changed: false, church: { status: 'active' } });
+    const change = await startParking(db.pool, 'park-1', { parkedAt, quarantineUntil });
+    expect(change).toMatchObject({
+      changed: true,
+      church: { status: 'parking', areaCode: '312', parkedAt, quarantineUntil },
+    });
+    expect(await startParking(db.pool, 'park-1', { parkedAt, quarantineUntil })).toMatchObject({ changed: false });
+    expect(await markParked(db.pool, 'park-1')).toMatchObject({ changed: true, church: { status: 'parked' } });
+    expect((await churchTimeline(db.pool, 'park-1')).map((e) => e.kind)).toEqual(['parked']);
+
+    expect((await churchesDueByClock(db.pool, new Date('2026-11-30T23:59:59Z'))).map((c) => c.churchId)).not.toContain(
+      'park-1',
+    );
+    expect((await churchesDueByClock(db.pool, quarantineUntil)).map((c) => c.churchId)).toContain('park-1');
+
+    const back = await upsertChurch(db.pool, { churchId: 'park-1', activate: true });
+    expect(back.church).toMatchObject({ status: 'active', parkedAt: null, quarantineUntil: null });
+    expect(back.changed).toBe(true);
   });
 
   it('decommission is the founder asking for the release', async () => {

@@ -2,7 +2,12 @@
  * The subscription lifecycle's rules (registry/subscription-lifecycle.ts): each event decided from its own created
  * time and what it says, never from the order it arrives in. No database.
  */
-import { decideLifecycle, type LifecycleState } from '../../registry/subscription-lifecycle';
+import {
+  decideByClock,
+  decideLifecycle,
+  quarantineEnd,
+  type LifecycleState,
+} from '../../registry/subscription-lifecycle';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 1, 12, minute));
 const state = (status: LifecycleState['status'], minute: number | null): LifecycleState => ({
@@ -40,16 +45,23 @@ describe('decideLifecycle', () => {
     });
   });
 
-  test('payment recovered: back to active; a cancellation: cancelled, once', () => {
+  test('payment recovered: back to active; a cancellation: parking, once', () => {
     expect(decideLifecycle(state('past_due', 5), 'paid', at(9))).toMatchObject({
       kind: 'payment-recovered',
       toStatus: 'active',
     });
     expect(decideLifecycle(state('past_due', 5), 'cancelled', at(9))).toMatchObject({
       kind: 'cancelled',
+      toStatus: 'parking',
       tellFounder: true,
     });
-    expect(decideLifecycle(state('cancelled', 9), 'cancelled', at(10))).toMatchObject({ kind: 'unchanged' });
+    expect(decideLifecycle(state('parking', 9), 'cancelled', at(10))).toMatchObject({ kind: 'unchanged' });
+    expect(decideLifecycle(state('parked', 9), 'cancelled', at(10))).toMatchObject({ kind: 'unchanged' });
+    // A parked church's failed payment changes nothing: there is no line to keep working.
+    expect(decideLifecycle(state('parked', 9), 'payment-trouble', at(10))).toMatchObject({
+      kind: 'unchanged',
+      toStatus: 'parked',
+    });
   });
 
   test('an event older than the newest one applied changes nothing, whatever it says', () => {
@@ -62,15 +74,18 @@ describe('decideLifecycle', () => {
       });
     }
     // The late "active" of a subscription created before its cancellation does not bring the church back...
-    expect(decideLifecycle(state('cancelled', 9), 'paid', at(7))).toMatchObject({
+    expect(decideLifecycle(state('parked', 9), 'paid', at(7))).toMatchObject({
       kind: 'superseded',
-      toStatus: 'cancelled',
+      toStatus: 'parked',
     });
-    // ...a newer one (the subscription reactivated, or a new checkout) does.
-    expect(decideLifecycle(state('cancelled', 9), 'paid', at(12))).toMatchObject({
-      kind: 'reactivated',
-      toStatus: 'active',
-    });
+    // ...a newer one (the subscription reactivated, or a new checkout) does: the undo, from either parking phase.
+    for (const status of ['parking', 'parked'] as const) {
+      expect(decideLifecycle(state(status, 9), 'paid', at(12))).toMatchObject({
+        kind: 'reactivated',
+        toStatus: 'active',
+        tellFounder: true,
+      });
+    }
   });
 
   test("no Stripe event moves a church out of the founder's decommission; a new purchase after release is a new line", () => {
@@ -83,5 +98,37 @@ describe('decideLifecycle', () => {
       kind: 'reactivated',
       toStatus: 'active',
     });
+  });
+});
+
+describe('the clock', () => {
+  const church = (status: 'past_due' | 'parked' | 'active', graceUntil: Date | null, quarantineUntil: Date | null) => ({
+    status,
+    graceUntil,
+    quarantineUntil,
+  });
+
+  test('a grace period that ran out parks the line; one still running does nothing', () => {
+    expect(decideByClock(church('past_due', at(10), null), at(9))).toBeUndefined();
+    expect(decideByClock(church('past_due', at(10), null), at(10))).toEqual({
+      kind: 'grace-expired',
+      toStatus: 'parking',
+    });
+    // A church that recovered in time has no grace period left to run out.
+    expect(decideByClock(church('active', null, null), at(100))).toBeUndefined();
+  });
+
+  test('a quarantine that ran out only reminds: the line stays parked, nothing is released', () => {
+    expect(decideByClock(church('parked', null, at(30)), at(29))).toBeUndefined();
+    expect(decideByClock(church('parked', null, at(30)), at(31))).toEqual({
+      kind: 'quarantine-over',
+      toStatus: 'parked',
+    });
+  });
+
+  test('the quarantine is counted in whole days from parking', () => {
+    const parkedAt = new Date('2026-11-01T12:00:00Z');
+    expect(quarantineEnd(parkedAt).toISOString()).toBe('2026-12-01T12:00:00.000Z');
+    expect(quarantineEnd(parkedAt, 7).toISOString()).toBe('2026-11-08T12:00:00.000Z');
   });
 });

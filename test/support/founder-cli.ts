@@ -79,7 +79,10 @@ export async function removeStackObjects(
     ...lines.map((l) => l.dispatchRuleId).filter((id): id is string => Boolean(id)),
     ...(extra.ruleIds ?? []),
   ];
-  const trunkIds = [...lines.filter((l) => l.source === 'registry').map((l) => l.trunkId), ...(extra.trunkIds ?? [])];
+  const trunkIds = [
+    ...lines.filter((l) => l.source === 'registry').flatMap((l) => l.trunkId ?? []),
+    ...(extra.trunkIds ?? []),
+  ];
   for (const id of ruleIds) await livekit.deleteDispatchRule(id).catch(() => undefined);
   for (const id of trunkIds) await livekit.deleteTrunk(id).catch(() => undefined);
 }

@@ -5,6 +5,7 @@
  * VoiceStackRunner, wrapped to count engine runs) or as its own process, `webhook/main.ts`, exactly as production
  * starts it, so a test can kill -9 it.
  */
+import type { TelnyxClient } from '../../vendors/telnyx-client';
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -124,6 +125,7 @@ export async function startInProcessService(
   stack: VoiceStackFixture,
   mailpit: MailpitConnection,
   overrides: Partial<ServiceConfig> = {},
+  options: { now?: () => Date; telnyx?: () => TelnyxClient } = {},
 ): Promise<InProcessService> {
   const config = serviceConfig(stack, mailpit, overrides);
   const logs = new LogCollector();
@@ -131,7 +133,8 @@ export async function startInProcessService(
   const service = createService(config, {
     runner,
     logDestination: logs,
-    worker: { gatherMs: 250, pollIntervalMs: 500 },
+    worker: { gatherMs: 250, pollIntervalMs: 500, now: options.now },
+    telnyx: options.telnyx,
     notifier: { retryPollMs: 500, retryBaseMs: 100, retryMaxMs: 1000 },
   });
   const base = await service.start();

@@ -44,6 +44,7 @@ export function testConfig(
     stackName: 'webhook-test',
     retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
     gracePeriodDays: 14,
+    quarantineDays: 30,
     fallbackMessage: DEFAULT_FALLBACK_MESSAGE,
     logLevel: 'info',
     ...overrides,

@@ -7,6 +7,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
 import type { LineSummary } from '../../infra/program';
+
+/** A line as these tests provision it: live, so it has a trunk (a parked line's `trunkId` is absent). */
+export type LiveLine = LineSummary & { trunkId: string };
 import { upsertChurch, ChurchUpsert } from '../../registry/churches';
 import { ensureLivekitSip } from '../../sandbox/livekit-sip';
 import { SANDBOX_LIVEKIT } from '../../sandbox/livekit';
@@ -35,7 +38,7 @@ export interface VoiceStackFixture {
   /** The real pulumi CLI on the on-disk program, in this stack. */
   cli(args: string[], onLine?: (line: string) => void): Promise<CliResult>;
   /** The stack's `lines` output after the last update. */
-  lines(): Promise<LineSummary[]>;
+  lines(): Promise<LiveLine[]>;
   close(): Promise<void>;
 }
 
@@ -131,7 +134,7 @@ export async function newVoiceStack(
     cli,
     lines: async () => {
       const out = await cli(['stack', 'output', 'lines', '--json']);
-      return out.code === 0 && out.stdout.trim() ? (JSON.parse(out.stdout) as LineSummary[]) : [];
+      return out.code === 0 && out.stdout.trim() ? (JSON.parse(out.stdout) as LiveLine[]) : [];
     },
     close: async () => {
       await telnyx.close();

@@ -212,7 +212,7 @@ describe('events that are not voice plans', () => {
 });
 
 describe('cancellation', () => {
-  it('marks the church cancelled, releases nothing, and tells the founder once', async () => {
+  it("parks the church's line (one job), releases nothing, and tells the founder once", async () => {
     const churchId = uniqueId('bethel');
     const subscriptionId = uniqueId('sub');
     await deliver(subscriptionEvent({ subscriptionId, churchId, areaCode: '414', churchName: 'Bethel' }));
@@ -240,19 +240,20 @@ describe('cancellation', () => {
     await notifier.idle();
 
     expect(await getChurch(db.pool, churchId)).toMatchObject({
-      status: 'cancelled',
+      status: 'parking',
       areaCode: '414',
       stripeSubscriptionId: subscriptionId,
+      quarantineUntil: new Date((deleted.created + 30 * 24 * 3600) * 1000),
     });
-    // Releasing would take a stack run: none was queued by the cancellation.
+    // Parking is a stack run: the purchase's job is still open here (no worker runs), so it carries the parking.
     expect(await listJobs(db.pool, { churchId })).toEqual(jobsBefore);
 
     const mails = (await messagesTo(config.founderEmail)).filter((m) => m.Subject.includes(churchId));
     expect(mails).toHaveLength(1);
-    expect(mails[0].Subject).toMatch(/cancelled its voice plan \(line kept\)/);
+    expect(mails[0].Subject).toMatch(/cancelled: line parked, number kept/);
     const mail = await getMessage(mails[0].ID);
     expect(mail.Text).toContain(subscriptionId);
-    expect(mail.Text).toMatch(/Nothing was released/);
+    expect(mail.Text).toMatch(/The number itself is NOT released/);
   });
 });
 

@@ -146,7 +146,7 @@ test('purchase -> payment failed -> recovered, delivered out of order and twice'
   });
 });
 
-test('cancelled, then the subscription active again: a newer event reactivates the church, an older one does not', async () => {
+test('cancelled (parking), then the subscription active again: a newer event brings the church back, an older one does not', async () => {
   const churchId = uniqueId('bethany').toLowerCase();
   const subscriptionId = uniqueId('sub');
   const t0 = Math.floor(Date.now() / 1000) - 3600;
@@ -169,7 +169,8 @@ test('cancelled, then the subscription active again: a newer event reactivates t
     created: minutes(t0, 5),
   });
   expect(await deliver(old)).toMatchObject({ outcome: 'unchanged' });
-  expect(await getChurch(db.pool, churchId)).toMatchObject({ status: 'cancelled' });
+  expect(await getChurch(db.pool, churchId)).toMatchObject({ status: 'parking' });
+  await lineWentLive(churchId); // the parking runs (no engine here)
 
   // Reactivated in Stripe after the cancellation.
   const again = subscriptionEvent({
@@ -179,7 +180,7 @@ test('cancelled, then the subscription active again: a newer event reactivates t
     created: minutes(t0, 20),
   });
   expect(await deliver(again)).toMatchObject({ outcome: 'queued', churchId });
-  expect(await getChurch(db.pool, churchId)).toMatchObject({ status: 'active' });
+  expect(await getChurch(db.pool, churchId)).toMatchObject({ status: 'active', parkedAt: null, quarantineUntil: null });
   expect((await status(churchId)).timeline.map((e: Record<string, unknown>) => e.kind)).toEqual([
     'purchase',
     'cancelled',
