@@ -11,5 +11,6 @@ export * from './rings';
 export * from './parked-lines';
 export * from './number-holds';
 export * from './line-steps';
+export * from './console';
 export * from './timeline';
 export * from './subscription-lifecycle';

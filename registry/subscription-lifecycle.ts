@@ -29,6 +29,7 @@ export type LifecycleKind =
   | 'reactivated'
   | 'quarantine-over'
   | 'number-substituted'
+  | 'retry'
   | 'superseded'
   | 'unchanged'
   | 'decommission-requested'

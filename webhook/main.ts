@@ -12,8 +12,9 @@ import { createService } from './service';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const runner = new VoiceStackRunner(voiceStackOptions(config));
-  const service = createService(config, { runner });
+  const stack = voiceStackOptions(config);
+  const runner = new VoiceStackRunner(stack);
+  const service = createService(config, { runner, consoleStack: stack });
   const migrations = await migrate(service.pool);
   service.logger.info(
     { applied: migrations.applied, alreadyApplied: migrations.alreadyApplied.length },

@@ -23,6 +23,7 @@ import type { ServiceConfig } from './config';
 import { intakeAdminProvision, intakeStripeEvent } from './intake';
 import { decideStripeEvent, type StripeEventLike } from './stripe-events';
 import { pastorPages } from './pastor/pages';
+import { founderConsole, type ConsoleActions } from './console/pages';
 import { telnyxClientFromSettings, type TelnyxClient } from '../vendors/telnyx-client';
 import { stripeClient } from '../vendors/stripe-client';
 
@@ -54,6 +55,8 @@ export interface ServerDependencies {
   telnyx?: () => TelnyxClient;
   /** The pages' clock (holds, link expiry); default the system clock. */
   now?: () => Date;
+  /** What the founder console's buttons do; without it the console is not served. */
+  console?: ConsoleActions;
   /** Woken after a founder email was queued. */
   onFounderNotification?: () => void;
 }
@@ -292,6 +295,11 @@ export function buildServer(deps: ServerDependencies): FastifyInstance {
       stripe: () => stripe,
       now: deps.now,
     });
+  }
+
+  // The founder console, in its own scope too (its own cookies and CSRF; HTML errors).
+  if (deps.console) {
+    app.register(founderConsole, { pool, adminToken: config.adminToken, actions: deps.console, now: deps.now });
   }
 
   app.get('/health', async (request, reply) => {

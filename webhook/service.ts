@@ -12,6 +12,8 @@ import { FounderNotifier } from '../worker/founder-mail';
 import { createLogger, secretScrubber } from '../common/logger';
 import { buildServer } from './server';
 import type { TelnyxClient } from '../vendors/telnyx-client';
+import type { VoiceStackOptions } from '../engine/voice-stack';
+import { serviceConsoleActions } from './console/actions';
 import { ProvisioningWorker, type WorkerOptions } from '../worker/provisioning-worker';
 
 export interface ServiceOptions {
@@ -24,6 +26,8 @@ export interface ServiceOptions {
   notifier?: { retryPollMs: number; retryBaseMs: number; retryMaxMs: number };
   /** The Telnyx client of the pastor's pages (tests: the fixture's stand-in); default from TELNYX_* settings. */
   telnyx?: () => TelnyxClient;
+  /** The stack the founder console's actions open (drift check, ring); without it the console is not served. */
+  consoleStack?: VoiceStackOptions;
 }
 
 export interface Service {
@@ -64,6 +68,9 @@ export function createService(config: ServiceConfig, options: ServiceOptions): S
     onJobQueued: () => worker.wake(),
     onFounderNotification: () => notifier.wake(),
     telnyx: options.telnyx,
+    console:
+      options.consoleStack &&
+      serviceConsoleActions({ pool, stack: options.consoleStack, worker, registryDatabaseUrl: config.databaseUrl }),
   });
   if (config.voicePlans.lookupKeys.length === 0 && config.voicePlans.productIds.length === 0) {
     logger.warn(

@@ -135,6 +135,7 @@ export async function startInProcessService(
     logDestination: logs,
     worker: { gatherMs: 250, pollIntervalMs: 500, now: options.now },
     telnyx: options.telnyx,
+    consoleStack: stack.options,
     notifier: { retryPollMs: 500, retryBaseMs: 100, retryMaxMs: 1000 },
   });
   const base = await service.start();

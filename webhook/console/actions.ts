@@ -1,0 +1,80 @@
+/**
+ * What the console's buttons do, carried out by the parts that already do it: the drift check and the ring of
+ * checks/, the worker's two-run decommission. The stack is opened (a CLI call) only when an action runs, never for
+ * a page; the lines in service are read from the stack's config once and kept.
+ */
+import type { Pool } from 'pg';
+import { driftReport, renderDrift } from '../../checks/drift';
+import { renderRing, ringChurch } from '../../checks/ring';
+import { recordDriftReport } from '../../registry/console';
+import { openLiveSystems, type LiveSystems } from '../../stacks/live-systems';
+import type { VoiceStackOptions } from '../../engine/voice-stack';
+import type { ProvisioningWorker } from '../../worker/provisioning-worker';
+import type { ConsoleActions, InServiceView } from './pages';
+
+export function serviceConsoleActions(deps: {
+  pool: Pool;
+  stack: VoiceStackOptions;
+  worker: ProvisioningWorker;
+  registryDatabaseUrl: string;
+}): ConsoleActions {
+  let inService: Promise<InServiceView> | undefined;
+  const live = (): Promise<LiveSystems> => openLiveSystems(deps.stack);
+  return {
+    stackName: deps.stack.stackName,
+    wakeWorker: () => deps.worker.wake(),
+    async ring(churchId, progress) {
+      progress(`ringing the line of ${churchId} (waits for a free outbound call slot)…`);
+      const outcome = await ringChurch(await live(), churchId, { registryDatabaseUrl: deps.registryDatabaseUrl });
+      const text = renderRing(outcome);
+      progress(text);
+      return { ok: outcome.result.ok, summary: text.split('\n')[0] };
+    },
+    async driftCheck(progress) {
+      progress(`pulumi preview --refresh of stack ${deps.stack.stackName}: reading every line from the vendors…`);
+      const report = await driftReport(await live(), { onOutput: (text) => progress(text.trimEnd()) });
+      await recordDriftReport(deps.pool, deps.stack.stackName, new Date(report.checkedAt), report);
+      const text = renderDrift(report);
+      progress(text);
+      return {
+        drift: report.drift,
+        summary: report.drift ? 'Drift found: see Needs attention on the fleet page.' : 'No drift.',
+        report,
+      };
+    },
+    async decommission(churchId, progress) {
+      progress(`decommissioning ${churchId}: run 1 records the decommission, run 2 releases…`);
+      const report = await deps.worker.decommission(churchId);
+      progress(JSON.stringify({ status: report.status, runs: report.runs.length, error: report.error }, null, 2));
+      return {
+        done: report.done,
+        summary: report.done
+          ? `${churchId} decommissioned: number released, trunk, rule and row deleted`
+          : `not finished: ${report.error ?? 'see the progress'}`,
+      };
+    },
+    linesInService() {
+      inService ??= live()
+        .then(({ settings }) => ({
+          churches: settings.adoptLinesInService
+            ? settings.linesInService.churches.map((c) => ({
+                churchId: c.churchId,
+                name: c.name,
+                phoneNumber: c.phoneNumber,
+                trunkId: c.trunkId,
+                dispatchRuleId: c.dispatchRuleId,
+              }))
+            : [],
+          twilioTrunks: settings.adoptLinesInService
+            ? settings.linesInService.twilioTrunks.map((t) => ({ trunkId: t.trunkId, numbers: t.numbers }))
+            : [],
+          lockedIds: settings.lockedLiveKitIds,
+        }))
+        .catch((error) => {
+          inService = undefined; // try again on the next page
+          throw error;
+        });
+      return inService;
+    },
+  };
+}
