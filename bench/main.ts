@@ -18,13 +18,16 @@ import { openBenchStack } from './bench-stack';
 import { evaluateGoals, machineInfo, renderMarkdown, renderText, type BenchReport } from './report';
 import { runScaleScenario } from './scenario-scale';
 import { runWebhookScenario } from './scenario-webhook';
+import { runPagesScenario } from './scenario-pages';
 
 const USAGE = `usage: npm run bench -- [options]
   --latency-ms <ms>   injected latency per vendor call (default 50)
   --sizes <list>      stack sizes N for "add one church" and the drift check (default 1,50,200)
   --burst <n>         purchases in the burst, sent within a second (default 50; 0 skips it)
   --repeats <n>       webhook and baseline runs each, alternating (default 3)
-  --only <list>       webhook (scenarios 1, 3, service memory) and/or scale (2, 4, engine memory); default both
+  --only <list>       webhook (scenarios 1, 3, service memory), scale (2, 4, engine memory) and/or pages (5: the
+                      console at --fleet churches, the picker's first paint); default all three
+  --fleet <n>         churches in the registry for the console's fleet page (default 2000)
   --out <file>        JSON results (default bench/results/latest.json)
   --no-results-md     do not rewrite bench/RESULTS.md`;
 
@@ -44,7 +47,8 @@ function options() {
       sizes: { type: 'string', default: '1,50,200' },
       burst: { type: 'string', default: '50' },
       repeats: { type: 'string', default: '3' },
-      only: { type: 'string', default: 'webhook,scale' },
+      only: { type: 'string', default: 'webhook,scale,pages' },
+      fleet: { type: 'string', default: '2000' },
       out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'latest.json') },
       'no-results-md': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -57,13 +61,14 @@ function options() {
   const sizes = values.sizes.split(',').map((n) => positive('sizes', n.trim()));
   const only = new Set(values.only.split(',').map((s) => s.trim()));
   for (const part of only)
-    if (part !== 'webhook' && part !== 'scale')
-      throw new Error(`--only takes webhook and/or scale, got ${JSON.stringify(part)}\n${USAGE}`);
+    if (part !== 'webhook' && part !== 'scale' && part !== 'pages')
+      throw new Error(`--only takes webhook, scale and/or pages, got ${JSON.stringify(part)}\n${USAGE}`);
   return {
     latencyMs: positive('latency-ms', values['latency-ms'], true),
     sizes: [...new Set(sizes)].sort((a, b) => a - b),
     burst: positive('burst', values.burst, true),
     repeats: positive('repeats', values.repeats),
+    fleet: positive('fleet', values.fleet),
     only,
     out: path.resolve(values.out),
     resultsMd: !values['no-results-md'],
@@ -128,6 +133,11 @@ async function main(): Promise<void> {
     } finally {
       await stack.close();
     }
+  }
+
+  if (opts.only.has('pages')) {
+    say(`5 web pages in Chromium: the console's fleet at 1 and ${opts.fleet} churches, the picker's first paint`);
+    report.pages = await runPagesScenario([1, opts.fleet], Math.max(3, opts.repeats), say);
   }
 
   report.durationMs = Date.now() - started;

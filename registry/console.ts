@@ -5,7 +5,7 @@
  */
 import type { Queryable } from './db';
 
-export type ConsoleTaskKind = 'drift-check' | 'ring' | 'decommission';
+export type ConsoleTaskKind = 'drift-check' | 'doctor' | 'ring' | 'decommission';
 
 export interface ConsoleTask {
   id: number;
@@ -92,20 +92,30 @@ export async function runningConsoleTask(
   return rows[0] && toTask(rows[0]);
 }
 
-export async function recordDriftReport(db: Queryable, stack: string, checkedAt: Date, report: unknown) {
-  await db.query('insert into drift_reports (stack, checked_at, report) values ($1, $2, $3)', [
+/** Where each check's reports are kept. */
+const REPORT_TABLES = { drift: 'drift_reports', doctor: 'doctor_reports' } as const;
+
+export async function recordCheckReport(
+  db: Queryable,
+  check: keyof typeof REPORT_TABLES,
+  stack: string,
+  checkedAt: Date,
+  report: unknown,
+) {
+  await db.query(`insert into ${REPORT_TABLES[check]} (stack, checked_at, report) values ($1, $2, $3)`, [
     stack,
     checkedAt,
     JSON.stringify(report),
   ]);
 }
 
-export async function latestDriftReport<T>(
+export async function latestCheckReport<T>(
   db: Queryable,
+  check: keyof typeof REPORT_TABLES,
   stack: string,
 ): Promise<{ checkedAt: Date; report: T } | undefined> {
   const { rows } = await db.query<{ checked_at: Date; report: T }>(
-    'select checked_at, report from drift_reports where stack = $1 order by checked_at desc, id desc limit 1',
+    `select checked_at, report from ${REPORT_TABLES[check]} where stack = $1 order by checked_at desc, id desc limit 1`,
     [stack],
   );
   return rows[0] && { checkedAt: rows[0].checked_at, report: rows[0].report };

@@ -88,6 +88,7 @@ test('without the session every route refuses, and shows no data; a wrong token 
     `/console/churches/${churchId}/ring`,
     `/console/churches/${churchId}/decommission`,
     '/console/drift-check',
+    '/console/doctor',
     '/console/sign-out',
   ]) {
     const response = await fetch(`${svc.base}${url}`, { method: 'POST', redirect: 'manual' });
@@ -211,6 +212,22 @@ test(
     expect(await taskOutcome()).toMatchObject({ state: 'Done', summary: expect.stringContaining('decommissioned') });
     expect(await getChurch(stack.db.pool, liveId)).toMatchObject({ status: 'decommissioned' });
     expect(stack.telnyx.countRequests('DELETE', '/phone_numbers')).toBe(1);
+
+    // Doctor findings with their fix: auth set by hand on the retried church's trunk (Telnyx sends none).
+    const bethel = (await svc.status(failingId)).json();
+    await sip.updateSipInboundTrunkFields(bethel.trunkId, {
+      authUsername: 'telnyx',
+      authPassword: 'set-by-hand',
+    } as never);
+    await page.goto(`${svc.base}/console`);
+    await page.getByRole('button', { name: 'Run the doctor now' }).click();
+    expect(await taskOutcome()).toMatchObject({ state: 'Done', summary: expect.stringMatching(/finding/) });
+    await page.goto(`${svc.base}/console`);
+    const findings = await page.locator('#doctor-list').textContent();
+    expect(findings).toContain(bethel.trunkId);
+    expect(findings).toMatch(/Fix: /);
+    expect(findings).not.toContain('set-by-hand');
+    await screenshot(page, 'console-needs-attention');
   },
   3 * ENGINE_WAIT_MS,
 );

@@ -6,7 +6,8 @@
 import type { Pool } from 'pg';
 import { driftReport, renderDrift } from '../../checks/drift';
 import { renderRing, ringChurch } from '../../checks/ring';
-import { recordDriftReport } from '../../registry/console';
+import { recordCheckReport } from '../../registry/console';
+import { renderDoctor, runDoctor } from '../../checks/doctor';
 import { openLiveSystems, type LiveSystems } from '../../stacks/live-systems';
 import type { VoiceStackOptions } from '../../engine/voice-stack';
 import type { ProvisioningWorker } from '../../worker/provisioning-worker';
@@ -33,13 +34,23 @@ export function serviceConsoleActions(deps: {
     async driftCheck(progress) {
       progress(`pulumi preview --refresh of stack ${deps.stack.stackName}: reading every line from the vendors…`);
       const report = await driftReport(await live(), { onOutput: (text) => progress(text.trimEnd()) });
-      await recordDriftReport(deps.pool, deps.stack.stackName, new Date(report.checkedAt), report);
+      await recordCheckReport(deps.pool, 'drift', deps.stack.stackName, new Date(report.checkedAt), report);
       const text = renderDrift(report);
       progress(text);
       return {
         drift: report.drift,
         summary: report.drift ? 'Drift found: see Needs attention on the fleet page.' : 'No drift.',
         report,
+      };
+    },
+    async doctor(progress) {
+      progress(`doctor of stack ${deps.stack.stackName}: the connection, the rows, the trunks, the numbers…`);
+      const report = await runDoctor(await live());
+      await recordCheckReport(deps.pool, 'doctor', deps.stack.stackName, new Date(report.checkedAt), report);
+      progress(renderDoctor(report));
+      return {
+        ok: true,
+        summary: report.ok ? 'All checks passed.' : `${report.findings.length} finding(s): see Needs attention.`,
       };
     },
     async decommission(churchId, progress) {

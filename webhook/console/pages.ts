@@ -9,6 +9,7 @@
  *   POST /console/churches/:id/ring                 a test ring now (a task)
  *   POST /console/churches/:id/decommission         release the line, confirmed by typing its number (a task)
  *   POST /console/drift-check                       a drift check now (a task)
+ *   POST /console/doctor                            the doctor now (a task)
  *   GET  /console/tasks/:id(.json)                  a task's progress
  *
  * Everything shown comes from the registry (which the worker, the checks and the tasks write); a page load calls no
@@ -33,7 +34,7 @@ import {
   dailyFigures,
   fleetLines,
   getConsoleTask,
-  latestDriftReport,
+  latestCheckReport,
   runningConsoleTask,
   startConsoleTask,
   updateConsoleTask,
@@ -45,6 +46,7 @@ import { enqueue } from '../../registry/jobs';
 import { recordTimeline } from '../../registry/timeline';
 import { withTransaction } from '../../registry/db';
 import type { DriftReport } from '../../checks/drift';
+import type { DoctorReport } from '../../checks/doctor';
 
 /** The long actions, carried out by the service (the worker, the checks); each reports progress as it goes. */
 export interface ConsoleActions {
@@ -54,6 +56,7 @@ export interface ConsoleActions {
   ring(churchId: string, progress: (text: string) => void): Promise<{ ok: boolean; summary: string }>;
   driftCheck(progress: (text: string) => void): Promise<{ drift: boolean; summary: string; report: unknown }>;
   decommission(churchId: string, progress: (text: string) => void): Promise<{ done: boolean; summary: string }>;
+  doctor(progress: (text: string) => void): Promise<{ ok: boolean; summary: string }>;
   /** The lines in service and the locked objects, from the stack's config (read once, then cached). */
   linesInService(): Promise<InServiceView>;
 }
@@ -249,10 +252,11 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
       const q = (query.q ?? '').trim().toLowerCase();
       const show = FLEET_FILTERS.some((f) => f.value === query.show) ? (query.show ?? '') : '';
       const at = now();
-      const [fleet, inService, drift, figures] = await Promise.all([
+      const [fleet, inService, drift, doctor, figures] = await Promise.all([
         fleetLines(pool),
         actions.linesInService().catch(() => undefined),
-        latestDriftReport<StoredDriftReport>(pool, actions.stackName),
+        latestCheckReport<StoredDriftReport>(pool, 'drift', actions.stackName),
+        latestCheckReport<Pick<DoctorReport, 'findings'>>(pool, 'doctor', actions.stackName),
         dailyFigures(pool),
       ]);
       const drifted = new Set(
@@ -322,7 +326,12 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
         total: fleet.length + (inService ? fixedRows(inService, actions.stackName).length : 0),
         lines: [...rows, ...fixed],
         attention: {
-          count: failed.length + driftItems.length + parked.length,
+          count: failed.length + driftItems.length + parked.length + (doctor?.report.findings.length ?? 0),
+          doctor: doctor && {
+            checkedAgo: ago(doctor.checkedAt, at),
+            checkedAt: doctor.checkedAt.toISOString(),
+            findings: doctor.report.findings,
+          },
           failed: failed.map((f) => ({
             churchId: f.churchId,
             name: f.name,
@@ -420,6 +429,11 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
       const task = await runTask('decommission', church.churchId, (progress) =>
         actions.decommission(church.churchId, progress),
       );
+      return reply.redirect(`/console/tasks/${task.id}`, 303);
+    });
+
+    scope.post('/console/doctor', { preHandler: scope.csrfProtection }, async (_request, reply) => {
+      const task = await runTask('doctor', undefined, (progress) => actions.doctor(progress));
       return reply.redirect(`/console/tasks/${task.id}`, 303);
     });
 
