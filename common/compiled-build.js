@@ -42,7 +42,8 @@ function sourceFiles(dir) {
     .flatMap((entry) => {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) return sourceFiles(full);
-      return /\.(ts|js|json)$/.test(entry.name) && !entry.name.endsWith('.d.ts') ? [full] : [];
+      // Templates, stylesheets and migrations are copied into the build too: an edit to one makes it stale.
+      return /\.(ts|js|json|eta|css|sql)$/.test(entry.name) && !entry.name.endsWith('.d.ts') ? [full] : [];
     })
     .sort();
 }

@@ -112,7 +112,10 @@ export async function callSlotsInUse(databaseUrl: string): Promise<number> {
   await db.connect();
   try {
     const { rows } = await db.query<{ held: string }>(
-      `select count(*) as held from pg_locks where locktype = 'advisory' and classid = $1::int::oid and granted`,
+      // pg_locks lists every database's locks; advisory locks (so the slots) belong to one registry database.
+      `select count(*) as held from pg_locks
+        where locktype = 'advisory' and classid = $1::int::oid and granted
+          and database = (select oid from pg_database where datname = current_database())`,
       [CALL_SLOT_LOCK_CLASS],
     );
     return Number(rows[0]?.held ?? 0);

@@ -29,6 +29,12 @@ try {
     fs.copyFileSync(path.join(root, file), path.join(next, file));
   }
   fs.cpSync(path.join(root, 'db', 'migrations'), path.join(next, 'db', 'migrations'), { recursive: true });
+  // The web pages' templates and their stylesheets and scripts are read at run time beside the compiled code.
+  for (const pages of ['webhook/pastor', 'webhook/console']) {
+    for (const folder of ['views', 'assets']) {
+      fs.cpSync(path.join(root, pages, folder), path.join(next, pages, folder), { recursive: true });
+    }
+  }
   fs.chmodSync(path.join(next, 'cli', 'main.js'), 0o755);
   fs.writeFileSync(path.join(next, STAMP_FILE), `${sourcesHash(root)}\n`);
   const old = path.join(root, `dist.old-${process.pid}`);
