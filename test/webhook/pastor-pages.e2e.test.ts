@@ -189,6 +189,16 @@ test(
     for (const secret of [LINK_SECRET, SANDBOX_STRIPE_SECRET_KEY, svc.config.adminToken, reservation!.id])
       expect(source).not.toContain(secret);
     await screenshot(page, 'pastor-held');
+    // Extend: 30 more minutes from now, at Telnyx and on the page.
+    const heldUntil = await page.locator('#hold-time time').getAttribute('datetime');
+    const telnyxUntil = reservation!.phone_numbers[0].expired_at;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await page.getByRole('button', { name: 'Hold it 30 more minutes' }).click();
+    await page.getByRole('heading', { name: 'Your number is held' }).waitFor();
+    const extendedUntil = await page.locator('#hold-time time').getAttribute('datetime');
+    expect(Date.parse(extendedUntil!)).toBeGreaterThan(Date.parse(heldUntil!));
+    const extended = stack.telnyx.state.numberReservations.get(reservation!.id)!;
+    expect(Date.parse(extended.phone_numbers[0].expired_at)).toBeGreaterThan(Date.parse(telnyxUntil));
     expect(await seriousAxeViolations(page)).toEqual([]);
 
     // To Stripe Checkout: a session for this church with the held number, created through the stripe SDK.
