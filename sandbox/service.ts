@@ -36,8 +36,8 @@ export const SANDBOX_SERVICE = {
   voicePriceId: 'price_voice_monthly',
 } as const;
 
-/** The sample church whose picker link `./dev demo` and `./dev service` print. */
-export const SAMPLE_PASTOR_CHURCH = { churchId: 'grace-fellowship-dallas', churchName: 'Grace Fellowship Dallas' };
+/** The sample church whose picker link `./dev demo` and `./dev service` print (not one the demo provisions). */
+export const SAMPLE_PASTOR_CHURCH = { churchId: 'first-baptist-fort-worth', churchName: 'First Baptist Fort Worth' };
 
 /** The sample church's picker on the sandbox service (valid 7 days). */
 export function samplePickerUrl(): string {
