@@ -1,8 +1,8 @@
 /**
- * The baseline: the seed's imperative provisionVoiceLine() (src/lib/voice-provision.ts), one church, no engine —
- * search a number, order it, poll the order, look the number up, create the trunk, create the dispatch rule,
- * upsert the church_voice_agents row, ring the line. Same vendor clients, same endpoints, same injected latency
- * as the engine path; none of the engine path's idempotency look-ups (a crash half-way here buys twice).
+ * The baseline: the design document's imperative provisionVoiceLine() (src/lib/voice-provision.ts), one church,
+ * no engine — search a number, order it, poll the order, look the number up, create the trunk, create the dispatch
+ * rule, upsert the church_voice_agents row, ring the line. Same vendor clients, same endpoints, same injected
+ * latency as the engine path; none of the engine path's idempotency look-ups (a crash half-way here buys twice).
  */
 import { ringLine, telnyxCallControl, type RingResult } from '../providers/line-ring';
 import { LiveKitClient } from '../vendors/livekit-client';

@@ -84,6 +84,7 @@ export async function runPagesScenario(
           telnyx: () => ({ searchLocalNumbers: async () => numbers }) as unknown as TelnyxClient,
           console: {
             stackName: 'bench',
+            scrub: (text) => text,
             wakeWorker: () => undefined,
             ring: async () => ({ ok: true, summary: '' }),
             driftCheck: async () => ({ drift: false, summary: '', report: {} }),

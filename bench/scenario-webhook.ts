@@ -1,8 +1,8 @@
 /**
  * Scenarios 1, 3 and the service half of 5, on one stack with test rings on (a line is live when its ring passed)
  * and the webhook service in its own process:
- * 1. a paid webhook until the church's line is live, against the seed's imperative provisionVoiceLine() on the
- *    same vendors with the same latency, measured alternately in the same run;
+ * 1. a paid webhook until the church's line is live, against the design document's imperative
+ *    provisionVoiceLine() on the same vendors with the same latency, measured alternately in the same run;
  * 3. a burst of purchases within a second: how many stack runs, how long until every line is live.
  */
 import type { ProvisioningJob } from '../registry/jobs';

@@ -1,5 +1,5 @@
 /**
- * The doctor: the design document's gotchas (../shared/seed/voice-agent-provisioning.txt, "Gotchas"), checked on
+ * The doctor: the design document's gotchas (its "Gotchas" section), checked on
  * the live systems a stack's lines are made of. Each finding says what is wrong and how to fix it.
  *
  * It reads only: the Telnyx FQDN connection and its FQDNs, the account's numbers, church_voice_agents, and LiveKit's

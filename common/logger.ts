@@ -2,7 +2,8 @@
  * Structured logs (pino, also fastify's logger). Two layers keep secrets out of every line:
  *  - redaction by path: authorization / stripe-signature headers and any key that names a secret;
  *  - a scrubbing destination that replaces every configured secret value wherever it appears in a serialized line
- *    (an engine output line, a vendor error message, a connection string), raw or JSON-escaped.
+ *    (an engine output line, a vendor error message, a connection string), raw or JSON-escaped, and the token of
+ *    every pastor's link.
  */
 import pino from 'pino';
 
@@ -51,10 +52,18 @@ export interface LoggerOptions {
   destination?: { write(line: string): unknown };
 }
 
+/**
+ * A pastor's link carries a signed token in its path (`/start/<token>`, webhook/pastor/link.ts): whoever reads it
+ * can act for that church until it expires, so request lines keep the path's shape and lose the token.
+ */
+export function maskLinkTokens(text: string): string {
+  return text.replace(/\/start\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g, `/start/${REDACTED}`);
+}
+
 export function createLogger(options: LoggerOptions): pino.Logger {
   const scrub = secretScrubber(options.secrets);
   const destination = options.destination ?? pino.destination(1);
-  const scrubbing = { write: (line: string) => destination.write(scrub(line)) };
+  const scrubbing = { write: (line: string) => destination.write(maskLinkTokens(scrub(line))) };
   return pino(
     {
       level: options.level ?? 'info',

@@ -1,5 +1,5 @@
 /**
- * The seed's phone-number gotchas, as rules every resource and route shares.
+ * The design document's phone-number gotchas, as rules every resource and route shares.
  * A rule returns a failure naming the field and the rule, or undefined when the value is fine.
  */
 

@@ -491,14 +491,21 @@ class Purchase {
    * orders: a pending one, or a successful one whose number the account still holds.
    */
   private async findEarlierPurchase(): Promise<{ record?: PhoneNumberRecord; order?: NumberOrder } | undefined> {
-    const wanted = this.inputs.phoneNumber;
+    // With substitution the church may already hold (or have ordered) the substitute, not the number it asked for:
+    // any number of its own in that area code is the earlier purchase, never a reason to buy again.
+    const substituting = this.inputs.substituteInAreaCode === true && this.inputs.phoneNumber !== undefined;
+    const wanted = substituting ? undefined : this.inputs.phoneNumber;
+    const sameArea = substituting ? `+1${this.inputs.phoneNumber!.slice(2, 5)}` : undefined;
     const customerReference = this.inputs.customerReference;
     // The orders are only needed when no active number is held, which is the usual case (a first purchase): they
     // are listed alongside the numbers instead of after them, and their answer is ignored when not needed.
     const placedOrders = this.client.listNumberOrders({ customerReference });
     placedOrders.catch(() => undefined); // awaited below only when the orders matter
     const held = (await this.client.listPhoneNumbers({ customerReference })).filter(
-      (record) => HELD_STATUSES.has(record.status) && (wanted === undefined || record.phoneNumber === wanted),
+      (record) =>
+        HELD_STATUSES.has(record.status) &&
+        (wanted === undefined || record.phoneNumber === wanted) &&
+        (sameArea === undefined || record.phoneNumber.startsWith(sameArea)),
     );
     if (held.length > 1) {
       throw new AmbiguousHeldNumbersError(
@@ -513,6 +520,8 @@ class Purchase {
           `keeping it (areaCode ${this.inputs.areaCode} only applies to a new purchase)`,
       );
     }
+    if (heldRecord && substituting && heldRecord.phoneNumber !== this.inputs.phoneNumber)
+      this.substituteFor = this.inputs.phoneNumber;
     if (heldRecord?.status === 'active') {
       await pulumi.log.info(`${this.label}: reusing ${heldRecord.phoneNumber} bought earlier (id ${heldRecord.id})`);
       return { record: heldRecord };
@@ -522,17 +531,25 @@ class Purchase {
       .filter((order) => order.status !== 'failure')
       .filter((order) => {
         const wantedHere = heldRecord?.phoneNumber ?? wanted;
-        return wantedHere === undefined || order.phoneNumbers.some((line) => line.phoneNumber === wantedHere);
+        if (wantedHere !== undefined) return order.phoneNumbers.some((line) => line.phoneNumber === wantedHere);
+        return sameArea === undefined || order.phoneNumbers.some((line) => line.phoneNumber.startsWith(sameArea));
       })
       .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+    const standsIn = (numbers: string[]) => {
+      if (substituting && !numbers.includes(this.inputs.phoneNumber!)) this.substituteFor = this.inputs.phoneNumber;
+    };
     for (const order of orders) {
       // A number still purchase-pending is finished by waiting for its order.
-      if (order.status === 'pending') return { order };
+      if (order.status === 'pending') {
+        standsIn(order.phoneNumbers.map((line) => line.phoneNumber));
+        return { order };
+      }
       for (const line of order.phoneNumbers) {
         const record = await this.client.findPhoneNumber(line.phoneNumber);
         const ours = record?.customerReference == null || record.customerReference === this.inputs.customerReference;
         if (record && HELD_STATUSES.has(record.status) && ours) {
           await pulumi.log.info(`${this.label}: reusing ${record.phoneNumber} from order ${order.id}`);
+          standsIn([record.phoneNumber]);
           return { record, order };
         }
       }
@@ -567,7 +584,8 @@ class Purchase {
       return left.slice(0, ORDER_CANDIDATES);
     }
     const areaCode = this.inputs.areaCode!;
-    const found = await this.client.searchAvailableLocalNumbers(areaCode, SEARCH_LIMIT);
+    // Held numbers are left out: a pastor's hold is on this same account, which Telnyx would let us order.
+    const found = await this.client.searchLocalNumbers({ areaCode }, { limit: SEARCH_LIMIT, excludeHeld: true });
     const orderable = orderableNumbers(found, areaCode);
     if (orderable.length === 0) {
       throw new NumberUnavailableError({ churchId: this.inputs.customerReference, areaCode, offered: found.length });
@@ -684,7 +702,11 @@ class Purchase {
           })) ?? record;
       }
     } catch (error) {
-      throw new BoughtButNotReady(outputsFor(this.inputs, record, orderId), (error as Error).message);
+      const outs = outputsFor(this.inputs, record, orderId);
+      throw new BoughtButNotReady(
+        this.substituteFor ? { ...outs, substituteFor: this.substituteFor } : outs,
+        (error as Error).message,
+      );
     }
     if (record.status !== 'active') {
       await pulumi.log.warn(

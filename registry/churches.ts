@@ -294,6 +294,7 @@ export async function startParking(
   if (church.status !== 'active' && church.status !== 'past_due') return { church, changed: false };
   const { rows } = await db.query<ChurchRow>(
     `update churches set status = 'parking', grace_until = null, parked_at = $2, quarantine_until = $3,
+       quarantine_reminded_at = null,
        stripe_subscription_id = coalesce(stripe_subscription_id, $4)
      where church_id = $1 returning *`,
     [churchId, options.parkedAt, options.quarantineUntil, options.stripeSubscriptionId ?? null],
@@ -341,6 +342,18 @@ export async function requestDecommission(
   if (!church) throw new ChurchNotFoundError(churchId);
   if (church.status === 'decommission' || (church.status === 'decommissioned' && !options.reopen))
     return { church, changed: false };
+  // Parking's first run recorded the trunk's and rule's removal only once the church is `parked`; a decommission
+  // started in between would leave them out unrecorded, and their deletes would be refused for good.
+  if (church.status === 'parking') {
+    throw new RegistryInputError([
+      {
+        property: 'status',
+        reason:
+          `church ${churchId} is being parked (its trunk and rule are being removed): ` +
+          'decommission it once it is parked, a minute or two from now',
+      },
+    ]);
+  }
   const { rows } = await db.query<ChurchRow>(
     `update churches set status = 'decommission' where church_id = $1 returning *`,
     [churchId],
@@ -418,7 +431,9 @@ export async function applyLifecycle(
 export async function churchesDueByClock(db: Queryable, now: Date): Promise<Church[]> {
   const { rows } = await db.query<ChurchRow>(
     `select * from churches
-      where (status = 'past_due' and grace_until <= $1) or (status = 'parked' and quarantine_until <= $1)
+      where (status = 'past_due' and grace_until <= $1)
+         or (status = 'parked' and quarantine_until <= $1
+             and (quarantine_reminded_at is null or quarantine_reminded_at < quarantine_until))
       order by church_id`,
     [now],
   );

@@ -79,11 +79,21 @@ export async function getConsoleTask(db: Queryable, id: number): Promise<Console
 }
 
 /** A task of this kind (and church) still running: the console starts no second one. */
+/** A task still `running` after this long was left by a service that stopped (a crash, a deploy) mid-task. */
+export const STALE_TASK_MINUTES = 60;
+
 export async function runningConsoleTask(
   db: Queryable,
   kind: ConsoleTaskKind,
   churchId?: string,
 ): Promise<ConsoleTask | undefined> {
+  // A stale task would block its action for good: it is marked failed, saying why, before anyone looks.
+  await db.query(
+    `update console_tasks set state = 'failed', finished_at = now(),
+       progress = progress || E'\n(the service stopped while this task ran: start it again)'
+     where state = 'running' and started_at < now() - make_interval(mins => $1)`,
+    [STALE_TASK_MINUTES],
+  );
   const { rows } = await db.query<TaskRow>(
     `select * from console_tasks where kind = $1 and state = 'running' and church_id is not distinct from $2
       order by id desc limit 1`,

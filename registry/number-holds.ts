@@ -53,7 +53,8 @@ export async function holdLimitReached(
   const { rows } = await db.query<{ church_day: string; client_now: string; client_day: string }>(
     `select
        count(*) filter (where church_id = $1 and created_at > $3::timestamptz - interval '1 day') as church_day,
-       count(*) filter (where client_address = $2 and expires_at > $3 and state = 'held') as client_now,
+       -- Every unexpired hold counts, whatever its state: a replaced pick still holds its number at Telnyx.
+       count(*) filter (where client_address = $2 and expires_at > $3) as client_now,
        count(*) filter (where client_address = $2 and created_at > $3::timestamptz - interval '1 day') as client_day
      from number_holds where church_id = $1 or client_address = $2`,
     [request.churchId, request.clientAddress, request.now],

@@ -14,6 +14,16 @@ export async function lineNumbers(db: Queryable): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.church_id, r.phone_number]));
 }
 
+/** The number of one church's line, if a job ever recorded one. */
+export async function lineNumberOf(db: Queryable, churchId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ phone_number: string }>(
+    `select phone_number from provisioning_jobs where church_id = $1 and phone_number is not null
+      order by id desc limit 1`,
+    [churchId],
+  );
+  return rows[0]?.phone_number;
+}
+
 /** The parked (or parking) church whose line has this number, for the fallback message's wording. */
 export async function parkedChurchByNumber(
   db: Queryable,

@@ -1,14 +1,14 @@
 /**
- * Puts production's lines in service (seed table "Current phone numbers") into the sandbox, with production's own
- * ids, so the program adopts them here exactly as it does in production:
+ * Puts production's lines in service (the design document's table "Current phone numbers") into the sandbox, with
+ * production's own ids, so the program adopts them here exactly as it does in production:
  * - LiveKit trunks ST_LWgmiBSwTk7P, ST_3KMJ5YEjF2fF, ST_jKtes8Md7dEZ and the locked ST_Xa3Bp9aixRFP. The SIP API
  *   always picks a new id, so each trunk is written into livekit-server's Redis store the way the server itself
  *   stores it (hash `sip_inbound_trunk`, field = id, value = the SIPInboundTrunkInfo protobuf);
  * - the Telnyx numbers in the stand-in (the churches' on the FQDN connection, the fallback on no SIP connection);
  * - the company's fallback TeXML application "ChurchWise fallback" in the stand-in, with the id the stack names
  *   (`fallbackTexmlAppId`), answered by the service's `/voice/fallback` on the sandbox's service port;
- * - a dispatch rule per church trunk, as setup_sip.py made them in production (their ids are not in the seed, so the
- *   program leaves them unmanaged; the doctor and test rings need them to route the calls);
+ * - a dispatch rule per church trunk, as setup_sip.py made them in production (their ids are not in the design
+ *   document, so the program leaves them unmanaged; the doctor and test rings need them to route the calls);
  * - the churches' church_voice_agents rows.
  * Every step is skipped when the object is already there.
  */
@@ -29,7 +29,7 @@ import { SANDBOX_LIVEKIT } from './livekit';
 import { SANDBOX_PORTS } from './ports';
 import { REPO_ROOT, toolPath } from './processes';
 
-/** The locked trunk's real numbers are not in the seed; the sandbox gives it one number nobody else uses. */
+/** The locked trunk's real numbers are not in the design document; the sandbox gives it one number nobody else uses. */
 export const SANDBOX_LOCKED_TRUNK_NUMBER = '+14697000001';
 
 /**

@@ -6,6 +6,7 @@ import type { VoiceStackOptions } from '../engine/voice-stack';
 import type { RetryBudget } from '../worker/provisioning-worker';
 import { DEFAULT_GRACE_DAYS, DEFAULT_QUARANTINE_DAYS } from '../registry/subscription-lifecycle';
 import type { VoicePlanRules } from './stripe-events';
+import { MIN_LINK_SECRET_LENGTH } from './pastor/link';
 
 /** The service's HTTP port when PORT is not set (the sandbox runs it there too). */
 export const DEFAULT_SERVICE_PORT = 8787;
@@ -31,6 +32,10 @@ export interface ServiceConfig {
   quarantineDays: number;
   /** The pastor's self-service pages (webhook/pastor/); undefined = not served. */
   selfService?: SelfServiceConfig;
+  /** Where browsers reach the service (PUBLIC_BASE_URL); https makes the pages' cookies Secure. */
+  publicBaseUrl?: string;
+  /** Which proxies in front may tell the client's address (TRUST_PROXY): the holds' per-address limit needs it. */
+  trustProxy?: boolean | string;
   fallbackMessage: string;
   logLevel: string;
 }
@@ -139,6 +144,11 @@ export const ENVIRONMENT: Record<string, VariableDoc> = {
     secret: false,
     doc: 'where browsers reach the service, for picker links and Stripe return addresses (default http://HOST:PORT)',
   },
+  TRUST_PROXY: {
+    required: false,
+    secret: false,
+    doc: "behind a load balancer: true, or its addresses/CIDRs, so each pastor's own address counts (default false)",
+  },
   VOICE_PRICE_ID: { required: false, secret: false, doc: "the Stripe price (price_...) a pastor's checkout buys" },
   STRIPE_BASE_URL: {
     required: false,
@@ -169,7 +179,6 @@ export class ConfigError extends Error {
 
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
-import { MIN_LINK_SECRET_LENGTH } from './pastor/link';
 export { MIN_LINK_SECRET_LENGTH };
 
 function list(value: string | undefined): string[] {
@@ -188,14 +197,28 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
   return value;
 }
 
+function publicBaseUrlOf(env: NodeJS.ProcessEnv, host: string, port: number): string {
+  const publicBaseUrl = env.PUBLIC_BASE_URL?.trim() || `http://${host}:${port}`;
+  if (!/^https?:\/\/[^\s/]+/.test(publicBaseUrl))
+    throw new ConfigError('PUBLIC_BASE_URL', `must be an http(s) URL, got ${JSON.stringify(publicBaseUrl)}`);
+  return publicBaseUrl.replace(/\/$/, '');
+}
+
+function trustProxyOf(raw: string | undefined): boolean | string {
+  const value = raw?.trim() ?? '';
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (!/^[0-9a-fA-F:./,\s]+$/.test(value))
+    throw new ConfigError('TRUST_PROXY', `must be true, false, or proxy addresses/CIDRs, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 function selfServiceConfig(env: NodeJS.ProcessEnv, host: string, port: number): SelfServiceConfig | undefined {
   const linkSecret = env.PASTOR_LINK_SECRET?.trim();
   if (!linkSecret) return undefined;
   if (linkSecret.length < MIN_LINK_SECRET_LENGTH)
     throw new ConfigError('PASTOR_LINK_SECRET', `must be at least ${MIN_LINK_SECRET_LENGTH} characters`);
-  const publicBaseUrl = env.PUBLIC_BASE_URL?.trim() || `http://${host}:${port}`;
-  if (!/^https?:\/\/[^\s/]+/.test(publicBaseUrl))
-    throw new ConfigError('PUBLIC_BASE_URL', `must be an http(s) URL, got ${JSON.stringify(publicBaseUrl)}`);
+  const publicBaseUrl = publicBaseUrlOf(env, host, port);
   const voicePriceId = env.VOICE_PRICE_ID?.trim() || undefined;
   if (voicePriceId && !voicePriceId.startsWith('price_'))
     throw new ConfigError(
@@ -258,6 +281,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     gracePeriodDays,
     quarantineDays,
     selfService,
+    publicBaseUrl: selfService?.publicBaseUrl ?? publicBaseUrlOf(env, env.HOST?.trim() || '127.0.0.1', port),
+    trustProxy: trustProxyOf(env.TRUST_PROXY),
     fallbackMessage: env.FALLBACK_MESSAGE?.trim() || DEFAULT_FALLBACK_MESSAGE,
     logLevel: env.LOG_LEVEL?.trim() || 'info',
   };

@@ -10,6 +10,7 @@ import {
   checkChurchId,
   findChurchBySubscription,
   getChurch,
+  markParked,
   startParking,
   upsertChurch,
   type Church,
@@ -23,7 +24,8 @@ import {
 import { recordTimeline } from '../registry/timeline';
 import { withTransaction, type Queryable } from '../registry/db';
 import { queueFounderNotification } from '../registry/founder-notifications';
-import { enqueue, hasSucceededJob, type ProvisioningJob } from '../registry/jobs';
+import { enqueue, hasSucceededJob, listJobs, type ProvisioningJob } from '../registry/jobs';
+import { lineNumberOf } from '../registry/parked-lines';
 import { recordStripeEvent, setStripeEventOutcome, type StripeEventOutcome } from '../registry/stripe-events';
 import { cancellationEmail, paymentTroubleEmail, unusablePurchaseEmail } from '../worker/founder-mail';
 import {
@@ -179,6 +181,13 @@ async function cancel(
     subject: email.subject,
     body: email.body,
   });
+  // A church cancelled before its line ever got a number has nothing to park: it is parked at once, no run needed
+  // (a run would find no line to report, and fail). One with a job still open lets that job carry the parking.
+  const open = await listJobs(tx, { churchId: church.churchId, states: ['queued', 'running'] });
+  if (open.length === 0 && !(await lineNumberOf(tx, church.churchId))) {
+    await markParked(tx, church.churchId);
+    return { outcome: 'cancelled', churchId: church.churchId, founderNotified, jobCreated: false, detail: 'no line' };
+  }
   const { job, created } = await enqueue(tx, church.churchId, `park: stripe ${event.type} ${event.id}`);
   return {
     outcome: 'cancelled',

@@ -46,6 +46,8 @@ export interface ServerDependencies {
     | 'quarantineDays'
     | 'selfService'
     | 'stripeSecretKey'
+    | 'publicBaseUrl'
+    | 'trustProxy'
   >;
   pool: Pool;
   logger: Logger;
@@ -176,6 +178,8 @@ export function buildServer(deps: ServerDependencies): FastifyInstance {
     requestIdHeader: 'x-request-id',
     // A pastor's link carries a signed token in its path (webhook/pastor/link.ts): ~250 characters.
     routerOptions: { maxParamLength: 1024 },
+    // Behind a load balancer the client's address comes from X-Forwarded-For, only from the proxies trusted.
+    trustProxy: config.trustProxy ?? false,
   });
 
   // Only JSON is accepted (fastify's text/plain parser would let a wrong content type through): anything else 415.
@@ -263,13 +267,17 @@ export function buildServer(deps: ServerDependencies): FastifyInstance {
       const calledNumber = params.get('To') ?? '';
       let message = config.fallbackMessage;
       try {
-        await recordFallbackAnswer(pool, {
-          calledNumber,
-          callerNumber: params.get('From') ?? '',
-          callSid: params.get('CallSid') ?? undefined,
-        });
+        // Only a parked line's calls are recorded (its ring looks for them); anyone can post here, so nothing else
+        // is written.
         const church = calledNumber ? await parkedChurchByNumber(pool, calledNumber) : undefined;
-        if (church) message = parkedLineMessage(church.name);
+        if (church) {
+          message = parkedLineMessage(church.name);
+          await recordFallbackAnswer(pool, {
+            calledNumber,
+            callerNumber: params.get('From') ?? '',
+            callSid: params.get('CallSid') ?? undefined,
+          });
+        }
       } catch (error) {
         // The caller still hears the message when the registry is down; only the record is lost.
         request.log.error({ err: error }, 'fallback answer not recorded: registry unreachable');
@@ -299,7 +307,13 @@ export function buildServer(deps: ServerDependencies): FastifyInstance {
 
   // The founder console, in its own scope too (its own cookies and CSRF; HTML errors).
   if (deps.console) {
-    app.register(founderConsole, { pool, adminToken: config.adminToken, actions: deps.console, now: deps.now });
+    app.register(founderConsole, {
+      pool,
+      adminToken: config.adminToken,
+      actions: deps.console,
+      now: deps.now,
+      secureCookies: (config.publicBaseUrl ?? '').startsWith('https:'),
+    });
   }
 
   app.get('/health', async (request, reply) => {

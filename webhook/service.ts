@@ -70,7 +70,13 @@ export function createService(config: ServiceConfig, options: ServiceOptions): S
     telnyx: options.telnyx,
     console:
       options.consoleStack &&
-      serviceConsoleActions({ pool, stack: options.consoleStack, worker, registryDatabaseUrl: config.databaseUrl }),
+      serviceConsoleActions({
+        pool,
+        stack: options.consoleStack,
+        worker,
+        registryDatabaseUrl: config.databaseUrl,
+        scrub: secretScrubber(secrets),
+      }),
   });
   if (config.voicePlans.lookupKeys.length === 0 && config.voicePlans.productIds.length === 0) {
     logger.warn(

@@ -266,6 +266,7 @@ export class ProvisioningWorker {
           subject: email.subject,
           body: email.body,
         });
+        await tx.query('update churches set quarantine_reminded_at = $2 where church_id = $1', [church.churchId, now]);
         if (!reminded) return;
         await recordTimeline(tx, {
           churchId: church.churchId,
@@ -607,8 +608,9 @@ export class ProvisioningWorker {
       const before = await getChurch(this.options.pool, job.churchId);
       const parked = before !== undefined && PARKED_STATUSES.includes(before.status);
       let outcome = this.outcomeFor(job, result, parked);
-      const unparked = outcome.ok && before && parked ? await this.parkingProblem(before) : undefined;
-      if (unparked) outcome = { ok: false, error: unparked, failedStep: 'engine', line: outcome.line };
+      const parkingShapeProblem = outcome.ok && before && parked ? await this.parkingProblem(before) : undefined;
+      if (parkingShapeProblem)
+        outcome = { ok: false, error: parkingShapeProblem, failedStep: 'engine', line: outcome.line };
       let changedDuringRun = false;
       let parkingMovedOn = false;
       const done = await withTransaction(this.options.pool, async (tx) => {

@@ -8,6 +8,7 @@ import type * as pulumi from '@pulumi/pulumi';
 import Telnyx from 'telnyx';
 import { PRODUCTION_FQDN_CONNECTION_ID, resetConfiguredSettings } from '../../vendors/vendor-settings';
 import {
+  diffTelnyxPhoneNumber,
   provider,
   type TelnyxPhoneNumberInputs,
   type TelnyxPhoneNumberOutputs,
@@ -205,6 +206,32 @@ describe('create: buying a number', () => {
 });
 
 describe('create: a retry never buys a second number', () => {
+  it('a held number taken meanwhile: the best one left is bought once, and a retry or a diff never buys again', async () => {
+    // The pastor held a 414 number; by the payment someone else bought it.
+    const search = await fetch(
+      `${standIn.url}/available_phone_numbers?filter[national_destination_code]=414&filter[limit]=5`,
+      { headers: { authorization: `Bearer ${standIn.apiKey}` } },
+    );
+    const wanted = ((await search.json()) as { data: Array<{ phone_number: string }> }).data[0].phone_number;
+    standIn.takeNumber(wanted);
+    const inputs = await checked({ phoneNumber: wanted, substituteInAreaCode: true, customerReference: 'church-sub' });
+    const posts = orderPosts();
+    // The first create dies after ordering the substitute (every poll of the order fails).
+    standIn.injectFaults({ status: 500, method: 'GET', pathPrefix: '/number_orders/' });
+    await expect(create(inputs)).rejects.toThrow(/failed after 5 attempts/);
+    standIn.clearFaults();
+    expect(orderPosts() - posts).toBe(1);
+
+    const { outs } = await create(inputs);
+    expect(orderPosts() - posts).toBe(1);
+    expect(ordersFor('church-sub')).toHaveLength(1);
+    expect(outs.phoneNumber).toMatch(/^\+1414\d{7}$/);
+    expect(outs.phoneNumber).not.toBe(wanted);
+    expect(outs.substituteFor).toBe(wanted);
+    // The program keeps asking for the held number: that is the substitute, not a new number.
+    expect(diffTelnyxPhoneNumber(outs.phoneNumberId, outs, inputs).replaces).toEqual([]);
+  });
+
   it('a create that died after the order POST is resumed by the next create: one order, the same number', async () => {
     const inputs = await checked({ areaCode: '312', customerReference: 'church-crash' });
     const posts = orderPosts();

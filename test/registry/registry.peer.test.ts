@@ -149,6 +149,8 @@ describe('churches', () => {
       church: { status: 'parking', areaCode: '312', parkedAt, quarantineUntil },
     });
     expect(await startParking(db.pool, 'park-1', { parkedAt, quarantineUntil })).toMatchObject({ changed: false });
+    // A decommission waits for the parking to finish (its trunk and rule lack their recorded removal until then).
+    await expect(requestDecommission(db.pool, 'park-1')).rejects.toThrow(/is being parked/);
     expect(await markParked(db.pool, 'park-1')).toMatchObject({ changed: true, church: { status: 'parked' } });
     expect((await churchTimeline(db.pool, 'park-1')).map((e) => e.kind)).toEqual(['parked']);
 

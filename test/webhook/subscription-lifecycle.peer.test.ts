@@ -52,9 +52,12 @@ async function status(churchId: string) {
 
 /** The line went live: what the worker records after a successful run (no engine runs in this test). */
 async function lineWentLive(churchId: string): Promise<void> {
-  await db.pool.query(`update provisioning_jobs set state = 'succeeded', finished_at = now() where church_id = $1`, [
-    churchId,
-  ]);
+  // A line has a number: parking keeps it (a church that never got one has nothing to park).
+  await db.pool.query(
+    `update provisioning_jobs set state = 'succeeded', finished_at = now(), phone_number = '+16085550142'
+      where church_id = $1`,
+    [churchId],
+  );
 }
 
 const minutes = (base: number, n: number) => base + n * 60;
@@ -187,4 +190,27 @@ test('cancelled (parking), then the subscription active again: a newer event bri
     'superseded',
     'reactivated',
   ]);
+});
+
+test('cancelled before its line ever got a number: parked at once, nothing queued, nothing to buy', async () => {
+  const churchId = uniqueId('never-lined').toLowerCase();
+  const subscriptionId = uniqueId('sub');
+  const t0 = Math.floor(Date.now() / 1000) - 3600;
+  await deliver(
+    subscriptionEvent({ subscriptionId, churchId, areaCode: '608', churchName: 'Never Lined', created: t0 }),
+  );
+  // Its first run failed before a number was bought (no job open, no number on record).
+  await db.pool.query(`update provisioning_jobs set state = 'failed', finished_at = now() where church_id = $1`, [
+    churchId,
+  ]);
+  const cancelled = subscriptionEvent({
+    type: 'customer.subscription.deleted',
+    subscriptionId,
+    churchId,
+    status: 'canceled',
+    created: minutes(t0, 10),
+  });
+  expect(await deliver(cancelled)).toMatchObject({ outcome: 'cancelled', churchId });
+  expect(await getChurch(db.pool, churchId)).toMatchObject({ status: 'parked' });
+  expect(await listJobs(db.pool, { churchId, states: ['queued', 'running'] })).toEqual([]);
 });

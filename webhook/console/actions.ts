@@ -18,20 +18,26 @@ export function serviceConsoleActions(deps: {
   stack: VoiceStackOptions;
   worker: ProvisioningWorker;
   registryDatabaseUrl: string;
+  /** Scrubs secrets from engine and vendor text before it is stored and shown. */
+  scrub: (text: string) => string;
 }): ConsoleActions {
+  const scrubbed = (progress: (text: string) => void) => (text: string) => progress(deps.scrub(text));
   let inService: Promise<InServiceView> | undefined;
   const live = (): Promise<LiveSystems> => openLiveSystems(deps.stack);
   return {
     stackName: deps.stack.stackName,
+    scrub: deps.scrub,
     wakeWorker: () => deps.worker.wake(),
-    async ring(churchId, progress) {
+    async ring(churchId, rawProgress) {
+      const progress = scrubbed(rawProgress);
       progress(`ringing the line of ${churchId} (waits for a free outbound call slot)…`);
       const outcome = await ringChurch(await live(), churchId, { registryDatabaseUrl: deps.registryDatabaseUrl });
       const text = renderRing(outcome);
       progress(text);
       return { ok: outcome.result.ok, summary: text.split('\n')[0] };
     },
-    async driftCheck(progress) {
+    async driftCheck(rawProgress) {
+      const progress = scrubbed(rawProgress);
       progress(`pulumi preview --refresh of stack ${deps.stack.stackName}: reading every line from the vendors…`);
       const report = await driftReport(await live(), { onOutput: (text) => progress(text.trimEnd()) });
       await recordCheckReport(deps.pool, 'drift', deps.stack.stackName, new Date(report.checkedAt), report);
@@ -43,7 +49,8 @@ export function serviceConsoleActions(deps: {
         report,
       };
     },
-    async doctor(progress) {
+    async doctor(rawProgress) {
+      const progress = scrubbed(rawProgress);
       progress(`doctor of stack ${deps.stack.stackName}: the connection, the rows, the trunks, the numbers…`);
       const report = await runDoctor(await live());
       await recordCheckReport(deps.pool, 'doctor', deps.stack.stackName, new Date(report.checkedAt), report);
@@ -53,7 +60,8 @@ export function serviceConsoleActions(deps: {
         summary: report.ok ? 'All checks passed.' : `${report.findings.length} finding(s): see Needs attention.`,
       };
     },
-    async decommission(churchId, progress) {
+    async decommission(churchId, rawProgress) {
+      const progress = scrubbed(rawProgress);
       progress(`decommissioning ${churchId}: run 1 records the decommission, run 2 releases…`);
       const report = await deps.worker.decommission(churchId);
       progress(JSON.stringify({ status: report.status, runs: report.runs.length, error: report.error }, null, 2));

@@ -51,6 +51,8 @@ import type { DoctorReport } from '../../checks/doctor';
 /** The long actions, carried out by the service (the worker, the checks); each reports progress as it goes. */
 export interface ConsoleActions {
   stackName: string;
+  /** Removes secrets from text that is about to be stored or shown (an engine error, a vendor message). */
+  scrub(text: string): string;
   /** A job was queued: run soon. */
   wakeWorker(): void;
   ring(churchId: string, progress: (text: string) => void): Promise<{ ok: boolean; summary: string }>;
@@ -315,7 +317,7 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
         }));
       // The lines in service and the locked objects: shown as such, with no control that could change them.
       const fixed =
-        show === '' && inService ? fixedRows(inService, actions.stackName).filter((r) => matches2(r, q)) : [];
+        show === '' && inService ? fixedRows(inService, actions.stackName).filter((r) => fixedRowMatches(r, q)) : [];
       return page(reply, 200, 'fleet', {
         title: 'Fleet',
         charts: true,
@@ -499,7 +501,7 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
         const message = error instanceof Error ? error.message : String(error);
         await updateConsoleTask(pool, task.id, {
           state: 'failed',
-          result: { summary: message.slice(0, 2000) },
+          result: { summary: actions.scrub(message).slice(0, 2000) },
           progress: log,
         }).catch(() => undefined);
       }
@@ -566,6 +568,6 @@ function fixedRows(view: InServiceView, stack: string): FixedRow[] {
   ];
 }
 
-function matches2(row: FixedRow, q: string): boolean {
+function fixedRowMatches(row: FixedRow, q: string): boolean {
   return !q || [row.name, row.number, row.trunkId, row.ruleId].join(' ').toLowerCase().includes(q);
 }

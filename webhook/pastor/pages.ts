@@ -38,7 +38,8 @@ import {
   DEFAULT_HOLD_LIMITS,
   type HoldLimits,
 } from '../../registry/number-holds';
-import type { AvailableNumber, LocalNumberPlace, TelnyxClient } from '../../vendors/telnyx-client';
+import type { AvailableNumber, LocalNumberPlace, NumberReservation, TelnyxClient } from '../../vendors/telnyx-client';
+import { withTransaction } from '../../registry/db';
 import { VendorError } from '../../vendors/vendor-request';
 import { PastorLinkError, verifyPastorLink, type PastorLink } from './link';
 
@@ -119,6 +120,36 @@ export function numbersToShow(found: AvailableNumber[], place: LocalNumberPlace)
       (!('areaCode' in place) || n.phoneNumber.startsWith(`+1${place.areaCode}`)),
   );
   return rankNumbers(exact).slice(0, SHOWN);
+}
+
+/**
+ * Holds the number at Telnyx for the church. The create is sent once; when its outcome is unknown (a transport error
+ * or a 5xx) the church's reservations are looked up before anything is said. A hold Telnyx did not make is refused
+ * in the pastor's words: taken (422, or a reservation that failed), or the error stands (anything else).
+ */
+async function holdAtTelnyx(telnyx: TelnyxClient, churchId: string, phoneNumber: string): Promise<NumberReservation> {
+  const taken = () =>
+    new PageError(
+      409,
+      'That number was just taken',
+      `${formatUsNumber(phoneNumber)} is no longer available. Please pick another one.`,
+      true,
+    );
+  let reservation: NumberReservation | undefined;
+  try {
+    reservation = await telnyx.createNumberReservation({ phoneNumber, customerReference: churchId });
+  } catch (error) {
+    if (error instanceof VendorError && error.status === 422) throw taken();
+    const unknownOutcome = error instanceof VendorError && (error.status === undefined || error.status >= 500);
+    if (!unknownOutcome) throw error;
+    reservation = (await telnyx.listNumberReservations({ customerReference: churchId, phoneNumber })).find(
+      (r) => r.status === 'success',
+    );
+    if (!reservation) throw error;
+  }
+  const line = reservation.phoneNumbers.find((n) => n.phoneNumber === phoneNumber);
+  if (reservation.status !== 'success' || (line?.status !== undefined && line.status !== 'success')) throw taken();
+  return reservation;
 }
 
 class PageError extends Error {
@@ -211,6 +242,26 @@ export async function pastorPages(app: FastifyInstance, options: PastorPagesOpti
     });
   });
 
+  /**
+   * A church that already has a line picks no new number here: a second purchase would replace the number printed
+   * in its bulletins (and the old one is never released by it). A live line's pastor is sent to its status; a parked
+   * one is told how to get the same number back. Undefined: the church may pick (new, or released for good).
+   */
+  const alreadyLined = async (request: FastifyRequest): Promise<'status' | PageError | undefined> => {
+    const existing = await getChurch(options.pool, request.pastorLink!.churchId);
+    if (!existing || existing.status === 'decommissioned') return undefined;
+    if (existing.status === 'parking' || existing.status === 'parked') {
+      const until = existing.quarantineUntil?.toISOString().slice(0, 10);
+      return new PageError(
+        409,
+        'Your line is paused',
+        `Your church's subscription has ended, so its line answers with a short message. Its number is kept for ` +
+          `you${until ? ` until ${until}` : ''}: renew the subscription and the same number comes back.`,
+      );
+    }
+    return 'status';
+  };
+
   // The token is checked on every request of a church's pages, before anything else is read or written.
   app.register(async (church) => {
     church.addHook('preHandler', async (request) => {
@@ -225,6 +276,9 @@ export async function pastorPages(app: FastifyInstance, options: PastorPagesOpti
 
     church.get('/start/:token', async (request, reply) => {
       const link = request.pastorLink!;
+      const lined = await alreadyLined(request);
+      if (lined === 'status') return reply.redirect(`${base(request)}/line`, 303);
+      if (lined) throw lined;
       const raw = request.query as Record<string, unknown>;
       const searched = Object.keys(raw).some((k) => ['areaCode', 'city', 'state'].includes(k));
       const form = searched ? readSearchForm(raw) : { query: { areaCode: '', city: '', state: '' }, errors: {} };
@@ -259,41 +313,32 @@ export async function pastorPages(app: FastifyInstance, options: PastorPagesOpti
 
     church.post('/start/:token/hold', { preHandler: church.csrfProtection }, async (request, reply) => {
       const link = request.pastorLink!;
+      const lined = await alreadyLined(request);
+      if (lined === 'status') return reply.redirect(`${base(request)}/line`, 303);
+      if (lined) throw lined;
       const phoneNumber = text((request.body as Record<string, unknown> | undefined)?.phoneNumber);
       if (!US_LOCAL_PATTERN.test(phoneNumber))
         throw new PageError(400, 'Pick a number first', 'Choose one of the numbers shown, then hold it.', true);
-      const limit = await holdLimitReached(
-        options.pool,
-        {
+      // Check, hold and record under one lock per church and per client address: parallel requests cannot all pass
+      // the limit, and a church's picks are recorded in the order they were made.
+      const reservation = await withTransaction(options.pool, async (tx) => {
+        await tx.query('select pg_advisory_xact_lock(hashtext($1)), pg_advisory_xact_lock(hashtext($2))', [
+          `number-hold:church:${link.churchId}`,
+          `number-hold:client:${request.ip}`,
+        ]);
+        const clientAddress = request.ip;
+        const limit = await holdLimitReached(tx, { churchId: link.churchId, clientAddress, now: now() }, limits);
+        if (limit) throw new PageError(429, 'Too many numbers held', `Sorry: ${limit}.`, true);
+        const held = await holdAtTelnyx(options.telnyx(), link.churchId, phoneNumber);
+        const expiresAt = held.expiresAt ? new Date(held.expiresAt) : new Date(now().getTime() + 30 * 60_000);
+        await recordHold(tx, {
           churchId: link.churchId,
-          clientAddress: request.ip,
-          now: now(),
-        },
-        limits,
-      );
-      if (limit) throw new PageError(429, 'Too many numbers held', `Sorry: ${limit}.`, true);
-      let reservation;
-      try {
-        reservation = await options.telnyx().createNumberReservation({ phoneNumber, customerReference: link.churchId });
-      } catch (error) {
-        if (error instanceof VendorError && error.status !== undefined && error.status < 500)
-          throw new PageError(
-            409,
-            'That number was just taken',
-            `${formatUsNumber(phoneNumber)} is no longer available. Please pick another one.`,
-            true,
-          );
-        throw error;
-      }
-      const expiresAt = reservation.expiresAt
-        ? new Date(reservation.expiresAt)
-        : new Date(now().getTime() + 30 * 60_000);
-      await recordHold(options.pool, {
-        churchId: link.churchId,
-        phoneNumber,
-        reservationId: reservation.id,
-        clientAddress: request.ip,
-        expiresAt,
+          phoneNumber,
+          reservationId: held.id,
+          clientAddress,
+          expiresAt,
+        });
+        return held;
       });
       request.log.info({ churchId: link.churchId, phoneNumber, reservationId: reservation.id }, 'number held');
       return reply.redirect(`${base(request)}/hold`, 303);
@@ -349,6 +394,9 @@ export async function pastorPages(app: FastifyInstance, options: PastorPagesOpti
 
     church.post('/start/:token/checkout', { preHandler: church.csrfProtection }, async (request, reply) => {
       const link = request.pastorLink!;
+      const lined = await alreadyLined(request);
+      if (lined === 'status') return reply.redirect(`${base(request)}/line`, 303);
+      if (lined) throw lined;
       const hold = await currentHold(options.pool, link.churchId);
       if (!hold || hold.expiresAt.getTime() <= now().getTime())
         throw new PageError(410, 'Your hold has run out', 'Hold a number again, then continue to payment.', true);
