@@ -2,7 +2,12 @@
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
+  // `alone` tests stop and start the sandbox's own daemons (PostgreSQL, livekit-server, the SMTP sink): nothing else
+  // may run beside them, so `npm test` runs them in a second jest run of their own (CHURCHWISE_TESTS_ALONE=1).
+  testMatch: process.env.CHURCHWISE_TESTS_ALONE ? ['**/*.alone.test.ts'] : ['**/*.test.ts'],
+  testPathIgnorePatterns: process.env.CHURCHWISE_TESTS_ALONE
+    ? ['/node_modules/']
+    : ['/node_modules/', '\\.alone\\.test\\.ts$'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false, tsconfig: 'tsconfig.test.json' }],
     // cookie 2 (used by fastify.inject via light-my-request) ships only ES modules: compile it to CommonJS too.
