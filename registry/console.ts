@@ -148,8 +148,11 @@ export interface FleetLine {
   quarantineUntil: Date | null;
 }
 
-/** Every church with its newest job, its line (the newest succeeded job) and its newest ring, in one query. */
-export async function fleetLines(db: Queryable): Promise<FleetLine[]> {
+/**
+ * Every church (or the one named) with its newest job, its line (the newest succeeded job) and its newest ring, in
+ * one query.
+ */
+export async function fleetLines(db: Queryable, options: { churchId?: string } = {}): Promise<FleetLine[]> {
   const { rows } = await db.query<{
     church_id: string;
     name: string;
@@ -183,7 +186,9 @@ export async function fleetLines(db: Queryable): Promise<FleetLine[]> {
            union all
            select ok, rang_at as at from line_rings r where r.church_id = c.church_id
          ) rings order by at desc limit 1) ring on true
+      where $1::text is null or c.church_id = $1
       order by c.name, c.church_id`,
+    [options.churchId ?? null],
   );
   return rows.map((r) => ({
     churchId: r.church_id,

@@ -367,7 +367,7 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
         throw new ConsoleError(400, 'No such church', `${churchId} is not a church id`);
       const church = await getChurch(pool, churchId);
       if (!church) throw new ConsoleError(404, 'No such church', `church ${churchId} is not in the registry`);
-      const line = (await fleetLines(pool)).find((l) => l.churchId === churchId)!;
+      const [line] = await fleetLines(pool, { churchId });
       const at = now();
       return page(reply, confirmError ? 400 : 200, 'church', {
         title: church.name,
@@ -416,7 +416,7 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
 
     scope.post('/console/churches/:id/decommission', { preHandler: scope.csrfProtection }, async (request, reply) => {
       const church = await churchFor(request);
-      const line = (await fleetLines(pool)).find((l) => l.churchId === church.churchId);
+      const [line] = await fleetLines(pool, { churchId: church.churchId });
       const typed = String((request.body as Record<string, unknown> | undefined)?.confirm ?? '').replace(/\D/g, '');
       const expected = (line?.phoneNumber ?? '').replace(/\D/g, '');
       // Typed as printed ((214) 555-0100) or as stored (+12145550100): the digits must be the number's.
