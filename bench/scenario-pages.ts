@@ -7,7 +7,7 @@
  */
 import type { AddressInfo } from 'net';
 import type { Browser } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import { launchBrowser } from '../test/support/browser';
 import { createTestDatabase } from '../sandbox/postgres';
 import { createLogger } from '../common/logger';
 import { buildServer } from '../webhook/server';
@@ -50,10 +50,7 @@ export async function runPagesScenario(
   repeats: number,
   say: (line: string) => void,
 ): Promise<PageTiming[]> {
-  const browser: Browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  const browser: Browser = await launchBrowser();
   const timings: PageTiming[] = [];
   try {
     for (const n of sizes) {

@@ -4,11 +4,8 @@
  * without Chromium fails here with what to install: the browser tests never skip.
  */
 import * as fs from 'fs';
-import { chromium, type Browser } from 'playwright-core';
-
-const CHROMIUM = '/usr/bin/chromium';
-/** No sandbox (tests run as root in containers), no GPU, and no calls home to Google's services. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+import type { Browser } from 'playwright-core';
+import { launchBrowser } from '../support/browser';
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -34,13 +31,7 @@ describe('browser peer: Chromium through playwright-core, with axe-core', () => 
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: the browser tests drive Debian's Chromium. Install it with ` +
-          '`apt-get install chromium` (scripts/tools.sh does, as root)',
-      );
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchBrowser();
   });
 
   afterAll(async () => {
