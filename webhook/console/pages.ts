@@ -18,13 +18,7 @@
  * (console_tasks, church_timeline) with who did it. Nobody without the session sees any page or data.
  */
 import { createHash, createHmac, timingSafeEqual } from 'crypto';
-import * as fs from 'fs';
 import * as path from 'path';
-// @fastify/cookie stays on 11.0.x: 11.1 loads `cookie` with a dynamic import, which jest's CommonJS runtime refuses.
-import cookie from '@fastify/cookie';
-import csrf from '@fastify/csrf-protection';
-import formbody from '@fastify/formbody';
-import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from 'pg';
 import { formatUsNumber } from '../../common/number-choice';
@@ -47,6 +41,7 @@ import { recordTimeline } from '../../registry/timeline';
 import { withTransaction } from '../../registry/db';
 import type { DriftReport } from '../../checks/drift';
 import type { DoctorReport } from '../../checks/doctor';
+import { formSecurity, htmlPages, isCsrfRefusal, serveAssets } from '../html-pages';
 
 /** The long actions, carried out by the service (the worker, the checks); each reports progress as it goes. */
 export interface ConsoleActions {
@@ -83,7 +78,8 @@ const ASSETS = path.join(__dirname, 'assets');
 const SESSION_COOKIE = 'churchwise_console';
 export const SESSION_HOURS = 8;
 const QUARANTINE_WARNING_DAYS = 7;
-const eta = new Eta({ views: VIEWS, cache: true, autoTrim: false });
+// uPlot draws axes and legends with data: URLs.
+const pages = htmlPages(VIEWS, { imgSrc: ['data:'] });
 
 /** Shown in the timeline as who did it: one founder, one token. */
 const FOUNDER = 'founder (console)';
@@ -137,19 +133,11 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
   const { pool, actions } = options;
   // A key of its own, derived from the admin token: the cookie never carries the token itself.
   const sessionKey = createHmac('sha256', options.adminToken).update('churchwise console session').digest('hex');
-  const assets: Record<string, { file: string; type: string }> = {
-    'console.css': { file: path.join(ASSETS, 'console.css'), type: 'text/css' },
-    'console.js': { file: path.join(ASSETS, 'console.js'), type: 'text/javascript' },
-    'uplot.js': { file: require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript' },
-    'uplot.css': { file: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css' },
-  };
-  const assetText = Object.fromEntries(Object.entries(assets).map(([k, v]) => [k, fs.readFileSync(v.file, 'utf8')]));
-
-  await app.register(cookie, { secret: sessionKey });
-  await app.register(formbody, { bodyLimit: 4096 });
-  await app.register(csrf, {
-    cookieKey: 'churchwise_console_csrf',
-    cookieOpts: { path: '/console', httpOnly: true, sameSite: 'strict', secure: options.secureCookies, signed: true },
+  await formSecurity(app, {
+    cookieSecret: sessionKey,
+    csrfCookie: 'churchwise_console_csrf',
+    path: '/console',
+    secure: options.secureCookies,
   });
 
   const signedIn = (request: FastifyRequest): boolean => {
@@ -161,27 +149,15 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
     return match !== null && Number(match[1]) > now().getTime();
   };
 
+  // Every page but the sign-in is for the signed-in founder (the layout shows the sign-out then).
   const page = (reply: FastifyReply, status: number, view: string, data: Record<string, unknown>) =>
-    reply
-      .status(status)
-      .header('content-type', 'text/html; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('x-frame-options', 'DENY')
-      .header('referrer-policy', 'no-referrer')
-      .header(
-        'content-security-policy',
-        "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; " +
-          "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-      )
-      .send(eta.render(`./${view}`, { signedIn: true, ...data }));
+    pages.send(reply, status, view, { signedIn: true, ...data });
 
-  app.get<{ Params: { name: string } }>('/console/assets/:name', async (request, reply) => {
-    const asset = assets[request.params.name];
-    if (!asset) return reply.status(404).send({ error: 'no such asset' });
-    return reply
-      .header('content-type', `${asset.type}; charset=utf-8`)
-      .header('cache-control', 'max-age=300')
-      .send(assetText[request.params.name]);
+  serveAssets(app, '/console/assets', {
+    'console.css': { file: path.join(ASSETS, 'console.css'), type: 'text/css' },
+    'console.js': { file: path.join(ASSETS, 'console.js'), type: 'text/javascript' },
+    'uplot.js': { file: require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript' },
+    'uplot.css': { file: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css' },
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -191,7 +167,7 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
         heading: error.heading,
         message: error.message,
       });
-    if (error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET')
+    if (isCsrfRefusal(error))
       return page(reply, 403, 'problem', {
         title: 'Refused',
         heading: 'Refused: reload the page and try again',
@@ -465,7 +441,7 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
       if (request.params.id.endsWith('.json'))
         return reply
           .header('cache-control', 'no-store')
-          .send({ done: view.task.state !== 'running', html: eta.render('./task-status', view) });
+          .send({ done: view.task.state !== 'running', html: pages.render('task-status', view) });
       return page(reply, 200, 'task', {
         title: view.heading,
         csrf: reply.generateCsrf(),

@@ -14,14 +14,8 @@
  * token (webhook/pastor/link.ts) is checked on every request; every POST carries a CSRF token bound to an HttpOnly,
  * SameSite=Strict cookie; holds are limited per church and per client address (registry/number-holds.ts).
  */
-import * as fs from 'fs';
 import * as path from 'path';
-import csrf from '@fastify/csrf-protection';
-// @fastify/cookie stays on 11.0.x: 11.1 loads `cookie` with a dynamic import, which jest's CommonJS runtime refuses.
-import cookie from '@fastify/cookie';
-import formbody from '@fastify/formbody';
-import { Eta } from 'eta';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Pool } from 'pg';
 import type Stripe from 'stripe';
 import { stateOfAreaCode, nearbyAreaCodes } from '../../common/area-codes';
@@ -42,6 +36,7 @@ import type { AvailableNumber, LocalNumberPlace, NumberReservation, TelnyxClient
 import { withTransaction } from '../../registry/db';
 import { VendorError } from '../../vendors/vendor-request';
 import { PastorLinkError, verifyPastorLink, type PastorLink } from './link';
+import { formSecurity, htmlPages, isCsrfRefusal, serveAssets } from '../html-pages';
 
 export interface PastorPagesOptions {
   pool: Pool;
@@ -64,7 +59,8 @@ const ASSETS = path.join(__dirname, 'assets');
 const SHOWN = 8;
 const SEARCH_LIMIT = 40;
 
-const eta = new Eta({ views: VIEWS, cache: true, autoTrim: false });
+// Stripe Checkout is the one other place the pages' forms send the pastor.
+const pages = htmlPages(VIEWS, { formAction: ['https://checkout.stripe.com'] });
 
 /** What the picker form was given, and what is wrong with it, field by field. */
 interface SearchForm {
@@ -173,42 +169,15 @@ export async function pastorPages(app: FastifyInstance, options: PastorPagesOpti
   const now = () => options.now?.() ?? new Date();
   const limits = options.holdLimits ?? DEFAULT_HOLD_LIMITS;
   const secure = options.publicBaseUrl.startsWith('https:');
-  const assets = {
-    css: fs.readFileSync(path.join(ASSETS, 'pastor.css'), 'utf8'),
-    js: fs.readFileSync(path.join(ASSETS, 'pastor.js'), 'utf8'),
-  };
-
-  await app.register(cookie, { secret: options.linkSecret });
-  await app.register(formbody, { bodyLimit: 4096 });
-  await app.register(csrf, {
-    cookieKey: 'churchwise_csrf',
-    cookieOpts: { path: '/start', httpOnly: true, sameSite: 'strict', secure, signed: true },
-  });
+  await formSecurity(app, { cookieSecret: options.linkSecret, csrfCookie: 'churchwise_csrf', path: '/start', secure });
 
   const base = (request: FastifyRequest) => `/start/${(request.params as { token: string }).token}`;
-  const page = (reply: FastifyReply, status: number, view: string, data: Record<string, unknown>) =>
-    reply
-      .status(status)
-      .header('content-type', 'text/html; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('referrer-policy', 'no-referrer')
-      .header('x-frame-options', 'DENY')
-      .header(
-        'content-security-policy',
-        "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; " +
-          "form-action 'self' https://checkout.stripe.com; base-uri 'none'; frame-ancestors 'none'",
-      )
-      .send(eta.render(`./${view}`, data));
+  const page = pages.send;
 
-  app.get('/assets/pastor.css', async (_request, reply) =>
-    reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'max-age=300').send(assets.css),
-  );
-  app.get('/assets/pastor.js', async (_request, reply) =>
-    reply
-      .header('content-type', 'text/javascript; charset=utf-8')
-      .header('cache-control', 'max-age=300')
-      .send(assets.js),
-  );
+  serveAssets(app, '/assets', {
+    'pastor.css': { file: path.join(ASSETS, 'pastor.css'), type: 'text/css' },
+    'pastor.js': { file: path.join(ASSETS, 'pastor.js'), type: 'text/javascript' },
+  });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const link = request.pastorLink;
@@ -221,7 +190,7 @@ export async function pastorPages(app: FastifyInstance, options: PastorPagesOpti
         back: error.back && link ? base(request) : undefined,
       });
     }
-    if (error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET') {
+    if (isCsrfRefusal(error)) {
       return page(reply, 403, 'problem', {
         ...common,
         heading: 'Please try that again',
@@ -452,7 +421,7 @@ export async function pastorPages(app: FastifyInstance, options: PastorPagesOpti
       const status = await lineStatusForPastor(options.pool, request.pastorLink!.churchId);
       return reply
         .header('cache-control', 'no-store')
-        .send({ done: status.done, live: status.live, html: eta.render('./line-status', { status }) });
+        .send({ done: status.done, live: status.live, html: pages.render('line-status', { status }) });
     });
   });
 }
