@@ -132,6 +132,34 @@ async function lifecycleOf(
   return decision;
 }
 
+/** A subscription event about a subscription no church of ours holds. */
+function noChurchHolds(stripeSubscriptionId: string): StripeIntakeResult {
+  return {
+    outcome: 'ignored',
+    founderNotified: false,
+    jobCreated: false,
+    detail: `no church holds subscription ${stripeSubscriptionId}`,
+  };
+}
+
+/** An event that changes nothing for the church: only its `created` time is kept, when it is the newest. */
+async function unchangedBy(
+  tx: Queryable,
+  church: Church,
+  event: StripeEventLike,
+  lifecycle: LifecycleDecision,
+): Promise<StripeIntakeResult> {
+  if (lifecycle.newest)
+    await applyLifecycle(tx, church.churchId, { toStatus: church.status, eventCreated: eventCreatedAt(event) });
+  return {
+    outcome: 'unchanged',
+    churchId: church.churchId,
+    founderNotified: false,
+    jobCreated: false,
+    detail: lifecycle.kind,
+  };
+}
+
 async function cancel(
   tx: Queryable,
   event: StripeEventLike,
@@ -141,24 +169,11 @@ async function cancel(
 ): Promise<StripeIntakeResult> {
   const church = await subscriptionChurch(tx, stripeSubscriptionId, churchId);
   if (!church) {
-    return {
-      outcome: 'ignored',
-      founderNotified: false,
-      jobCreated: false,
-      detail: `no church holds subscription ${stripeSubscriptionId}`,
-    };
+    return noChurchHolds(stripeSubscriptionId);
   }
   const lifecycle = await lifecycleOf(tx, church, church.churchId, event, 'cancelled', 'subscription cancelled');
   if (lifecycle.kind !== 'cancelled') {
-    if (lifecycle.newest)
-      await applyLifecycle(tx, church.churchId, { toStatus: church.status, eventCreated: eventCreatedAt(event) });
-    return {
-      outcome: 'unchanged',
-      churchId: church.churchId,
-      founderNotified: false,
-      jobCreated: false,
-      detail: lifecycle.kind,
-    };
+    return unchangedBy(tx, church, event, lifecycle);
   }
   // The quarantine counts from when Stripe ended the subscription, not from when the event happened to arrive.
   const parkedAt = eventCreatedAt(event);
@@ -211,12 +226,7 @@ async function paymentTrouble(
 ): Promise<StripeIntakeResult> {
   const church = await subscriptionChurch(tx, decision.stripeSubscriptionId, decision.churchId);
   if (!church) {
-    return {
-      outcome: 'ignored',
-      founderNotified: false,
-      jobCreated: false,
-      detail: `no church holds subscription ${decision.stripeSubscriptionId}`,
-    };
+    return noChurchHolds(decision.stripeSubscriptionId);
   }
   const lifecycle = await lifecycleOf(
     tx,
@@ -228,15 +238,7 @@ async function paymentTrouble(
     options.graceDays,
   );
   if (lifecycle.kind !== 'payment-trouble') {
-    if (lifecycle.newest)
-      await applyLifecycle(tx, church.churchId, { toStatus: church.status, eventCreated: eventCreatedAt(event) });
-    return {
-      outcome: 'unchanged',
-      churchId: church.churchId,
-      founderNotified: false,
-      jobCreated: false,
-      detail: lifecycle.kind,
-    };
+    return unchangedBy(tx, church, event, lifecycle);
   }
   const updated = await applyLifecycle(tx, church.churchId, {
     toStatus: 'past_due',
