@@ -21,7 +21,7 @@ import { parseArgs } from 'util';
 import { Pool } from 'pg';
 import { checkChurchId, churchStatus, enqueue, getChurch, getJob, upsertChurch, withTransaction } from '../registry';
 import { signPastorLink } from '../webhook/pastor/link';
-import { VoiceStackRunner } from '../stacks/provisioning-run';
+import { fleetRunners } from '../stacks/provisioning-run';
 import { ConfigError, MIN_LINK_SECRET_LENGTH, loadConfig, voiceStackOptions } from '../webhook/config';
 import { createLogger, secretScrubber } from '../common/logger';
 import { ProvisioningWorker } from '../worker/provisioning-worker';
@@ -66,15 +66,16 @@ function cliWorker(pool: Pool): ProvisioningWorker {
     (s) => s.length >= 6,
   );
   const logger = createLogger({ level: process.env.LOG_LEVEL?.trim() || 'info', secrets });
+  const runners = fleetRunners(
+    voiceStackOptions({
+      stackName,
+      workDir: process.env.PULUMI_WORK_DIR?.trim() || undefined,
+      databaseUrl: databaseUrl(),
+    }),
+  );
   return new ProvisioningWorker({
     pool,
-    runner: new VoiceStackRunner(
-      voiceStackOptions({
-        stackName,
-        workDir: process.env.PULUMI_WORK_DIR?.trim() || undefined,
-        databaseUrl: databaseUrl(),
-      }),
-    ),
+    ...runners,
     logger,
     stackName,
     retry,

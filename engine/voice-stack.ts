@@ -19,6 +19,7 @@ import {
   stopOrphanedEngine,
 } from './orphaned-processes';
 import { sleep } from '../common/timing';
+import { ensureShardStackConfig } from './shard-stack-config';
 
 export const PROJECT_NAME = 'churchwise-voice';
 
@@ -50,6 +51,7 @@ function projectPulumiCommand(): Promise<PulumiCommand> {
 export async function openVoiceStack(options: VoiceStackOptions): Promise<Stack> {
   const pulumiCommand = await projectPulumiCommand();
   const { registryDatabaseUrl } = options;
+  ensureShardStackConfig(options.workDir ?? PROJECT_ROOT, options.stackName);
   return LocalWorkspace.createOrSelectStack(
     {
       stackName: options.stackName,

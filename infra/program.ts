@@ -6,6 +6,7 @@ import { DESIGN_LOCKED_TRUNK_ID } from '../vendors/livekit-locks';
 import { checkAreaCode, checkOrderableNumber } from '../common/phone-numbers';
 import { listChurches, RegistryChurch } from '../registry/churches';
 import { lineNumbers } from '../registry/parked-lines';
+import { shardOfStack } from '../common/fleet-shards';
 import { ChurchVoiceLine, ChurchVoiceLineArgs } from './church-voice-line';
 import { ProgramOverrides, readProgramSettings } from './settings';
 
@@ -36,10 +37,17 @@ interface RegistryView {
   numbers: Map<string, string>;
 }
 
-async function readRegistry(url: string): Promise<RegistryView> {
+async function readRegistry(url: string, shard: number | null): Promise<RegistryView> {
   const pool = new Pool({ connectionString: url, max: 1 });
   try {
-    const churches = await listChurches(pool);
+    const churches = await listChurches(pool, { shard });
+    if (shard !== null) {
+      const numbers = await lineNumbers(
+        pool,
+        churches.map((c) => c.churchId),
+      );
+      return { churches, orphaned: [], numbers };
+    }
     const numbers = await lineNumbers(pool);
     // Rows of churches the registry no longer lists: their resources will be planned for deletion, which the
     // providers refuse without a decommission. Found here so the preview says so before anyone runs `up`.
@@ -84,7 +92,10 @@ function declareLine(line: ChurchVoiceLineArgs) {
  */
 export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promise<Record<string, unknown>> {
   const settings = readProgramSettings(overrides);
-  const { churches, orphaned, numbers } = await readRegistry(settings.registryDatabaseUrl);
+  // A shard stack declares its own churches and nothing shared; the base stack the shared objects and the churches
+  // not split yet (common/fleet-shards.ts). The stack's name says which it is, so plain `pulumi up` agrees.
+  const { shard } = shardOfStack(settings.stack);
+  const { churches, orphaned, numbers } = await readRegistry(settings.registryDatabaseUrl, shard);
   const ringFrom = settings.testRings ? settings.ringFromNumber : undefined;
   const base = { telnyxConnectionId: settings.telnyxConnectionId, agentName: settings.agentName, ringFrom };
 
@@ -112,7 +123,8 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
         })),
     );
 
-  const inService = settings.adoptLinesInService ? settings.linesInService : { churches: [], twilioTrunks: [] };
+  const inService =
+    settings.adoptLinesInService && shard === null ? settings.linesInService : { churches: [], twilioTrunks: [] };
   const adoptedIds = new Set(inService.churches.map((c) => c.churchId));
   for (const line of orphaned.filter((o) => !adoptedIds.has(o.churchId))) {
     void pulumi.log.warn(
@@ -203,7 +215,7 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
 
   // The locked objects (the main Twilio trunk first of all): adopted read-only. protect refuses delete and
   // replace; `locked` and the lock on their LiveKit ids refuse every update too, before any call to LiveKit.
-  const lockedObjects = settings.lockedLiveKitIds.map((id) =>
+  const lockedObjects = (shard === null ? settings.lockedLiveKitIds : []).map((id) =>
     id.startsWith('SDR_')
       ? new LiveKitSipDispatchRule(`locked-${id}`, { adoptId: id, locked: true }, { protect: true })
       : new LiveKitSipInboundTrunk(lockedName(id), { adoptId: id, locked: true }, { protect: true }),

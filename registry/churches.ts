@@ -4,6 +4,7 @@
  */
 import { checkAreaCode, checkOrderableNumber, type RuleFailure } from '../common/phone-numbers';
 import type { Queryable } from './db';
+import { assignShard } from './fleet-layout';
 import { recordTimeline } from './timeline';
 
 /** Also the key of the church's Pulumi resources, so the alphabet is narrow; same check as the table's. */
@@ -41,6 +42,8 @@ export interface Church {
   parkedAt: Date | null;
   /** While parked: until when the number is kept for the church without a reminder to decommission it. */
   quarantineUntil: Date | null;
+  /** The shard stack the church's line is in (common/fleet-shards.ts); null: the base stack. */
+  shard: number | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -150,6 +153,7 @@ interface ChurchRow {
   stripe_subscription_id: string | null;
   parked_at?: Date | null;
   quarantine_until?: Date | null;
+  shard?: number | null;
   lifecycle_at: Date | null;
   grace_until: Date | null;
   created_at: Date;
@@ -171,6 +175,7 @@ function toChurch(row: ChurchRow): Church {
     graceUntil: row.grace_until ?? null,
     parkedAt: row.parked_at ?? null,
     quarantineUntil: row.quarantine_until ?? null,
+    shard: row.shard ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -198,16 +203,29 @@ export async function findChurchBySubscription(
   return rows[0] ? toChurch(rows[0]) : undefined;
 }
 
-/** Every church, ordered by id; the Pulumi program reads this (optionally only some statuses). */
+/**
+ * Every church, ordered by id; the Pulumi program reads this (optionally only some statuses, or only one stack's:
+ * `shard` null is the base stack's churches, a number that shard's).
+ */
 export async function listChurches(
   db: Queryable,
-  options: { statuses?: readonly ChurchStatus[] } = {},
+  options: { statuses?: readonly ChurchStatus[]; shard?: number | null } = {},
 ): Promise<Church[]> {
-  const { rows } = options.statuses
-    ? await db.query<ChurchRow>('select * from churches where status = any($1::text[]) order by church_id', [
-        options.statuses,
-      ])
-    : await db.query<ChurchRow>('select * from churches order by church_id');
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (options.statuses) {
+    params.push(options.statuses);
+    where.push(`status = any($${params.length}::text[])`);
+  }
+  if (options.shard === null) where.push('shard is null');
+  else if (options.shard !== undefined) {
+    params.push(options.shard);
+    where.push(`shard = $${params.length}`);
+  }
+  const { rows } = await db.query<ChurchRow>(
+    `select * from churches${where.length ? ` where ${where.join(' and ')}` : ''} order by church_id`,
+    params,
+  );
   return rows.map(toChurch);
 }
 
@@ -246,7 +264,11 @@ export async function upsertChurch(db: Queryable, input: ChurchUpsert): Promise<
        returning *`,
       [...churchParameters(input), input.numberHold ?? null],
     );
-    if (rows[0]) return { church: toChurch(rows[0]), created: true, changed: true };
+    if (rows[0]) {
+      // Its shard is written now, once (registry/fleet-layout.ts): the stack its line will be in.
+      const shard = await assignShard(db, input.churchId);
+      return { church: { ...toChurch(rows[0]), shard }, created: true, changed: true };
+    }
     existing = await getChurch(db, input.churchId, { forUpdate: true });
     if (!existing) throw new Error(`church ${input.churchId} was deleted while being added`);
   }

@@ -14,3 +14,4 @@ export * from './line-steps';
 export * from './console';
 export * from './timeline';
 export * from './subscription-lifecycle';
+export * from './fleet-layout';

@@ -111,17 +111,45 @@ export async function enqueue(db: Queryable, churchId: string, reason: string): 
 }
 
 /**
+ * The jobs of one stack: its churches' (`shard` null: the base stack's, which also takes the jobs of churches no
+ * longer in the registry). Absent: every job, whatever its stack.
+ */
+export interface StackScope {
+  shard: number | null;
+}
+
+const inStack = (stack: StackScope | undefined, parameter: number) =>
+  stack
+    ? ` and (select c.shard from churches c where c.church_id = provisioning_jobs.church_id) ` +
+      `is not distinct from $${parameter}::int`
+    : '';
+const stackParameter = (stack: StackScope | undefined) => (stack ? [stack.shard] : []);
+
+/**
+ * The shards (null: the base stack) with work for a run: a job due, or one left `running` (by this process's run in
+ * progress, or by a dead process: the stack's run lock tells them apart).
+ */
+export async function stacksWithWork(db: Queryable): Promise<Array<number | null>> {
+  const { rows } = await db.query<{ shard: number | null }>(
+    `select distinct c.shard from provisioning_jobs j left join churches c on c.church_id = j.church_id
+      where j.state = 'running' or (j.state = 'queued' and j.next_attempt_at <= now())
+      order by c.shard nulls first`,
+  );
+  return rows.map((r) => r.shard);
+}
+
+/**
  * Claims every due queued job for one stack run: state running, attempts + 1, tagged with the run and worker.
  * SKIP LOCKED lets a second worker pass over rows another one is claiming instead of waiting for them.
  */
 export async function claim(
   db: Queryable,
-  opts: { workerId: string; runId: string; limit?: number },
+  opts: { workerId: string; runId: string; limit?: number; stack?: StackScope },
 ): Promise<ProvisioningJob[]> {
   const { rows } = await db.query<JobRow>(
     `with due as (
        select id from provisioning_jobs
-       where state = 'queued' and next_attempt_at <= now()
+       where state = 'queued' and next_attempt_at <= now()${inStack(opts.stack, 4)}
        order by id
        limit $3
        for update skip locked
@@ -130,7 +158,7 @@ export async function claim(
      set state = 'running', attempts = j.attempts + 1, run_id = $1, locked_by = $2, locked_at = now()
      from due where j.id = due.id
      returning j.*`,
-    [opts.runId, opts.workerId, opts.limit ?? 10000],
+    [opts.runId, opts.workerId, opts.limit ?? 10000, ...stackParameter(opts.stack)],
   );
   return rows.map(toJob).sort((a, b) => a.id - b.id);
 }
@@ -243,15 +271,15 @@ export async function closeQueuedJobs(db: Queryable, churchId: string, why: stri
  * Call it only while holding the stack's run lock: then no live worker can own a running job, so every running
  * job is orphaned.
  */
-export async function requeueOrphaned(db: Queryable, note: string): Promise<ProvisioningJob[]> {
+export async function requeueOrphaned(db: Queryable, note: string, stack?: StackScope): Promise<ProvisioningJob[]> {
   const { rows } = await db.query<JobRow>(
     `update provisioning_jobs set
        state = 'queued', attempts = greatest(attempts - 1, 0), next_attempt_at = now(), ` +
       `locked_by = null, locked_at = null,
        last_error = $1 || ' (worker ' || coalesce(locked_by, '?') || ', run ' || coalesce(run_id, '?') || ')'
-     where state = 'running'
+     where state = 'running'${inStack(stack, 2)}
      returning *`,
-    [note],
+    [note, ...stackParameter(stack)],
   );
   return rows.map(toJob);
 }

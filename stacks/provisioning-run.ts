@@ -233,3 +233,20 @@ export class VoiceStackRunner implements StackRunner {
     });
   }
 }
+
+/**
+ * The runners of a fleet: the base stack's and, made on first use and kept, each shard stack's (same backend,
+ * passphrase, vendors and registry; only the stack name differs).
+ */
+export function fleetRunners(base: VoiceStackOptions): {
+  runner: VoiceStackRunner;
+  runnerFor: (stackName: string) => VoiceStackRunner;
+} {
+  const runners = new Map<string, VoiceStackRunner>([[base.stackName, new VoiceStackRunner(base)]]);
+  const runnerFor = (stackName: string) => {
+    let runner = runners.get(stackName);
+    if (!runner) runners.set(stackName, (runner = new VoiceStackRunner({ ...base, stackName })));
+    return runner;
+  };
+  return { runner: runnerFor(base.stackName), runnerFor };
+}

@@ -6,15 +6,15 @@
  * stop (finish the current stack run, then exit) needs it.
  */
 import { migrate } from '../db/migrate';
-import { VoiceStackRunner } from '../stacks/provisioning-run';
+import { fleetRunners } from '../stacks/provisioning-run';
 import { ConfigError, loadConfig, voiceStackOptions } from './config';
 import { createService } from './service';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const stack = voiceStackOptions(config);
-  const runner = new VoiceStackRunner(stack);
-  const service = createService(config, { runner, consoleStack: stack });
+  const { runner, runnerFor } = fleetRunners(stack);
+  const service = createService(config, { runner, runnerFor, consoleStack: stack });
   const migrations = await migrate(service.pool);
   service.logger.info(
     { applied: migrations.applied, alreadyApplied: migrations.alreadyApplied.length },

@@ -17,7 +17,10 @@ import { serviceConsoleActions } from './console/actions';
 import { ProvisioningWorker, type WorkerOptions } from '../worker/provisioning-worker';
 
 export interface ServiceOptions {
+  /** Runs the base stack. */
   runner: StackRunner;
+  /** Runs a shard stack (stacks/provisioning-run.ts fleetRunners). */
+  runnerFor?: (stackName: string) => StackRunner;
   /** Log lines go here instead of stdout (tests read them back). */
   logDestination?: { write(line: string): unknown };
   mailer?: FounderMailer;
@@ -53,6 +56,7 @@ export function createService(config: ServiceConfig, options: ServiceOptions): S
   const worker = new ProvisioningWorker({
     pool,
     runner: options.runner,
+    runnerFor: options.runnerFor,
     logger,
     stackName: config.stackName,
     retry: config.retry,

@@ -1,11 +1,12 @@
 /**
  * The provisioning worker: drains the durable queue in PostgreSQL into stack runs.
  *
- * - One stack run at a time per stack: in this process the loop is serial, and across processes a PostgreSQL
- *   session advisory lock on the stack name is held for the whole run (it dies with the connection, so a killed
- *   process never leaves it behind).
- * - One run provisions every church in the registry, so a run claims EVERY due job at once and settles each from
- *   the run's result: a burst of purchases becomes one or two runs, not one run per purchase.
+ * - The fleet is a base stack and shard stacks (common/fleet-shards.ts); each church's jobs run in its own stack.
+ *   One run at a time per stack: in this process a stack is run by one pass at a time, and across processes a
+ *   PostgreSQL session advisory lock on the stack name is held for the whole run (it dies with the connection, so a
+ *   killed process never leaves it behind). Runs of different stacks go on side by side (`parallelStacks`).
+ * - One run provisions every church of its stack, so a run claims EVERY due job of that stack at once and settles
+ *   each from the run's result: a burst of purchases becomes one or two runs per stack, not one run per purchase.
  * - A failed attempt is retried with exponential backoff (the shared rule of vendors/vendor-request.ts); once
  *   the budget is spent the job fails and exactly one founder email is put in the outbox, in the same transaction.
  * - Holding the lock, any job still `running` was left by a dead process: it goes back to the queue. The stack
@@ -25,6 +26,7 @@ import { sleep, WakeableLoop, type PassOutcome } from '../common/timing';
 import { backoffMs } from '../vendors/vendor-request';
 import type { ChurchResource, LineStepEvent, StackRunResult, StackRunner } from '../stacks/provisioning-run';
 import { recordLineStep } from '../registry/line-steps';
+import { shardOfStack, stackOfShard } from '../common/fleet-shards';
 import {
   ChurchNotFoundError,
   churchesDueByClock,
@@ -43,6 +45,7 @@ import { queueFounderNotification } from '../registry/founder-notifications';
 import {
   claim,
   closeQueuedJobs,
+  stacksWithWork,
   enqueue,
   listJobs,
   nextDueAt,
@@ -65,9 +68,14 @@ export interface RetryBudget {
 
 export interface WorkerOptions {
   pool: Pool;
+  /** Runs the base stack. */
   runner: StackRunner;
+  /** Runs a shard stack (by its name); without it, a church with a shard cannot be provisioned here. */
+  runnerFor?: (stackName: string) => StackRunner;
+  /** Stack runs (of different stacks) this process carries out at once (default 2, one per core here). */
+  parallelStacks?: number;
   logger: Logger;
-  /** The stack the runner updates; also the name of the cross-process run lock. */
+  /** The base stack: it names each shard stack and the cross-process run lock of each. */
   stackName: string;
   retry: RetryBudget;
   /** Identifies this process in locked_by (default host:pid:random). */
@@ -96,6 +104,8 @@ export interface ClockSweep {
 
 export interface RunReport {
   runId: string;
+  /** The stack this run updated. */
+  stack: string;
   /** Jobs the run carried. */
   jobs: ProvisioningJob[];
   /** The jobs after settling. */
@@ -139,6 +149,8 @@ export class ProvisioningWorker {
   private readonly loop: WakeableLoop;
   private stopped = false;
   private readonly abort = new AbortController();
+  /** Stacks this process is running now: one run per stack at a time, whoever asks (the loop, a decommission). */
+  private readonly stacksRunning = new Set<string>();
 
   constructor(private readonly options: WorkerOptions) {
     this.workerId = options.workerId ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -209,9 +221,9 @@ export class ProvisioningWorker {
     await sleep(this.options.gatherMs ?? 250);
     if (this.stopped) return 'rest';
     await this.sweepClock();
-    const report = await this.runOnce();
-    if (report.skipped === 'stack-busy') return 'rest';
-    return report.jobs.length > 0 ? 'again' : 'rest';
+    const reports = await this.runStacksWithWork();
+    // Go round again while runs find jobs; stacks other processes hold are theirs to run.
+    return reports.some((r) => r.jobs.length > 0) ? 'again' : 'rest';
   }
 
   /**
@@ -295,8 +307,63 @@ export class ProvisioningWorker {
    */
   async runOnce(): Promise<RunReport> {
     const runId = newRunId();
-    const report = await this.withStackLock(runId, (recovered) => this.claimAndRun(runId, '', recovered));
-    return report ?? { runId, jobs: [], settled: [], recovered: [], skipped: 'stack-busy' };
+    const reports = await this.runStacksWithWork();
+    if (reports.length === 1) return reports[0];
+    const stack = this.options.stackName;
+    if (reports.length === 0) return { runId, stack, jobs: [], settled: [], recovered: [], skipped: 'nothing-due' };
+    // Several stacks ran: one report of them all, the last run's result standing for the others'.
+    const ran = reports.filter((r) => !r.skipped);
+    return {
+      runId: reports.map((r) => r.runId).join(','),
+      stack: reports.map((r) => r.stack).join(','),
+      jobs: reports.flatMap((r) => r.jobs),
+      settled: reports.flatMap((r) => r.settled),
+      recovered: reports.flatMap((r) => r.recovered),
+      result: ran[ran.length - 1]?.result,
+      skipped: ran.length === 0 ? reports[0].skipped : undefined,
+    };
+  }
+
+  /** The stack a church's line is in. */
+  stackOf(church: Pick<Church, 'shard'>): string {
+    return stackOfShard(this.options.stackName, church.shard);
+  }
+
+  private runnerOf(stack: string): StackRunner {
+    if (stack === this.options.stackName) return this.options.runner;
+    if (!this.options.runnerFor)
+      throw new Error(`stack ${stack} is a shard stack, and this worker was given no runner for shard stacks`);
+    return this.options.runnerFor(stack);
+  }
+
+  /**
+   * Runs each stack that has work, `parallelStacks` at a time; a stack whose run lock another process holds is
+   * skipped (that process runs it). A stack already being run by this process is not started twice.
+   */
+  async runStacksWithWork(): Promise<RunReport[]> {
+    const shards = await stacksWithWork(this.options.pool);
+    const reports: RunReport[] = [];
+    let next = 0;
+    const lane = async () => {
+      while (next < shards.length) {
+        const shard = shards[next++];
+        const stack = stackOfShard(this.options.stackName, shard);
+        if (this.stacksRunning.has(stack)) continue;
+        this.stacksRunning.add(stack);
+        try {
+          const runId = newRunId();
+          const report = await this.withStackLock(stack, runId, (recovered) =>
+            this.claimAndRun(stack, runId, '', recovered),
+          );
+          reports.push(report ?? { runId, stack, jobs: [], settled: [], recovered: [], skipped: 'stack-busy' });
+        } finally {
+          this.stacksRunning.delete(stack);
+        }
+      }
+    };
+    const lanes = Math.max(1, Math.min(this.options.parallelStacks ?? 2, shards.length));
+    await Promise.all(Array.from({ length: lanes }, lane));
+    return reports;
   }
 
   /**
@@ -309,76 +376,85 @@ export class ProvisioningWorker {
    * Each run also provisions whatever else is due. Safe to repeat: it picks up at the phase the church is in.
    */
   async decommission(churchId: string): Promise<DecommissionReport> {
-    const runner = this.options.runner;
+    const known = await getChurch(this.options.pool, churchId);
+    if (!known) throw new ChurchNotFoundError(churchId);
+    const stack = this.stackOf(known);
+    const runner = this.runnerOf(stack);
     if (!runner.churchResources)
       throw new Error('decommission needs a stack runner that can read the state (VoiceStackRunner)');
     const resourcesOf = () => runner.churchResources!(churchId);
     for (;;) {
       const runId = newRunId();
       // undefined: another process held the run lock, or another engine the stack: wait, then go on from there.
-      const outcome = await this.withStackLock(runId, async (recovered): Promise<DecommissionReport | undefined> => {
-        const report: DecommissionReport = { churchId, done: false, runs: [], remaining: [], status: 'active' };
-        const church = await getChurch(this.options.pool, churchId);
-        if (!church) throw new ChurchNotFoundError(churchId);
-        let resources = await resourcesOf();
-        // Marked decommissioned by hand while something still lacks the recorded decommission: phase 1 again.
-        const reopen = church.status === 'decommissioned' && resources.some((r) => !r.decommission);
-        if (church.status !== 'decommission' && (church.status !== 'decommissioned' || reopen)) {
-          await withTransaction(this.options.pool, async (tx) => {
-            await requestDecommission(tx, churchId, { reopen });
-            await closeQueuedJobs(tx, churchId, 'church decommissioned: its line is released instead of provisioned');
-          });
-          this.log.info({ churchId, from: church.status }, 'church marked for decommission');
-        }
-        if ((await getChurch(this.options.pool, churchId))!.status === 'decommission') {
-          if (resources.some((r) => !r.decommission)) {
+      const outcome = await this.withStackLock(
+        stack,
+        runId,
+        async (recovered): Promise<DecommissionReport | undefined> => {
+          const report: DecommissionReport = { churchId, done: false, runs: [], remaining: [], status: 'active' };
+          const church = await getChurch(this.options.pool, churchId);
+          if (!church) throw new ChurchNotFoundError(churchId);
+          let resources = await resourcesOf();
+          // Marked decommissioned by hand while something still lacks the recorded decommission: phase 1 again.
+          const reopen = church.status === 'decommissioned' && resources.some((r) => !r.decommission);
+          if (church.status !== 'decommission' && (church.status !== 'decommissioned' || reopen)) {
+            await withTransaction(this.options.pool, async (tx) => {
+              await requestDecommission(tx, churchId, { reopen });
+              await closeQueuedJobs(tx, churchId, 'church decommissioned: its line is released instead of provisioned');
+            });
+            this.log.info({ churchId, from: church.status }, 'church marked for decommission');
+          }
+          if ((await getChurch(this.options.pool, churchId))!.status === 'decommission') {
+            if (resources.some((r) => !r.decommission)) {
+              const run = await this.claimAndRun(
+                stack,
+                runId,
+                `decommission ${churchId} (1/2: record decommission)`,
+                recovered.splice(0),
+              );
+              if (run.skipped === 'stack-busy') return undefined;
+              report.runs.push(run);
+              resources = await resourcesOf();
+            }
+            const unrecorded = resources.filter((r) => !r.decommission);
+            if (unrecorded.length > 0) {
+              report.status = 'decommission';
+              report.remaining = unrecorded;
+              report.error =
+                `the decommission of church ${churchId} is not recorded ` +
+                `on ${unrecorded.map((r) => r.urn.split('::').pop()).join(', ')}: ` +
+                `${runError(report.runs) ?? 'see the engine output'}`;
+              return report;
+            }
+            await markDecommissioned(this.options.pool, churchId);
+            this.log.info(
+              { churchId, resources: resources.length },
+              'decommission recorded on every resource; church marked decommissioned',
+            );
+          }
+          if (resources.length > 0) {
             const run = await this.claimAndRun(
-              runId,
-              `decommission ${churchId} (1/2: record decommission)`,
+              stack,
+              `${runId}-release`,
+              `decommission ${churchId} (2/2: release)`,
               recovered.splice(0),
             );
             if (run.skipped === 'stack-busy') return undefined;
             report.runs.push(run);
             resources = await resourcesOf();
           }
-          const unrecorded = resources.filter((r) => !r.decommission);
-          if (unrecorded.length > 0) {
-            report.status = 'decommission';
-            report.remaining = unrecorded;
+          report.status = 'decommissioned';
+          report.remaining = resources;
+          if (resources.length > 0) {
             report.error =
-              `the decommission of church ${churchId} is not recorded ` +
-              `on ${unrecorded.map((r) => r.urn.split('::').pop()).join(', ')}: ` +
-              `${runError(report.runs) ?? 'see the engine output'}`;
+              `church ${churchId} still has ${resources.map((r) => r.urn.split('::').pop()).join(', ')} after the ` +
+              `release run: ${runError(report.runs) ?? 'see the engine output'}`;
             return report;
           }
-          await markDecommissioned(this.options.pool, churchId);
-          this.log.info(
-            { churchId, resources: resources.length },
-            'decommission recorded on every resource; church marked decommissioned',
-          );
-        }
-        if (resources.length > 0) {
-          const run = await this.claimAndRun(
-            `${runId}-release`,
-            `decommission ${churchId} (2/2: release)`,
-            recovered.splice(0),
-          );
-          if (run.skipped === 'stack-busy') return undefined;
-          report.runs.push(run);
-          resources = await resourcesOf();
-        }
-        report.status = 'decommissioned';
-        report.remaining = resources;
-        if (resources.length > 0) {
-          report.error =
-            `church ${churchId} still has ${resources.map((r) => r.urn.split('::').pop()).join(', ')} after the ` +
-            `release run: ${runError(report.runs) ?? 'see the engine output'}`;
+          report.done = true;
+          this.log.info({ churchId }, 'church decommissioned: number, trunk, rule and row released');
           return report;
-        }
-        report.done = true;
-        this.log.info({ churchId }, 'church decommissioned: number, trunk, rule and row released');
-        return report;
-      });
+        },
+      );
       if (outcome) return outcome;
       if (this.stopped) throw new Error('worker stopped while waiting for the stack');
       await sleep(this.pollIntervalMs);
@@ -390,19 +466,24 @@ export class ProvisioningWorker {
    * Returns undefined when another process holds the lock.
    */
   private async withStackLock<T>(
+    stack: string,
     runId: string,
     body: (recovered: ProvisioningJob[]) => Promise<T>,
   ): Promise<T | undefined> {
     const lockClient = await this.options.pool.connect();
+    const lockKey = this.lockKey(stack);
     let locked = false;
     let broken = false;
     try {
-      locked = await this.tryLock(lockClient);
+      locked = await this.tryLock(lockClient, lockKey);
       if (!locked) {
-        this.log.info({ runId }, 'another process is running this stack; will look again later');
+        this.log.info({ runId, stack }, 'another process is running this stack; will look again later');
         return undefined;
       }
-      const recovered = await requeueOrphaned(this.options.pool, 'interrupted: a worker stopped during the stack run');
+      // Holding this stack's lock, its jobs still `running` were left by a dead run (other stacks' are not ours).
+      const recovered = await requeueOrphaned(this.options.pool, 'interrupted: a worker stopped during the stack run', {
+        shard: shardOfStack(stack).shard,
+      });
       for (const job of recovered) {
         this.log.warn(
           { jobId: job.id, churchId: job.churchId, note: job.lastError },
@@ -415,7 +496,7 @@ export class ProvisioningWorker {
       throw error;
     } finally {
       if (locked) {
-        await lockClient.query('select pg_advisory_unlock(hashtext($1))', [this.lockKey]).catch(() => {
+        await lockClient.query('select pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => {
           broken = true;
         });
       }
@@ -425,11 +506,20 @@ export class ProvisioningWorker {
   }
 
   /** Claims every due job and runs the stack once for them (also with none, when `purpose` says why). */
-  private async claimAndRun(runId: string, purpose: string, recovered: ProvisioningJob[]): Promise<RunReport> {
-    const report: RunReport = { runId, jobs: [], settled: [], recovered };
-    report.jobs = await claim(this.options.pool, { workerId: this.workerId, runId });
+  private async claimAndRun(
+    stack: string,
+    runId: string,
+    purpose: string,
+    recovered: ProvisioningJob[],
+  ): Promise<RunReport> {
+    const report: RunReport = { runId, stack, jobs: [], settled: [], recovered };
+    report.jobs = await claim(this.options.pool, {
+      workerId: this.workerId,
+      runId,
+      stack: { shard: shardOfStack(stack).shard },
+    });
     if (report.jobs.length === 0 && !purpose) return { ...report, skipped: 'nothing-due' };
-    report.result = await this.runStack(runId, report.jobs, purpose);
+    report.result = await this.runStack(stack, runId, report.jobs, purpose);
     if (report.result.busy) {
       // Nothing ran: the jobs go back as they were, due at the next look.
       await unclaim(this.options.pool, report.jobs, runId, new Date(Date.now() + this.pollIntervalMs));
@@ -439,26 +529,27 @@ export class ProvisioningWorker {
       );
       return { ...report, skipped: 'stack-busy' };
     }
-    report.settled = await this.settleAll(runId, report.jobs, report.result);
+    report.settled = await this.settleAll(stack, runId, report.jobs, report.result);
     return report;
   }
 
-  private get lockKey(): string {
-    return `churchwise-voice:stack-run:${this.options.stackName}`;
+  /** The cross-process run lock of one stack (the base stack's key is the one a single-stack fleet always used). */
+  private lockKey(stack: string): string {
+    return `churchwise-voice:stack-run:${stack}`;
   }
 
-  private async tryLock(client: PoolClient): Promise<boolean> {
+  private async tryLock(client: PoolClient, lockKey: string): Promise<boolean> {
     const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtext($1)) as locked', [
-      this.lockKey,
+      lockKey,
     ]);
     return rows[0].locked;
   }
 
-  private async runStack(runId: string, jobs: ProvisioningJob[], purpose = ''): Promise<StackRunResult> {
+  private async runStack(stack: string, runId: string, jobs: ProvisioningJob[], purpose = ''): Promise<StackRunResult> {
     const churches = jobs.map((j) => j.churchId);
-    const log = this.log.child({ runId });
+    const log = this.log.child({ runId, stack });
     log.info({ churches, jobs: jobs.map((j) => j.id), purpose: purpose || undefined }, 'stack run starting');
-    const engineLog = this.engineLog.child({ runId });
+    const engineLog = this.engineLog.child({ runId, stack });
     const reasons = [purpose, ...jobs.map((j) => `${j.churchId} (${j.reason})`)].filter(Boolean);
     let result: StackRunResult;
     // Each step of the churches this run is for goes into the registry as it happens (the pastor's status page).
@@ -474,7 +565,7 @@ export class ProvisioningWorker {
       );
     };
     try {
-      result = await this.options.runner.provision({
+      result = await this.runnerOf(stack).provision({
         reason: `${runId}: ${reasons.join(', ')}`.slice(0, 1000),
         onOutput: (chunk) => {
           for (const line of chunk.split('\n')) if (line.trim()) engineLog.info(this.scrub(line.replace(/\s+$/, '')));
@@ -532,9 +623,10 @@ export class ProvisioningWorker {
    * `parking` the trunk and rule must carry their recorded removal, once `parked` they must be gone. A runner that
    * cannot read the state (tests' doubles) is taken at its word.
    */
-  private async parkingProblem(church: Church): Promise<string | undefined> {
-    if (!this.options.runner.churchResources) return undefined;
-    const liveKit = (await this.options.runner.churchResources(church.churchId)).filter(
+  private async parkingProblem(stack: string, church: Church): Promise<string | undefined> {
+    const runner = this.runnerOf(stack);
+    if (!runner.churchResources) return undefined;
+    const liveKit = (await runner.churchResources(church.churchId)).filter(
       (r) => r.step === 'livekit-trunk' || r.step === 'dispatch-rule',
     );
     const names = (list: ChurchResource[]) => list.map((r) => r.urn.split('::').pop()).join(', ');
@@ -543,7 +635,7 @@ export class ProvisioningWorker {
       if (unmarked.length === 0) return undefined;
       return (
         `church ${church.churchId} was not parked: ${names(unmarked)} still lack their recorded removal ` +
-        `(is fallbackTexmlAppId set in the stack ${this.options.stackName}? the preview warns when it is not)`
+        `(is fallbackTexmlAppId set in the stack ${stack}? the preview warns when it is not)`
       );
     }
     if (liveKit.length === 0) return undefined;
@@ -601,14 +693,19 @@ export class ProvisioningWorker {
     return { ok: true, line };
   }
 
-  private async settleAll(runId: string, jobs: ProvisioningJob[], result: StackRunResult): Promise<ProvisioningJob[]> {
+  private async settleAll(
+    stack: string,
+    runId: string,
+    jobs: ProvisioningJob[],
+    result: StackRunResult,
+  ): Promise<ProvisioningJob[]> {
     const settled: ProvisioningJob[] = [];
     let emailed = false;
     for (const job of jobs) {
       const before = await getChurch(this.options.pool, job.churchId);
       const parked = before !== undefined && PARKED_STATUSES.includes(before.status);
       let outcome = this.outcomeFor(job, result, parked);
-      const parkingShapeProblem = outcome.ok && before && parked ? await this.parkingProblem(before) : undefined;
+      const parkingShapeProblem = outcome.ok && before && parked ? await this.parkingProblem(stack, before) : undefined;
       if (parkingShapeProblem)
         outcome = { ok: false, error: parkingShapeProblem, failedStep: 'engine', line: outcome.line };
       let changedDuringRun = false;
@@ -654,7 +751,7 @@ export class ProvisioningWorker {
             church,
             failedStep: outcome.failedStep,
             error: outcome.error,
-            stackName: this.options.stackName,
+            stackName: stack,
           });
           emailed =
             (await queueFounderNotification(tx, {

@@ -13,7 +13,7 @@ import { ensureMailpit, getMessage, messagesTo, type MailMessage, type MailpitCo
 import { REPO_ROOT } from '../../sandbox/processes';
 import { listFounderNotifications } from '../../registry/founder-notifications';
 import { openVoiceStack, PROJECT_NAME } from '../../engine/voice-stack';
-import { VoiceStackRunner, type StackRunResult, type StackRunner } from '../../stacks/provisioning-run';
+import { VoiceStackRunner, fleetRunners, type StackRunResult, type StackRunner } from '../../stacks/provisioning-run';
 import type { ServiceConfig } from '../../webhook/config';
 import { createService, type Service } from '../../webhook/service';
 import { TEST_PASSPHRASE } from './engine';
@@ -29,12 +29,18 @@ export const ENGINE_WAIT_MS = 6 * 60_000;
 export class CountingRunner implements StackRunner {
   runs = 0;
   readonly results: StackRunResult[] = [];
-  constructor(private readonly inner: VoiceStackRunner) {}
+  /** `tally`: another runner whose counts this one adds to as well (the fleet's, for a shard stack's runner). */
+  constructor(
+    private readonly inner: VoiceStackRunner,
+    private readonly tally?: CountingRunner,
+  ) {}
 
   async provision(opts: Parameters<StackRunner['provision']>[0]): Promise<StackRunResult> {
     const result = await this.inner.provision(opts);
-    if (!result.busy) this.runs += 1;
-    this.results.push(result);
+    for (const counter of this.tally ? [this, this.tally] : [this]) {
+      if (!result.busy) counter.runs += 1;
+      counter.results.push(result);
+    }
     return result;
   }
 
@@ -129,9 +135,19 @@ export async function startInProcessService(
 ): Promise<InProcessService> {
   const config = serviceConfig(stack, mailpit, overrides);
   const logs = new LogCollector();
-  const runner = new CountingRunner(new VoiceStackRunner(stack.options));
+  const runners = fleetRunners(stack.options);
+  const runner = new CountingRunner(runners.runner);
+  const shardRunners = new Map<string, CountingRunner>();
   const service = createService(config, {
     runner,
+    // Shard stacks' runs are counted in the same runner's tally: "how many engine runs" is a fleet-wide question.
+    runnerFor: (stackName) => {
+      if (stackName === stack.options.stackName) return runner;
+      let shardRunner = shardRunners.get(stackName);
+      if (!shardRunner)
+        shardRunners.set(stackName, (shardRunner = new CountingRunner(runners.runnerFor(stackName), runner)));
+      return shardRunner;
+    },
     logDestination: logs,
     worker: { gatherMs: 250, pollIntervalMs: 500, now: options.now },
     telnyx: options.telnyx,
