@@ -16,11 +16,13 @@ function ringCell(ring: LineSummary['ring']): string {
   return ring.ok ? `ok ${ring.at ?? ''}`.trim() : `FAILED: ${ring.cause ?? 'unknown'}`;
 }
 
-/** The stack's `lines` output as the table the demo and the CLI print. */
-export function renderLines(lines: LineSummary[]): string {
+/** The stack's `lines` output as the table the demo and the CLI print (with a Stack column for the fleet's). */
+export function renderLines(lines: Array<LineSummary & { stack?: string }>): string {
+  const withStack = lines.some((l) => l.stack !== undefined);
   const rows = [...lines]
     .sort((a, b) => a.source.localeCompare(b.source) || a.churchName.localeCompare(b.churchName))
     .map((l) => [
+      ...(withStack ? [l.stack ?? '-'] : []),
       l.churchName,
       l.phoneNumber,
       l.trunkId ?? '- (parked)',
@@ -29,5 +31,17 @@ export function renderLines(lines: LineSummary[]): string {
       l.source === 'in-service' ? 'in service (adopted)' : l.registryStatus,
       ringCell(l.ring),
     ]);
-  return renderTable(['Church', 'Number', 'LiveKit trunk', 'Dispatch rule', 'Row', 'Status', 'Last test ring'], rows);
+  return renderTable(
+    [
+      ...(withStack ? ['Stack'] : []),
+      'Church',
+      'Number',
+      'LiveKit trunk',
+      'Dispatch rule',
+      'Row',
+      'Status',
+      'Last test ring',
+    ],
+    rows,
+  );
 }

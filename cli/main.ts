@@ -5,19 +5,22 @@
  *
  *   churchwise church provision|status|decommission --church <id> ...   the registry and the queue
  *   churchwise drift|doctor|ring|lines [--stack <name>] ...              checks on a stack's lines
+ *   churchwise fleet stacks|preview|up|drift|doctor|lines|shard ...     the same across every stack of the fleet
  */
 import { ConfigError } from '../webhook/config';
 import { ChurchNotFoundError, RegistryInputError } from '../registry';
 import { CHURCH_USAGE, runChurchCommand } from './church-commands';
 import { FLEET_COMMANDS, FLEET_USAGE, runFleetCommand } from './fleet-commands';
 import { UsageError } from './usage';
+import { WHOLE_FLEET_USAGE, runWholeFleetCommand } from './whole-fleet-commands';
 
-export const USAGE = ['usage: churchwise <command> ...', CHURCH_USAGE, FLEET_USAGE].join('\n');
+export const USAGE = ['usage: churchwise <command> ...', CHURCH_USAGE, FLEET_USAGE, WHOLE_FLEET_USAGE].join('\n');
 
 /** Runs one command line; resolves to the process exit code. */
 export async function main(argv: string[], out?: (text: string) => void): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'church') return runChurchCommand(rest);
+  if (command === 'fleet') return runWholeFleetCommand(rest, out);
   if ((FLEET_COMMANDS as readonly string[]).includes(command ?? '')) return runFleetCommand(argv, out);
   throw new UsageError(USAGE);
 }

@@ -7,6 +7,7 @@ import { checkAreaCode, checkOrderableNumber } from '../common/phone-numbers';
 import { listChurches, RegistryChurch } from '../registry/churches';
 import { lineNumbers } from '../registry/parked-lines';
 import { shardOfStack } from '../common/fleet-shards';
+import { getFleetLayout, migrationBlock } from '../registry/fleet-layout';
 import { ChurchVoiceLine, ChurchVoiceLineArgs } from './church-voice-line';
 import { ProgramOverrides, readProgramSettings } from './settings';
 
@@ -40,6 +41,10 @@ interface RegistryView {
 async function readRegistry(url: string, shard: number | null): Promise<RegistryView> {
   const pool = new Pool({ connectionString: url, max: 1 });
   try {
+    // Half-way through a split, a church may be declared in a stack that does not hold its resources yet: the
+    // engine would buy its line again. Refused before anything is declared.
+    const blocked = migrationBlock(await getFleetLayout(pool));
+    if (blocked) throw new Error(blocked);
     const churches = await listChurches(pool, { shard });
     if (shard !== null) {
       const numbers = await lineNumbers(

@@ -13,24 +13,42 @@ import type { Queryable } from './db';
 export interface FleetLayout {
   /** Churches per shard stack; undefined: the fleet is one stack (new churches get no shard). */
   shardSize?: number;
+  /** The split of the fleet is half done (churches have shards, resources not all moved): no stack may run. */
+  migrating: boolean;
   changedAt?: Date;
 }
 
 export async function getFleetLayout(db: Queryable): Promise<FleetLayout> {
-  const { rows } = await db.query<{ shard_size: number; changed_at: Date }>(
-    'select shard_size, changed_at from fleet_layout',
+  const { rows } = await db.query<{ shard_size: number | null; migrating: boolean; changed_at: Date }>(
+    'select shard_size, migrating, changed_at from fleet_layout',
   );
-  return rows[0] ? { shardSize: rows[0].shard_size, changedAt: rows[0].changed_at } : {};
+  const row = rows[0];
+  return row
+    ? { shardSize: row.shard_size ?? undefined, migrating: row.migrating, changedAt: row.changed_at }
+    : { migrating: false };
 }
 
-/** Splits the fleet from now on: new churches get a shard of at most `shardSize` churches. */
-export async function setShardSize(db: Queryable, shardSize: number): Promise<void> {
-  const invalid = checkShardSize('shard size', shardSize);
+/**
+ * Sets the shard size new churches are given from now on, and whether a split is in progress (fleet/migration.ts
+ * sets it before it moves anything and clears it when every resource is in its shard's stack).
+ */
+export async function setFleetLayout(db: Queryable, layout: { shardSize: number; migrating: boolean }): Promise<void> {
+  const invalid = checkShardSize('shard size', layout.shardSize);
   if (invalid) throw new Error(invalid);
   await db.query(
-    `insert into fleet_layout (singleton, shard_size) values (true, $1)
-     on conflict (singleton) do update set shard_size = excluded.shard_size, changed_at = now()`,
-    [shardSize],
+    `insert into fleet_layout (singleton, shard_size, migrating) values (true, $1, $2)
+     on conflict (singleton) do update set shard_size = excluded.shard_size, migrating = excluded.migrating,
+       changed_at = now()`,
+    [layout.shardSize, layout.migrating],
+  );
+}
+
+/** Why no stack may run now (a split in progress), or undefined. The program and the worker both ask. */
+export function migrationBlock(layout: FleetLayout): string | undefined {
+  if (!layout.migrating) return undefined;
+  return (
+    'the fleet is being split into shard stacks and the move is not finished: no stack runs until it is. ' +
+    'Finish it with `churchwise fleet shard --size <n>` (it picks up where it stopped)'
   );
 }
 

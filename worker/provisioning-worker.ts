@@ -27,6 +27,7 @@ import { backoffMs } from '../vendors/vendor-request';
 import type { ChurchResource, LineStepEvent, StackRunResult, StackRunner } from '../stacks/provisioning-run';
 import { recordLineStep } from '../registry/line-steps';
 import { shardOfStack, stackOfShard } from '../common/fleet-shards';
+import { getFleetLayout, migrationBlock } from '../registry/fleet-layout';
 import {
   ChurchNotFoundError,
   churchesDueByClock,
@@ -341,6 +342,12 @@ export class ProvisioningWorker {
    * skipped (that process runs it). A stack already being run by this process is not started twice.
    */
   async runStacksWithWork(): Promise<RunReport[]> {
+    const blocked = migrationBlock(await getFleetLayout(this.options.pool));
+    if (blocked) {
+      // Jobs wait, queued: nothing is lost, and they run once the split is finished.
+      this.log.warn(blocked);
+      return [];
+    }
     const shards = await stacksWithWork(this.options.pool);
     const reports: RunReport[] = [];
     let next = 0;

@@ -22,4 +22,12 @@ export type {
 export { previewObserver, type PreviewObservations } from './engine-events';
 export { changedProperties, formatValue } from './compare';
 export { findUnmanaged } from './unmanaged';
-export { buildDriftReport, driftReport, emailDriftReport, renderDrift, type DriftInputs } from './report';
+export {
+  buildDriftReport,
+  driftReport,
+  emailDriftReport,
+  readStackDrift,
+  renderDrift,
+  type DriftInputs,
+  type StackDriftReading,
+} from './report';

@@ -12,7 +12,13 @@ import { containsUnknown } from '../../providers/resource-inputs';
 import { kindOfType } from '../../providers/resource-kinds';
 import { smtpFounderMailer } from '../../vendors/smtp-client';
 import { stepOfUrn } from '../../stacks/provisioning-run';
-import { resourceName, stackLines, stateResources, type LiveSystems } from '../../stacks/live-systems';
+import {
+  resourceName,
+  stackLines,
+  stateResources,
+  type LiveSystems,
+  type StateResource,
+} from '../../stacks/live-systems';
 import { renderTable } from '../line-table';
 import { changedProperties, formatValue } from './compare';
 import { previewObserver, type PreviewObservations } from './engine-events';
@@ -119,11 +125,18 @@ export function buildDriftReport(input: DriftInputs): DriftReport {
   };
 }
 
-/** Runs the preview with refresh on the real engine, then looks for unmanaged objects. Writes nothing anywhere. */
-export async function driftReport(
-  live: LiveSystems,
+/** What one stack's `pulumi preview --refresh` saw, with the state and lines it was compared with. */
+export interface StackDriftReading {
+  observations: PreviewObservations;
+  resources: StateResource[];
+  lines: LineSummary[];
+}
+
+/** Runs the preview with refresh of one stack on the real engine. Writes nothing anywhere. */
+export async function readStackDrift(
+  live: Pick<LiveSystems, 'stack' | 'stackName'>,
   options: { onOutput?: (text: string) => void } = {},
-): Promise<DriftReport> {
+): Promise<StackDriftReading> {
   const { onEvent, observations } = previewObserver();
   try {
     await live.stack.preview({ refresh: true, onEvent, onOutput: options.onOutput });
@@ -136,8 +149,15 @@ export async function driftReport(
       },
     );
   }
-  const resources = await stateResources(live.stack);
-  const lines = await stackLines(live.stack);
+  return { observations, resources: await stateResources(live.stack), lines: await stackLines(live.stack) };
+}
+
+/** Runs the preview with refresh on the real engine, then looks for unmanaged objects. Writes nothing anywhere. */
+export async function driftReport(
+  live: LiveSystems,
+  options: { onOutput?: (text: string) => void } = {},
+): Promise<DriftReport> {
+  const { observations, resources, lines } = await readStackDrift(live, options);
   const { unmanaged, otherTrunks } = await findUnmanaged(live, resources);
   return buildDriftReport({
     stack: live.stackName,
