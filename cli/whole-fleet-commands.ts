@@ -175,7 +175,8 @@ export async function runWholeFleetCommand(
             ]),
           ),
           `${outcomes.length - failed.length} of ${outcomes.length} stack(s) ` +
-            `${command === 'preview' ? 'previewed' : 'updated'}${failed.length ? `; ${failed.length} failed (above)` : ''}.`,
+            `${command === 'preview' ? 'previewed' : 'updated'}` +
+            `${failed.length ? `; ${failed.length} failed (above)` : ''}.`,
         ].join('\n'),
       );
       return failed.length === 0 ? 0 : 1;
