@@ -1,8 +1,8 @@
 import { ConcurrentUpdateError, EngineEvent } from '@pulumi/pulumi/automation';
 import { singleFlight } from '../engine/single-flight';
 import { upWithoutReadback } from '../engine/up-without-readback';
-import { RecoveryReport, VoiceStackOptions, openVoiceStack, recoverStack } from '../engine/voice-stack';
-import { kindOfType, type LineStep } from '../providers/resource-kinds';
+import { PROJECT_NAME, RecoveryReport, VoiceStackOptions, openVoiceStack, recoverStack } from '../engine/voice-stack';
+import { RESOURCE_KINDS, kindOfType, type LineStep } from '../providers/resource-kinds';
 
 /**
  * The step of a church's line a failure belongs to: the step of the resource kind that failed
@@ -62,6 +62,12 @@ export interface LineStepEvent {
 
 export interface ProvisionOptions {
   reason: string;
+  /**
+   * The churches this run is for: the update is limited to their resources (and the stack's outputs) with
+   * `--target`, so a purchase never waits for the engine to check every other church of the stack. Absent: the
+   * whole stack (the founder's `fleet up`, a run with no job).
+   */
+  churchIds?: readonly string[];
   onOutput?: (line: string) => void;
   /** Told as each church's step is done or fails, while the run goes on (the pastor's status page shows it). */
   onStep?: (step: LineStepEvent) => void;
@@ -89,6 +95,23 @@ export function stepOfUrn(urn: string): { churchId?: string; step: ProvisioningS
     return { churchId: name.slice('church-'.length, -suffix.length), step: kind.step };
   }
   return { step: 'engine' };
+}
+
+const LINE_TYPE = 'churchwise:voice:ChurchVoiceLine';
+
+/**
+ * The URNs of churches' lines in a stack (each line component and every child kind it may have, whether the state
+ * has it yet or not) and of the stack itself, whose `lines` output must take the run's results.
+ */
+export function churchTargets(stackName: string, churchIds: readonly string[]): string[] {
+  const prefix = `urn:pulumi:${stackName}::${PROJECT_NAME}::`;
+  return [
+    `${prefix}pulumi:pulumi:Stack::${PROJECT_NAME}-${stackName}`,
+    ...churchIds.flatMap((id) => [
+      `${prefix}${LINE_TYPE}::church-${id}`,
+      ...RESOURCE_KINDS.map((kind) => `${prefix}${LINE_TYPE}$${kind.type}::${kind.childName(`church-${id}`)}`),
+    ]),
+  ];
 }
 
 /** Steps that remove a resource: they report no line. */
@@ -171,7 +194,7 @@ export class VoiceStackRunner implements StackRunner {
     return `${this.options.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? 'default'}#${this.options.stackName}`;
   }
 
-  provision({ reason, onOutput, onStep, signal }: ProvisionOptions): Promise<StackRunResult> {
+  provision({ reason, onOutput, onStep, signal, churchIds }: ProvisionOptions): Promise<StackRunResult> {
     return singleFlight(this.stackKey, async () => {
       const stack = await openVoiceStack(this.options);
       const recovery = await recoverStack(stack, this.options);
@@ -191,6 +214,7 @@ export class VoiceStackRunner implements StackRunner {
           onEvent: observer.onEvent,
           signal,
           continueOnError: true,
+          ...(churchIds?.length ? { target: churchTargets(this.options.stackName, churchIds) } : {}),
         });
         return { ok: true, churches: observer.churches, failures: observer.failures, recovered };
       } catch (error) {

@@ -417,6 +417,7 @@ export class ProvisioningWorker {
                 runId,
                 `decommission ${churchId} (1/2: record decommission)`,
                 recovered.splice(0),
+                [churchId],
               );
               if (run.skipped === 'stack-busy') return undefined;
               report.runs.push(run);
@@ -444,6 +445,7 @@ export class ProvisioningWorker {
               `${runId}-release`,
               `decommission ${churchId} (2/2: release)`,
               recovered.splice(0),
+              [churchId],
             );
             if (run.skipped === 'stack-busy') return undefined;
             report.runs.push(run);
@@ -518,6 +520,7 @@ export class ProvisioningWorker {
     runId: string,
     purpose: string,
     recovered: ProvisioningJob[],
+    forChurches: string[] = [],
   ): Promise<RunReport> {
     const report: RunReport = { runId, stack, jobs: [], settled: [], recovered };
     report.jobs = await claim(this.options.pool, {
@@ -526,7 +529,7 @@ export class ProvisioningWorker {
       stack: { shard: shardOfStack(stack).shard },
     });
     if (report.jobs.length === 0 && !purpose) return { ...report, skipped: 'nothing-due' };
-    report.result = await this.runStack(stack, runId, report.jobs, purpose);
+    report.result = await this.runStack(stack, runId, report.jobs, purpose, forChurches);
     if (report.result.busy) {
       // Nothing ran: the jobs go back as they were, due at the next look.
       await unclaim(this.options.pool, report.jobs, runId, new Date(Date.now() + this.pollIntervalMs));
@@ -552,7 +555,13 @@ export class ProvisioningWorker {
     return rows[0].locked;
   }
 
-  private async runStack(stack: string, runId: string, jobs: ProvisioningJob[], purpose = ''): Promise<StackRunResult> {
+  private async runStack(
+    stack: string,
+    runId: string,
+    jobs: ProvisioningJob[],
+    purpose = '',
+    forChurches: string[] = [],
+  ): Promise<StackRunResult> {
     const churches = jobs.map((j) => j.churchId);
     const log = this.log.child({ runId, stack });
     log.info({ churches, jobs: jobs.map((j) => j.id), purpose: purpose || undefined }, 'stack run starting');
@@ -574,6 +583,10 @@ export class ProvisioningWorker {
     try {
       result = await this.runnerOf(stack).provision({
         reason: `${runId}: ${reasons.join(', ')}`.slice(0, 1000),
+        // A shard stack holds nothing but churches: a run updates only its jobs' churches (stacks/provisioning-run.ts
+        // churchTargets), however full the shard is. The base stack runs whole: it also adopts the shared objects
+        // (the locked trunk, the lines in service), which a run targeted at churches would never reach.
+        churchIds: shardOfStack(stack).shard === null ? undefined : [...new Set([...churches, ...forChurches])],
         onOutput: (chunk) => {
           for (const line of chunk.split('\n')) if (line.trim()) engineLog.info(this.scrub(line.replace(/\s+$/, '')));
         },
