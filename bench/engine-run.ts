@@ -11,6 +11,7 @@ import type { EngineEvent, Stack } from '@pulumi/pulumi/automation';
 import { openLiveSystems } from '../stacks/live-systems';
 import { driftReport } from '../checks/drift';
 import { upWithoutReadback } from '../engine/up-without-readback';
+import { churchTargets } from '../stacks/provisioning-run';
 import { openVoiceStack, recoverStack, type VoiceStackOptions } from '../engine/voice-stack';
 
 /** `up`: the webhook's run. `drift`: the founder's drift report (checks/drift/: preview --refresh + unmanaged). */
@@ -21,6 +22,8 @@ export interface EngineRunRequest {
   options: VoiceStackOptions;
   /** Churches whose resources are timed apart (the one being added). */
   watchChurchIds?: string[];
+  /** Limit the update to these churches (--target), as the worker does in a shard stack. */
+  targetChurchIds?: string[];
 }
 
 export interface EngineRunResult {
@@ -137,10 +140,17 @@ export async function runEngineOperation(request: EngineRunRequest): Promise<Eng
   let error: string | undefined;
   try {
     // What VoiceStackRunner.provision runs (continue past a failed church, no read-back of outputs).
-    await upWithoutReadback(stack, { onEvent, message: 'bench', continueOnError: true });
+    await upWithoutReadback(stack, {
+      onEvent,
+      message: 'bench',
+      continueOnError: true,
+      ...(request.targetChurchIds?.length
+        ? { target: churchTargets(request.options.stackName, request.targetChurchIds) }
+        : {}),
+    });
   } catch (caught) {
     ok = false;
-    error = (caught instanceof Error ? caught.message : String(caught)).slice(-4000);
+    error = errorText(caught);
   }
   const t3 = Date.now();
   const watchedStart = Math.min(...timeline.watched.map((w) => w.start));
@@ -185,4 +195,11 @@ if (require.main === module) {
       process.exit(1);
     },
   );
+}
+
+/** An engine error for the report: its start (what failed) and its end (the diagnostics), never the outputs between. */
+function errorText(caught: unknown): string {
+  const text = caught instanceof Error ? caught.message : String(caught);
+  const errors = text.split('\n').filter((line) => /error/i.test(line));
+  return (errors.length ? errors.join('\n') : text).slice(0, 4000);
 }

@@ -19,15 +19,20 @@ import { evaluateGoals, machineInfo, renderMarkdown, renderText, type BenchRepor
 import { runScaleScenario } from './scenario-scale';
 import { runWebhookScenario } from './scenario-webhook';
 import { runPagesScenario } from './scenario-pages';
+import { runFleetScenario } from './scenario-fleet';
 
 const USAGE = `usage: npm run bench -- [options]
   --latency-ms <ms>   injected latency per vendor call (default 50)
   --sizes <list>      stack sizes N for "add one church" and the drift check (default 1,50,200)
   --burst <n>         purchases in the burst, sent within a second (default 50; 0 skips it)
   --repeats <n>       webhook and baseline runs each, alternating (default 3)
-  --only <list>       webhook (scenarios 1, 3, service memory), scale (2, 4, engine memory) and/or pages (5: the
-                      console at --fleet churches, the picker's first paint); default all three
-  --fleet <n>         churches in the registry for the console's fleet page (default 2000)
+  --only <list>       webhook (scenarios 1, 3, service memory), scale (2, 4, engine memory), pages (5: the
+                      console at --fleet churches, the picker's first paint) and/or fleet (6: --fleet churches in
+                      shard stacks); default all four
+  --fleet <n>         churches of the fleet (scenario 6) and of the console's fleet page (default 2000)
+  --shard-size <n>    churches per shard stack in scenario 6 (default 50)
+  --fleet-burst <n>   purchases in scenario 6's burst, queued within 2 s (default 200; 0 skips it)
+  --parallel <n>      stacks run at a time in scenario 6 (default 2, one per core here)
   --out <file>        JSON results (default bench/results/latest.json)
   --no-results-md     do not rewrite bench/RESULTS.md`;
 
@@ -47,8 +52,11 @@ function options() {
       sizes: { type: 'string', default: '1,50,200' },
       burst: { type: 'string', default: '50' },
       repeats: { type: 'string', default: '3' },
-      only: { type: 'string', default: 'webhook,scale,pages' },
+      only: { type: 'string', default: 'webhook,scale,pages,fleet' },
       fleet: { type: 'string', default: '2000' },
+      'shard-size': { type: 'string', default: '50' },
+      'fleet-burst': { type: 'string', default: '200' },
+      parallel: { type: 'string', default: '2' },
       out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'latest.json') },
       'no-results-md': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -61,14 +69,17 @@ function options() {
   const sizes = values.sizes.split(',').map((n) => positive('sizes', n.trim()));
   const only = new Set(values.only.split(',').map((s) => s.trim()));
   for (const part of only)
-    if (part !== 'webhook' && part !== 'scale' && part !== 'pages')
-      throw new Error(`--only takes webhook, scale and/or pages, got ${JSON.stringify(part)}\n${USAGE}`);
+    if (!['webhook', 'scale', 'pages', 'fleet'].includes(part))
+      throw new Error(`--only takes webhook, scale, pages and/or fleet, got ${JSON.stringify(part)}\n${USAGE}`);
   return {
     latencyMs: positive('latency-ms', values['latency-ms'], true),
     sizes: [...new Set(sizes)].sort((a, b) => a - b),
     burst: positive('burst', values.burst, true),
     repeats: positive('repeats', values.repeats),
     fleet: positive('fleet', values.fleet),
+    shardSize: positive('shard-size', values['shard-size']),
+    fleetBurst: positive('fleet-burst', values['fleet-burst'], true),
+    parallel: positive('parallel', values.parallel),
     only,
     out: path.resolve(values.out),
     resultsMd: !values['no-results-md'],
@@ -138,6 +149,26 @@ async function main(): Promise<void> {
   if (opts.only.has('pages')) {
     say(`5 web pages in Chromium: the console's fleet at 1 and ${opts.fleet} churches, the picker's first paint`);
     report.pages = await runPagesScenario([1, opts.fleet], Math.max(3, opts.repeats), say);
+  }
+
+  if (opts.only.has('fleet')) {
+    say(`6 the fleet at ${opts.fleet} churches in shards of ${opts.shardSize}: purchases, preview, drift, burst`);
+    const stack = await openBenchStack('bench-fleet', { testRings: false, latencyMs: 0, churchPrefix: 'fleet' });
+    try {
+      report.fleet = await runFleetScenario(
+        stack,
+        {
+          churches: opts.fleet,
+          shardSize: opts.shardSize,
+          parallel: opts.parallel,
+          burst: opts.fleetBurst,
+          latencyMs: opts.latencyMs,
+        },
+        say,
+      );
+    } finally {
+      await stack.close();
+    }
   }
 
   report.durationMs = Date.now() - started;

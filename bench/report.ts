@@ -11,6 +11,7 @@ import { median, type WebhookScenarioResult } from './scenario-webhook';
 import { formatCounts, type VendorCallCounts } from './vendor-calls';
 import type { MemoryReport } from './process-memory';
 import type { PageTiming } from './scenario-pages';
+import type { FleetScenario } from './scenario-fleet';
 
 export const GOALS = {
   webhookRatio: 1.5,
@@ -20,6 +21,16 @@ export const GOALS = {
   driftCallsPerChurch: 1,
   /** The console's fleet page at the large fleet, and the picker, first paint in the browser (ms). */
   pageFirstPaintMs: 1000,
+  /** A purchase at N churches in shard stacks, against one at N=1: time and peak memory of the process tree. */
+  fleetPurchaseRatio: 1.2,
+  fleetPurchaseMemoryRatio: 1.2,
+  /** The founder's fleet-wide preview with no changes, and the fleet drift check, at N (seconds). */
+  fleetPreviewS: 120,
+  fleetDriftS: 30,
+  /** A burst of purchases: p95 from queued to row written, against one purchase. */
+  fleetBurstP95Ratio: 3,
+  /** The whole bench (minutes). */
+  benchMinutes: 20,
 } as const;
 
 export interface MachineInfo {
@@ -44,6 +55,7 @@ export interface BenchReport {
   webhook?: WebhookScenarioResult;
   scale?: ScaleStep[];
   pages?: PageTiming[];
+  fleet?: FleetScenario;
   goals: Array<{ goal: string; figure: string; met: boolean }>;
 }
 
@@ -117,6 +129,53 @@ export function evaluateGoals(report: Omit<BenchReport, 'goals'>): BenchReport['
       met: perChurch < GOALS.driftCallsPerChurch,
     });
   }
+  const fleet = report.fleet;
+  if (fleet) {
+    const timeRatio = fleet.purchaseAtN.run.wallMs / fleet.purchaseAtOne.run.wallMs;
+    goals.push({
+      goal:
+        `purchase at N=${fleet.churches} (shard of ${fleet.purchaseAtN.othersInShard + 1}) ` +
+        `<= ${GOALS.fleetPurchaseRatio}x N=1`,
+      figure: x(timeRatio),
+      met: timeRatio <= GOALS.fleetPurchaseRatio,
+    });
+    const memoryRatio = fleet.purchaseAtN.memory.treePeakMiB / fleet.purchaseAtOne.memory.treePeakMiB;
+    goals.push({
+      goal: `peak memory of that purchase <= ${GOALS.fleetPurchaseMemoryRatio}x N=1 (whole process tree)`,
+      figure: `${x(memoryRatio)} (${fleet.purchaseAtN.memory.treePeakMiB.toFixed(0)} MiB)`,
+      met: memoryRatio <= GOALS.fleetPurchaseMemoryRatio,
+    });
+    goals.push({
+      goal: `fleet preview at N=${fleet.churches}, no changes: <= ${GOALS.fleetPreviewS} s`,
+      figure: `${s(fleet.preview.wallMs)} s, ${fleet.preview.changes} changes, ${fleet.preview.stacks} stacks`,
+      met: fleet.preview.wallMs <= GOALS.fleetPreviewS * 1000 && fleet.preview.changes === 0 && !fleet.preview.failed,
+    });
+    goals.push({
+      goal: `fleet drift check at N=${fleet.churches}: <= ${GOALS.fleetDriftS} s, vendor calls sublinear`,
+      figure:
+        `${s(fleet.drift.wallMs)} s, ${fleet.drift.calls.total} calls ` +
+        `(${(fleet.drift.calls.total / fleet.churches).toFixed(2)}/church)`,
+      met: fleet.drift.wallMs <= GOALS.fleetDriftS * 1000 && fleet.drift.calls.total < fleet.churches,
+    });
+    if (fleet.burst) {
+      const ratio = fleet.burst.p95Ms / fleet.purchaseAtOne.run.wallMs;
+      goals.push({
+        goal:
+          `burst of ${fleet.burst.purchases} purchases in ${s(fleet.burst.queuedWithinMs)} s: ` +
+          `p95 to row written <= ${GOALS.fleetBurstP95Ratio}x one purchase`,
+        figure:
+          `${x(ratio)} (p95 ${s(fleet.burst.p95Ms)} s, ` +
+          `${fleet.burst.liveMs.length}/${fleet.burst.purchases} live)`,
+        met: ratio <= GOALS.fleetBurstP95Ratio && fleet.burst.liveMs.length === fleet.burst.purchases,
+      });
+    }
+  }
+  if (report.durationMs > 0)
+    goals.push({
+      goal: `the whole bench <= ${GOALS.benchMinutes} min on ${report.machine.cpus} cores`,
+      figure: `${(report.durationMs / 60_000).toFixed(1)} min`,
+      met: report.durationMs <= GOALS.benchMinutes * 60_000,
+    });
   const burst = report.webhook?.burst;
   if (burst) {
     goals.push({
@@ -155,6 +214,74 @@ function memoryRows(label: string, memory: MemoryReport): string[][] {
 
 export function reportTables(report: BenchReport): Table[] {
   const tables: Table[] = [];
+  const fleet = report.fleet;
+  if (fleet) {
+    const one = fleet.purchaseAtOne;
+    const atN = fleet.purchaseAtN;
+    tables.push({
+      title:
+        `6. The fleet in shard stacks: ${fleet.churches} churches, shards of ${fleet.shardSize}, ` +
+        `${fleet.parallel} stacks at a time`,
+      headers: ['measurement', 'wall s', 'engine s', 'peak tree MiB', 'CPU s', 'vendor calls', 'vs N=1'],
+      rows: [
+        [
+          'purchase at N=1 (shard of 1)',
+          s(one.run.wallMs),
+          s(one.run.engineMs),
+          one.memory.treePeakMiB.toFixed(0),
+          one.memory.cpuSeconds.toFixed(1),
+          callCell(one.calls),
+          '1.00x',
+        ],
+        [
+          `purchase at N=${fleet.churches} (shard of ${atN.othersInShard + 1})`,
+          s(atN.run.wallMs),
+          s(atN.run.engineMs),
+          atN.memory.treePeakMiB.toFixed(0),
+          atN.memory.cpuSeconds.toFixed(1),
+          callCell(atN.calls),
+          x(atN.run.wallMs / one.run.wallMs),
+        ],
+        [`fleet preview (${fleet.preview.stacks} stacks)`, s(fleet.preview.wallMs), '-', '-', '-', '0', '-'],
+        [
+          `fleet drift (${fleet.drift.stacks} stacks)`,
+          s(fleet.drift.wallMs),
+          '-',
+          '-',
+          '-',
+          callCell(fleet.drift.calls),
+          '-',
+        ],
+        ...(fleet.burst
+          ? [
+              [
+                `burst of ${fleet.burst.purchases} (p50 / p95 to row written)`,
+                `${s(fleet.burst.p50Ms)} / ${s(fleet.burst.p95Ms)}`,
+                '-',
+                '-',
+                '-',
+                '-',
+                x(fleet.burst.p95Ms / one.run.wallMs),
+              ],
+            ]
+          : []),
+      ],
+      notes: [
+        `Built once per bench run through the real engine (${s(fleet.buildMs)} s, not measured): ` +
+          'N-1 churches added to ' +
+          'the registry (each given its shard as a purchase is), then every shard stack brought up, ' +
+          `${fleet.parallel} at a time, latency 0, checkpoint written once per update; the measurements reuse it.`,
+        "A purchase is a targeted `up` of its shard stack (the worker's run); the last church goes into the newest " +
+          'shard, which then holds the most churches a shard will (the worst case of filling shards in order).',
+        ...(fleet.burst
+          ? [
+              `burst: ${fleet.burst.runs} stack run(s) carried the ${fleet.burst.purchases} purchases; ` +
+                'test rings off (scenario 3 rings under the call limit).',
+            ]
+          : []),
+      ],
+    });
+  }
   if (report.pages?.length) {
     const baseline = report.pages.find((p) => p.page === 'console fleet' && p.churches === 1);
     tables.push({

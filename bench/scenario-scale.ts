@@ -35,20 +35,32 @@ export interface ScaleStep {
 export async function measureEngine(
   stack: BenchStack,
   operation: EngineOperation,
-  extra: { watchChurchIds?: string[]; engineEnv?: Record<string, string>; hostEnv?: Record<string, string> } = {},
+  extra: {
+    watchChurchIds?: string[];
+    targetChurchIds?: string[];
+    /** Another stack of the same fleet (a shard stack); default the bench stack itself. */
+    stackName?: string;
+    engineEnv?: Record<string, string>;
+    hostEnv?: Record<string, string>;
+  } = {},
 ): Promise<MeasuredRun> {
   const mark = stack.meter.mark();
   const request: EngineRunRequest = {
     operation,
-    options: { ...stack.options, vendorEnv: { ...stack.options.vendorEnv, ...extra.engineEnv } },
+    options: {
+      ...stack.options,
+      stackName: extra.stackName ?? stack.options.stackName,
+      vendorEnv: { ...stack.options.vendorEnv, ...extra.engineEnv },
+    },
     watchChurchIds: extra.watchChurchIds,
+    targetChurchIds: extra.targetChurchIds,
   };
   const { result, memory } = await runBenchChild<EngineRunResult>('bench/engine-run.ts', {
     ...extra.hostEnv,
     BENCH_ENGINE_RUN: JSON.stringify(request),
   });
   const calls = stack.meter.since(mark);
-  if (!result.ok) throw new Error(`${operation} failed on the bench stack: ${result.error}`);
+  if (!result.ok) throw new Error(`${operation} failed on ${extra.stackName ?? 'the bench stack'}: ${result.error}`);
   return { run: result, calls, memory };
 }
 

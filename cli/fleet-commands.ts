@@ -20,6 +20,17 @@ import { renderRing, ringChurch } from '../checks/ring';
 import { openLiveSystems, stackLines } from '../stacks/live-systems';
 import type { VoiceStackOptions } from '../engine/voice-stack';
 import { UsageError } from './usage';
+import { Pool } from 'pg';
+import { stackOfChurch } from '../stacks/fleet-stacks';
+
+async function withRegistry<T>(databaseUrl: string, body: (pool: Pool) => Promise<T>): Promise<T> {
+  const pool = new Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    return await body(pool);
+  } finally {
+    await pool.end();
+  }
+}
 
 export const FLEET_COMMANDS = ['drift', 'doctor', 'ring', 'lines'] as const;
 
@@ -71,7 +82,12 @@ export async function runFleetCommand(
         `--timeout must be a whole number of seconds from 5 to 120, got ${JSON.stringify(values.timeout)}`,
       );
     }
-    const live = await openLiveSystems(options);
+    // In a fleet split into shards the church's line is in its shard's stack (--stack names the fleet's base).
+    const databaseUrl = options.registryDatabaseUrl;
+    const stackName = databaseUrl
+      ? await withRegistry(databaseUrl, (pool) => stackOfChurch(pool, options.stackName, values.church!))
+      : options.stackName;
+    const live = await openLiveSystems({ ...options, stackName });
     const outcome = await ringChurch(live, values.church, {
       timeoutSecs,
       registryDatabaseUrl: options.registryDatabaseUrl,

@@ -146,6 +146,8 @@ export interface FleetLine {
   ringOk: boolean | null;
   ringAt: Date | null;
   quarantineUntil: Date | null;
+  /** The shard stack the church's line is in (null: the base stack). */
+  shard: number | null;
 }
 
 /**
@@ -167,8 +169,9 @@ export async function fleetLines(db: Queryable, options: { churchId?: string } =
     ring_ok: boolean | null;
     ring_at: Date | null;
     quarantine_until: Date | null;
+    shard: number | null;
   }>(
-    `select c.church_id, c.name, c.status, c.quarantine_until,
+    `select c.church_id, c.name, c.status, c.quarantine_until, c.shard,
             coalesce(line.phone_number, latest.phone_number) as phone_number,
             coalesce(line.trunk_id, latest.trunk_id) as trunk_id,
             coalesce(line.dispatch_rule_id, latest.dispatch_rule_id) as dispatch_rule_id,
@@ -194,6 +197,7 @@ export async function fleetLines(db: Queryable, options: { churchId?: string } =
     churchId: r.church_id,
     name: r.name,
     status: r.status,
+    shard: r.shard,
     phoneNumber: r.phone_number,
     trunkId: r.trunk_id,
     dispatchRuleId: r.dispatch_rule_id,

@@ -113,3 +113,11 @@ export function describeChanges(planned: PlannedChanges): string {
     .map(([op, count]) => `${op} ${count}`)
     .join(', ');
 }
+
+/** The stack a church's line is in (its shard's, or the base stack when it has none or is not in the registry). */
+export async function stackOfChurch(db: Queryable, baseStack: string, churchId: string): Promise<string> {
+  const { rows } = await db.query<{ shard: number | null }>('select shard from churches where church_id = $1', [
+    churchId,
+  ]);
+  return stackOfShard(baseStack, rows[0]?.shard ?? null);
+}

@@ -100,8 +100,16 @@ export function stepOfUrn(urn: string): { churchId?: string; step: ProvisioningS
 const LINE_TYPE = 'churchwise:voice:ChurchVoiceLine';
 
 /**
- * The URNs of churches' lines in a stack (each line component and every child kind it may have, whether the state
- * has it yet or not) and of the stack itself, whose `lines` output must take the run's results.
+ * A target that names one URN without requiring it to exist. The engine fails an update whose literal targets are
+ * neither in the state nor declared ("could not be found in the stack"), but never a glob that matches nothing, and a
+ * line declares some children only some of the time (the ring with test rings on, the trunk and rule unless parked).
+ * In the engine's globs `*` is `[^:]*`; every URN starts `urn:pulumi:`, so `urn*:pulumi:...` matches this URN alone.
+ */
+const exactGlob = (urn: string) => urn.replace(/^urn:/, 'urn*:');
+
+/**
+ * The targets of a run for some churches of a stack: each church's line component (always declared), every child
+ * kind the line may have (as exact globs), and the stack itself, whose `lines` output takes the run's results.
  */
 export function churchTargets(stackName: string, churchIds: readonly string[]): string[] {
   const prefix = `urn:pulumi:${stackName}::${PROJECT_NAME}::`;
@@ -109,7 +117,9 @@ export function churchTargets(stackName: string, churchIds: readonly string[]): 
     `${prefix}pulumi:pulumi:Stack::${PROJECT_NAME}-${stackName}`,
     ...churchIds.flatMap((id) => [
       `${prefix}${LINE_TYPE}::church-${id}`,
-      ...RESOURCE_KINDS.map((kind) => `${prefix}${LINE_TYPE}$${kind.type}::${kind.childName(`church-${id}`)}`),
+      ...RESOURCE_KINDS.map((kind) =>
+        exactGlob(`${prefix}${LINE_TYPE}$${kind.type}::${kind.childName(`church-${id}`)}`),
+      ),
     ]),
   ];
 }

@@ -10,6 +10,7 @@ import { createLogger } from '../../common/logger';
 import { getChurch, getFleetLayout, enqueue } from '../../registry';
 import { fleetRunners, VoiceStackRunner } from '../../stacks/provisioning-run';
 import { runPulumi } from '../../engine/pulumi-cli';
+import { openVoiceStack } from '../../engine/voice-stack';
 import { ProvisioningWorker } from '../../worker/provisioning-worker';
 import type { FleetDriftReport, FleetLine } from '../../checks/fleet-checks';
 import type { SplitPlan, SplitResult } from '../../stacks/fleet-split';
@@ -167,9 +168,27 @@ describe('a one-stack fleet split into shard stacks', () => {
     const purchase = await worker.runOnce();
     expect(purchase.stack).toBe(SHARD(2));
     expect(purchase.settled.map((j) => [j.churchId, j.state])).toEqual([['split-21', 'succeeded']]);
-    const line = (await founderCli(stack, ['fleet', 'lines', '--json']).then((r) => jsonOf<{ lines: FleetLine[] }>(r)))
-      .lines.find((l) => l.churchId === 'split-21')!;
+    expect(purchase.result?.failures).toEqual([]);
+    // The run targeted split-21 alone: the shard's other lines stay in its output, and it previews with no changes.
+    const fleet = (await founderCli(stack, ['fleet', 'lines', '--json']).then((r) => jsonOf<{ lines: FleetLine[] }>(r)))
+      .lines;
+    const line = fleet.find((l) => l.churchId === 'split-21')!;
     expect(line.stack).toBe(SHARD(2));
+    expect(
+      fleet
+        .filter((l) => l.stack === SHARD(2))
+        .map((l) => l.churchId)
+        .sort(),
+    ).toEqual(['split-17', 'split-18', 'split-19', 'split-20', 'split-21']);
+    const whole = await runPulumi(['preview', '--expect-no-changes', '--stack', SHARD(2)], {
+      cwd: stack.work.dir,
+      env: stack.work.env(stack.vendorEnv),
+    });
+    expect({ code: whole.code, out: whole.code ? whole.stdout + whole.stderr : '' }).toEqual({ code: 0, out: '' });
+    // The purchase created the new line (component, number, trunk, rule, row) and changed nothing else: the other
+    // lines of the shard were not targeted, so the engine could not have updated or deleted one of them.
+    const [purchaseUpdate] = await (await openVoiceStack({ ...stack.options, stackName: SHARD(2) })).history(1);
+    expect(purchaseUpdate.resourceChanges).toEqual({ create: 5, same: 4 * 5 + 1 });
     trunkIds.push(line.trunkId!);
     ruleIds.push(line.dispatchRuleId!);
 

@@ -12,6 +12,7 @@ import type { MailpitConnection } from '../../sandbox/mailpit';
 import { DESIGN_LOCKED_TRUNK_ID } from '../../vendors/livekit-locks';
 import { formatUsNumber } from '../../common/number-choice';
 import { getChurch } from '../../registry/churches';
+import { setFleetLayout } from '../../registry/fleet-layout';
 import { newVoiceStack, type VoiceStackFixture } from '../support/voice-stack';
 import {
   ENGINE_WAIT_MS,
@@ -34,6 +35,9 @@ let page: Page;
 beforeAll(async () => {
   mailpit = await ensureMailpit();
   stack = await newVoiceStack('e2e-console', { testRings: true, linesInService: true });
+  // A fleet split into shard stacks: the purchases below land in test-shard-000, the lines in service stay in the
+  // base stack, and every console action (drift, ring, decommission) must find each line in its own stack.
+  await setFleetLayout(stack.db.pool, { shardSize: 10, migrating: false });
   // Its own process, as in production: a failing run's engine errors stay in that process's log.
   const config = serviceConfig(stack, mailpit, { retry: { maxAttempts: 1, baseDelayMs: 1000, maxDelayMs: 1000 } });
   svc = await ServiceProcess.start(stack, config, {
@@ -156,6 +160,9 @@ test(
     const live = (await svc.status(liveId)).json();
     await expect(fleet.getByRole('row', { name: /Calvary Console/ }).textContent()).resolves.toContain(
       formatUsNumber(live.phoneNumber),
+    );
+    await expect(fleet.getByRole('row', { name: /Calvary Console/ }).textContent()).resolves.toContain(
+      'test-shard-000',
     );
     await expect(fleet.getByRole('row', { name: /Medhanialem/ }).textContent()).resolves.toContain('in service');
     const locked = fleet.getByRole('row', { name: new RegExp(`Locked trunk ${DESIGN_LOCKED_TRUNK_ID}`) });

@@ -4,7 +4,9 @@
  * a page; the lines in service are read from the stack's config once and kept.
  */
 import type { Pool } from 'pg';
-import { driftReport, renderDrift } from '../../checks/drift';
+import { renderDrift } from '../../checks/drift';
+import { fleetDriftReport } from '../../checks/fleet-checks';
+import { fleetStacks, stackOfChurch } from '../../stacks/fleet-stacks';
 import { renderRing, ringChurch } from '../../checks/ring';
 import { recordCheckReport } from '../../registry/console';
 import { renderDoctor, runDoctor } from '../../checks/doctor';
@@ -31,15 +33,24 @@ export function serviceConsoleActions(deps: {
     async ring(churchId, rawProgress) {
       const progress = scrubbed(rawProgress);
       progress(`ringing the line of ${churchId} (waits for a free outbound call slot)…`);
-      const outcome = await ringChurch(await live(), churchId, { registryDatabaseUrl: deps.registryDatabaseUrl });
+      // The church's own stack: in a fleet split into shards, its line is in its shard's.
+      const stackName = await stackOfChurch(deps.pool, deps.stack.stackName, churchId);
+      const outcome = await ringChurch(await openLiveSystems({ ...deps.stack, stackName }), churchId, {
+        registryDatabaseUrl: deps.registryDatabaseUrl,
+      });
       const text = renderRing(outcome);
       progress(text);
       return { ok: outcome.result.ok, summary: text.split('\n')[0] };
     },
     async driftCheck(rawProgress) {
       const progress = scrubbed(rawProgress);
-      progress(`pulumi preview --refresh of stack ${deps.stack.stackName}: reading every line from the vendors…`);
-      const report = await driftReport(await live(), { onOutput: (text) => progress(text.trimEnd()) });
+      // The whole fleet: the base stack and every shard stack, each `pulumi preview --refresh`, one report.
+      const stacks = await fleetStacks(deps.stack, deps.pool);
+      progress(
+        `pulumi preview --refresh of ${stacks.length} stack(s) of ${deps.stack.stackName}: ` +
+          'reading every line from the vendors…',
+      );
+      const report = await fleetDriftReport(await live(), deps.stack, stacks, { parallel: 2, progress });
       await recordCheckReport(deps.pool, 'drift', deps.stack.stackName, new Date(report.checkedAt), report);
       const text = renderDrift(report);
       progress(text);

@@ -17,6 +17,7 @@
  * ADMIN_TOKEN, expiring after 8 hours; every POST carries a CSRF token; every action is in the church's timeline
  * (console_tasks, church_timeline) with who did it. Nobody without the session sees any page or data.
  */
+import { stackOfShard } from '../../common/fleet-shards';
 import { createHash, createHmac, timingSafeEqual } from 'crypto';
 import * as path from 'path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -284,7 +285,8 @@ export async function founderConsole(app: FastifyInstance, options: ConsoleOptio
           trunkId: l.trunkId ?? '-',
           ruleId: l.dispatchRuleId ?? '-',
           row: l.phoneNumber ? `church_voice_agents/${l.churchId}` : '-',
-          stack: actions.stackName,
+          // Its shard stack, where `pulumi preview -s <stack>` shows it (common/fleet-shards.ts).
+          stack: stackOfShard(actions.stackName, l.shard),
           state: `${l.status}${l.jobState && l.jobState !== 'succeeded' ? `, job ${l.jobState}` : ''}${
             drifted.has(l.churchId) ? ', drifted' : ''
           }`,
