@@ -12,7 +12,7 @@ import { openLiveSystems } from '../stacks/live-systems';
 import { driftReport } from '../checks/drift';
 import { upWithoutReadback } from '../engine/up-without-readback';
 import { churchTargets } from '../stacks/provisioning-run';
-import { openVoiceStack, recoverStack, type VoiceStackOptions } from '../engine/voice-stack';
+import { openVoiceStack, previousLines, recoverStack, type VoiceStackOptions } from '../engine/voice-stack';
 
 /** `up`: the webhook's run. `drift`: the founder's drift report (checks/drift/: preview --refresh + unmanaged). */
 export type EngineOperation = 'up' | 'drift';
@@ -130,7 +130,17 @@ export async function runEngineOperation(request: EngineRunRequest): Promise<Eng
   if (request.operation === 'drift') return runDriftReport(request);
   const watch = request.watchChurchIds ?? [];
   const t0 = Date.now();
-  const stack: Stack = await openVoiceStack(request.options);
+  // As the worker runs a shard stack for some churches: only they are declared, and only they are targeted.
+  const only = request.targetChurchIds?.length ? request.targetChurchIds : undefined;
+  const stack: Stack = await openVoiceStack(
+    request.options,
+    only
+      ? {
+          onlyChurchIds: only,
+          previousLines: await previousLines(request.options, () => openVoiceStack(request.options)),
+        }
+      : {},
+  );
   const t1 = Date.now();
   await recoverStack(stack, request.options);
   const t2 = Date.now();

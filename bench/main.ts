@@ -30,7 +30,7 @@ const USAGE = `usage: npm run bench -- [options]
                       console at --fleet churches, the picker's first paint) and/or fleet (6: --fleet churches in
                       shard stacks); default all four
   --fleet <n>         churches of the fleet (scenario 6) and of the console's fleet page (default 2000)
-  --shard-size <n>    churches per shard stack in scenario 6 (default 50)
+  --shard-size <n>    churches per shard stack in scenario 6 (default 100)
   --fleet-burst <n>   purchases in scenario 6's burst, queued within 2 s (default 200; 0 skips it)
   --parallel <n>      stacks run at a time in scenario 6 (default 2, one per core here)
   --out <file>        JSON results (default bench/results/latest.json)
@@ -54,7 +54,7 @@ function options() {
       repeats: { type: 'string', default: '3' },
       only: { type: 'string', default: 'webhook,scale,pages,fleet' },
       fleet: { type: 'string', default: '2000' },
-      'shard-size': { type: 'string', default: '50' },
+      'shard-size': { type: 'string', default: '100' },
       'fleet-burst': { type: 'string', default: '200' },
       parallel: { type: 'string', default: '2' },
       out: { type: 'string', default: path.join(REPO_ROOT, 'bench', 'results', 'latest.json') },

@@ -9,19 +9,20 @@
  * - a purchase at N=1 (the first church, before the build) and at N (the last church, into the newest shard,
  *   which then already holds shardSize-1 churches: the worst case of filling shards in order), each a targeted `up`
  *   of its shard stack as the worker runs it; wall time and peak memory of the whole process tree;
- * - the founder's fleet-wide preview (every stack, `parallel` at a time): wall time, changes planned;
- * - the fleet drift check (checks/fleet-checks.ts): wall time and vendor calls;
+ * - the founder's fleet-wide preview and drift check, as the founder runs them in production: the compiled CLI
+ *   (`churchwise fleet preview|drift`, `parallel` stacks at a time), wall time, changes planned, vendor calls;
  * - a burst of `burst` purchases queued within 2 s, drained by one worker (fleetRunners, parallel stacks): time
  *   from queueing to each line's row written, p95 against one purchase.
  */
+import { execFileSync, spawn } from 'child_process';
 import * as path from 'path';
+import { REPO_ROOT } from '../sandbox/processes';
+import { openVoiceStack } from '../engine/voice-stack';
 import { createLogger } from '../common/logger';
 import { stackOfShard } from '../common/fleet-shards';
 import { enqueue, getChurch, setFleetLayout } from '../registry';
-import { openLiveSystems } from '../stacks/live-systems';
 import { fleetRunners } from '../stacks/provisioning-run';
-import { acrossFleet, fleetStacks, previewChanges } from '../stacks/fleet-stacks';
-import { fleetDriftReport } from '../checks/fleet-checks';
+import { acrossFleet, fleetStacks } from '../stacks/fleet-stacks';
 import { ProvisioningWorker } from '../worker/provisioning-worker';
 import type { BenchStack } from './bench-stack';
 import { measureEngine, type MeasuredRun } from './scenario-scale';
@@ -60,19 +61,61 @@ const COMPILED_LIKE_HOST = {
   NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(__dirname, 'plain-stack-traces.js')}`.trim(),
 };
 
+/** `churchwise fleet <args>` from the compiled build, timed; fails on exit 1 (an error), not on 2 (drift found). */
+async function founderFleetCommand(
+  stack: BenchStack,
+  args: string[],
+  parallel: number,
+  say: (line: string) => void,
+): Promise<{ stdout: string; ms: number }> {
+  const started = Date.now();
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(REPO_ROOT, 'dist', 'cli', 'main.js'),
+      'fleet',
+      ...args,
+      '--stack',
+      stack.options.stackName,
+      '--cwd',
+      stack.fixture.work.dir,
+      '--parallel',
+      String(parallel),
+    ],
+    { env: { ...process.env, ...stack.fixture.work.env(stack.options.vendorEnv) }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const out: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) =>
+    chunk
+      .toString()
+      .split('\n')
+      .filter((line) => line.trim())
+      .forEach((line) => say(`  ${args[0]} ${line}`)),
+  );
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  const ms = Date.now() - started;
+  if (code === 1) throw new Error(`churchwise fleet ${args.join(' ')} failed (exit 1)`);
+  return { stdout: Buffer.concat(out).toString(), ms };
+}
+
 export async function runFleetScenario(
   stack: BenchStack,
   options: FleetScenarioOptions,
   say: (line: string) => void,
 ): Promise<FleetScenario> {
   const pool = stack.fixture.db.pool;
+  say('  npm run build (the founder runs the compiled CLI)');
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'ignore' });
   const base = stack.options.stackName;
   await setFleetLayout(pool, { shardSize: options.shardSize, migrating: false });
   const shardOf = async (churchId: string) => (await getChurch(pool, churchId))!.shard!;
 
-  // A purchase at N=1: the fleet's first church, alone in shard 0.
+  // A purchase at N=1: the fleet's first church, alone in shard 0. Its stack is made first, as every later
+  // purchase finds its own: creating a stack happens once per shard, not once per purchase.
   stack.setLatency(options.latencyMs);
   const [first] = await stack.addChurches(0, 1);
+  await openVoiceStack({ ...stack.options, stackName: stackOfShard(base, await shardOf(first)) });
   const purchaseAtOne = await measureEngine(stack, 'up', {
     stackName: stackOfShard(base, await shardOf(first)),
     watchChurchIds: [first],
@@ -131,34 +174,23 @@ export async function runFleetScenario(
       `peak tree ${purchaseAtN.memory.treePeakMiB.toFixed(0)} MiB`,
   );
 
+  // The founder's commands as the founder runs them in production: the compiled CLI (`npx churchwise`), each a
+  // process of its own, with the stack's backend, vendors and registry in its environment.
   const stacks = await fleetStacks(stack.options, pool);
-  const previewStarted = Date.now();
-  const previews = await acrossFleet(stacks, (s) => previewChanges({ ...stack.options, stackName: s.name }), {
-    parallel: options.parallel,
-    progress: (line) => say(`  preview ${line}`),
-    describe: (planned) => `${planned.changes} change(s)`,
-  });
+  const previewRun = await founderFleetCommand(stack, ['preview', '--json'], options.parallel, say);
+  const previews = JSON.parse(previewRun.stdout) as Array<{ ok: boolean; value?: string }>;
   const preview = {
-    wallMs: Date.now() - previewStarted,
-    stacks: stacks.length,
-    changes: previews.reduce((n, o) => n + (o.ok ? o.value.changes : 0), 0),
+    wallMs: previewRun.ms,
+    stacks: previews.length,
+    changes: previews.filter((o) => o.ok && o.value !== 'no changes').length,
     failed: previews.filter((o) => !o.ok).length,
   };
-  say(`  fleet preview: ${preview.wallMs} ms over ${preview.stacks} stacks, ${preview.changes} change(s)`);
+  say(`  fleet preview: ${preview.wallMs} ms over ${preview.stacks} stacks, ${preview.changes} with changes`);
 
-  Object.assign(process.env, stack.options.vendorEnv);
   const mark = stack.meter.mark();
-  const driftStarted = Date.now();
-  const report = await fleetDriftReport(await openLiveSystems(stack.options), stack.options, stacks, {
-    parallel: options.parallel,
-    progress: (line) => say(`  drift ${line}`),
-  });
-  const drift = {
-    wallMs: Date.now() - driftStarted,
-    stacks: stacks.length,
-    drift: report.drift,
-    calls: stack.meter.since(mark),
-  };
+  const driftRun = await founderFleetCommand(stack, ['drift', '--json'], options.parallel, say);
+  const report = JSON.parse(driftRun.stdout) as { drift: boolean };
+  const drift = { wallMs: driftRun.ms, stacks: stacks.length, drift: report.drift, calls: stack.meter.since(mark) };
   say(`  fleet drift: ${drift.wallMs} ms, ${drift.calls.total} vendor calls, drift ${drift.drift}`);
 
   let burst: FleetScenario['burst'];

@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { LocalWorkspace, PulumiCommand, Stack } from '@pulumi/pulumi/automation';
 import { voiceLinesProgram } from '../infra/program';
+import type { ProgramOverrides } from '../infra/settings';
 import { PROJECT_ROOT } from '../common/project';
 import { EngineEnvironmentOptions, engineEnvironment, pulumiBinary } from './engine-environment';
 import {
@@ -48,7 +49,10 @@ function projectPulumiCommand(): Promise<PulumiCommand> {
  * Opens the stack with the program of infra/ run inline: the same function `pulumi up` runs from infra/index.ts,
  * with the same Pulumi.yaml and stack config, but without a language host process to start on every run.
  */
-export async function openVoiceStack(options: VoiceStackOptions): Promise<Stack> {
+export async function openVoiceStack(
+  options: VoiceStackOptions,
+  run: Pick<ProgramOverrides, 'onlyChurchIds' | 'previousLines'> = {},
+): Promise<Stack> {
   const pulumiCommand = await projectPulumiCommand();
   const { registryDatabaseUrl } = options;
   ensureShardStackConfig(options.workDir ?? PROJECT_ROOT, options.stackName);
@@ -56,7 +60,7 @@ export async function openVoiceStack(options: VoiceStackOptions): Promise<Stack>
     {
       stackName: options.stackName,
       projectName: PROJECT_NAME,
-      program: () => voiceLinesProgram({ registryDatabaseUrl }),
+      program: () => voiceLinesProgram({ registryDatabaseUrl, ...run }),
     },
     {
       workDir: options.workDir ?? PROJECT_ROOT,
@@ -151,6 +155,28 @@ function pendingOperationsOnDisk(backendDir: string, stackName: string): unknown
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The stack's `lines` output as its last update left it: from a file backend's checkpoint on disk (no CLI process),
+ * else from `pulumi stack output`. A run for some churches keeps the others' lines from it.
+ */
+export async function previousLines(options: VoiceStackOptions, stack: () => Promise<Stack>): Promise<unknown[]> {
+  const backendDir = localBackendDir(options.backendUrl ?? process.env.PULUMI_BACKEND_URL);
+  if (backendDir) {
+    try {
+      const file = path.join(backendDir, '.pulumi', 'stacks', PROJECT_NAME, `${options.stackName}.json`);
+      const checkpoint = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+        checkpoint?: { latest?: { resources?: Array<{ type: string; outputs?: { lines?: unknown } }> } };
+      };
+      const root = checkpoint.checkpoint?.latest?.resources?.find((r) => r.type === 'pulumi:pulumi:Stack');
+      if (checkpoint.checkpoint) return Array.isArray(root?.outputs?.lines) ? root.outputs.lines : [];
+    } catch {
+      /* not there (a new stack), or being rewritten: ask the CLI */
+    }
+  }
+  const outputs = await (await stack()).outputs();
+  return (outputs.lines?.value as unknown[] | undefined) ?? [];
 }
 
 interface LockHolder {

@@ -38,14 +38,18 @@ interface RegistryView {
   numbers: Map<string, string>;
 }
 
-async function readRegistry(url: string, shard: number | null): Promise<RegistryView> {
+async function readRegistry(
+  url: string,
+  shard: number | null,
+  onlyChurchIds?: readonly string[],
+): Promise<RegistryView> {
   const pool = new Pool({ connectionString: url, max: 1 });
   try {
     // Half-way through a split, a church may be declared in a stack that does not hold its resources yet: the
     // engine would buy its line again. Refused before anything is declared.
     const blocked = migrationBlock(await getFleetLayout(pool));
     if (blocked) throw new Error(blocked);
-    const churches = await listChurches(pool, { shard });
+    const churches = await listChurches(pool, { shard, churchIds: onlyChurchIds });
     if (shard !== null) {
       const numbers = await lineNumbers(
         pool,
@@ -100,7 +104,10 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
   // A shard stack declares its own churches and nothing shared; the base stack the shared objects and the churches
   // not split yet (common/fleet-shards.ts). The stack's name says which it is, so plain `pulumi up` agrees.
   const { shard } = shardOfStack(settings.stack);
-  const { churches, orphaned, numbers } = await readRegistry(settings.registryDatabaseUrl, shard);
+  const only = overrides.onlyChurchIds;
+  if (only && shard === null)
+    throw new Error(`a run for some churches only is for shard stacks; ${settings.stack} is a base stack`);
+  const { churches, orphaned, numbers } = await readRegistry(settings.registryDatabaseUrl, shard, only);
   const ringFrom = settings.testRings ? settings.ringFromNumber : undefined;
   const base = { telnyxConnectionId: settings.telnyxConnectionId, agentName: settings.agentName, ringFrom };
 
@@ -227,7 +234,15 @@ export async function voiceLinesProgram(overrides: ProgramOverrides = {}): Promi
   );
 
   return {
-    lines: pulumi.all(summaries),
+    // A run for some churches keeps every other church's line as the stack's last update reported it.
+    lines: only
+      ? pulumi
+          .all(summaries)
+          .apply((fresh) => [
+            ...((overrides.previousLines ?? []) as LineSummary[]).filter((l) => !only.includes(l.churchId)),
+            ...fresh,
+          ])
+      : pulumi.all(summaries),
     twilioTrunks: twilioTrunks.map((t) => t.sipTrunkId),
     lockedLiveKitIds: pulumi.all(lockedObjects.map((o) => o.id)),
   };

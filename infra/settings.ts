@@ -60,6 +60,14 @@ export interface ProgramSettings {
  */
 export interface ProgramOverrides {
   registryDatabaseUrl?: string;
+  /**
+   * A run for some churches of a shard stack (the worker's, always with `--target` on the same churches): only they
+   * are declared, so the run costs the same however many churches the shard holds. The engine leaves every
+   * resource it is not targeting as it is, declared or not. Never for the base stack (it holds the shared objects).
+   */
+  onlyChurchIds?: readonly string[];
+  /** With `onlyChurchIds`: the stack's `lines` before this run, kept for every church the run does not declare. */
+  previousLines?: readonly unknown[];
 }
 
 export function readProgramSettings(overrides: ProgramOverrides = {}): ProgramSettings {

@@ -209,13 +209,17 @@ export async function findChurchBySubscription(
  */
 export async function listChurches(
   db: Queryable,
-  options: { statuses?: readonly ChurchStatus[]; shard?: number | null } = {},
+  options: { statuses?: readonly ChurchStatus[]; shard?: number | null; churchIds?: readonly string[] } = {},
 ): Promise<Church[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (options.statuses) {
     params.push(options.statuses);
     where.push(`status = any($${params.length}::text[])`);
+  }
+  if (options.churchIds) {
+    params.push(options.churchIds);
+    where.push(`church_id = any($${params.length}::text[])`);
   }
   if (options.shard === null) where.push('shard is null');
   else if (options.shard !== undefined) {

@@ -1,5 +1,5 @@
 /**
- * `./dev church|drift|doctor|ring|lines ...`: the founder's CLI (cli/main.ts) in a checkout. On the dev stack
+ * `./dev church|drift|doctor|ring|lines|fleet ...`: the founder's CLI (cli/main.ts) in a checkout. On the dev stack
  * (`--stack dev`, or PULUMI_STACK=dev) the sandbox is started first and its environment (the one
  * `./dev sandbox env` prints: backend, passphrase, loopback vendors, registry) is handed to the CLI; any other stack
  * runs with the environment as it is. Production runs cli/main.ts itself and never loads this file.

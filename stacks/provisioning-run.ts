@@ -1,7 +1,14 @@
 import { ConcurrentUpdateError, EngineEvent } from '@pulumi/pulumi/automation';
 import { singleFlight } from '../engine/single-flight';
 import { upWithoutReadback } from '../engine/up-without-readback';
-import { PROJECT_NAME, RecoveryReport, VoiceStackOptions, openVoiceStack, recoverStack } from '../engine/voice-stack';
+import {
+  PROJECT_NAME,
+  RecoveryReport,
+  VoiceStackOptions,
+  openVoiceStack,
+  previousLines,
+  recoverStack,
+} from '../engine/voice-stack';
 import { RESOURCE_KINDS, kindOfType, type LineStep } from '../providers/resource-kinds';
 
 /**
@@ -114,7 +121,6 @@ const exactGlob = (urn: string) => urn.replace(/^urn:/, 'urn*:');
 export function churchTargets(stackName: string, churchIds: readonly string[]): string[] {
   const prefix = `urn:pulumi:${stackName}::${PROJECT_NAME}::`;
   return [
-    `${prefix}pulumi:pulumi:Stack::${PROJECT_NAME}-${stackName}`,
     ...churchIds.flatMap((id) => [
       `${prefix}${LINE_TYPE}::church-${id}`,
       ...RESOURCE_KINDS.map((kind) =>
@@ -206,7 +212,14 @@ export class VoiceStackRunner implements StackRunner {
 
   provision({ reason, onOutput, onStep, signal, churchIds }: ProvisionOptions): Promise<StackRunResult> {
     return singleFlight(this.stackKey, async () => {
-      const stack = await openVoiceStack(this.options);
+      // A run for some churches declares only them (infra/settings.ts onlyChurchIds) and targets only them.
+      const partial = churchIds?.length
+        ? {
+            onlyChurchIds: churchIds,
+            previousLines: await previousLines(this.options, () => openVoiceStack(this.options)),
+          }
+        : {};
+      const stack = await openVoiceStack(this.options, partial);
       const recovery = await recoverStack(stack, this.options);
       const recovered = summarizeRecovery(recovery);
       if (recovery.busy) {
