@@ -23,6 +23,7 @@ import { runFleetScenario } from './scenario-fleet';
 
 const USAGE = `usage: npm run bench -- [options]
   --latency-ms <ms>   injected latency per vendor call (default 50)
+  --slow-latency-ms <ms>  scenario 1's pairs again at this latency (default 200; 0 skips)
   --sizes <list>      stack sizes N for "add one church" and the drift check (default 1,50,200)
   --burst <n>         purchases in the burst, sent within a second (default 50; 0 skips it)
   --repeats <n>       webhook and baseline runs each, alternating (default 3)
@@ -49,6 +50,7 @@ function options() {
   const { values } = parseArgs({
     options: {
       'latency-ms': { type: 'string', default: '50' },
+      'slow-latency-ms': { type: 'string', default: '200' },
       sizes: { type: 'string', default: '1,50,200' },
       burst: { type: 'string', default: '50' },
       repeats: { type: 'string', default: '3' },
@@ -73,6 +75,7 @@ function options() {
       throw new Error(`--only takes webhook, scale, pages and/or fleet, got ${JSON.stringify(part)}\n${USAGE}`);
   return {
     latencyMs: positive('latency-ms', values['latency-ms'], true),
+    slowLatencyMs: positive('slow-latency-ms', values['slow-latency-ms'], true),
     sizes: [...new Set(sizes)].sort((a, b) => a - b),
     burst: positive('burst', values.burst, true),
     repeats: positive('repeats', values.repeats),
@@ -129,6 +132,7 @@ async function main(): Promise<void> {
           repeats: opts.repeats,
           burst: opts.burst,
           latencyMs: opts.latencyMs,
+          slowLatencyMs: opts.slowLatencyMs || undefined,
         },
         say,
       );

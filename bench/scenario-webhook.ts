@@ -44,6 +44,8 @@ export interface BurstResult {
 
 export interface WebhookScenarioResult {
   runs: WebhookToLineRun[];
+  /** The same pairs at a slower vendor (--slow-latency-ms). */
+  slow?: { latencyMs: number; runs: WebhookToLineRun[] };
   burst?: BurstResult;
   serviceMemory: MemoryReport;
 }
@@ -65,6 +67,8 @@ export async function runWebhookScenario(
     repeats: number;
     burst: number;
     latencyMs: number;
+    /** A second latency the webhook/baseline pairs are measured at too (no burst). */
+    slowLatencyMs?: number;
     ringFrom: string;
     connectionId: string;
     agentName: string;
@@ -78,10 +82,11 @@ export async function runWebhookScenario(
   let next = 0;
   const runs: WebhookToLineRun[] = [];
   let burst: BurstResult | undefined;
+  let slow: WebhookScenarioResult['slow'];
   let serviceMemory: MemoryReport;
   try {
-    stack.setLatency(options.latencyMs);
-    for (let i = 0; i < options.repeats; i++) {
+    // One webhook purchase and one imperative baseline, alternating, at the stack's current latency.
+    const pair = async (i: number, label: string): Promise<WebhookToLineRun> => {
       const baselineChurch = benchChurch(next++, 'baseline');
       const baselineMark = stack.meter.mark();
       const baseline = await provisionVoiceLineDirect(stack, baselineChurch, {
@@ -92,7 +97,7 @@ export async function runWebhookScenario(
       });
       const baselineCalls = stack.meter.since(baselineMark);
       say(
-        `  baseline ${i + 1}/${options.repeats}: ${baseline.ms} ms, ` +
+        `  ${label}baseline ${i + 1}/${options.repeats}: ${baseline.ms} ms, ` +
           `ring ${baseline.ring.ok ? 'ok' : `FAILED ${baseline.ring.cause}`}, ${baselineCalls.total} vendor calls`,
       );
 
@@ -113,11 +118,20 @@ export async function runWebhookScenario(
         timeline: service.timeline(church.churchId, started, logFrom),
         baseline: { ...baseline, calls: baselineCalls },
       };
-      runs.push(run);
       say(
-        `  webhook ${i + 1}/${options.repeats}: ${run.ms} ms to a live line ` +
+        `  ${label}webhook ${i + 1}/${options.repeats}: ${run.ms} ms to a live line ` +
           `(${job.state}), ${calls.total} vendor calls`,
       );
+      return run;
+    };
+    stack.setLatency(options.latencyMs);
+    for (let i = 0; i < options.repeats; i++) runs.push(await pair(i, ''));
+    if (options.slowLatencyMs !== undefined) {
+      stack.setLatency(options.slowLatencyMs);
+      const slowRuns: WebhookToLineRun[] = [];
+      for (let i = 0; i < options.repeats; i++) slowRuns.push(await pair(i, `${options.slowLatencyMs} ms: `));
+      slow = { latencyMs: options.slowLatencyMs, runs: slowRuns };
+      stack.setLatency(options.latencyMs);
     }
 
     if (options.burst > 0) {
@@ -163,5 +177,5 @@ export async function runWebhookScenario(
   } finally {
     serviceMemory = await service.stop();
   }
-  return { runs, burst, serviceMemory };
+  return { runs, slow, burst, serviceMemory };
 }

@@ -98,15 +98,15 @@ export async function runWholeFleetCommand(
   const pool = new Pool({ connectionString: databaseUrl, max: 2 });
   try {
     if (command === 'shard') {
-      const size = values.size === undefined ? undefined : Number(values.size);
-      const invalid = checkShardSize('--size', size);
+      const invalid = checkShardSize('--size', values.size);
       if (invalid) throw new UsageError(invalid);
+      const size = Number(values.size);
       if (values['dry-run']) {
-        const plan = await planSplit(pool, base, size!);
+        const plan = await planSplit(pool, base, size);
         print(plan, () => renderPlan(plan, true));
         return 0;
       }
-      const result = await splitFleet(pool, base, size!, progress);
+      const result = await splitFleet(pool, base, size, progress);
       const changed = result.previews.filter((p) => p.changes > 0);
       print(result, () =>
         [

@@ -29,8 +29,12 @@ export function shardOfStack(stackName: string): { base: string; shard: number |
   return match ? { base: match[1], shard: Number(match[2]) } : { base: stackName, shard: null };
 }
 
-/** The rule a shard size must follow, or undefined when it does (the CLI and the registry use it). */
+/**
+ * The rule a shard size must follow, or undefined when it does (the CLI passes the text it was given, the registry
+ * a number; the message quotes what was given).
+ */
 export function checkShardSize(field: string, value: unknown): string | undefined {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_SHARD_SIZE) return undefined;
+  const size = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof size === 'number' && Number.isInteger(size) && size >= 1 && size <= MAX_SHARD_SIZE) return undefined;
   return `${field} must be a whole number of churches from 1 to ${MAX_SHARD_SIZE}, got ${JSON.stringify(value)}`;
 }
