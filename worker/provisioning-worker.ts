@@ -150,7 +150,10 @@ export class ProvisioningWorker {
   private readonly loop: WakeableLoop;
   private stopped = false;
   private readonly abort = new AbortController();
-  /** Stacks this process is running now: one run per stack at a time, whoever asks (the loop, a decommission). */
+  /**
+   * Stacks this process's queue runs are running now, so a second caller (the loop and `runOnce` at the same time)
+   * never starts the same stack twice; a decommission waits on the stack's advisory lock instead.
+   */
   private readonly stacksRunning = new Set<string>();
 
   constructor(private readonly options: WorkerOptions) {
