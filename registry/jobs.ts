@@ -347,8 +347,13 @@ const STATE_OF_JOB: Record<JobState, ProvisioningState> = {
   failed: 'failed',
 };
 
-export async function churchStatus(db: Queryable, churchId: string): Promise<ChurchProvisioningStatus | undefined> {
-  const church = await getChurch(db, churchId);
+export async function churchStatus(
+  db: Queryable,
+  churchId: string,
+  /** The church's row when the caller has just read it (the pastor's status page, polled every few seconds). */
+  known?: Church,
+): Promise<ChurchProvisioningStatus | undefined> {
+  const church = known?.churchId === churchId ? known : await getChurch(db, churchId);
   if (!church) return undefined;
   const { rows } = await db.query<JobRow>(
     `select * from provisioning_jobs where church_id = $1 order by id desc limit 1`,

@@ -457,7 +457,7 @@ const STATE_TEXT: Record<StepState, string> = {
 /** The line as the pastor sees it: each step from the registry's record of the newest run, in plain words. */
 export async function lineStatusForPastor(pool: Pool, churchId: string): Promise<PastorLineStatus> {
   const church = await getChurch(pool, churchId);
-  const status = church ? await churchStatus(pool, churchId) : undefined;
+  const status = church ? await churchStatus(pool, churchId, church) : undefined;
   const recorded = church ? await latestRunSteps(pool, churchId) : [];
   const live = status?.state === 'live';
   const failedForGood = status?.state === 'failed';
