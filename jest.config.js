@@ -2,8 +2,9 @@
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  // `alone` tests stop and start the sandbox's own daemons (PostgreSQL, livekit-server, the SMTP sink): nothing else
-  // may run beside them, so `npm test` runs them in a second jest run of their own (CHURCHWISE_TESTS_ALONE=1).
+  // `alone` tests stop and start the sandbox's own daemons (PostgreSQL, livekit-server, the SMTP sink), or count the
+  // processes a crash recovery ends (any other test's recovery would end them first): nothing else may run beside
+  // them, so `npm test` runs them in a second jest run of their own (CHURCHWISE_TESTS_ALONE=1).
   testMatch: process.env.CHURCHWISE_TESTS_ALONE ? ['**/*.alone.test.ts'] : ['**/*.test.ts'],
   testPathIgnorePatterns: process.env.CHURCHWISE_TESTS_ALONE
     ? ['/node_modules/']

@@ -1,6 +1,6 @@
 /**
  * What a killed Automation API host (the webhook service, the founder's CLI) leaves running, found through /proc.
- * Seen on the real CLI (test/webhook/restart.e2e.test.ts):
+ * Seen on the real CLI (test/webhook/restart.alone.test.ts):
  * - the `pulumi up` it spawned for the inline program usually exits within a second of losing its host (it cannot
  *   reach the program any more), but it may live on while it finishes a step, holding the stack's lock;
  * - the provider plugins that engine spawned run in their own process groups (so even a kill of the service's

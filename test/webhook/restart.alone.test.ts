@@ -2,6 +2,9 @@
  * kill -9 of the webhook service (webhook/main.ts, its own process) in the middle of an engine update, then a
  * restart: the church ends up live with exactly one number order.
  *
+ * Run alone (`npm test`'s second jest run): the recovery ends the processes of every dead run on this machine, so
+ * any other test's service starting a run beside this one could end what this test counts.
+ *
  * What really stays behind was checked on the real CLI: the inline program's `pulumi up` child normally exits
  * within a second of losing its host, leaving the stack locked by a dead pid with the number's create pending;
  * the dynamic-provider plugin it started runs in its own process group, so it survives even a kill of the
