@@ -16,6 +16,8 @@ import { sleep } from '../common/timing';
 export interface ProcessInfo {
   pid: number;
   ppid: number;
+  /** Process group: a kill of a whole group (`kill -- -pgid`) reaches only the processes that share it. */
+  pgrp: number;
   /** Kernel state letter: R, S, D, T (stopped), Z (zombie: dead, waiting to be reaped)... */
   state: string;
   /** Clock ticks after boot when it started: with the pid, what tells this process from a later one with its pid. */
@@ -35,8 +37,15 @@ export function readProcess(pid: number): ProcessInfo | undefined {
       .readFileSync(path.join(PROC, String(pid), 'cmdline'), 'utf8')
       .split('\0')
       .filter(Boolean);
-    // Fields from the state on: state(3) ppid(4) ... starttime(22), see proc(5).
-    return { pid, ppid: Number(fields[1]), state: fields[0], startTime: Number(fields[19]), argv };
+    // Fields from the state on: state(3) ppid(4) pgrp(5) ... starttime(22), see proc(5).
+    return {
+      pid,
+      ppid: Number(fields[1]),
+      pgrp: Number(fields[2]),
+      state: fields[0],
+      startTime: Number(fields[19]),
+      argv,
+    };
   } catch {
     return undefined;
   }

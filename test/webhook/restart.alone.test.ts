@@ -54,16 +54,6 @@ function engineChildren(pid: number): number[] {
     .map((p) => p!.pid);
 }
 
-/** A process's group id (/proc/<pid>/stat, the field after ppid); undefined once it is gone. */
-function processGroupOf(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Processes still running that runs of these (dead) services started: engines, language hosts, providers. */
 function leftBy(services: ServiceProcess[]): ReturnType<typeof processesOfDeadHosts> {
   const hosts = new Set(services.map((s) => String(s.pid)));
@@ -136,7 +126,7 @@ describe.each([
       // below would depend on that race. Stopped, each (an engine outside the killed group, or a plugin) can only be
       // ended by the recovery, which must report every one of them.
       // Only processes outside the killed group: one of the group may still be dying from the SIGKILL.
-      const leftAtKill = heldEngine ? [] : leftBy([first]).filter((p) => processGroupOf(p.pid) !== first.pid);
+      const leftAtKill = heldEngine ? [] : leftBy([first]).filter((p) => p.pgrp !== first.pid);
       for (const p of leftAtKill) process.kill(p.pid, 'SIGSTOP');
 
       // Mid-update indeed: the engine had the number's create pending and the stack locked.
