@@ -140,40 +140,38 @@ function lockFiles(backendDir: string, stackName: string): string[] {
   return found;
 }
 
+interface CheckpointOnDisk {
+  pending_operations?: unknown[];
+  resources?: Array<{ type: string; outputs?: { lines?: unknown } }>;
+}
+
 /**
- * Pending operations in a file backend's checkpoint of the stack, read from disk; undefined when that cannot be
- * told from the file (not there, compressed, being rewritten): the caller then asks the CLI.
+ * A file backend's latest checkpoint of the stack, read from disk (no CLI process); undefined when it cannot be read
+ * from the file (not there yet, compressed, being rewritten): the caller then asks the CLI.
  */
-function pendingOperationsOnDisk(backendDir: string, stackName: string): unknown[] | undefined {
+function checkpointOnDisk(backendDir: string | undefined, stackName: string): CheckpointOnDisk | undefined {
+  if (!backendDir) return undefined;
   try {
     const file = path.join(backendDir, '.pulumi', 'stacks', PROJECT_NAME, `${stackName}.json`);
-    const checkpoint = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-      checkpoint?: { latest?: { pending_operations?: unknown[] } };
-    };
-    if (!checkpoint.checkpoint) return undefined;
-    return checkpoint.checkpoint.latest?.pending_operations ?? [];
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { checkpoint?: { latest?: CheckpointOnDisk } };
+    return saved.checkpoint ? (saved.checkpoint.latest ?? {}) : undefined;
   } catch {
     return undefined;
   }
 }
 
 /**
- * The stack's `lines` output as its last update left it: from a file backend's checkpoint on disk (no CLI process),
- * else from `pulumi stack output`. A run for some churches keeps the others' lines from it.
+ * The stack's `lines` output as its last update left it: from a file backend's checkpoint on disk, else from
+ * `pulumi stack output`. A run for some churches keeps the others' lines from it.
  */
 export async function previousLines(options: VoiceStackOptions, stack: () => Promise<Stack>): Promise<unknown[]> {
-  const backendDir = localBackendDir(options.backendUrl ?? process.env.PULUMI_BACKEND_URL);
-  if (backendDir) {
-    try {
-      const file = path.join(backendDir, '.pulumi', 'stacks', PROJECT_NAME, `${options.stackName}.json`);
-      const checkpoint = JSON.parse(fs.readFileSync(file, 'utf8')) as {
-        checkpoint?: { latest?: { resources?: Array<{ type: string; outputs?: { lines?: unknown } }> } };
-      };
-      const root = checkpoint.checkpoint?.latest?.resources?.find((r) => r.type === 'pulumi:pulumi:Stack');
-      if (checkpoint.checkpoint) return Array.isArray(root?.outputs?.lines) ? root.outputs.lines : [];
-    } catch {
-      /* not there (a new stack), or being rewritten: ask the CLI */
-    }
+  const checkpoint = checkpointOnDisk(
+    localBackendDir(options.backendUrl ?? process.env.PULUMI_BACKEND_URL),
+    options.stackName,
+  );
+  if (checkpoint) {
+    const root = checkpoint.resources?.find((r) => r.type === 'pulumi:pulumi:Stack');
+    return Array.isArray(root?.outputs?.lines) ? root.outputs.lines : [];
   }
   const outputs = await (await stack()).outputs();
   return (outputs.lines?.value as unknown[] | undefined) ?? [];
@@ -267,7 +265,8 @@ export async function recoverStack(stack: Stack, options: VoiceStackOptions): Pr
   if (leftovers.length > 0) crashFound = true;
   // Nothing pending in the file backend's checkpoint: no `pulumi stack export` (a CLI run that reads and decrypts
   // the whole state, 0.3-0.7 s at 200 churches) before every run.
-  if (backendDir && pendingOperationsOnDisk(backendDir, options.stackName)?.length === 0) return report;
+  const onDisk = checkpointOnDisk(backendDir, options.stackName);
+  if (onDisk && (onDisk.pending_operations ?? []).length === 0) return report;
   const state = await stack.exportStack();
   const pending = (state.deployment?.pending_operations ?? []) as Array<{ type: string; resource: { urn: string } }>;
   if (pending.length > 0) {
