@@ -18,7 +18,9 @@ import { withTransaction } from '../registry/db';
 import { listChurches } from '../registry/churches';
 import { engineEnvironment } from '../engine/engine-environment';
 import { runPulumi } from '../engine/pulumi-cli';
+import type { Stack } from '@pulumi/pulumi/automation';
 import { openVoiceStack, type VoiceStackOptions } from '../engine/voice-stack';
+import { stateResources, type StateResource } from './live-systems';
 import { upWithoutReadback } from '../engine/up-without-readback';
 import { PROJECT_ROOT } from '../common/project';
 import { previewChanges } from './fleet-stacks';
@@ -45,21 +47,8 @@ export interface SplitPlan {
   resourcesToMove: number;
 }
 
-interface StateResource {
-  urn: string;
-  type: string;
-  parent?: string;
-}
-
-async function stateOf(options: VoiceStackOptions): Promise<StateResource[]> {
-  const stack = await openVoiceStack(options);
-  const state = await stack.exportStack();
-  return (state.deployment?.resources ?? []) as StateResource[];
-}
-
 /** The ids of the lines in service the base stack adopts: they are shared and stay in it. */
-async function linesInServiceIds(options: VoiceStackOptions): Promise<Set<string>> {
-  const stack = await openVoiceStack(options);
+async function linesInServiceIds(stack: Stack): Promise<Set<string>> {
   const config = await stack.getAllConfig();
   const raw = config[`${CONFIG_NAMESPACE}:linesInService`]?.value;
   const parsed = raw ? (JSON.parse(raw) as { churches?: Array<{ churchId?: string }> }) : {};
@@ -86,9 +75,10 @@ function subtree(resources: StateResource[], root: string): number {
  * already have a shard keep it; the others fill shards in order (registry/fleet-layout.ts), by church id.
  */
 export async function planSplit(pool: Pool, base: VoiceStackOptions, shardSize: number): Promise<SplitPlan> {
-  const inService = await linesInServiceIds(base);
+  const stack = await openVoiceStack(base);
+  const inService = await linesInServiceIds(stack);
   const churches = await listChurches(pool);
-  const baseState = await stateOf(base);
+  const baseState = await stateResources(stack);
   // Each church's line is one component; its number, trunk, rule, row and ring are its children and move with it.
   const lineUrns = new Map(baseState.filter((r) => r.type === LINE_TYPE).map((r) => [r.urn.split('::').pop()!, r.urn]));
   const counts = new Map<number, number>();

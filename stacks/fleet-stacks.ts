@@ -6,10 +6,8 @@
 import type { Queryable } from '../registry/db';
 import { shardsInUse } from '../registry/fleet-layout';
 import { shardOfStack, stackOfShard } from '../common/fleet-shards';
-import { PROJECT_ROOT } from '../common/project';
-import { engineEnvironment } from '../engine/engine-environment';
-import { runPulumi } from '../engine/pulumi-cli';
 import { openVoiceStack, type VoiceStackOptions } from '../engine/voice-stack';
+import { backendStacks } from './live-systems';
 
 export interface FleetStack {
   name: string;
@@ -19,16 +17,6 @@ export interface FleetStack {
   churches: number;
   /** False: the registry gave churches this shard, and its first run has not created the stack yet. */
   inBackend: boolean;
-}
-
-/** The names of the stacks the backend holds in this project (fully qualified names shortened). */
-export async function backendStacks(options: VoiceStackOptions): Promise<string[]> {
-  const env = { ...(process.env as Record<string, string>), ...engineEnvironment(options) };
-  const workDir = options.workDir ?? PROJECT_ROOT;
-  const listed = await runPulumi(['stack', 'ls', '--json'], { cwd: workDir, env, timeoutMs: 120_000 });
-  if (listed.code !== 0)
-    throw new Error(`pulumi stack ls failed in ${workDir}: ${(listed.stderr || listed.stdout).trim()}`);
-  return (JSON.parse(listed.stdout || '[]') as Array<{ name: string }>).map((s) => s.name.split('/').pop() ?? s.name);
 }
 
 /**

@@ -137,14 +137,19 @@ export function stackSettingsFrom(
   };
 }
 
-/** Refuses a stack the backend does not have, instead of creating an empty one (openVoiceStack creates). */
-async function requireExistingStack(options: VoiceStackOptions & { workDir: string }): Promise<void> {
+/** The names of the stacks the backend holds in this project (`pulumi stack ls`, fully qualified names shortened). */
+export async function backendStacks(options: VoiceStackOptions): Promise<string[]> {
   const env = { ...(process.env as Record<string, string>), ...engineEnvironment(options) };
-  const listed = await runPulumi(['stack', 'ls', '--json'], { cwd: options.workDir, env, timeoutMs: 120_000 });
-  if (listed.code !== 0) {
-    throw new Error(`pulumi stack ls failed in ${options.workDir}: ${(listed.stderr || listed.stdout).trim()}`);
-  }
-  const names = (JSON.parse(listed.stdout || '[]') as Array<{ name: string }>).map((s) => s.name.split('/').pop());
+  const workDir = options.workDir ?? PROJECT_ROOT;
+  const listed = await runPulumi(['stack', 'ls', '--json'], { cwd: workDir, env, timeoutMs: 120_000 });
+  if (listed.code !== 0)
+    throw new Error(`pulumi stack ls failed in ${workDir}: ${(listed.stderr || listed.stdout).trim()}`);
+  return (JSON.parse(listed.stdout || '[]') as Array<{ name: string }>).map((s) => s.name.split('/').pop() ?? s.name);
+}
+
+/** Refuses a stack the backend does not have, instead of creating an empty one (openVoiceStack creates). */
+async function requireExistingStack(options: VoiceStackOptions): Promise<void> {
+  const names = await backendStacks(options);
   if (!names.includes(options.stackName)) {
     throw new Error(
       `stack ${options.stackName} does not exist in this backend (stacks: ${names.join(', ') || 'none'}): ` +
@@ -190,6 +195,8 @@ export interface StateResource {
   type: string;
   id?: string;
   custom?: boolean;
+  /** The URN of its parent (a line's children name the line). */
+  parent?: string;
   outputs?: Record<string, unknown>;
   inputs?: Record<string, unknown>;
 }
