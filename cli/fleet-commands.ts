@@ -11,15 +11,14 @@
  * passphrase and vendor settings come from the stack's config and the environment (on the sandbox:
  * `eval "$(./dev sandbox env)"`, which `./dev drift` and friends do for `--stack dev` by themselves).
  */
-import * as path from 'path';
 import { parseArgs } from 'util';
 import { driftReport, emailDriftReport, renderDrift } from '../checks/drift';
 import { renderDoctor, runDoctor } from '../checks/doctor';
 import { renderLines } from '../checks/line-table';
 import { renderRing, ringChurch } from '../checks/ring';
 import { openLiveSystems, stackLines } from '../stacks/live-systems';
-import type { VoiceStackOptions } from '../engine/voice-stack';
 import { UsageError } from './usage';
+import { progressToStderr, requireEmailSettings, stackOptionsFrom } from './stack-flags';
 import { Pool } from 'pg';
 import { stackOfChurch } from '../stacks/fleet-stacks';
 
@@ -64,15 +63,8 @@ export async function runFleetCommand(
   const [command, ...extra] = positionals;
   if (!command || extra.length > 0 || !(FLEET_COMMANDS as readonly string[]).includes(command))
     throw new UsageError(USAGE);
-  const stackName = values.stack?.trim() || process.env.PULUMI_STACK?.trim() || 'prod';
-  const workDir = values.cwd ? path.resolve(values.cwd) : undefined;
-  const options: VoiceStackOptions = {
-    stackName,
-    workDir,
-    registryDatabaseUrl: process.env.REGISTRY_DATABASE_URL || process.env.DATABASE_URL,
-  };
-  // Progress goes to stderr so that --json output stays parseable.
-  const progress = (line: string) => process.stderr.write(`${line}\n`);
+  const options = stackOptionsFrom(values, process.env.REGISTRY_DATABASE_URL || process.env.DATABASE_URL);
+  const progress = progressToStderr;
 
   if (command === 'ring') {
     if (!values.church) throw new UsageError(`ring needs --church <id>\n${USAGE}`);
@@ -108,10 +100,7 @@ export async function runFleetCommand(
     return 0;
   }
 
-  // Checked before the engine runs: a report that cannot be sent should not cost a preview first.
-  if (values.email && !(process.env.SMTP_URL?.trim() && process.env.FOUNDER_EMAIL?.trim())) {
-    throw new UsageError('--email needs SMTP_URL (smtp:// or smtps://) and FOUNDER_EMAIL in the environment');
-  }
+  if (values.email) requireEmailSettings();
   const report = await driftReport(await openLiveSystems(options));
   out(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderDrift(report)}\n`);
   if (values.email) progress(await emailDriftReport(report, process.env));

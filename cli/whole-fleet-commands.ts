@@ -13,7 +13,6 @@
  *
  * Every one: [--stack <base>] (default PULUMI_STACK, else prod) [--cwd <dir>] [--parallel <n>] (default 2).
  */
-import * as path from 'path';
 import { parseArgs } from 'util';
 import { Pool } from 'pg';
 import { renderDoctor, runDoctor } from '../checks/doctor';
@@ -21,12 +20,12 @@ import { emailDriftReport, renderDrift } from '../checks/drift';
 import { fleetDriftComplete, fleetDriftReport, fleetLines } from '../checks/fleet-checks';
 import { renderLines, renderTable } from '../checks/line-table';
 import { checkShardSize } from '../common/fleet-shards';
-import type { VoiceStackOptions } from '../engine/voice-stack';
 import { fleetStacks, acrossFleet, describeChanges, previewChanges, type FleetStack } from '../stacks/fleet-stacks';
 import { planSplit, splitFleet, type SplitPlan } from '../stacks/fleet-split';
 import { openLiveSystems } from '../stacks/live-systems';
 import { VoiceStackRunner } from '../stacks/provisioning-run';
 import { UsageError } from './usage';
+import { progressToStderr, requireEmailSettings, stackOptionsFrom } from './stack-flags';
 
 export const WHOLE_FLEET_COMMANDS = ['stacks', 'preview', 'up', 'drift', 'doctor', 'lines', 'shard'] as const;
 
@@ -86,13 +85,8 @@ export async function runWholeFleetCommand(
   const databaseUrl = process.env.REGISTRY_DATABASE_URL || process.env.DATABASE_URL;
   if (!databaseUrl)
     throw new UsageError('the fleet commands read the customer registry: set DATABASE_URL (or REGISTRY_DATABASE_URL)');
-  const base: VoiceStackOptions = {
-    stackName: values.stack?.trim() || process.env.PULUMI_STACK?.trim() || 'prod',
-    workDir: values.cwd ? path.resolve(values.cwd) : undefined,
-    registryDatabaseUrl: databaseUrl,
-  };
-  // Progress goes to stderr so that --json output stays parseable.
-  const progress = (line: string) => process.stderr.write(`${line}\n`);
+  const base = stackOptionsFrom(values, databaseUrl);
+  const progress = progressToStderr;
   const print = (value: unknown, text: () => string) =>
     out(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
   const pool = new Pool({ connectionString: databaseUrl, max: 2 });
@@ -183,8 +177,7 @@ export async function runWholeFleetCommand(
     }
 
     // drift
-    if (values.email && !(process.env.SMTP_URL?.trim() && process.env.FOUNDER_EMAIL?.trim()))
-      throw new UsageError('--email needs SMTP_URL (smtp:// or smtps://) and FOUNDER_EMAIL in the environment');
+    if (values.email) requireEmailSettings();
     const report = await fleetDriftReport(await openLiveSystems(base), base, stacks, { parallel, progress });
     if (!fleetDriftComplete(report)) {
       const failed = report.stacks.filter((s) => !s.checked && s.note === undefined);
